@@ -1,0 +1,43 @@
+# The two commands: `make demo` (try it) and `make test` (prove it). Everything else is a helper.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
+TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test test-sqlite test-pg lint bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (see README: Requirements)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## demo: install, create the demo database, start the fake WeChat and the server on 127.0.0.1
+demo: $(STAMP)
+	$(BIN)/flask --app app demo
+
+## test: install and run the whole suite on SQLite, then on PostgreSQL when one is reachable
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
+	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(TEST_PG_URL)', connect_timeout=3)" 2>/dev/null; then \
+		echo "== again on PostgreSQL ($(TEST_PG_URL))"; \
+		ZHIBU_TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -q -n 2; \
+	elif [ "$$CI" = "true" ]; then echo "PostgreSQL at $(TEST_PG_URL) is required in CI"; exit 1; \
+	else echo "== PostgreSQL not reachable at $(TEST_PG_URL): skipped the PostgreSQL run (see README)"; fi
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
+
+test-pg: $(STAMP)
+	ZHIBU_TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/callback_bench.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

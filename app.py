@@ -1,0 +1,56 @@
+"""The application factory: `create_app()` for gunicorn, Flask's CLI and the tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from core import config as config_mod
+from core import logs
+from models.base import db, open_database
+
+log = logging.getLogger("zhibu")
+
+
+def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
+    """Build the app from config.toml (or ZHIBU_CONFIG), `config` overrides, and ZHIBU_* env."""
+    settings = config_mod.load(overrides=config)
+    logs.setup(settings["app"]["log_level"])
+    app = Flask(__name__)
+    app.config["ZHIBU"] = settings
+    app.config["SECRET_KEY"] = settings["app"]["secret_key"]
+    app.config["MAX_CONTENT_LENGTH"] = settings["app"]["max_body_bytes"]
+    app.config["JSON_AS_ASCII"] = False
+    if settings["wechat"]["mode"] == "plain":
+        log.warning(
+            "wechat.mode is 'plain': callback bodies are not signed; use 'safe' in production"
+        )
+
+    db.initialize(open_database(settings["database"]["url"], settings["database"]["lock_timeout"]))
+
+    @app.before_request
+    def _connect() -> None:
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()
+
+    from bot.routes import build_dispatcher
+    from bot.webhook import bp as wechat_bp
+
+    app.extensions["zhibu.dispatcher"] = build_dispatcher()
+    app.register_blueprint(wechat_bp)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    from core.cli import register_cli
+
+    register_cli(app)
+    return app

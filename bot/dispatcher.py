@@ -1,0 +1,128 @@
+"""Route an Incoming to the first matching handler, in ordered groups, with one error hook."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.filters import Filter
+from bot.incoming import Incoming
+from core.clock import utcnow
+from handlers.errors import DomainError
+from models.base import db
+
+log = logging.getLogger(__name__)
+
+BUSY_REPLY = "系统繁忙，请稍后再试。"
+
+Callback = Callable[["Context"], "str | None"]
+ErrorHook = Callable[["Context", BaseException], None]
+
+
+@dataclass
+class Context:
+    """What a handler gets: the message, settings, the clock and the sender's member."""
+
+    incoming: Incoming
+    settings: dict[str, dict[str, Any]]
+    now: datetime = field(default_factory=utcnow)
+    command: str = ""
+    args: str = ""
+    _member: Any = field(default=None, repr=False)
+    _member_loaded: bool = field(default=False, repr=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings["app"]["timezone"])
+
+    @property
+    def member(self) -> Any:
+        """Return the member bound to the sender's account, looked up once."""
+        if not self._member_loaded:
+            from handlers.binding import member_for_openid
+
+            self._member = member_for_openid(self.incoming.openid)
+            self._member_loaded = True
+        return self._member
+
+    def forget_member(self) -> None:
+        """Drop the cached member (after binding or unbinding)."""
+        self._member_loaded = False
+        self._member = None
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Check + handle: `filter` decides, `callback` answers (None = nothing to say)."""
+
+    name: str
+    filter: Filter
+    callback: Callback
+    # One line for the 帮助 menu, and who sees it ("member", "manager", or "" for nobody).
+    help: str = ""
+    audience: str = "member"
+
+
+class Dispatcher:
+    """Ordered groups of handlers; the first handler whose filter matches answers."""
+
+    def __init__(self) -> None:
+        self._groups: dict[int, list[Handler]] = {}
+        self._error_hooks: list[ErrorHook] = []
+
+    def add(self, handler: Handler, group: int = 0) -> None:
+        if any(h.name == handler.name for h in self.handlers()):
+            raise ValueError(f"handler {handler.name!r} registered twice")
+        self._groups.setdefault(group, []).append(handler)
+
+    def on_error(self, hook: ErrorHook) -> None:
+        self._error_hooks.append(hook)
+
+    def handlers(self) -> list[Handler]:
+        return [h for g in sorted(self._groups) for h in self._groups[g]]
+
+    def match(self, ctx: Context) -> Handler | None:
+        for handler in self.handlers():
+            if handler.filter.check(ctx):
+                return handler
+        return None
+
+    def dispatch(self, ctx: Context) -> str | None:
+        """Run the matching handler inside a savepoint: a crash writes nothing."""
+        handler = self.match(ctx)
+        if handler is None:
+            return None
+        try:
+            with db.atomic():
+                return handler.callback(ctx)
+        except DomainError as exc:
+            return exc.message
+        except Exception as exc:  # noqa: BLE001 - the error hook is the one place that decides
+            for hook in self._error_hooks or [_log_error]:
+                try:
+                    hook(ctx, exc)
+                except Exception:  # noqa: BLE001 - a failing hook must not hide the reply
+                    log.exception("error hook failed")
+            return BUSY_REPLY
+
+
+def _log_error(ctx: Context, exc: BaseException) -> None:
+    log.error(
+        "handler failed for openid=%s kind=%s event=%s",
+        ctx.incoming.openid,
+        ctx.incoming.kind,
+        ctx.incoming.event,
+        exc_info=exc,
+    )
+
+
+# Groups, lowest first. Within a group, registration order decides.
+GROUP_EVENTS = 0  # follow, scan, menu clicks: anyone may trigger them
+GROUP_PUBLIC = 10  # commands open to unbound accounts: 绑定, 帮助
+GROUP_GATE = 20  # an unbound account asking for anything else gets the binding instructions
+GROUP_MEMBER = 30  # commands of bound members
+GROUP_FALLBACK = 90  # unknown text gets a one-line hint

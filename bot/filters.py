@@ -1,0 +1,134 @@
+"""Composable message filters: Text() & Command("学习", "打卡"), ~Bound(), Event("subscribe")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.text import split_command
+
+if TYPE_CHECKING:
+    from bot.dispatcher import Context
+
+
+class Filter:
+    """A predicate on a Context; combine with &, | and ~."""
+
+    def check(self, ctx: Context) -> bool:
+        raise NotImplementedError
+
+    def __and__(self, other: Filter) -> Filter:
+        return _All(self, other)
+
+    def __or__(self, other: Filter) -> Filter:
+        return _Any(self, other)
+
+    def __invert__(self) -> Filter:
+        return _Not(self)
+
+
+class _All(Filter):
+    def __init__(self, *parts: Filter) -> None:
+        self.parts = parts
+
+    def check(self, ctx: Context) -> bool:
+        return all(p.check(ctx) for p in self.parts)
+
+    def __repr__(self) -> str:
+        return " & ".join(map(repr, self.parts))
+
+
+class _Any(Filter):
+    def __init__(self, *parts: Filter) -> None:
+        self.parts = parts
+
+    def check(self, ctx: Context) -> bool:
+        return any(p.check(ctx) for p in self.parts)
+
+    def __repr__(self) -> str:
+        return "(" + " | ".join(map(repr, self.parts)) + ")"
+
+
+class _Not(Filter):
+    def __init__(self, inner: Filter) -> None:
+        self.inner = inner
+
+    def check(self, ctx: Context) -> bool:
+        return not self.inner.check(ctx)
+
+    def __repr__(self) -> str:
+        return f"~{self.inner!r}"
+
+
+class Text(Filter):
+    """Any text message."""
+
+    def check(self, ctx: Context) -> bool:
+        return ctx.incoming.kind == "text"
+
+    def __repr__(self) -> str:
+        return "Text()"
+
+
+class Command(Filter):
+    """Text that starts with one of the words; sets ctx.command and ctx.args."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = words
+
+    def check(self, ctx: Context) -> bool:
+        if ctx.incoming.kind != "text":
+            return False
+        found = split_command(ctx.incoming.text, self.words)
+        if found is None:
+            return False
+        ctx.command, ctx.args = found
+        return True
+
+    def __repr__(self) -> str:
+        return f"Command{self.words!r}"
+
+
+class Event(Filter):
+    """An event of one of the given (lower-case) types."""
+
+    def __init__(self, *events: str) -> None:
+        self.events = events
+
+    def check(self, ctx: Context) -> bool:
+        return ctx.incoming.kind == "event" and ctx.incoming.event in self.events
+
+    def __repr__(self) -> str:
+        return f"Event{self.events!r}"
+
+
+class Bound(Filter):
+    """The sender's WeChat account is bound to a member of the roster."""
+
+    def check(self, ctx: Context) -> bool:
+        return ctx.member is not None
+
+    def __repr__(self) -> str:
+        return "Bound()"
+
+
+class Role(Filter):
+    """The bound member holds one of the roles."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = roles
+
+    def check(self, ctx: Context) -> bool:
+        return ctx.member is not None and ctx.member.has_role(*self.roles)
+
+    def __repr__(self) -> str:
+        return f"Role{self.roles!r}"
+
+
+class Always(Filter):
+    """Every message and event."""
+
+    def check(self, ctx: Context) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "Always()"

@@ -1,0 +1,170 @@
+"""The /wechat callback: verify, decrypt, dedupe, dispatch, reply. Never a WeChat API call here."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+import xmltodict
+from flask import Blueprint, Response, abort, current_app, request
+from peewee import IntegrityError, OperationalError
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from bot.dispatcher import BUSY_REPLY, Context, Dispatcher
+from bot.incoming import Incoming
+from core.clock import UTC, utcnow
+from core.text import safe_for_reply
+from handlers.binding import touch
+from models.base import write_tx
+from models.wechat import InboundMessage
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("wechat", __name__)
+
+# Transient lock errors are retried this many times before the member is told to retry.
+WRITE_ATTEMPTS = 3
+
+
+def _settings() -> dict[str, dict[str, Any]]:
+    return current_app.config["ZHIBU"]
+
+
+def _sign(*parts: str) -> str:
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return signer.signature
+
+
+def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
+    """Abort 403 unless the timestamp is inside the window and the signature matches."""
+    wechat = _settings()["wechat"]
+    timestamp = request.args.get("timestamp", "")
+    nonce = request.args.get("nonce", "")
+    if not timestamp.isdigit() or not nonce or len(nonce) > 64 or not signature:
+        abort(403)
+    if abs(time.time() - int(timestamp)) > wechat["timestamp_window"]:
+        abort(403)
+    expected = _sign(wechat["token"], timestamp, nonce, *extra)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        abort(403)
+    return timestamp, nonce
+
+
+def _crypto() -> WeChatCrypto:
+    wechat = _settings()["wechat"]
+    return WeChatCrypto(wechat["token"], wechat["encoding_aes_key"], wechat["app_id"])
+
+
+@bp.get("/wechat")
+def verify() -> Response:
+    """Answer WeChat's server verification with the echostr."""
+    _check_time_and_signature(request.args.get("signature", ""))
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def callback() -> Response:
+    """Handle one message or event and answer within WeChat's 5 s."""
+    safe = _settings()["wechat"]["mode"] == "safe"
+    body = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH, before any parsing
+    if safe:
+        try:
+            outer = xmltodict.parse(body)["xml"]
+            encrypt = outer["Encrypt"]
+        except Exception:  # noqa: BLE001 - hostile input of any shape is a bad request
+            abort(400)
+        if not isinstance(encrypt, str):
+            abort(400)
+        timestamp, nonce = _check_time_and_signature(
+            request.args.get("msg_signature", ""), encrypt
+        )
+        try:
+            xml = _crypto().decrypt_message(
+                {"Encrypt": encrypt}, request.args["msg_signature"], timestamp, nonce
+            )
+        except Exception:  # noqa: BLE001 - a wrong key surfaces as UnicodeDecodeError and more
+            abort(403)
+    else:
+        timestamp, nonce = _check_time_and_signature(request.args.get("signature", ""))
+        xml = body
+    try:
+        msg = parse_message(xml)
+        incoming = to_incoming(msg)
+    except Exception:  # noqa: BLE001 - malformed XML, missing fields, odd types
+        abort(400)
+    text = process(incoming)
+    if not text:
+        return Response("success", mimetype="text/plain")
+    reply = create_reply(safe_for_reply(text), msg).render()
+    if safe:
+        reply = _crypto().encrypt_message(reply, nonce, timestamp)
+    return Response(reply, mimetype="application/xml")
+
+
+def to_incoming(msg: Any) -> Incoming:
+    """Turn a wechatpy message or event into the plain Incoming the handlers see."""
+    data = msg._data  # the raw fields; wechatpy's datetime conversion drops the time zone
+    openid = data["FromUserName"]
+    if not isinstance(openid, str) or not 0 < len(openid) <= 64:
+        raise ValueError("bad FromUserName")
+    at = datetime.fromtimestamp(int(data["CreateTime"]), UTC)
+    kind = msg.type
+    event = getattr(msg, "event", "") or ""
+    scene = ""
+    if kind == "event":
+        if event == "subscribe_scan":
+            event, scene = "subscribe", msg.scene_id
+        elif event == "scan":
+            scene = msg.scene_id
+        elif isinstance(data.get("EventKey"), str):
+            scene = data["EventKey"]
+    msg_id = data.get("MsgId") or ""
+    if not isinstance(msg_id, str) or len(msg_id) > 64:
+        raise ValueError("bad MsgId")
+    text = msg.content if kind == "text" else ""
+    if not isinstance(text, str):
+        raise ValueError("bad Content")
+    return Incoming(
+        openid=openid,
+        kind=kind,
+        at=at,
+        text=text,
+        event=event,
+        scene=str(scene or "")[:128],
+        msg_id=msg_id,
+    )
+
+
+def process(incoming: Incoming) -> str | None:
+    """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply."""
+    dispatcher: Dispatcher = current_app.extensions["zhibu.dispatcher"]
+    key = incoming.dedupe_key
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with write_tx():
+                prior = InboundMessage.get_or_none(InboundMessage.dedupe_key == key)
+                if prior is not None:
+                    return prior.reply
+                row = InboundMessage.create(dedupe_key=key, openid=incoming.openid)
+                ctx = Context(incoming=incoming, settings=_settings(), now=utcnow())
+                reply = dispatcher.dispatch(ctx)
+                if ctx.member is not None:
+                    touch(ctx.member, ctx.now)
+                row.reply = reply
+                row.save(only=[InboundMessage.reply])
+            return reply
+        except IntegrityError:
+            # A concurrent delivery of the same message committed first: answer as it did.
+            prior = InboundMessage.get_or_none(InboundMessage.dedupe_key == key)
+            if prior is not None:
+                return prior.reply
+            log.warning("dedupe insert conflicted but no row found for %s", key)
+        except OperationalError as exc:
+            log.warning("write attempt %d/%d failed: %s", attempt, WRITE_ATTEMPTS, exc)
+    return BUSY_REPLY

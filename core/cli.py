@@ -1,0 +1,104 @@
+"""Flask CLI commands: db, simulate, demo (roster and others register their own groups)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from models.base import db
+
+db_cli = AppGroup("db", help="Database schema migrations.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from models.migrate import upgrade
+
+    applied = upgrade(db.obj)
+    click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
+
+
+@db_cli.command("status")
+def db_status() -> None:
+    """List migrations and whether each is applied."""
+    from models.migrate import runner
+
+    for m in runner(db.obj).status():
+        click.echo(f"{m.name:40} {'applied ' + str(m.applied) if m.applied else 'PENDING'}")
+
+
+@click.command("simulate")
+@click.option("--openid", default="demo-openid-01", show_default=True, help="Sender's openid.")
+@click.option("--event", "event", default=None, help="Send an event instead: subscribe, SCAN…")
+@click.option("--scan", "scene", default=None, help="Scan a QR scene (SCAN, or subscribe if new).")
+@click.option("--new-follower", is_flag=True, help="With --scan: the scanner does not follow yet.")
+@click.option("--url", default=None, help="Callback URL (default: the demo server).")
+@click.option("--local", is_flag=True, help="Run in-process instead of over HTTP.")
+@click.argument("text", required=False, default="")
+def simulate(
+    openid: str,
+    event: str | None,
+    scene: str | None,
+    new_follower: bool,
+    url: str | None,
+    local: bool,
+    text: str,
+) -> None:
+    """Send a message to /wechat exactly as WeChat would and print the decrypted reply."""
+    from bot.simulate import CallbackDriver, ReplyError, flask_poster
+
+    settings = current_app.config["ZHIBU"]
+    wechat, demo = settings["wechat"], settings["demo"]
+    driver = CallbackDriver(
+        token=wechat["token"],
+        aes_key=wechat["encoding_aes_key"],
+        app_id=wechat["app_id"],
+        mode=wechat["mode"],
+        url=url or f"http://{demo['host']}:{demo['port']}/wechat",
+        poster=flask_poster(current_app.test_client()) if local else None,
+    )
+    if scene:
+        xml = driver.scan_xml(openid, scene, follower=not new_follower)
+    elif event:
+        xml = driver.event_xml(openid, event)
+    elif text:
+        xml = driver.text_xml(openid, text)
+    else:
+        raise click.UsageError("give the TEXT to send, or --event, or --scan")
+    try:
+        delivery = driver.deliver(xml)
+    except ReplyError as exc:
+        click.echo(f"invalid reply: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"cannot reach {driver.url}: {exc} (is `make demo` running?)", err=True)
+        sys.exit(1)
+    if delivery.status != 200:
+        click.echo(f"HTTP {delivery.status}: {delivery.body[:300]}", err=True)
+        sys.exit(1)
+    click.echo(delivery.reply if delivery.reply is not None else "(success: no reply)")
+
+
+@click.command("demo")
+@click.option("--no-serve", is_flag=True, help="Only create and fill the demo database.")
+def demo(no_serve: bool) -> None:
+    """Create the demo database, start the fake WeChat and serve on 127.0.0.1."""
+    from core.demo import run_demo
+
+    run_demo(current_app, serve=not no_serve)
+
+
+def register_cli(app: Flask) -> None:
+    """Attach every command group to the app's CLI."""
+    app.cli.add_command(db_cli)
+    app.cli.add_command(simulate)
+    app.cli.add_command(demo)
+    try:
+        from core.cli_roster import roster_cli
+    except ImportError:  # the roster commands ship in their own module
+        return
+    app.cli.add_command(roster_cli)

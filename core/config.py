@@ -1,0 +1,199 @@
+"""Load settings from a TOML file, demo defaults and ZHIBU_<SECTION>__<KEY> overrides."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "ZHIBU_"
+
+# Demo credentials: public, for the local fake WeChat only. Production sets its own.
+DEMO_TOKEN = "zhibudemotoken"
+DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEMO_APPID = "wxdemoappid000001"
+
+
+class ConfigError(SystemExit):
+    """A setting is missing or wrong; start-up stops with one line naming it."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"config error: {key}: {problem}")
+
+
+def _aes_key(value: Any) -> str | None:
+    if not isinstance(value, str) or len(value) != 43:
+        return "expected the 43-character EncodingAESKey from the WeChat admin console"
+    try:
+        if len(base64.b64decode(value + "=", validate=True)) != 32:
+            return "expected 43 base64 characters decoding to 32 bytes"
+    except (binascii.Error, ValueError):
+        return "expected 43 base64 characters (A-Z, a-z, 0-9, +, /)"
+    return None
+
+
+def _timezone(value: Any) -> str | None:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        return "expected an IANA time zone name such as Asia/Shanghai"
+    return None
+
+
+def _db_url(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.startswith(
+        ("sqlite:///", "postgresql://", "postgres://")
+    ):
+        return "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
+    return None
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"expected one of {', '.join(choices)}"
+
+    return check
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "expected a number greater than 0"
+
+
+def _nonempty(value: Any) -> str | None:
+    return None if value.strip() else "expected a non-empty string"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: its type, demo default and extra check."""
+
+    type: type
+    default: Any
+    check: Callable[[Any], str | None] | None = None
+
+
+SCHEMA: dict[str, dict[str, Setting]] = {
+    "app": {
+        "secret_key": Setting(str, "demo-secret-key-change-me", _nonempty),
+        "timezone": Setting(str, "Asia/Shanghai", _timezone),
+        "log_level": Setting(str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
+        "max_body_bytes": Setting(int, 65536, _positive),
+    },
+    "database": {
+        "url": Setting(str, "sqlite:///instance/zhibu.db", _db_url),
+        "lock_timeout": Setting(float, 2.0, _positive),
+    },
+    "wechat": {
+        "mode": Setting(str, "safe", _one_of("safe", "plain")),
+        "token": Setting(str, DEMO_TOKEN, _nonempty),
+        "encoding_aes_key": Setting(str, DEMO_AES_KEY, _aes_key),
+        "app_id": Setting(str, DEMO_APPID, _nonempty),
+        "app_secret": Setting(str, "demo-secret", _nonempty),
+        "timestamp_window": Setting(int, 300, _positive),
+        "api_base_url": Setting(str, "https://api.weixin.qq.com", _nonempty),
+    },
+    "binding": {
+        "code_length": Setting(int, 8, lambda v: None if v >= 8 else "expected at least 8"),
+        "code_ttl_days": Setting(int, 7, _positive),
+        "max_failures_per_hour": Setting(int, 5, _positive),
+    },
+    "study": {
+        "reflection_max_chars": Setting(int, 500, _positive),
+    },
+    "demo": {
+        "host": Setting(str, "127.0.0.1", _nonempty),
+        "port": Setting(int, 5000, _positive),
+        "fake_wechat_port": Setting(int, 8910, _positive),
+    },
+}
+
+SECRETS = {("app", "secret_key"), ("wechat", "app_secret"), ("wechat", "encoding_aes_key")}
+
+
+def _coerce(key: str, setting: Setting, value: Any) -> Any:
+    """Convert an env string or TOML value to the setting's type, or raise ConfigError."""
+    want = setting.type
+    if isinstance(value, str) and want is not str:
+        try:
+            value = want(value.strip())
+        except ValueError:
+            raise ConfigError(key, f"expected {want.__name__}, got {value!r}") from None
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
+        raise ConfigError(key, f"expected {want.__name__}, got {type(value).__name__}")
+    return value
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """Return the demo defaults, which run the local demo without any file."""
+    return {sec: {k: s.default for k, s in keys.items()} for sec, keys in SCHEMA.items()}
+
+
+def load(
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Build the settings: defaults < config file < overrides < environment, validated."""
+    environ = os.environ if environ is None else environ
+    merged = defaults()
+    path = environ.get(ENV_PREFIX + "CONFIG", "config.toml")
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if os.path.exists(path):
+        try:
+            with open(path, "rb") as fh:
+                layers.append((path, tomllib.load(fh)))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(path, f"not valid TOML ({exc})") from None
+    elif ENV_PREFIX + "CONFIG" in environ:
+        raise ConfigError(ENV_PREFIX + "CONFIG", f"file {path!r} does not exist")
+    else:
+        log.warning("no %s found: running on demo defaults", path)
+    if overrides:
+        layers.append(("overrides", overrides))
+    for _source, layer in layers:
+        for section, values in layer.items():
+            if section not in SCHEMA:
+                raise ConfigError(section, "unknown section")
+            if not isinstance(values, Mapping):
+                raise ConfigError(section, "expected a table of settings")
+            for key, value in values.items():
+                if key not in SCHEMA[section]:
+                    raise ConfigError(f"{section}.{key}", "unknown setting")
+                merged[section][key] = value
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        if section not in SCHEMA or key not in SCHEMA[section]:
+            raise ConfigError(name, "unknown setting in environment")
+        merged[section][key] = value
+    for section, keys in SCHEMA.items():
+        for key, setting in keys.items():
+            dotted = f"{section}.{key}"
+            value = _coerce(dotted, setting, merged[section][key])
+            problem = setting.check(value) if setting.check else None
+            if problem:
+                raise ConfigError(dotted, problem)
+            merged[section][key] = value
+    return merged
+
+
+def redacted(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return a copy safe to log: secrets replaced by asterisks."""
+    out = copy.deepcopy(dict(config))
+    for section, key in SECRETS:
+        if section in out and key in out[section]:
+            out[section][key] = "***"
+    return out

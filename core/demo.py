@@ -1,0 +1,148 @@
+"""Demo data and the `demo` command: a committee, two branches, a dozen members, a topic."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from datetime import date, timedelta
+from typing import Any
+
+import click
+from flask import Flask
+
+from core.clock import local_now, utcnow
+from handlers.binding import format_code, issue_codes
+from models.base import db, write_tx
+from models.org import Branch, Committee, Member, PartyGroup
+from models.study import StudyTopic
+from models.wechat import WechatBinding
+
+log = logging.getLogger(__name__)
+
+COMMITTEE = "示范街道党工委"
+# (branch, group, name, phone, status, roles, joined)
+MEMBERS: list[tuple[str, str, str, str, str, str, str]] = [
+    ("第一党支部", "第一党小组", "张建国", "13800000001", "full", "secretary", "2001-07-01"),
+    ("第一党支部", "第一党小组", "李红梅", "13800000002", "full", "organizer", "2005-06-12"),
+    ("第一党支部", "第一党小组", "王志强", "13800000003", "full", "dues_collector", "2010-03-08"),
+    ("第一党支部", "第二党小组", "赵丽娟", "13800000004", "full", "group_leader", "2012-09-20"),
+    ("第一党支部", "第二党小组", "刘洋", "13800000005", "probationary", "", "2025-12-01"),
+    ("第一党支部", "第二党小组", "陈静", "13800000006", "full", "", "2015-05-04"),
+    ("第二党支部", "", "杨帆", "13800000007", "full", "secretary", "2003-10-15"),
+    ("第二党支部", "", "黄伟", "13800000008", "full", "organizer", "2008-01-22"),
+    ("第二党支部", "", "周敏", "13800000009", "full", "propaganda", "2011-11-11"),
+    ("第二党支部", "", "吴磊", "13800000010", "full", "", "2018-07-01"),
+    ("第二党支部", "", "郑秀英", "13800000011", "full", "", "1998-06-30"),
+    ("第二党支部", "", "孙浩", "13800000012", "activist", "", ""),
+]
+# The demo member already bound to an openid, so check-ins work at once.
+DEMO_OPENID = "demo-openid-01"
+DEMO_PHONE = "13800000006"
+TOPICS = [
+    ("学习《中国共产党章程》总纲", "https://www.12371.cn/"),
+    ("学习《中国共产党支部工作条例（试行）》第一章", "https://www.12371.cn/"),
+    ("重温入党誓词，谈谈初心使命", ""),
+]
+
+
+def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Fill the demo database (idempotent); return what to show the newcomer."""
+    tz_today = local_now(_tz(settings)).date()
+    with write_tx():
+        committee, _ = Committee.get_or_create(name=COMMITTEE)
+        branches: dict[str, Branch] = {}
+        for bname, gname, name, phone, status, roles, joined in MEMBERS:
+            branch = branches.get(bname)
+            if branch is None:
+                branch, _ = Branch.get_or_create(committee=committee, name=bname)
+                branches[bname] = branch
+            group = PartyGroup.get_or_create(branch=branch, name=gname)[0] if gname else None
+            if not Member.select().where(Member.phone == phone).exists():
+                Member.create(
+                    name=name,
+                    phone=phone,
+                    branch=branch,
+                    party_group=group,
+                    status=status,
+                    roles=roles,
+                    joined_on=date.fromisoformat(joined) if joined else None,
+                )
+        for offset, (title, url) in enumerate(TOPICS):
+            day = tz_today + timedelta(days=offset)
+            if not StudyTopic.select().where(
+                StudyTopic.day == day, StudyTopic.committee == committee
+            ).exists():
+                StudyTopic.create(day=day, title=title, url=url, committee=committee)
+        demo_member = Member.get(Member.phone == DEMO_PHONE)
+        if not WechatBinding.select().where(WechatBinding.openid == DEMO_OPENID).exists():
+            WechatBinding.create(openid=DEMO_OPENID, member=demo_member)
+        newcomer = Member.get(Member.phone == "13800000005")
+        code = issue_codes(
+            [newcomer],
+            secret_key=settings["app"]["secret_key"],
+            now=utcnow(),
+            ttl_days=settings["binding"]["code_ttl_days"],
+            length=settings["binding"]["code_length"],
+        )[0]
+    return {
+        "demo_member": demo_member,
+        "newcomer": newcomer,
+        "code": code.code,
+        "branches": len(branches),
+        "members": Member.select().count(),
+    }
+
+
+def _tz(settings: dict[str, dict[str, Any]]) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings["app"]["timezone"])
+
+
+def run_demo(app: Flask, *, serve: bool) -> None:
+    """Migrate, seed, start the fake WeChat, print what to try, then serve."""
+    from models.migrate import upgrade
+
+    settings = app.config["ZHIBU"]
+    with db.connection_context():
+        upgrade(db.obj)
+        info = seed(settings)
+    demo = settings["demo"]
+    sim = "flask --app app simulate"
+    if not _in_venv_path():
+        sim = ".venv/bin/" + sim
+    click.echo(
+        f"\n== zhibu demo: {info['branches']} branches, {info['members']} members, "
+        f"database {settings['database']['url']}\n"
+        f"Callback: http://{demo['host']}:{demo['port']}/wechat (mode: {settings['wechat']['mode']})"
+        "\n\nIn another terminal, talk to the bot as a party member:\n"
+        f"  {sim} --openid {DEMO_OPENID} {shlex.quote('学习 今天读了党章第一章，很有收获')}\n"
+        f"  {sim} --openid {DEMO_OPENID} 我的\n"
+        f"  {sim} --openid {DEMO_OPENID} 帮助\n"
+        "Bind a new account with a one-time code (issued for 刘洋 just now):\n"
+        f"  {sim} --openid my-new-openid --event subscribe\n"
+        f"  {sim} --openid my-new-openid {shlex.quote('绑定 ' + format_code(info['code']))}\n"
+    )
+    fake = _start_fake(demo["host"], demo["fake_wechat_port"])
+    if fake is not None:
+        click.echo(f"Local fake WeChat API: {fake.base_url}\n")
+    if serve:
+        app.run(host=demo["host"], port=demo["port"], threaded=True, use_reloader=False)
+
+
+def _in_venv_path() -> bool:
+    import shutil
+    import sys
+
+    return shutil.which("flask") == sys.prefix + "/bin/flask"
+
+
+def _start_fake(host: str, port: int) -> Any:
+    """Start the local fake WeChat API for the demo's outbound calls."""
+    from bot.fake import FakeWeChat
+
+    try:
+        return FakeWeChat(host=host, port=port).start()
+    except OSError as exc:
+        log.warning("fake WeChat not started on %s:%s: %s", host, port, exc)
+        return None

@@ -1,0 +1,31 @@
+"""Logging set-up: one format, and mainland mobile numbers masked in every record."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+class MaskPhones(logging.Filter):
+    """Rewrite 13812345678 as 138****5678 in the rendered message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _PHONE.sub(r"\1****\2", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def setup(level: str) -> None:
+    """Configure the root logger once; later calls only change the level."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    if any(isinstance(f, MaskPhones) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskPhones())
+    root.addHandler(handler)

@@ -1,0 +1,36 @@
+"""Forgiving parsing of Chinese command text typed on a phone."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters people put between a command word and its argument, or around a command.
+SEPARATORS = " \t\r\n\u3000:：,，、.。;；!！~～-—_"
+LEADING_NOISE = "#＃/／【[「『(（"
+TRAILING_NOISE = "】]」』)）"
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def split_command(text: str, words: tuple[str, ...]) -> tuple[str, str] | None:
+    """Return (word, argument) if the text starts with one of the command words."""
+    s = text.strip().lstrip(LEADING_NOISE).strip()
+    for word in sorted(words, key=len, reverse=True):
+        if s.startswith(word):
+            rest = s[len(word):]
+            rest = rest.lstrip(TRAILING_NOISE)
+            if rest == "" or rest[0] in SEPARATORS:
+                return word, rest.strip(SEPARATORS).strip()
+    return None
+
+
+def fold(text: str) -> str:
+    """Fold full-width forms to ASCII and drop spaces and dashes: for codes people type."""
+    s = unicodedata.normalize("NFKC", text)
+    return re.sub(r"[\s\-_—·.]", "", s).upper()
+
+
+def safe_for_reply(text: str) -> str:
+    """Make text safe inside wechatpy's CDATA reply: no ']]>' and no XML-invalid characters."""
+    return _XML_INVALID.sub("", text).replace("]]>", "]] >")

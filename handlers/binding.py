@@ -1,0 +1,233 @@
+"""Bind a WeChat account to a roster member with a one-time code issued by the secretary."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import IntegrityError
+
+from bot.dispatcher import GROUP_EVENTS, GROUP_GATE, GROUP_PUBLIC, Context, Dispatcher, Handler
+from bot.filters import Bound, Command, Event, Text
+from core.text import fold
+from handlers.errors import DomainError
+from models.base import db
+from models.org import Branch, Member
+from models.wechat import BindCode, RateEvent, WechatBinding
+
+log = logging.getLogger(__name__)
+
+# No 0/O, 1/I/L: codes are read aloud and typed on phones.
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+BIND_HELP = (
+    "您的微信尚未绑定党员信息。请向支部书记索取绑定码，然后发送：\n"
+    "绑定 绑定码\n"
+    "例如：绑定 ABCD2345"
+)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    member: Member
+    code: str
+    expires_at: datetime
+
+
+def hash_code(secret_key: str, code: str) -> str:
+    """Return the keyed hash under which a code is stored."""
+    return hmac.new(secret_key.encode(), fold(code).encode(), hashlib.sha256).hexdigest()
+
+
+def format_code(code: str) -> str:
+    """Group a code in fours for reading aloud: ABCD-2345."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def issue_codes(
+    members: Iterable[Member], *, secret_key: str, now: datetime, ttl_days: int, length: int
+) -> list[IssuedCode]:
+    """Create one fresh code per member; earlier unused codes of theirs stop working."""
+    issued = []
+    expires = now + timedelta(days=ttl_days)
+    members = list(members)
+    with db.atomic():
+        BindCode.update(expires_at=now).where(
+            BindCode.member.in_([m.id for m in members]),
+            BindCode.used_at.is_null(),
+            BindCode.expires_at > now,
+        ).execute()
+        for member in members:
+            code = "".join(secrets.choice(ALPHABET) for _ in range(length))
+            BindCode.create(
+                code_hash=hash_code(secret_key, code),
+                member=member,
+                created_at=now,
+                expires_at=expires,
+            )
+            issued.append(IssuedCode(member, code, expires))
+    return issued
+
+
+def member_for_openid(openid: str) -> Member | None:
+    """Return the member bound to this WeChat account, with their branch, or None."""
+    return (
+        Member.select(Member, Branch)
+        .join(Branch)
+        .switch(Member)
+        .join(WechatBinding)
+        .where(WechatBinding.openid == openid)
+        .first()
+    )
+
+
+def failures_in_last_hour(openid: str, now: datetime) -> int:
+    return (
+        RateEvent.select()
+        .where(RateEvent.bucket == f"bind:{openid}", RateEvent.at > now - timedelta(hours=1))
+        .count()
+    )
+
+
+class WrongCode(DomainError):
+    """A code that does not work; counted against the account's hourly allowance."""
+
+
+@dataclass(frozen=True)
+class BindOutcome:
+    member: Member | None
+    message: str
+
+
+def bind(
+    openid: str,
+    code_text: str,
+    *,
+    secret_key: str,
+    now: datetime,
+    max_failures: int,
+    app: str = "oa",
+    unionid: str | None = None,
+) -> BindOutcome:
+    """Bind the account, or say why not; a wrong code is counted and the count is kept.
+
+    This returns instead of raising so that the failure record survives the caller's
+    savepoint (a raised DomainError rolls back everything written inside the handler).
+    """
+    try:
+        with db.atomic():
+            member = _bind(openid, code_text, secret_key, now, max_failures, app, unionid)
+    except WrongCode as exc:
+        RateEvent.create(bucket=f"bind:{openid}", at=now)
+        return BindOutcome(None, exc.message)
+    except DomainError as exc:
+        return BindOutcome(None, exc.message)
+    return BindOutcome(member, f"绑定成功！{member.name}同志，欢迎您（{member.branch.name}）。")
+
+
+def _bind(
+    openid: str,
+    code_text: str,
+    secret_key: str,
+    now: datetime,
+    max_failures: int,
+    app: str,
+    unionid: str | None,
+) -> Member:
+    """Bind the account with a one-time code, or raise DomainError saying why not."""
+    current = member_for_openid(openid)
+    if current is not None:
+        raise DomainError(
+            f"您的微信已绑定为 {current.name}（{current.branch.name}），无需重复绑定。"
+            "如需更换绑定，请联系支部书记。"
+        )
+    if failures_in_last_hour(openid, now) >= max_failures:
+        raise DomainError("绑定码错误次数过多，请 1 小时后再试，或联系支部书记确认绑定码。")
+    code = fold(code_text)
+    if not code:
+        raise DomainError("请在“绑定”后面加上书记发给您的绑定码，例如：绑定 ABCD2345")
+    if len(code) < 8 or any(c not in ALPHABET for c in code):
+        raise WrongCode("绑定码格式不对：绑定码由 8 位以上字母和数字组成，请核对后重发。"
+        )
+    row = BindCode.get_or_none(BindCode.code_hash == hash_code(secret_key, code))
+    if row is None:
+        raise WrongCode("绑定码不正确，请核对后重发（注意区分字母和数字）。")
+    if row.used_at is not None:
+        raise WrongCode("该绑定码已被使用过。如非本人操作，请立即联系支部书记。")
+    if row.expires_at <= now:
+        raise WrongCode("该绑定码已过期，请联系支部书记重新获取。")
+    # The conditional update is the guard against two accounts racing for one code.
+    claimed = (
+        BindCode.update(used_at=now, used_by=openid)
+        .where(BindCode.id == row.id, BindCode.used_at.is_null())
+        .execute()
+    )
+    if claimed != 1:
+        raise DomainError("该绑定码已被使用过。如非本人操作，请立即联系支部书记。")
+    # A new code for a member replaces the account they bound before (a new phone).
+    WechatBinding.delete().where(
+        WechatBinding.member == row.member_id, WechatBinding.app == app
+    ).execute()
+    try:
+        with db.atomic():
+            WechatBinding.create(
+                openid=openid, app=app, unionid=unionid, member=row.member_id, created_at=now
+            )
+    except IntegrityError:
+        # Another delivery bound this account a moment ago; the outer savepoint rolls back.
+        raise DomainError("绑定未成功，请稍后重试。") from None
+    member = Member.select(Member, Branch).join(Branch).where(Member.id == row.member_id).get()
+    log.info("bound member id=%s to an %s account", member.id, app)
+    return member
+
+
+# ---- bot commands ---------------------------------------------------------------------------
+
+
+def _on_bind(ctx: Context) -> str:
+    settings = ctx.settings
+    outcome = bind(
+        ctx.incoming.openid,
+        ctx.args,
+        secret_key=settings["app"]["secret_key"],
+        now=ctx.now,
+        max_failures=settings["binding"]["max_failures_per_hour"],
+        app=ctx.incoming.app,
+    )
+    if outcome.member is None:
+        return outcome.message
+    ctx.forget_member()
+    return outcome.message + "\n现在可以发送“学习 心得”进行学习打卡，发送“帮助”查看全部功能。"
+
+
+def _on_subscribe(ctx: Context) -> str:
+    if ctx.member is not None:
+        return f"{ctx.member.name}同志，欢迎回来！发送“帮助”查看功能。"
+    return "欢迎关注！\n" + BIND_HELP
+
+
+def _on_unbound(ctx: Context) -> str:
+    return BIND_HELP
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """Bind the binding commands and the follow event."""
+    dispatcher.add(Handler("subscribe", Event("subscribe"), _on_subscribe, audience=""), GROUP_EVENTS)
+    dispatcher.add(
+        Handler("bind", Command("绑定"), _on_bind, help="绑定 绑定码 — 绑定您的党员信息"),
+        GROUP_PUBLIC,
+    )
+    dispatcher.add(Handler("unbound", Text() & ~Bound(), _on_unbound, audience=""), GROUP_GATE)
+
+
+def touch(member: Member, now: datetime) -> None:
+    """Note that the member interacted (for the lost-contact rule); at most one write an hour."""
+    Member.update(last_active_at=now).where(
+        Member.id == member.id,
+        Member.last_active_at.is_null() | (Member.last_active_at < now - timedelta(hours=1)),
+    ).execute()

@@ -1,0 +1,189 @@
+"""Study check-ins (学习打卡) with a short reflection, and a member's own week."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from peewee import IntegrityError
+
+from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.filters import Bound, Command
+from core.clock import local_day
+from handlers.errors import DomainError
+from models.base import db
+from models.org import Member
+from models.study import StudyCheckin, StudyTopic
+
+WEEKDAYS = "一二三四五六日"
+STREAK_LOOKBACK_DAYS = 400
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    checkin: StudyCheckin
+    topic: StudyTopic | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class MemberWeek:
+    week_start: date
+    days_checked: list[bool]  # Monday..Sunday
+    streak: int
+    total: int
+
+    @property
+    def days_count(self) -> int:
+        return sum(self.days_checked)
+
+
+def today_topic(member: Member, day: date) -> StudyTopic | None:
+    """Return the day's topic for the member: their branch's, else their committee's, else all."""
+    branch = member.branch
+    candidates = list(
+        StudyTopic.select()
+        .where(
+            StudyTopic.day == day,
+            (StudyTopic.branch == branch.id)
+            | ((StudyTopic.branch.is_null()) & (StudyTopic.committee == branch.committee_id))
+            | ((StudyTopic.branch.is_null()) & (StudyTopic.committee.is_null())),
+        )
+        .order_by(StudyTopic.id.desc())
+    )
+
+    def rank(t: StudyTopic) -> int:
+        return 0 if t.branch_id else 1 if t.committee_id else 2
+
+    return min(candidates, key=rank) if candidates else None
+
+
+def record_study(
+    member: Member,
+    reflection: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    max_chars: int,
+    source: str = "bot",
+) -> CheckinResult:
+    """Record today's check-in (one per member, day and topic); a repeat updates the reflection."""
+    reflection = reflection.strip()
+    if len(reflection) > max_chars:
+        raise DomainError(
+            f"心得最多 {max_chars} 字，您这次写了 {len(reflection)} 字。请精简后重新发送，"
+            "本次没有记录。"
+        )
+    day = local_day(now, tz)
+    topic = today_topic(member, day)
+    key = topic.id if topic else 0
+    where = (
+        (StudyCheckin.member == member.id)
+        & (StudyCheckin.day == day)
+        & (StudyCheckin.topic_key == key)
+    )
+    existing = StudyCheckin.get_or_none(where)
+    if existing is None:
+        try:
+            with db.atomic():
+                row = StudyCheckin.create(
+                    member=member.id,
+                    day=day,
+                    topic=topic,
+                    topic_key=key,
+                    reflection=reflection,
+                    source=source,
+                    created_at=now,
+                    updated_at=now,
+                )
+            return CheckinResult(row, topic, created=True)
+        except IntegrityError:
+            existing = StudyCheckin.get(where)  # a concurrent delivery won the insert
+    if reflection and reflection != existing.reflection:
+        existing.reflection = reflection
+        existing.updated_at = now
+        existing.save(only=[StudyCheckin.reflection, StudyCheckin.updated_at])
+    return CheckinResult(existing, topic, created=False)
+
+
+def member_week(member: Member, *, now: datetime, tz: ZoneInfo) -> MemberWeek:
+    """Return this member's check-ins this week, their streak and total (theirs alone)."""
+    today = local_day(now, tz)
+    start = today - timedelta(days=today.weekday())
+    days = {
+        row.day
+        for row in StudyCheckin.select(StudyCheckin.day)
+        .where(
+            StudyCheckin.member == member.id,
+            StudyCheckin.day > today - timedelta(days=STREAK_LOOKBACK_DAYS),
+            StudyCheckin.day <= today,
+        )
+        .distinct()
+    }
+    total = StudyCheckin.select().where(StudyCheckin.member == member.id).count()
+    streak = 0
+    cursor = today if today in days else today - timedelta(days=1)
+    while cursor in days:
+        streak += 1
+        cursor -= timedelta(days=1)
+    return MemberWeek(
+        week_start=start,
+        days_checked=[start + timedelta(days=i) in days for i in range(7)],
+        streak=streak,
+        total=total,
+    )
+
+
+# ---- bot commands ---------------------------------------------------------------------------
+
+
+def _on_study(ctx: Context) -> str:
+    result = record_study(
+        ctx.member,
+        ctx.args,
+        now=ctx.now,
+        tz=ctx.tz,
+        max_chars=ctx.settings["study"]["reflection_max_chars"],
+    )
+    week = member_week(ctx.member, now=ctx.now, tz=ctx.tz)
+    topic = f"今日主题：《{result.topic.title}》\n" if result.topic else ""
+    if result.created:
+        head = "学习打卡成功！\n" + topic
+        head += f"心得已记录（{len(result.checkin.reflection)} 字）。\n" if ctx.args else ""
+    elif ctx.args:
+        head = "您今天已经打过卡了，已用这次的内容更新学习心得。\n" + topic
+    else:
+        head = "您今天已经打过卡了，无需重复打卡。\n" + topic
+    return head + f"本周已学习 {week.days_count} 天，连续学习 {week.streak} 天。"
+
+
+def _on_mine(ctx: Context) -> str:
+    member = ctx.member
+    week = member_week(member, now=ctx.now, tz=ctx.tz)
+    marks = " ".join(
+        f"{WEEKDAYS[i]}{'✓' if done else '·'}" for i, done in enumerate(week.days_checked)
+    )
+    return (
+        f"{member.name}同志（{member.branch.name} · {member.status_label}）\n"
+        f"本周学习打卡：{week.days_count} 天\n{marks}\n"
+        f"连续学习：{week.streak} 天；累计打卡：{week.total} 次\n"
+        "（以上信息仅您本人可见）"
+    )
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """Bind 学习/打卡 and 我的."""
+    dispatcher.add(
+        Handler(
+            "study",
+            Bound() & Command("学习", "打卡"),
+            _on_study,
+            help="学习 心得 — 学习打卡（心得可不写），例如：学习 今天读了党章第一章",
+        ),
+        GROUP_MEMBER,
+    )
+    dispatcher.add(
+        Handler("mine", Bound() & Command("我的"), _on_mine, help="我的 — 查看本周学习情况"),
+        GROUP_MEMBER,
+    )

@@ -1,0 +1,99 @@
+"""Organizations and people: committee, branch, party group, member."""
+
+from __future__ import annotations
+
+from peewee import CharField, DateField, ForeignKeyField, IntegerField
+
+from core.clock import utcnow
+from models.base import BaseModel, UTCDateTimeField
+
+# Member statuses (DOMAIN.md). Only probationary and full members have dues and meeting duties.
+STATUSES: dict[str, str] = {
+    "applicant": "入党申请人",
+    "activist": "入党积极分子",
+    "candidate": "发展对象",
+    "probationary": "预备党员",
+    "full": "正式党员",
+    "away": "流动党员",
+    "lost": "失联党员",
+    "out": "停止党籍",
+}
+PARTY_MEMBER_STATUSES = ("probationary", "full")
+
+# Roles inside a branch. committee_admin sees every branch of its committee.
+ROLES: dict[str, str] = {
+    "secretary": "书记",
+    "deputy_secretary": "副书记",
+    "organizer": "组织委员",
+    "propaganda": "宣传委员",
+    "discipline": "纪检委员",
+    "dues_collector": "党费收缴员",
+    "affairs_staff": "党务专职人员",
+    "group_leader": "党小组长",
+    "committee_admin": "党委管理员",
+}
+# Roles that may manage the branch roster and issue binding codes.
+BRANCH_MANAGERS = ("secretary", "deputy_secretary", "organizer")
+
+
+class Committee(BaseModel):
+    name = CharField(max_length=100, unique=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class Branch(BaseModel):
+    committee = ForeignKeyField(Committee, backref="branches", on_delete="RESTRICT")
+    name = CharField(max_length=100)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("committee", "name"), True),)
+
+
+class PartyGroup(BaseModel):
+    branch = ForeignKeyField(Branch, backref="groups", on_delete="RESTRICT")
+    name = CharField(max_length=100)
+
+    class Meta:
+        indexes = ((("branch", "name"), True),)
+
+
+class Member(BaseModel):
+    name = CharField(max_length=50)
+    # Mainland mobile number, the roster's natural key. Masked in logs (see mask_phone).
+    phone = CharField(max_length=20, unique=True)
+    branch = ForeignKeyField(Branch, backref="members", on_delete="RESTRICT")
+    party_group = ForeignKeyField(
+        PartyGroup, backref="members", null=True, on_delete="SET NULL"
+    )
+    status = CharField(max_length=20, default="full", index=True)
+    # Comma-separated role codes from ROLES, sorted, e.g. "organizer,secretary".
+    roles = CharField(max_length=200, default="")
+    joined_on = DateField(null=True)  # 入党日期
+    full_on = DateField(null=True)  # 转正日期
+    last_active_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+    version = IntegerField(default=1)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.role_set.intersection(roles))
+
+    @property
+    def is_party_member(self) -> bool:
+        return self.status in PARTY_MEMBER_STATUSES
+
+    @property
+    def status_label(self) -> str:
+        return STATUSES.get(self.status, self.status)
+
+
+def mask_phone(phone: str | None) -> str:
+    """Return a phone number safe for logs: 138****5678."""
+    if not phone:
+        return ""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"

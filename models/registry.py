@@ -1,0 +1,18 @@
+"""Every model in dependency order, for migrations checks and test clean-up."""
+
+from models.org import Branch, Committee, Member, PartyGroup
+from models.study import StudyCheckin, StudyTopic
+from models.wechat import BindCode, InboundMessage, RateEvent, WechatBinding
+
+ALL_MODELS = [
+    Committee,
+    Branch,
+    PartyGroup,
+    Member,
+    WechatBinding,
+    BindCode,
+    InboundMessage,
+    RateEvent,
+    StudyTopic,
+    StudyCheckin,
+]

@@ -1,0 +1,36 @@
+"""Study topics pushed to branches and members' check-ins with reflections."""
+
+from __future__ import annotations
+
+from peewee import CharField, DateField, ForeignKeyField, IntegerField, TextField
+
+from core.clock import utcnow
+from models.base import BaseModel, UTCDateTimeField
+from models.org import Branch, Committee, Member
+
+
+class StudyTopic(BaseModel):
+    """A day's topic, for one branch, one committee's branches, or everyone (both null)."""
+
+    day = DateField(index=True)
+    title = CharField(max_length=200)
+    content = TextField(default="")
+    url = CharField(max_length=500, default="")
+    committee = ForeignKeyField(Committee, null=True, on_delete="CASCADE")
+    branch = ForeignKeyField(Branch, null=True, on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class StudyCheckin(BaseModel):
+    member = ForeignKeyField(Member, backref="checkins", on_delete="CASCADE")
+    day = DateField()  # the member's local calendar day
+    topic = ForeignKeyField(StudyTopic, null=True, on_delete="SET NULL")
+    # topic id, or 0 for a general study record; NULLs would defeat the unique index.
+    topic_key = IntegerField(default=0)
+    reflection = TextField(default="")
+    source = CharField(max_length=8, default="bot")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("member", "day", "topic_key"), True),)

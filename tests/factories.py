@@ -1,0 +1,67 @@
+"""Small builders for test data: committees, branches, members, bindings, topics, codes."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+from core.clock import utcnow
+from handlers.binding import issue_codes
+from models.org import Branch, Committee, Member, PartyGroup
+from models.study import StudyTopic
+from models.wechat import WechatBinding
+
+_seq = itertools.count(1)
+
+
+def committee(name: str = "测试党委") -> Committee:
+    return Committee.get_or_create(name=name)[0]
+
+
+def branch(name: str = "第一党支部", comm: Committee | None = None) -> Branch:
+    return Branch.get_or_create(committee=comm or committee(), name=name)[0]
+
+
+def group(br: Branch, name: str = "第一党小组") -> PartyGroup:
+    return PartyGroup.get_or_create(branch=br, name=name)[0]
+
+
+def member(
+    name: str | None = None,
+    br: Branch | None = None,
+    *,
+    roles: str = "",
+    status: str = "full",
+    phone: str | None = None,
+    **fields: Any,
+) -> Member:
+    n = next(_seq)
+    return Member.create(
+        name=name or f"党员{n}",
+        phone=phone or f"139{n:08d}",
+        branch=br or branch(),
+        roles=roles,
+        status=status,
+        **fields,
+    )
+
+
+def bound(m: Member, openid: str | None = None, app: str = "oa") -> str:
+    openid = openid or f"openid-{m.id}-{next(_seq)}"
+    WechatBinding.create(openid=openid, member=m, app=app)
+    return openid
+
+
+def topic(day: date, title: str = "学习党章", **fields: Any) -> StudyTopic:
+    return StudyTopic.create(day=day, title=title, **fields)
+
+
+def code_for(m: Member, settings: dict[str, dict[str, Any]], ttl_days: int = 7) -> str:
+    return issue_codes(
+        [m],
+        secret_key=settings["app"]["secret_key"],
+        now=utcnow(),
+        ttl_days=ttl_days,
+        length=settings["binding"]["code_length"],
+    )[0].code
