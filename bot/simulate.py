@@ -80,7 +80,12 @@ class CallbackDriver:
         return str(self._msg_seq)
 
     def text_xml(
-        self, openid: str, content: str, *, msg_id: str | None = None, create_time: int | None = None
+        self,
+        openid: str,
+        content: str,
+        *,
+        msg_id: str | None = None,
+        create_time: int | None = None,
     ) -> str:
         """Build a text message as WeChat posts it."""
         return (
@@ -197,9 +202,7 @@ def flask_poster(client: Any) -> Poster:
     """Post through a Flask test client (in-process, `simulate --local`)."""
 
     def post(url: str, params: dict[str, str], body: bytes, timeout: float) -> tuple[int, str]:
-        response = client.post(
-            "/wechat", query_string=params, data=body, content_type="text/xml"
-        )
+        response = client.post("/wechat", query_string=params, data=body, content_type="text/xml")
         return response.status_code, response.get_data(as_text=True)
 
     return post

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "ZHIBU_"
 
 # Demo credentials: public, for the local fake WeChat only. Production sets its own.
-DEMO_TOKEN = "zhibudemotoken"
+DEMO_TOKEN = "zhibudemotoken"  # noqa: S105 - demo only, documented as public
 DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEMO_APPID = "wxdemoappid000001"
 
@@ -175,7 +175,7 @@ def load(
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
         if section not in SCHEMA or key not in SCHEMA[section]:
             raise ConfigError(name, "unknown setting in environment")
         merged[section][key] = value

@@ -69,9 +69,11 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 )
         for offset, (title, url) in enumerate(TOPICS):
             day = tz_today + timedelta(days=offset)
-            if not StudyTopic.select().where(
-                StudyTopic.day == day, StudyTopic.committee == committee
-            ).exists():
+            if (
+                not StudyTopic.select()
+                .where(StudyTopic.day == day, StudyTopic.committee == committee)
+                .exists()
+            ):
                 StudyTopic.create(day=day, title=title, url=url, committee=committee)
         demo_member = Member.get(Member.phone == DEMO_PHONE)
         if not WechatBinding.select().where(WechatBinding.openid == DEMO_OPENID).exists():
@@ -114,7 +116,8 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     click.echo(
         f"\n== zhibu demo: {info['branches']} branches, {info['members']} members, "
         f"database {settings['database']['url']}\n"
-        f"Callback: http://{demo['host']}:{demo['port']}/wechat (mode: {settings['wechat']['mode']})"
+        f"Callback: http://{demo['host']}:{demo['port']}/wechat "
+        f"(mode: {settings['wechat']['mode']})"
         "\n\nIn another terminal, talk to the bot as a party member:\n"
         f"  {sim} --openid {DEMO_OPENID} {shlex.quote('学习 今天读了党章第一章，很有收获')}\n"
         f"  {sim} --openid {DEMO_OPENID} 我的\n"

@@ -18,9 +18,10 @@ def split_command(text: str, words: tuple[str, ...]) -> tuple[str, str] | None:
     s = text.strip().lstrip(LEADING_NOISE).strip()
     for word in sorted(words, key=len, reverse=True):
         if s.startswith(word):
-            rest = s[len(word):]
+            rest = s[len(word) :]
+            closed = rest[:1] in TRAILING_NOISE and rest != ""  # 【绑定】CODE
             rest = rest.lstrip(TRAILING_NOISE)
-            if rest == "" or rest[0] in SEPARATORS:
+            if closed or rest == "" or rest[0] in SEPARATORS:
                 return word, rest.strip(SEPARATORS).strip()
     return None
 

@@ -152,8 +152,7 @@ def _bind(
     if not code:
         raise DomainError("请在“绑定”后面加上书记发给您的绑定码，例如：绑定 ABCD2345")
     if len(code) < 8 or any(c not in ALPHABET for c in code):
-        raise WrongCode("绑定码格式不对：绑定码由 8 位以上字母和数字组成，请核对后重发。"
-        )
+        raise WrongCode("绑定码格式不对：绑定码由 8 位以上字母和数字组成，请核对后重发。")
     row = BindCode.get_or_none(BindCode.code_hash == hash_code(secret_key, code))
     if row is None:
         raise WrongCode("绑定码不正确，请核对后重发（注意区分字母和数字）。")
@@ -217,7 +216,9 @@ def _on_unbound(ctx: Context) -> str:
 
 def register(dispatcher: Dispatcher) -> None:
     """Bind the binding commands and the follow event."""
-    dispatcher.add(Handler("subscribe", Event("subscribe"), _on_subscribe, audience=""), GROUP_EVENTS)
+    dispatcher.add(
+        Handler("subscribe", Event("subscribe"), _on_subscribe, audience=""), GROUP_EVENTS
+    )
     dispatcher.add(
         Handler("bind", Command("绑定"), _on_bind, help="绑定 绑定码 — 绑定您的党员信息"),
         GROUP_PUBLIC,

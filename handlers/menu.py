@@ -31,4 +31,6 @@ def register(dispatcher: Dispatcher) -> None:
         ),
         GROUP_PUBLIC,
     )
-    dispatcher.add(Handler("unknown", Text(), lambda ctx: UNKNOWN_HINT, audience=""), GROUP_FALLBACK)
+    dispatcher.add(
+        Handler("unknown", Text(), lambda ctx: UNKNOWN_HINT, audience=""), GROUP_FALLBACK
+    )

@@ -50,7 +50,7 @@ class UTCDateTimeField(DateTimeField):
 def open_database(url: str, lock_timeout: float = 2.0) -> Database:
     """Build (not connect) a peewee database from a sqlite:/// or postgresql:// URL."""
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return SqliteDatabase(

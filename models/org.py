@@ -63,9 +63,7 @@ class Member(BaseModel):
     # Mainland mobile number, the roster's natural key. Masked in logs (see mask_phone).
     phone = CharField(max_length=20, unique=True)
     branch = ForeignKeyField(Branch, backref="members", on_delete="RESTRICT")
-    party_group = ForeignKeyField(
-        PartyGroup, backref="members", null=True, on_delete="SET NULL"
-    )
+    party_group = ForeignKeyField(PartyGroup, backref="members", null=True, on_delete="SET NULL")
     status = CharField(max_length=20, default="full", index=True)
     # Comma-separated role codes from ROLES, sorted, e.g. "organizer,secretary".
     roles = CharField(max_length=200, default="")
