@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from models.base import db
 
@@ -32,6 +32,7 @@ def db_status() -> None:
 
 
 @click.command("simulate")
+@with_appcontext
 @click.option("--openid", default="demo-openid-01", show_default=True, help="Sender's openid.")
 @click.option("--event", "event", default=None, help="Send an event instead: subscribe, SCAN…")
 @click.option("--scan", "scene", default=None, help="Scan a QR scene (SCAN, or subscribe if new).")
@@ -84,6 +85,7 @@ def simulate(
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--no-serve", is_flag=True, help="Only create and fill the demo database.")
 def demo(no_serve: bool) -> None:
     """Create the demo database, start the fake WeChat and serve on 127.0.0.1."""
@@ -92,11 +94,27 @@ def demo(no_serve: bool) -> None:
     run_demo(current_app, serve=not no_serve)
 
 
+@click.command("fake-wechat")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=int, help="Default: demo.fake_wechat_port.")
+def fake_wechat(host: str, port: int | None) -> None:
+    """Run the local fake WeChat / WeCom API alone, until Ctrl-C."""
+    from bot.fake import main
+
+    settings = current_app.config["ZHIBU"]
+    port = port or settings["demo"]["fake_wechat_port"]
+    wechat = settings["wechat"]
+    args = ["--host", host, "--port", str(port), "--appid", wechat["app_id"]]
+    sys.exit(main(args + ["--secret", wechat["app_secret"]]))
+
+
 def register_cli(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     app.cli.add_command(db_cli)
     app.cli.add_command(simulate)
     app.cli.add_command(demo)
+    app.cli.add_command(fake_wechat)
     try:
         from core.cli_roster import roster_cli
     except ImportError:  # the roster commands ship in their own module
