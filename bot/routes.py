@@ -1,15 +1,18 @@
-"""Every bot command in one place; the order of groups is the order of matching."""
+"""Every bot command in one place; the order of registration is the order of matching."""
 
 from __future__ import annotations
 
 from bot.dispatcher import Dispatcher
-from handlers import binding, menu, study
+from handlers import binding, meeting_commands, menu, profile, study
 
 
 def build_dispatcher() -> Dispatcher:
     """Register each feature's handlers (see the GROUP_* constants for the ordering)."""
     dispatcher = Dispatcher()
+    # Meeting QR scans first: a subscribe event with a meeting scene is a sign-in, not a follow.
+    meeting_commands.register(dispatcher)  # scans, 会议, 开始签到, 签到, 补签, 请假, 批准请假
     binding.register(dispatcher)  # follow event, 绑定, and the gate for unbound accounts
-    study.register(dispatcher)  # 学习 / 打卡, 我的
+    study.register(dispatcher)  # 学习 / 打卡
+    profile.register(dispatcher)  # 我的
     menu.register(dispatcher)  # 帮助 and the unknown-text hint, last
     return dispatcher

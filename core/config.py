@@ -66,6 +66,9 @@ def _one_of(*choices: str) -> Callable[[Any], str | None]:
     return check
 
 
+PERIODS = ("month", "quarter", "year", "none")
+
+
 def _positive(value: Any) -> str | None:
     return None if value > 0 else "expected a number greater than 0"
 
@@ -110,6 +113,23 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     },
     "study": {
         "reflection_max_chars": Setting(int, 500, _positive),
+    },
+    "meetings": {
+        "default_duration_minutes": Setting(int, 90, _positive),
+        "signin_open_before_minutes": Setting(int, 30, _positive),
+        "signin_close_after_start_minutes": Setting(int, 60, _positive),
+        "signin_code_length": Setting(int, 6, lambda v: None if 4 <= v <= 12 else "expected 4-12"),
+        "max_wrong_codes_per_hour": Setting(int, 10, _positive),
+        # How often each kind is required: month, quarter, year, or none (DOMAIN.md).
+        "frequency_general": Setting(str, "quarter", _one_of(*PERIODS)),
+        "frequency_committee": Setting(str, "month", _one_of(*PERIODS)),
+        "frequency_group": Setting(str, "month", _one_of(*PERIODS)),
+        "frequency_lesson": Setting(str, "quarter", _one_of(*PERIODS)),
+        "frequency_theme_day": Setting(str, "month", _one_of(*PERIODS)),
+        "frequency_life_meeting": Setting(str, "year", _one_of(*PERIODS)),
+        "frequency_appraisal": Setting(str, "year", _one_of(*PERIODS)),
+        # A required meeting with this many days or fewer left in its period is "due soon".
+        "due_soon_days": Setting(int, 7, _positive),
     },
     "demo": {
         "host": Setting(str, "127.0.0.1", _nonempty),

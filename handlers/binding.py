@@ -201,7 +201,14 @@ def _on_bind(ctx: Context) -> str:
     if outcome.member is None:
         return outcome.message
     ctx.forget_member()
-    return outcome.message + "\n现在可以发送“学习 心得”进行学习打卡，发送“帮助”查看全部功能。"
+    from handlers.meetings import resume_scan  # a newcomer who scanned a meeting code first
+
+    signed = resume_scan(outcome.member, ctx.incoming.openid, now=ctx.now, settings=settings)
+    return (
+        outcome.message
+        + "\n现在可以发送“学习 心得”进行学习打卡，发送“帮助”查看全部功能。"
+        + signed
+    )
 
 
 def _on_subscribe(ctx: Context) -> str:

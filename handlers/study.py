@@ -16,7 +16,6 @@ from models.base import db
 from models.org import Member
 from models.study import StudyCheckin, StudyTopic
 
-WEEKDAYS = "一二三四五六日"
 STREAK_LOOKBACK_DAYS = 400
 
 
@@ -158,22 +157,8 @@ def _on_study(ctx: Context) -> str:
     return head + f"本周已学习 {week.days_count} 天，连续学习 {week.streak} 天。"
 
 
-def _on_mine(ctx: Context) -> str:
-    member = ctx.member
-    week = member_week(member, now=ctx.now, tz=ctx.tz)
-    marks = " ".join(
-        f"{WEEKDAYS[i]}{'✓' if done else '·'}" for i, done in enumerate(week.days_checked)
-    )
-    return (
-        f"{member.name}同志（{member.branch.name} · {member.status_label}）\n"
-        f"本周学习打卡：{week.days_count} 天\n{marks}\n"
-        f"连续学习：{week.streak} 天；累计打卡：{week.total} 次\n"
-        "（以上信息仅您本人可见）"
-    )
-
-
 def register(dispatcher: Dispatcher) -> None:
-    """Bind 学习/打卡 and 我的."""
+    """Bind 学习/打卡."""
     dispatcher.add(
         Handler(
             "study",
@@ -181,9 +166,5 @@ def register(dispatcher: Dispatcher) -> None:
             _on_study,
             help="学习 心得 — 学习打卡（心得可不写），例如：学习 今天读了党章第一章",
         ),
-        GROUP_MEMBER,
-    )
-    dispatcher.add(
-        Handler("mine", Bound() & Command("我的"), _on_mine, help="我的 — 查看本周学习情况"),
         GROUP_MEMBER,
     )

@@ -1,8 +1,9 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
+from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.study import StudyCheckin, StudyTopic
-from models.wechat import BindCode, InboundMessage, RateEvent, WechatBinding
+from models.wechat import BindCode, InboundMessage, RateEvent, SharedValue, WechatBinding
 
 ALL_MODELS = [
     Committee,
@@ -15,4 +16,8 @@ ALL_MODELS = [
     RateEvent,
     StudyTopic,
     StudyCheckin,
+    Meeting,
+    MeetingAttendee,
+    Attendance,
+    SharedValue,
 ]

@@ -48,3 +48,12 @@ class RateEvent(BaseModel):
 
     class Meta:
         indexes = ((("bucket", "at"), False),)
+
+
+class SharedValue(BaseModel):
+    """Key-value storage shared by every process: WeChat access tokens and their expiry."""
+
+    key = CharField(max_length=200, unique=True)
+    value = TextField()
+    expires_at = UTCDateTimeField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)

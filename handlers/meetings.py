@@ -1,0 +1,698 @@
+"""Meetings: schedule, sign in (code, QR scan, by hand), leave, attendance and quorum."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from peewee import JOIN, IntegrityError
+
+from core.clock import local_day
+from handlers.errors import DomainError
+from models.base import db
+from models.meetings import KINDS, QUORUM_KINDS, Attendance, Meeting, MeetingAttendee
+from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup
+from models.wechat import RateEvent, SharedValue
+
+log = logging.getLogger(__name__)
+
+# Roles that make someone a member of the branch committee (支委).
+COMMITTEE_ROLES = ("secretary", "deputy_secretary", "organizer", "propaganda", "discipline")
+SCENE_PREFIX = "mtg_"
+WEEKDAYS = "一二三四五六日"
+
+
+Settings = dict[str, dict[str, Any]]
+
+
+def hm(at: datetime, tz: ZoneInfo) -> str:
+    """Render a time as 15:00 in the branch's zone."""
+    return at.astimezone(tz).strftime("%H:%M")
+
+
+def day_hm(at: datetime, tz: ZoneInfo) -> str:
+    """Render a moment as 12月3日（周四）15:00 in the branch's zone."""
+    local = at.astimezone(tz)
+    return f"{local.month}月{local.day}日（周{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
+
+
+def describe(meeting: Meeting, tz: ZoneInfo) -> str:
+    """Name a meeting in one line: 【编号12】党课《学习党章》12月3日（周四）15:00 三楼."""
+    title = f"《{meeting.title}》" if meeting.title else ""
+    place = f" {meeting.place}" if meeting.place else ""
+    return (
+        f"【编号{meeting.id}】{meeting.kind_label}{title} {day_hm(meeting.starts_at, tz)}{place}"
+    )
+
+
+# ---- who may do what ------------------------------------------------------------------------
+
+
+def can_manage(actor: Member, branch: Branch) -> bool:
+    """Branch managers run their own branch; a committee admin runs the committee's branches."""
+    if actor.has_role(*BRANCH_MANAGERS) and actor.branch_id == branch.id:
+        return True
+    if actor.has_role("committee_admin"):
+        own = Branch.get_by_id(actor.branch_id)
+        return own.committee_id == branch.committee_id
+    return False
+
+
+def require_manager(actor: Member, branch: Branch) -> None:
+    if not can_manage(actor, branch):
+        if actor.has_role(*BRANCH_MANAGERS):
+            raise DomainError(f"您只能管理本支部的会议，{branch.name}的会议请由该支部书记安排。")
+        raise DomainError("只有支部书记、副书记或组织委员可以安排会议和签到。")
+
+
+# ---- scheduling -----------------------------------------------------------------------------
+
+
+def expected_members(branch: Branch, kind: str, group: PartyGroup | None) -> list[Member]:
+    """Who must attend: party members of the branch (or group); the committee for `committee`."""
+    query = Member.select().where(
+        Member.branch == branch.id, Member.status.in_(PARTY_MEMBER_STATUSES)
+    )
+    if kind == "group" and group is not None:
+        query = query.where(Member.party_group == group.id)
+    members = list(query.order_by(Member.id))
+    if kind == "committee":
+        members = [m for m in members if m.has_role(*COMMITTEE_ROLES)]
+    return members
+
+
+def signin_window(meeting: Meeting, settings: Settings) -> tuple[datetime, datetime]:
+    """Return when sign-in opens and closes for this meeting."""
+    cfg = settings["meetings"]
+    opens = meeting.starts_at - timedelta(minutes=cfg["signin_open_before_minutes"])
+    closes = meeting.starts_at + timedelta(minutes=cfg["signin_close_after_start_minutes"])
+    return opens, closes
+
+
+def _window(start: datetime, settings: Settings) -> tuple[datetime, datetime]:
+    cfg = settings["meetings"]
+    return (
+        start - timedelta(minutes=cfg["signin_open_before_minutes"]),
+        start + timedelta(minutes=cfg["signin_close_after_start_minutes"]),
+    )
+
+
+def _check_times(
+    branch: Branch,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    settings: Settings,
+    tz: ZoneInfo,
+    exclude: int | None = None,
+) -> None:
+    if start <= now:
+        raise DomainError(f"会议时间 {day_hm(start, tz)} 已经过去，请填写将来的时间。")
+    if end <= start:
+        raise DomainError(
+            f"结束时间 {hm(end, tz)} 不晚于开始时间 {hm(start, tz)}，请检查，例如 15:00-16:30。"
+        )
+    opens, closes = _window(start, settings)
+    # Two meetings of one branch with overlapping sign-in windows would make a code or a
+    # scan ambiguous and split the members between them.
+    span = settings["meetings"]
+    before = timedelta(minutes=span["signin_open_before_minutes"])
+    after = timedelta(minutes=span["signin_close_after_start_minutes"])
+    clash = Meeting.select().where(
+        Meeting.branch == branch.id,
+        Meeting.status == "scheduled",
+        Meeting.starts_at < closes + before,
+        Meeting.starts_at > opens - after,
+    )
+    if exclude is not None:
+        clash = clash.where(Meeting.id != exclude)
+    other = clash.first()
+    if other is not None:
+        raise DomainError(
+            f"与已安排的会议签到时间重叠：{describe(other, tz)}。"
+            "两个会议的开始时间请至少错开签到时段，或先修改、取消原会议。"
+        )
+
+
+def create_meeting(
+    actor: Member,
+    *,
+    kind: str,
+    start: datetime,
+    end: datetime | None,
+    place: str = "",
+    title: str = "",
+    branch: Branch | None = None,
+    group: PartyGroup | None = None,
+    now: datetime,
+    settings: Settings,
+) -> Meeting:
+    """Schedule a meeting and fix its expected attendees."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    if kind not in KINDS:
+        raise DomainError("会议类型不对，可选：" + "、".join(KINDS.values()))
+    branch = branch or Branch.get_by_id(actor.branch_id)
+    require_manager(actor, branch)
+    if group is not None and group.branch_id != branch.id:
+        raise DomainError(f"党小组“{group.name}”不属于{branch.name}。")
+    if end is None:
+        end = start + timedelta(minutes=settings["meetings"]["default_duration_minutes"])
+    _check_times(branch, start, end, now, settings, tz)
+    attendees = expected_members(branch, kind, group)
+    with db.atomic():
+        meeting = Meeting.create(
+            branch=branch.id,
+            party_group=group.id if group else None,
+            kind=kind,
+            title=title.strip()[:200],
+            place=place.strip()[:200],
+            starts_at=start,
+            ends_at=end,
+            qr_scene=SCENE_PREFIX + secrets.token_urlsafe(12),
+            created_by=actor.id,
+            created_at=now,
+            updated_at=now,
+        )
+        if attendees:
+            MeetingAttendee.insert_many(
+                [{"meeting": meeting.id, "member": m.id} for m in attendees]
+            ).execute()
+    log.info("meeting %s (%s) scheduled for branch %s", meeting.id, kind, branch.id)
+    return meeting
+
+
+def get_meeting(actor: Member, meeting_id: int) -> Meeting:
+    """Return a meeting the actor may manage, or explain why not."""
+    meeting = Meeting.select(Meeting, Branch).join(Branch).where(Meeting.id == meeting_id).first()
+    if meeting is None:
+        raise DomainError(f"没有编号为 {meeting_id} 的会议，请发送“会议”查看会议列表。")
+    require_manager(actor, meeting.branch)
+    return meeting
+
+
+def edit_meeting(
+    actor: Member,
+    meeting_id: int,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    place: str | None = None,
+    title: str | None = None,
+    now: datetime,
+    settings: Settings,
+) -> Meeting:
+    """Change a scheduled meeting; attendance already recorded stays."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    meeting = get_meeting(actor, meeting_id)
+    if meeting.status != "scheduled":
+        raise DomainError(f"{describe(meeting, tz)} 已取消，不能修改。")
+    if start is not None:
+        duration = meeting.ends_at - meeting.starts_at
+        new_end = end or start + duration
+        _check_times(meeting.branch, start, new_end, now, settings, tz, exclude=meeting.id)
+        meeting.starts_at, meeting.ends_at = start, new_end
+    if place is not None:
+        meeting.place = place.strip()[:200]
+    if title is not None:
+        meeting.title = title.strip()[:200]
+    meeting.updated_at = now
+    meeting.save()
+    return meeting
+
+
+def cancel_meeting(actor: Member, meeting_id: int, *, now: datetime) -> Meeting:
+    """Cancel a meeting; attendance already recorded stays for the record."""
+    meeting = get_meeting(actor, meeting_id)
+    if meeting.status == "cancelled":
+        raise DomainError(f"编号 {meeting_id} 的会议已经取消过了。")
+    meeting.status = "cancelled"
+    meeting.updated_at = now
+    meeting.save(only=[Meeting.status, Meeting.updated_at])
+    return meeting
+
+
+def upcoming(branch_id: int, now: datetime, limit: int = 10) -> list[Meeting]:
+    """Scheduled meetings of a branch that have not ended yet, soonest first."""
+    return list(
+        Meeting.select()
+        .where(
+            Meeting.branch == branch_id,
+            Meeting.status == "scheduled",
+            Meeting.ends_at > now,
+        )
+        .order_by(Meeting.starts_at)
+        .limit(limit)
+    )
+
+
+# ---- sign-in --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn:
+    meeting: Meeting
+    attendance: Attendance
+    created: bool  # False: the member had already signed in
+
+
+def current_meeting(
+    actor: Member, meeting_id: int | None, now: datetime, settings: Settings
+) -> Meeting:
+    """The named meeting, or the actor's branch meeting whose sign-in window is open or next."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    if meeting_id is not None:
+        return get_meeting(actor, meeting_id)
+    branch = Branch.get_by_id(actor.branch_id)
+    require_manager(actor, branch)
+    for meeting in upcoming(branch.id, now - timedelta(days=1), limit=20):
+        opens, closes = signin_window(meeting, settings)
+        if opens <= now <= closes:
+            return meeting
+    soon = upcoming(branch.id, now, limit=3)
+    if soon:
+        listing = "\n".join(describe(m, tz) for m in soon)
+        raise DomainError(
+            "现在没有正在签到时段内的会议。即将召开：\n"
+            + listing
+            + "\n签到时段内发送“开始签到”，或发送“开始签到 编号”。"
+        )
+    raise DomainError(
+        "本支部近期没有安排会议。先发送“会议 党课 12月3日 15:00 地点 主题”安排会议。"
+    )
+
+
+def open_signin(
+    actor: Member, meeting_id: int | None, *, now: datetime, settings: Settings
+) -> Meeting:
+    """Give the meeting a sign-in code, usable only inside its window."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    meeting = current_meeting(actor, meeting_id, now, settings)
+    if meeting.status != "scheduled":
+        raise DomainError(f"{describe(meeting, tz)} 已取消，不能签到。")
+    opens, closes = signin_window(meeting, settings)
+    if not opens <= now <= closes:
+        raise DomainError(
+            f"{describe(meeting, tz)}\n签到时段为 {day_hm(opens, tz)} 至 {hm(closes, tz)}，"
+            "现在不在签到时段内。"
+        )
+    if not meeting.signin_code:
+        length = settings["meetings"]["signin_code_length"]
+        meeting.signin_code = "".join(secrets.choice("0123456789") for _ in range(length))
+        meeting.save(only=[Meeting.signin_code])
+    return meeting
+
+
+def _in_window(meeting: Meeting, now: datetime, settings: Settings) -> bool:
+    opens, closes = signin_window(meeting, settings)
+    return opens <= now <= closes
+
+
+def _record_present(
+    meeting: Meeting, member: Member, *, method: str, now: datetime, by: Member | None = None
+) -> SignIn:
+    """Write one present record; a leave request turns into presence; twice is once."""
+    row = Attendance.get_or_none(
+        (Attendance.meeting == meeting.id) & (Attendance.member == member.id)
+    )
+    if row is not None:
+        if row.status == "present":
+            return SignIn(meeting, row, created=False)
+        row.status, row.method, row.at = "present", method, now
+        row.recorded_by = by.id if by else None
+        row.save()
+        return SignIn(meeting, row, created=True)
+    try:
+        with db.atomic():
+            row = Attendance.create(
+                meeting=meeting.id,
+                member=member.id,
+                status="present",
+                method=method,
+                recorded_by=by.id if by else None,
+                at=now,
+            )
+        return SignIn(meeting, row, created=True)
+    except IntegrityError:
+        row = Attendance.get((Attendance.meeting == meeting.id) & (Attendance.member == member.id))
+        return SignIn(meeting, row, created=False)
+
+
+def _is_expected(meeting: Meeting, member: Member) -> bool:
+    return (
+        MeetingAttendee.select()
+        .where(MeetingAttendee.meeting == meeting.id, MeetingAttendee.member == member.id)
+        .exists()
+    )
+
+
+def _sign_in(
+    meeting: Meeting, member: Member, method: str, now: datetime, settings: Settings
+) -> SignIn:
+    tz = ZoneInfo(settings["app"]["timezone"])
+    if meeting.status != "scheduled":
+        raise DomainError(f"{describe(meeting, tz)} 已取消，无需签到。")
+    opens, closes = signin_window(meeting, settings)
+    if now < opens:
+        raise DomainError(
+            f"{describe(meeting, tz)}\n签到尚未开始，{day_hm(opens, tz)} 起可以签到。"
+        )
+    if now > closes:
+        raise DomainError(
+            f"{describe(meeting, tz)}\n签到已于 {hm(closes, tz)} 结束。"
+            "如您参加了会议，请联系书记或组织委员补签。"
+        )
+    if not _is_expected(meeting, member):
+        raise DomainError(
+            f"{describe(meeting, tz)}\n您不在本次会议的参会范围内，无需签到。如有疑问请联系书记。"
+        )
+    return _record_present(meeting, member, method=method, now=now)
+
+
+def sign_in_by_code(member: Member, code: str, *, now: datetime, settings: Settings) -> SignIn:
+    """Sign a member in with the code the secretary read out."""
+    code = "".join(ch for ch in code if not ch.isspace())
+    cfg = settings["meetings"]
+    bucket = f"signin:{member.id}"
+    wrong = (
+        RateEvent.select()
+        .where(RateEvent.bucket == bucket, RateEvent.at > now - timedelta(hours=1))
+        .count()
+    )
+    if wrong >= cfg["max_wrong_codes_per_hour"]:
+        raise DomainError("签到码错误次数过多，请稍后再试，或请书记为您补签。")
+    if not code.isdigit():
+        raise DomainError("签到码是书记公布的数字，例如：签到 123456")
+    # Codes are only unique among a branch's meetings at one time, so look for the member's.
+    candidates = list(
+        Meeting.select()
+        .join(MeetingAttendee)
+        .where(
+            Meeting.signin_code == code,
+            MeetingAttendee.member == member.id,
+            Meeting.starts_at > now - timedelta(days=2),
+            Meeting.starts_at < now + timedelta(days=2),
+        )
+        .order_by(Meeting.starts_at.desc())
+    )
+    if not candidates:
+        other = Meeting.select().where(Meeting.signin_code == code).exists()
+        if not other:
+            raise WrongSigninCode("签到码不正确，请核对书记公布的签到码后重发。")
+        raise DomainError("您不在这次会议的参会范围内，无需签到。如有疑问请联系书记。")
+    inside = [m for m in candidates if _in_window(m, now, settings)]
+    return _sign_in(inside[0] if inside else candidates[0], member, "code", now, settings)
+
+
+class WrongSigninCode(DomainError):
+    """A sign-in code that matches no meeting; the caller counts it (count_wrong_code)."""
+
+
+def count_wrong_code(member: Member, now: datetime) -> None:
+    """Count a wrong sign-in code, outside the savepoint that the refusal rolled back."""
+    RateEvent.create(bucket=f"signin:{member.id}", at=now)
+
+
+def meeting_for_scene(scene: str) -> Meeting | None:
+    return (
+        Meeting.get_or_none(Meeting.qr_scene == scene) if scene.startswith(SCENE_PREFIX) else None
+    )
+
+
+def sign_in_by_scene(member: Member, scene: str, *, now: datetime, settings: Settings) -> SignIn:
+    """Sign a member in from a scanned meeting QR code."""
+    meeting = meeting_for_scene(scene)
+    if meeting is None:
+        raise DomainError("这个二维码不是有效的会议签到码，请扫描书记出示的签到二维码。")
+    return _sign_in(meeting, member, "qr", now, settings)
+
+
+def remember_scan(openid: str, scene: str, *, now: datetime, settings: Settings) -> Meeting | None:
+    """Keep an unbound newcomer's scan until they bind, if sign-in is still open."""
+    meeting = meeting_for_scene(scene)
+    if meeting is None or meeting.status != "scheduled":
+        return None
+    _, closes = signin_window(meeting, settings)
+    if now > closes:
+        return None
+    key = f"pending_scan:{openid}"
+    SharedValue.delete().where(SharedValue.key == key).execute()
+    SharedValue.create(key=key, value=scene, expires_at=closes, updated_at=now)
+    return meeting
+
+
+def resume_scan(member: Member, openid: str, *, now: datetime, settings: Settings) -> str:
+    """After binding, sign in the newcomer to the meeting they scanned; say what happened."""
+    key = f"pending_scan:{openid}"
+    pending = SharedValue.get_or_none(SharedValue.key == key)
+    if pending is None:
+        return ""
+    SharedValue.delete().where(SharedValue.id == pending.id).execute()
+    tz = ZoneInfo(settings["app"]["timezone"])
+    try:
+        with db.atomic():
+            result = sign_in_by_scene(member, pending.value, now=now, settings=settings)
+    except DomainError as exc:
+        return "\n扫码签到未成功：" + exc.message
+    return f"\n已为您完成签到：{describe(result.meeting, tz)}"
+
+
+def mark_present(
+    actor: Member, name: str, meeting_id: int | None, *, now: datetime, settings: Settings
+) -> SignIn:
+    """补签: the secretary records someone present by hand, with who did it."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    name = name.strip()
+    if not name:
+        raise DomainError("请写明补签人的姓名，例如：补签 张三（或：补签 张三 编号12）")
+    if meeting_id is None:
+        meeting = _latest_started(actor, now, settings)
+    else:
+        meeting = get_meeting(actor, meeting_id)
+    opens, _ = signin_window(meeting, settings)
+    if now < opens:
+        raise DomainError(
+            f"{describe(meeting, tz)}\n签到尚未开始，{day_hm(opens, tz)} 后才能补签。"
+        )
+    matches = list(
+        Member.select()
+        .join(MeetingAttendee)
+        .where(MeetingAttendee.meeting == meeting.id, Member.name == name)
+    )
+    if not matches:
+        raise DomainError(f"{describe(meeting, tz)}\n参会名单中没有“{name}”，请核对姓名。")
+    if len(matches) > 1:
+        raise DomainError(f"参会名单中有 {len(matches)} 位“{name}”，请在控制台补签。")
+    return _record_present(meeting, matches[0], method="manual", now=now, by=actor)
+
+
+def _latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
+    """The branch's meeting whose sign-in opened most recently (for 补签, 会议 情况)."""
+    branch = Branch.get_by_id(actor.branch_id)
+    require_manager(actor, branch)
+    before = timedelta(minutes=settings["meetings"]["signin_open_before_minutes"])
+    meeting = (
+        Meeting.select()
+        .where(
+            Meeting.branch == branch.id,
+            Meeting.status == "scheduled",
+            Meeting.starts_at <= now + before,
+        )
+        .order_by(Meeting.starts_at.desc())
+        .first()
+    )
+    if meeting is None:
+        raise DomainError("本支部还没有开过会。请在指令后加会议编号，例如：会议 情况 12")
+    return meeting
+
+
+# ---- leave ----------------------------------------------------------------------------------
+
+
+def ask_leave(
+    member: Member, reason: str, meeting_id: int | None, *, now: datetime, settings: Settings
+) -> Attendance:
+    """Record a leave request for an upcoming meeting the member is expected at."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    reason = reason.strip()
+    if not reason:
+        raise DomainError("请写明请假原因，例如：请假 出差在外")
+    if len(reason) > 200:
+        raise DomainError("请假原因请控制在 200 字以内。")
+    mine = list(
+        Meeting.select()
+        .join(MeetingAttendee)
+        .where(
+            MeetingAttendee.member == member.id,
+            Meeting.status == "scheduled",
+            Meeting.starts_at > now,
+        )
+        .order_by(Meeting.starts_at)
+    )
+    if meeting_id is not None:
+        chosen = [m for m in mine if m.id == meeting_id]
+        if not chosen:
+            raise DomainError(f"编号 {meeting_id} 不是您即将参加的会议（会议开始后不能再请假）。")
+        meeting = chosen[0]
+    elif not mine:
+        raise DomainError("您近期没有需要参加的会议，无需请假。会议开始后不能再请假。")
+    elif len(mine) > 1:
+        listing = "\n".join(describe(m, tz) for m in mine[:5])
+        raise DomainError(f"您近期有 {len(mine)} 个会议：\n{listing}\n请发送“请假 编号 原因”。")
+    else:
+        meeting = mine[0]
+    existing = Attendance.get_or_none(
+        (Attendance.meeting == meeting.id) & (Attendance.member == member.id)
+    )
+    if existing is not None and existing.status == "present":
+        raise DomainError("您已签到，无需请假。")
+    if existing is not None:
+        existing.leave_reason, existing.leave_status, existing.at = reason, "pending", now
+        existing.decided_by = None
+        existing.save()
+        return existing
+    return Attendance.create(
+        meeting=meeting.id,
+        member=member.id,
+        status="leave",
+        leave_reason=reason,
+        leave_status="pending",
+        at=now,
+    )
+
+
+def decide_leave(
+    actor: Member,
+    name: str,
+    approve: bool,
+    meeting_id: int | None,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> Attendance:
+    """Approve or reject a member's leave request (the most recent pending one by name)."""
+    name = name.strip()
+    if not name:
+        raise DomainError("请写明请假人姓名，例如：批准请假 张三")
+    branch = Branch.get_by_id(actor.branch_id)
+    query = (
+        Attendance.select(Attendance, Meeting, Member)
+        .join(Meeting)
+        .switch(Attendance)
+        .join(Member, on=Attendance.member == Member.id)
+        .where(Attendance.status == "leave", Member.name == name)
+        .order_by(Meeting.starts_at.desc())
+    )
+    if meeting_id is not None:
+        query = query.where(Meeting.id == meeting_id)
+    else:
+        query = query.where(Meeting.branch == branch.id)
+    row = query.first()
+    if row is None:
+        raise DomainError(f"没有找到“{name}”的请假申请。")
+    require_manager(actor, Branch.get_by_id(row.meeting.branch_id))
+    row.leave_status = "approved" if approve else "rejected"
+    row.decided_by = actor.id
+    row.save(only=[Attendance.leave_status, Attendance.decided_by])
+    return row
+
+
+# ---- reports --------------------------------------------------------------------------------
+
+
+@dataclass
+class AttendanceReport:
+    meeting: Meeting
+    expected: list[Member]
+    present: list[Member] = field(default_factory=list)
+    leave_approved: list[tuple[Member, str]] = field(default_factory=list)
+    leave_pending: list[tuple[Member, str]] = field(default_factory=list)
+    leave_rejected: list[tuple[Member, str]] = field(default_factory=list)
+    not_signed: list[Member] = field(default_factory=list)  # absent once the meeting ended
+    ended: bool = False
+    quorum_needed: int | None = None  # for general and committee meetings
+    quorum_present: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.present) / len(self.expected) if self.expected else 0.0
+
+    @property
+    def quorum_met(self) -> bool | None:
+        return None if self.quorum_needed is None else self.quorum_present >= self.quorum_needed
+
+
+def attendance_report(meeting: Meeting, *, now: datetime) -> AttendanceReport:
+    """Present / on leave / absent with names, the rate, and quorum where it applies."""
+    expected = list(
+        Member.select()
+        .join(MeetingAttendee)
+        .where(MeetingAttendee.meeting == meeting.id)
+        .order_by(Member.id)
+    )
+    rows = {a.member_id: a for a in Attendance.select().where(Attendance.meeting == meeting.id)}
+    report = AttendanceReport(meeting=meeting, expected=expected, ended=now >= meeting.ends_at)
+    for member in expected:
+        row = rows.get(member.id)
+        if row is None:
+            report.not_signed.append(member)
+        elif row.status == "present":
+            report.present.append(member)
+        elif row.leave_status == "approved":
+            report.leave_approved.append((member, row.leave_reason))
+        elif row.leave_status == "rejected":
+            report.leave_rejected.append((member, row.leave_reason))
+            report.not_signed.append(member)
+        else:
+            report.leave_pending.append((member, row.leave_reason))
+            report.not_signed.append(member)
+    if meeting.kind in QUORUM_KINDS:
+        # Votes at a general meeting belong to full members; more than half must be present.
+        voters = [m for m in expected if meeting.kind == "committee" or m.status == "full"]
+        report.quorum_needed = len(voters) // 2 + 1
+        present_ids = {m.id for m in report.present}
+        report.quorum_present = sum(1 for m in voters if m.id in present_ids)
+    return report
+
+
+def member_meetings(
+    member: Member, *, now: datetime, tz: ZoneInfo
+) -> tuple[list[Meeting], int, int]:
+    """The member's upcoming meetings and, this quarter, meetings attended / meetings held."""
+    today = local_day(now, tz)
+    q_start_month = 3 * ((today.month - 1) // 3) + 1
+    q_start = datetime(today.year, q_start_month, 1, tzinfo=tz)
+    soon = list(
+        Meeting.select()
+        .join(MeetingAttendee)
+        .where(
+            MeetingAttendee.member == member.id,
+            Meeting.status == "scheduled",
+            Meeting.ends_at > now,
+        )
+        .order_by(Meeting.starts_at)
+        .limit(3)
+    )
+    held = (
+        Meeting.select(Meeting.id, Attendance.status)
+        .join(MeetingAttendee)
+        .switch(Meeting)
+        .join(
+            Attendance,
+            JOIN.LEFT_OUTER,
+            on=(Attendance.meeting == Meeting.id) & (Attendance.member == member.id),
+        )
+        .where(
+            MeetingAttendee.member == member.id,
+            Meeting.status == "scheduled",
+            Meeting.starts_at >= q_start,
+            Meeting.ends_at <= now,
+        )
+        .tuples()
+    )
+    rows = list(held)
+    attended = sum(1 for _, status in rows if status == "present")
+    return soon, attended, len(rows)

@@ -1,0 +1,42 @@
+"""我的: a member's own week of study, upcoming meetings and attendance — theirs alone."""
+
+from __future__ import annotations
+
+from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.filters import Bound, Command
+from handlers.meetings import describe, member_meetings
+from handlers.study import member_week
+
+WEEKDAYS = "一二三四五六日"
+
+
+def mine_text(ctx: Context) -> str:
+    """Render the member's own summary."""
+    member = ctx.member
+    week = member_week(member, now=ctx.now, tz=ctx.tz)
+    marks = " ".join(
+        f"{WEEKDAYS[i]}{'✓' if done else '·'}" for i, done in enumerate(week.days_checked)
+    )
+    soon, attended, held = member_meetings(member, now=ctx.now, tz=ctx.tz)
+    lines = [
+        f"{member.name}同志（{member.branch.name} · {member.status_label}）",
+        f"本周学习打卡：{week.days_count} 天",
+        marks,
+        f"连续学习：{week.streak} 天；累计打卡：{week.total} 次",
+        f"本季度参会：{attended}/{held} 次",
+    ]
+    if soon:
+        lines.append("即将参加的会议：")
+        lines += [describe(m, ctx.tz) for m in soon]
+    lines.append("（以上信息仅您本人可见）")
+    return "\n".join(lines)
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """Bind 我的."""
+    dispatcher.add(
+        Handler(
+            "mine", Bound() & Command("我的"), mine_text, help="我的 — 查看本周学习和参会情况"
+        ),
+        GROUP_MEMBER,
+    )
