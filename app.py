@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     def _connect() -> None:
         db.connect(reuse_if_open=True)
 
-    @app.teardown_appcontext
+    @app.teardown_request
     def _close(exc: BaseException | None) -> None:
         if not db.is_closed():
             db.close()

@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.cli_roster import roster_cli
 from models.base import db
 
 db_cli = AppGroup("db", help="Database schema migrations.")
@@ -115,8 +116,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(simulate)
     app.cli.add_command(demo)
     app.cli.add_command(fake_wechat)
-    try:
-        from core.cli_roster import roster_cli
-    except ImportError:  # the roster commands ship in their own module
-        return
     app.cli.add_command(roster_cli)

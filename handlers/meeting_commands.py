@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from core.datetext import DateTextError, parse_when
-
 from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Context, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
+from core.datetext import DateTextError, parse_when
 from handlers import meetings as m
 from handlers.errors import DomainError
 from models.base import db

@@ -25,32 +25,34 @@ from models.registry import ALL_MODELS  # noqa: E402
 PG_URL = os.environ.get("ZHIBU_TEST_DATABASE_URL", "")
 
 
-def _pg_worker_url(worker: str) -> str:
-    """Create (once) a database for this xdist worker and return its URL."""
-    base, _, _ = PG_URL.rpartition("/")
-    name = f"zhibu_test_{worker}"
+def _pg_admin(sql: str) -> None:
     conn = psycopg2.connect(PG_URL)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute(sql)
     conn.close()
-    return f"{base}/{name}"
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id: str) -> str | None:
-    """The PostgreSQL database of this test worker, migrated once; None on SQLite runs."""
+def pg_url(worker_id: str) -> Iterator[str | None]:
+    """A PostgreSQL database of this test process, migrated once; None on SQLite runs."""
     if not PG_URL:
-        return None
-    url = _pg_worker_url(worker_id)
+        yield None
+        return
+    # One database per process, so parallel workers and parallel runs never share one.
+    name = f"zhibu_test_{worker_id}_{os.getpid()}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    url = f"{PG_URL.rpartition('/')[0]}/{name}"
     from models.base import open_database
     from models.migrate import upgrade
 
     database = open_database(url)
     upgrade(database)
     database.close()
-    return url
+    yield url
+    if not db.is_closed():
+        db.close()
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

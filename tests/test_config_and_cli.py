@@ -108,7 +108,8 @@ def test_secrets_are_redacted_for_logging():
 
 
 def test_phone_numbers_are_masked_in_logs():
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "member %s bound", ("13812345678",), None)
+    args = ("13812345678",)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "member %s bound", args, None)
     MaskPhones().filter(record)
     assert record.getMessage() == "member 138****5678 bound"
 
@@ -148,7 +149,8 @@ def test_simulate_local_round_trip(app):
     result = runner.invoke(args=["simulate", "--local", "--openid", "sim-openid", "学习 读党章"])
     assert result.exit_code == 0, result.output
     assert "学习打卡成功" in result.output
-    result = runner.invoke(args=["simulate", "--local", "--openid", "sim-openid", "--event", "subscribe"])
+    args = ["simulate", "--local", "--openid", "sim-openid", "--event", "subscribe"]
+    result = runner.invoke(args=args)
     assert "张三同志，欢迎回来" in result.output
     result = runner.invoke(args=["simulate", "--local"])
     assert result.exit_code != 0 and "TEXT" in result.output

@@ -1,0 +1,753 @@
+"""Import the member roster from Excel or CSV, and issue binding codes to unbound members."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from core.clock import utcnow
+from handlers.binding import IssuedCode, issue_codes
+from handlers.errors import DomainError
+from models.base import write_tx
+from models.org import ROLES, STATUSES, Branch, Committee, Member, PartyGroup
+from models.wechat import WechatBinding
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+PROGRESS_EVERY = 500
+# Rows per INSERT / IN (...) query: well under SQLite's and PostgreSQL's bound-variable limits.
+BATCH = 500
+# The header is usually row 1; a title row or two above it is tolerated.
+HEADER_SEARCH_ROWS = 10
+FIRST_PARTY_YEAR = 1921
+
+# Canonical columns and the header texts accepted for each (compared after _header_key).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("姓名", "名字"),
+    "phone": ("手机号", "手机号码", "手机", "联系手机"),
+    "branch": ("支部", "党支部", "所在支部", "支部名称"),
+    "group": ("党小组", "所在党小组", "小组"),
+    "status": ("党员状态", "状态", "政治面貌"),
+    "roles": ("职务", "党内职务"),
+    "joined_on": ("入党日期", "入党时间"),
+    "full_on": ("转正日期", "转正时间"),
+}
+LABELS = {
+    "name": "姓名",
+    "phone": "手机号",
+    "branch": "支部",
+    "group": "党小组",
+    "status": "党员状态",
+    "roles": "职务",
+    "joined_on": "入党日期",
+    "full_on": "转正日期",
+}
+REQUIRED = ("name", "phone", "branch")
+OPTIONAL = ("group", "status", "roles", "joined_on", "full_on")
+
+STATUS_ALIASES: dict[str, str] = {
+    **{label: code for code, label in STATUSES.items()},
+    **{code: code for code in STATUSES},
+    "正式": "full",
+    "中共党员": "full",
+    "党员": "full",
+    "预备": "probationary",
+    "中共预备党员": "probationary",
+    "积极分子": "activist",
+    "申请人": "applicant",
+    "流动": "away",
+    "失联": "lost",
+    "自行脱党": "out",
+}
+ROLE_ALIASES: dict[str, str] = {
+    **{label: code for code, label in ROLES.items()},
+    **{code: code for code in ROLES},
+    "支部书记": "secretary",
+    "党支部书记": "secretary",
+    "支部副书记": "deputy_secretary",
+    "党支部副书记": "deputy_secretary",
+    "收缴员": "dues_collector",
+    "党费员": "dues_collector",
+    "党务专员": "affairs_staff",
+    "专职党务": "affairs_staff",
+    "党务干事": "affairs_staff",
+    "小组长": "group_leader",
+    "党小组组长": "group_leader",
+}
+# Cells people fill in to say "no office".
+NO_ROLE = frozenset({"无", "党员", "普通党员", "-", "—", "--", "——"})
+
+_ROLE_SPLIT = re.compile(r"[、,/;\s]+")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
+_DATE_PARTS = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(\s+\d{1,2}:\d{2}(:\d{2})?)?"
+)
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One data row as text; an optional field is None when its column is absent."""
+
+    row_number: int
+    name: str
+    phone: str
+    branch: str
+    group: str | None = None
+    status: str | None = None
+    roles: str | None = None
+    joined_on: str | None = None
+    full_on: str | None = None
+
+
+@dataclass(frozen=True)
+class RowError:
+    row_number: int
+    message: str  # the full line shown to the secretary: "第5行：…"
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    created: int
+    updated: int
+    unchanged: int
+    branches_created: int
+    groups_created: int
+    committee_created: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+class RosterError(DomainError):
+    """The roster file has errors; nothing was imported. `errors` lists every one."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        lines = "\n".join(e.message for e in errors)
+        super().__init__(f"名册有 {len(errors)} 处错误，未导入任何数据：\n{lines}")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A checked row: the member's fields as they should be stored."""
+
+    row_number: int
+    name: str
+    phone: str
+    branch: str
+    group: str | None
+    status: str
+    roles: str
+    joined_on: date | None
+    full_on: date | None
+
+
+def _row_error(row_number: int, text: str) -> RowError:
+    return RowError(row_number, f"第{row_number}行：{text}")
+
+
+# ---- reading files ------------------------------------------------------------------------
+
+
+def _header_key(text: str) -> str:
+    """Fold a header cell for matching: full-width forms, spaces, '*' and (remarks) dropped."""
+    s = unicodedata.normalize("NFKC", text)
+    s = re.sub(r"\(.*?\)", "", s)
+    return re.sub(r"[\s*]", "", s)
+
+
+_HEADER_LOOKUP = {_header_key(alias): key for key, aliases in COLUMNS.items() for alias in aliases}
+
+
+def _cell_text(value: Any) -> str:
+    """Render a cell as text; Excel numbers lose their '.0', Excel dates become ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()
+
+
+def _decode(data: bytes) -> str:
+    """Decode CSV bytes: UTF-8 (with or without BOM), else GBK as saved by Chinese Excel."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is a superset of GBK and GB2312.
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise DomainError(
+            "无法识别CSV文件的编码，请在Excel中另存为“CSV UTF-8”格式后重试。"
+        ) from None
+
+
+def _csv_rows(path: str) -> Iterator[list[Any]]:
+    with open(path, "rb") as fh:
+        text = _decode(fh.read())
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def _xlsx_rows(path: str) -> Iterator[list[Any]]:
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DomainError(
+            f"无法读取Excel文件（{exc.__class__.__name__}），请确认是 .xlsx 格式。"
+        ) from None
+    try:
+        ws = wb.worksheets[0]
+        # Some writers record a wrong sheet size; read every cell actually present.
+        ws.reset_dimensions()
+        for values in ws.iter_rows(values_only=True):
+            yield list(values)
+    finally:
+        wb.close()
+
+
+def _table_rows(path: str) -> Iterator[list[Any]]:
+    ext = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise DomainError(f"找不到文件：{path}")
+    if ext in (".xlsx", ".xlsm"):
+        return _xlsx_rows(path)
+    if ext in (".csv", ".txt"):
+        return _csv_rows(path)
+    if ext == ".xls":
+        raise DomainError("不支持旧版 .xls 文件，请在Excel中另存为 .xlsx 或 CSV 后重试。")
+    raise DomainError(f"不支持的文件类型“{ext or path}”，请使用 .xlsx 或 .csv 文件。")
+
+
+def _find_header(
+    rows: Iterator[list[Any]],
+) -> tuple[int, dict[str, int]]:
+    """Consume rows up to the header; return its row number and column index per field."""
+    first_nonempty = 0
+    for row_number, cells in enumerate(rows, start=1):
+        texts = [_cell_text(c) for c in cells]
+        if not first_nonempty and any(texts):
+            first_nonempty = row_number
+        columns: dict[str, int] = {}
+        errors = []
+        for index, text in enumerate(texts):
+            key = _HEADER_LOOKUP.get(_header_key(text))
+            if key is None:
+                continue
+            if key in columns:
+                errors.append(
+                    _row_error(
+                        row_number,
+                        f"表头“{LABELS[key]}”出现了两次（第{get_column_letter(columns[key] + 1)}列"
+                        f"和第{get_column_letter(index + 1)}列），请删除多余的一列",
+                    )
+                )
+            else:
+                columns[key] = index
+        if columns:
+            missing = [LABELS[k] for k in REQUIRED if k not in columns]
+            if missing:
+                errors.append(
+                    _row_error(
+                        row_number,
+                        "表头缺少必填列“" + "”“".join(missing) + "”。" + _expected_header(),
+                    )
+                )
+            if errors:
+                raise RosterError(errors)
+            return row_number, columns
+        if row_number >= HEADER_SEARCH_ROWS:
+            break
+    if not first_nonempty:
+        raise RosterError([_row_error(1, "文件是空的，没有表头和数据")])
+    raise RosterError([_row_error(first_nonempty, "找不到表头。" + _expected_header())])
+
+
+def _expected_header() -> str:
+    return (
+        "表头应为："
+        + "、".join(LABELS[k] for k in REQUIRED)
+        + "（必填），"
+        + "、".join(LABELS[k] for k in OPTIONAL)
+        + "（选填）"
+    )
+
+
+def parse_roster(path: str | os.PathLike[str]) -> list[RosterRow]:
+    """Read a roster .xlsx or .csv into rows of text, numbered as in the spreadsheet."""
+    path = os.fspath(path)
+    rows = _table_rows(path)
+    header_row, columns = _find_header(rows)
+    width = max(columns.values()) + 1
+    out: list[RosterRow] = []
+    for row_number, cells in enumerate(rows, start=header_row + 1):
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        values = {key: _cell_text(cells[index]) for key, index in columns.items()}
+        if not any(values.values()):
+            continue  # blank lines and Excel's formatted-but-empty rows
+        out.append(
+            RosterRow(
+                row_number=row_number,
+                name=values["name"],
+                phone=values["phone"],
+                branch=values["branch"],
+                **{key: values.get(key) for key in OPTIONAL},
+            )
+        )
+    log.info("parsed roster file: %d data rows", len(out))
+    return out
+
+
+# ---- checking rows ------------------------------------------------------------------------
+
+
+def normalize_phone(raw: str) -> str:
+    """Strip what people and Excel add to a mobile number: spaces, dashes, +86, a trailing .0."""
+    s = unicodedata.normalize("NFKC", raw).strip()
+    s = re.sub(r"\.0+$", "", s)
+    s = re.sub(r"[\s\-()]", "", s)
+    if s.startswith("+86"):
+        s = s[3:]
+    elif s.startswith("0086"):
+        s = s[4:]
+    elif s.startswith("86") and len(s) == 13:
+        s = s[2:]
+    return s
+
+
+def _phone_problem(raw: str, phone: str) -> str | None:
+    if _MOBILE.fullmatch(phone):
+        return None
+    if _SCIENTIFIC.fullmatch(raw.strip()):
+        return (
+            f"手机号“{raw}”被Excel显示成了科学计数法，号码已不完整，"
+            "请把该列设为“文本”格式后重新填写"
+        )
+    if not phone.isdigit() or len(phone) != 11:
+        return f"手机号“{raw}”不是11位手机号"
+    return f"手机号“{raw}”不是有效的手机号（应以13～19开头）"
+
+
+def parse_date(text: str) -> date:
+    """Read 2020-07-01, 2020/7/1, 2020.7.1, 2020年7月1日 or 20200701; raise ValueError."""
+    s = unicodedata.normalize("NFKC", text).strip()
+    m = _DATE_PARTS.fullmatch(s) or _DATE_COMPACT.fullmatch(s)
+    if m is None:
+        raise ValueError(text)
+    value = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if value.year < FIRST_PARTY_YEAR:
+        raise ValueError(text)
+    return value
+
+
+def _roles(text: str) -> tuple[str, list[str]]:
+    """Return the sorted role codes of a 职务 cell and the words that were not recognized."""
+    codes: set[str] = set()
+    unknown: list[str] = []
+    for word in _ROLE_SPLIT.split(unicodedata.normalize("NFKC", text)):
+        if not word or word in NO_ROLE:
+            continue
+        code = ROLE_ALIASES.get(word)
+        if code is None:
+            unknown.append(word)
+        else:
+            codes.add(code)
+    return ",".join(sorted(codes)), unknown
+
+
+def _check_row(row: RosterRow) -> tuple[_Entry | None, list[RowError]]:
+    """Check one row on its own; return the entry to store, or the row's errors."""
+    n = row.row_number
+    errors: list[str] = []
+    name = row.name.strip()
+    if not name:
+        errors.append("姓名不能为空")
+    elif len(name) > 50:
+        errors.append(f"姓名“{name}”过长（最多50个字）")
+    phone = normalize_phone(row.phone)
+    if not row.phone.strip():
+        errors.append("手机号不能为空")
+    else:
+        problem = _phone_problem(row.phone, phone)
+        if problem:
+            errors.append(problem)
+    branch = row.branch.strip()
+    if not branch:
+        errors.append("支部不能为空")
+    elif len(branch) > 100:
+        errors.append(f"支部“{branch}”名称过长（最多100个字）")
+    group = (row.group or "").strip() or None
+    if group and len(group) > 100:
+        errors.append(f"党小组“{group}”名称过长（最多100个字）")
+    status = "full"
+    status_text = (row.status or "").strip()
+    if status_text:
+        found = STATUS_ALIASES.get(re.sub(r"\s", "", unicodedata.normalize("NFKC", status_text)))
+        if found is None:
+            errors.append(
+                f"党员状态“{status_text}”无法识别，可填：" + "、".join(STATUSES.values())
+            )
+        else:
+            status = found
+    roles, unknown = _roles(row.roles or "")
+    for word in unknown:
+        errors.append(
+            f"职务“{row.roles}”中的“{word}”无法识别，可填："
+            + "、".join(ROLES.values())
+            + "（多个职务用顿号分隔）"
+        )
+    dates: dict[str, date | None] = {}
+    for key in ("joined_on", "full_on"):
+        text = (getattr(row, key) or "").strip()
+        dates[key] = None
+        if text:
+            try:
+                dates[key] = parse_date(text)
+            except ValueError:
+                errors.append(f"{LABELS[key]}“{text}”不是有效日期（示例：2020-07-01）")
+    joined_on, full_on = dates["joined_on"], dates["full_on"]
+    if joined_on and full_on and full_on < joined_on:
+        errors.append(f"转正日期“{row.full_on}”早于入党日期“{row.joined_on}”")
+    if status == "probationary" and full_on:
+        errors.append(f"党员状态为预备党员，不应填写转正日期“{row.full_on}”")
+    if errors:
+        return None, [_row_error(n, e) for e in errors]
+    entry = _Entry(n, name, phone, branch, group, status, roles, joined_on, full_on)
+    return entry, []
+
+
+def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _phones_elsewhere(phones: Iterable[str], committee: Committee | None) -> set[str]:
+    """Return the phones already registered to members outside this committee."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(phones))):
+        query = Member.select(Member.phone).join(Branch).where(Member.phone.in_(chunk))
+        if committee is not None:
+            query = query.where(Branch.committee != committee.id)
+        found.update(m.phone for m in query)
+    return found
+
+
+def _check(
+    rows: list[RosterRow], committee: Committee | None, progress: Progress | None = None
+) -> tuple[list[_Entry], list[RowError]]:
+    """Check every row; return the entries and every error, in row order."""
+    total = len(rows)
+    entries: list[_Entry] = []
+    errors: list[RowError] = []
+    first_row_of: dict[str, int] = {}
+    for done, row in enumerate(rows, start=1):
+        entry, row_errors = _check_row(row)
+        errors.extend(row_errors)
+        if entry is not None:
+            earlier = first_row_of.get(entry.phone)
+            if earlier is not None:
+                errors.append(
+                    _row_error(
+                        row.row_number,
+                        f"手机号“{row.phone}”与第{earlier}行重复，同一手机号只能出现一次",
+                    )
+                )
+            else:
+                first_row_of[entry.phone] = row.row_number
+                entries.append(entry)
+        if progress and done % PROGRESS_EVERY == 0 and done < total:
+            progress(done, total)
+    elsewhere = _phones_elsewhere(first_row_of, committee)
+    for entry in entries:
+        if entry.phone in elsewhere:
+            errors.append(
+                _row_error(
+                    entry.row_number,
+                    f"手机号“{entry.phone}”已登记在其他党委的党员名下，请核对手机号，"
+                    "或联系原党委先办理组织关系转出",
+                )
+            )
+    errors.sort(key=lambda e: e.row_number)
+    return entries, errors
+
+
+def validate(rows: list[RosterRow], committee: Committee | None) -> list[RowError]:
+    """Check every row before anything is written; return all errors, in row order."""
+    return _check(rows, committee)[1]
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+
+def _ensure_branches(
+    committee: Committee, names: set[str], now: datetime
+) -> tuple[dict[str, int], int]:
+    """Return branch ids by name for the committee, creating the missing ones."""
+    existing = {
+        b.name: b.id
+        for b in Branch.select(Branch.id, Branch.name).where(Branch.committee == committee.id)
+    }
+    missing = sorted(names - existing.keys())
+    for chunk in _chunks(missing):
+        Branch.insert_many(
+            [{"committee": committee.id, "name": n, "created_at": now} for n in chunk]
+        ).as_rowcount().execute()
+    if missing:
+        existing = {
+            b.name: b.id
+            for b in Branch.select(Branch.id, Branch.name).where(Branch.committee == committee.id)
+        }
+    return existing, len(missing)
+
+
+def _ensure_groups(wanted: set[tuple[int, str]]) -> tuple[dict[tuple[int, str], int], int]:
+    """Return group ids by (branch id, name), creating the missing ones."""
+    branch_ids = sorted({b for b, _ in wanted})
+
+    def load() -> dict[tuple[int, str], int]:
+        found: dict[tuple[int, str], int] = {}
+        for chunk in _chunks(branch_ids):
+            query = PartyGroup.select(PartyGroup.id, PartyGroup.branch, PartyGroup.name)
+            for g in query.where(PartyGroup.branch.in_(chunk)):
+                found[(g.branch_id, g.name)] = g.id
+        return found
+
+    existing = load()
+    missing = sorted(wanted - existing.keys())
+    for chunk in _chunks(missing):
+        rows = [{"branch": b, "name": n} for b, n in chunk]
+        PartyGroup.insert_many(rows).as_rowcount().execute()
+    return (load() if missing else existing), len(missing)
+
+
+# The member columns an import may change, as stored (foreign keys as ids).
+_COMPARED = ("name", "branch", "party_group", "status", "roles", "joined_on", "full_on")
+
+
+def _existing_members(phones: list[str]) -> dict[str, dict[str, Any]]:
+    """Return the stored members with these phones, as plain rows keyed by phone."""
+    columns = [Member.id, Member.phone, Member.version] + [
+        getattr(Member, name) for name in _COMPARED
+    ]
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(phones):
+        for row in Member.select(*columns).where(Member.phone.in_(chunk)).dicts():
+            found[row["phone"]] = row
+    return found
+
+
+def _write(
+    entries: list[_Entry], committee_name: str, present: frozenset[str], now: datetime
+) -> ImportReport:
+    """Upsert the checked entries in one short write transaction."""
+    with write_tx():
+        committee = Committee.get_or_none(Committee.name == committee_name)
+        committee_created = committee is None
+        if committee is None:
+            committee = Committee.create(name=committee_name, created_at=now)
+        branch_ids, branches_created = _ensure_branches(
+            committee, {e.branch for e in entries}, now
+        )
+        wanted_groups = {(branch_ids[e.branch], e.group) for e in entries if e.group}
+        group_ids, groups_created = _ensure_groups(wanted_groups) if wanted_groups else ({}, 0)
+        existing = _existing_members([e.phone for e in entries])
+        ours = set(branch_ids.values())
+        # Re-checked under the write lock: a member may have moved since validation.
+        moved = [
+            e for e in entries if e.phone in existing and existing[e.phone]["branch"] not in ours
+        ]
+        if moved:
+            raise RosterError(
+                [
+                    _row_error(e.row_number, f"手机号“{e.phone}”已登记在其他党委的党员名下")
+                    for e in moved
+                ]
+            )
+        to_create: list[dict[str, Any]] = []
+        updated = unchanged = 0
+        for e in entries:
+            fields: dict[str, Any] = {"name": e.name, "branch": branch_ids[e.branch]}
+            if "group" in present:
+                fields["party_group"] = group_ids[(fields["branch"], e.group)] if e.group else None
+            for key in ("status", "roles", "joined_on", "full_on"):
+                if key in present:
+                    fields[key] = getattr(e, key)
+            member = existing.get(e.phone)
+            if member is None:
+                to_create.append(
+                    {"phone": e.phone, "created_at": now, "updated_at": now, "version": 1}
+                    | {"party_group": None, "status": "full", "roles": ""}
+                    | fields
+                )
+                continue
+            if "group" not in present and member["branch"] != fields["branch"]:
+                fields["party_group"] = None  # the old group belongs to the old branch
+            changes = {k: v for k, v in fields.items() if member[k] != v}
+            if not changes:
+                unchanged += 1
+                continue
+            done = (
+                Member.update(**changes, updated_at=now, version=Member.version + 1)
+                .where(Member.id == member["id"], Member.version == member["version"])
+                .execute()
+            )
+            if done != 1:
+                raise DomainError("导入期间有人修改了党员信息，未导入任何数据，请重新导入。")
+            updated += 1
+        for chunk in _chunks(to_create):
+            Member.insert_many(chunk).as_rowcount().execute()
+    report = ImportReport(
+        created=len(to_create),
+        updated=updated,
+        unchanged=unchanged,
+        branches_created=branches_created,
+        groups_created=groups_created,
+        committee_created=committee_created,
+    )
+    log.info(
+        "roster imported into committee id=%s: %d created, %d updated, %d unchanged, "
+        "%d branches and %d groups created",
+        committee.id,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.branches_created,
+        report.groups_created,
+    )
+    return report
+
+
+def import_roster(
+    path: str | os.PathLike[str],
+    committee_name: str,
+    progress: Progress | None = None,
+    *,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Check the whole file, then upsert its members by phone; any error writes nothing."""
+    committee_name = committee_name.strip()
+    if not committee_name:
+        raise DomainError("请填写党委名称。")
+    if len(committee_name) > 100:
+        raise DomainError(f"党委名称“{committee_name}”过长（最多100个字）。")
+    rows = parse_roster(path)
+    if not rows:
+        raise DomainError("名册中没有党员数据（表头下面是空的）。")
+    present = frozenset(k for k in OPTIONAL if getattr(rows[0], k) is not None)
+    committee = Committee.get_or_none(Committee.name == committee_name)
+    entries, errors = _check(rows, committee, progress)
+    if errors:
+        log.info("roster import refused: %d errors in %d rows", len(errors), len(rows))
+        raise RosterError(errors)
+    report = _write(entries, committee_name, present, now or utcnow())
+    if progress:
+        progress(len(rows), len(rows))
+    return report
+
+
+# ---- binding codes ------------------------------------------------------------------------
+
+
+def _resolve_committee(committee_name: str | None) -> Committee | None:
+    if committee_name is None:
+        return None
+    committee = Committee.get_or_none(Committee.name == committee_name)
+    if committee is None:
+        names = "、".join(c.name for c in Committee.select().order_by(Committee.name)) or "（无）"
+        raise DomainError(f"没有名为“{committee_name}”的党委。现有党委：{names}")
+    return committee
+
+
+def _resolve_branch(branch_name: str, committee: Committee | None) -> Branch:
+    query = Branch.select(Branch, Committee).join(Committee).order_by(Branch.name)
+    if committee is not None:
+        query = query.where(Branch.committee == committee.id)
+    branches = list(query)
+    matches = [b for b in branches if b.name == branch_name.strip()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        if not branches:
+            raise DomainError(f"没有名为“{branch_name}”的支部：还没有任何支部，请先导入名册。")
+        names = "、".join(b.name for b in branches)
+        raise DomainError(f"没有名为“{branch_name}”的支部。现有支部：{names}")
+    committees = "、".join(b.committee.name for b in matches)
+    raise DomainError(f"多个党委都有“{branch_name}”（{committees}），请指定党委。")
+
+
+def invite(
+    branch_name: str | None = None,
+    committee_name: str | None = None,
+    *,
+    settings: dict[str, dict[str, Any]],
+    now: datetime,
+    deliver: Callable[[list[IssuedCode]], None] | None = None,
+) -> list[IssuedCode]:
+    """Issue binding codes to roster members without a WeChat binding, optionally one branch.
+
+    `deliver` runs inside the transaction: if it raises (say the CSV cannot be written),
+    no code is issued and earlier codes keep working.
+    """
+    with write_tx():
+        committee = _resolve_committee(committee_name)
+        query = (
+            Member.select(Member, Branch)
+            .join(Branch)
+            .where(
+                Member.status != "out",
+                Member.id.not_in(WechatBinding.select(WechatBinding.member)),
+            )
+            .order_by(Branch.name, Member.id)
+        )
+        if branch_name is not None:
+            query = query.where(Member.branch == _resolve_branch(branch_name, committee).id)
+        elif committee is not None:
+            query = query.where(Branch.committee == committee.id)
+        members = list(query)
+        issued: list[IssuedCode] = []
+        if members:
+            issued = issue_codes(
+                members,
+                secret_key=settings["app"]["secret_key"],
+                now=now,
+                ttl_days=settings["binding"]["code_ttl_days"],
+                length=settings["binding"]["code_length"],
+            )
+        if deliver is not None:
+            deliver(issued)
+    log.info(
+        "issued %d binding codes (committee=%s, branch=%s)",
+        len(issued),
+        committee.id if committee else "all",
+        branch_name or "all",
+    )
+    return issued
