@@ -62,7 +62,8 @@ class Handler:
     name: str
     filter: Filter
     callback: Callback
-    # One line for the 帮助 menu, and who sees it ("member", "manager", or "" for nobody).
+    # One line for the 帮助 menu, and who sees it: "member", "manager" (branch managers),
+    # "unbound" (accounts not bound yet), or "" for nobody.
     help: str = ""
     audience: str = "member"
 

@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.cli_meetings import meetings_cli
 from core.cli_roster import roster_cli
 from models.base import db
 
@@ -92,7 +93,7 @@ def demo(no_serve: bool) -> None:
     """Create the demo database, start the fake WeChat and serve on 127.0.0.1."""
     from core.demo import run_demo
 
-    run_demo(current_app, serve=not no_serve)
+    run_demo(current_app._get_current_object(), serve=not no_serve)
 
 
 @click.command("fake-wechat")
@@ -117,3 +118,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(meetings_cli)

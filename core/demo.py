@@ -35,9 +35,11 @@ MEMBERS: list[tuple[str, str, str, str, str, str, str]] = [
     ("第二党支部", "", "郑秀英", "13800000011", "full", "", "1998-06-30"),
     ("第二党支部", "", "孙浩", "13800000012", "activist", "", ""),
 ]
-# The demo member already bound to an openid, so check-ins work at once.
+# Demo accounts already bound, so check-ins and sign-ins work at once.
 DEMO_OPENID = "demo-openid-01"
 DEMO_PHONE = "13800000006"
+SECRETARY_OPENID = "demo-secretary-01"
+SECRETARY_PHONE = "13800000001"
 TOPICS = [
     ("学习《中国共产党章程》总纲", "https://www.12371.cn/"),
     ("学习《中国共产党支部工作条例（试行）》第一章", "https://www.12371.cn/"),
@@ -76,8 +78,11 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
             ):
                 StudyTopic.create(day=day, title=title, url=url, committee=committee)
         demo_member = Member.get(Member.phone == DEMO_PHONE)
-        if not WechatBinding.select().where(WechatBinding.openid == DEMO_OPENID).exists():
-            WechatBinding.create(openid=DEMO_OPENID, member=demo_member)
+        secretary = Member.get(Member.phone == SECRETARY_PHONE)
+        for openid, member in ((DEMO_OPENID, demo_member), (SECRETARY_OPENID, secretary)):
+            if not WechatBinding.select().where(WechatBinding.openid == openid).exists():
+                WechatBinding.create(openid=openid, member=member)
+        _demo_meeting(secretary, settings)
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -95,6 +100,29 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _demo_meeting(secretary: Member, settings: dict[str, dict[str, Any]]) -> None:
+    """Schedule a theme day starting in 20 minutes, so sign-in can be tried at once."""
+    from handlers.errors import DomainError
+    from handlers.meetings import create_meeting
+
+    now = utcnow()
+    start = (now + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    try:
+        with db.atomic():
+            create_meeting(
+                secretary,
+                kind="theme_day",
+                start=start,
+                end=start + timedelta(hours=1),
+                place="社区党群服务中心",
+                title="重温入党誓词",
+                now=now,
+                settings=settings,
+            )
+    except DomainError:
+        pass  # an earlier run's meeting is still there
+
+
 def _tz(settings: dict[str, dict[str, Any]]) -> Any:
     from zoneinfo import ZoneInfo
 
@@ -106,10 +134,18 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     from models.migrate import upgrade
 
     settings = app.config["ZHIBU"]
+    demo = settings["demo"]
+    fake = _start_fake(demo["host"], demo["fake_wechat_port"], settings)
+    if fake is not None and settings["wechat"]["api_base_url"] == "https://api.weixin.qq.com":
+        # The demo's outbound WeChat calls (QR codes) go to the local fake.
+        settings["wechat"]["api_base_url"] = fake.base_url
     with db.connection_context():
         upgrade(db.obj)
         info = seed(settings)
-    demo = settings["demo"]
+        if fake is not None:
+            from scheduler.jobs import meeting_qr_codes
+
+            meeting_qr_codes(settings)
     sim = "flask --app app simulate"
     if not _in_venv_path():
         sim = ".venv/bin/" + sim
@@ -125,12 +161,18 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         "Bind a new account with a one-time code (issued for 刘洋 just now):\n"
         f"  {sim} --openid my-new-openid --event subscribe\n"
         f"  {sim} --openid my-new-openid {shlex.quote('绑定 ' + format_code(info['code']))}\n"
+        "As the secretary (a theme day starts in 20 minutes):\n"
+        f"  {sim} --openid {SECRETARY_OPENID} 开始签到\n"
+        f"  {sim} --openid {DEMO_OPENID} '签到 CODE'   # the code 开始签到 answered\n"
+        f"  {sim} --openid {SECRETARY_OPENID} '会议 情况'\n"
+        f"  {sim} --openid {SECRETARY_OPENID} 本月\n"
     )
-    fake = _start_fake(demo["host"], demo["fake_wechat_port"])
     if fake is not None:
         click.echo(f"Local fake WeChat API: {fake.base_url}\n")
     if serve:
-        app.run(host=demo["host"], port=demo["port"], threaded=True, use_reloader=False)
+        from werkzeug.serving import run_simple
+
+        run_simple(demo["host"], demo["port"], app, threaded=True)
 
 
 def _in_venv_path() -> bool:
@@ -140,12 +182,15 @@ def _in_venv_path() -> bool:
     return shutil.which("flask") == sys.prefix + "/bin/flask"
 
 
-def _start_fake(host: str, port: int) -> Any:
+def _start_fake(host: str, port: int, settings: dict[str, dict[str, Any]]) -> Any:
     """Start the local fake WeChat API for the demo's outbound calls."""
     from bot.fake import FakeWeChat
 
+    wechat = settings["wechat"]
     try:
-        return FakeWeChat(host=host, port=port).start()
+        return FakeWeChat(
+            host=host, port=port, appid=wechat["app_id"], secret=wechat["app_secret"]
+        ).start()
     except OSError as exc:
         log.warning("fake WeChat not started on %s:%s: %s", host, port, exc)
         return None

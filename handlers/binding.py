@@ -227,7 +227,13 @@ def register(dispatcher: Dispatcher) -> None:
         Handler("subscribe", Event("subscribe"), _on_subscribe, audience=""), GROUP_EVENTS
     )
     dispatcher.add(
-        Handler("bind", Command("绑定"), _on_bind, help="绑定 绑定码 — 绑定您的党员信息"),
+        Handler(
+            "bind",
+            Command("绑定"),
+            _on_bind,
+            help="绑定 绑定码 — 绑定您的党员信息",
+            audience="unbound",
+        ),
         GROUP_PUBLIC,
     )
     dispatcher.add(Handler("unbound", Text() & ~Bound(), _on_unbound, audience=""), GROUP_GATE)

@@ -7,6 +7,7 @@ import re
 from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Context, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
 from core.datetext import DateTextError, parse_when
+from handlers import calendar
 from handlers import meetings as m
 from handlers.errors import DomainError
 from models.base import db
@@ -293,6 +294,25 @@ def _decide(ctx: Context, approve: bool) -> str:
     return f"{verb} {name} 的请假：{m.describe(meeting, ctx.tz)}\n原因：{row.leave_reason}"
 
 
+def _calendar(ctx: Context, scope: str) -> str:
+    branch = Branch.get_by_id(ctx.member.branch_id)
+    m.require_manager(ctx.member, branch)
+    reqs = calendar.branch_calendar(branch.id, ctx.now, ctx.settings, scope=scope)
+    return calendar.render_calendar(branch.name, reqs, scope, ctx.tz)
+
+
+def _month(ctx: Context) -> str:
+    return _calendar(ctx, "month")
+
+
+def _quarter(ctx: Context) -> str:
+    return _calendar(ctx, "quarter")
+
+
+def _approve(ctx: Context) -> str:
+    return _decide(ctx, True)
+
+
 def _reject(ctx: Context) -> str:
     return _decide(ctx, False)
 
@@ -303,34 +323,19 @@ MEETING_HELP = f"{EXAMPLE} — 安排会议；“会议”看列表；“会议 
 def register(dispatcher: Dispatcher) -> None:
     """Bind the meeting commands; the scan handler must come before the plain follow handler."""
     dispatcher.add(Handler("meeting_scan", Scene(), _on_scan, audience=""), GROUP_EVENTS)
+    # (name, command words, callback, 帮助 line, audience)
     member_cmds = [
         ("signin", ("签到",), _on_signin, "签到 签到码 — 会议签到", "member"),
         ("leave", ("请假",), _on_leave, "请假 原因 — 向即将召开的会议请假", "member"),
-        (
-            "meeting",
-            ("会议",),
-            _on_meeting,
-            f"{EXAMPLE} — 安排会议；“会议”查看列表；“会议 情况”查看出席",
-            "manager",
-        ),
-        (
-            "meeting_edit",
-            ("修改会议",),
-            _on_edit,
-            "修改会议 编号 时间/地点/主题 新内容",
-            "manager",
-        ),
+        ("meeting", ("会议",), _on_meeting, MEETING_HELP, "manager"),
+        ("meeting_edit", ("修改会议",), _on_edit, "修改会议 编号 时间/地点/主题 …", "manager"),
         ("meeting_cancel", ("取消会议",), _on_cancel, "取消会议 编号", "manager"),
-        ("signin_open", ("开始签到",), _on_open, "开始签到 — 获取本次会议签到码", "manager"),
+        ("signin_open", ("开始签到",), _on_open, "开始签到 — 获取签到码", "manager"),
         ("signin_mark", ("补签",), _on_mark, "补签 姓名 — 为参会人员补签", "manager"),
-        ("leave_approve", ("批准请假",), lambda c: _decide(c, True), "批准请假 姓名", "manager"),
-        (
-            "leave_reject",
-            ("驳回请假", "不批准请假"),
-            lambda c: _decide(c, False),
-            "驳回请假 姓名",
-            "manager",
-        ),
+        ("leave_approve", ("批准请假",), _approve, "批准请假 姓名", "manager"),
+        ("leave_reject", ("驳回请假", "不批准请假"), _reject, "驳回请假 姓名", "manager"),
+        ("calendar_month", ("本月",), _month, "本月 — 本月组织生活完成情况", "manager"),
+        ("calendar_quarter", ("本季度",), _quarter, "本季度 — 本季度完成情况", "manager"),
     ]
     for name, words, callback, help_text, audience in member_cmds:
         dispatcher.add(

@@ -52,8 +52,13 @@ def describe(meeting: Meeting, tz: ZoneInfo) -> str:
 # ---- who may do what ------------------------------------------------------------------------
 
 
-def can_manage(actor: Member, branch: Branch) -> bool:
-    """Branch managers run their own branch; a committee admin runs the committee's branches."""
+def can_manage(actor: Member | None, branch: Branch) -> bool:
+    """Branch managers run their own branch; a committee admin runs the committee's branches.
+
+    `None` is the server operator at the command line, who may manage every branch.
+    """
+    if actor is None:
+        return True
     if actor.has_role(*BRANCH_MANAGERS) and actor.branch_id == branch.id:
         return True
     if actor.has_role("committee_admin"):
@@ -62,8 +67,9 @@ def can_manage(actor: Member, branch: Branch) -> bool:
     return False
 
 
-def require_manager(actor: Member, branch: Branch) -> None:
+def require_manager(actor: Member | None, branch: Branch) -> None:
     if not can_manage(actor, branch):
+        assert actor is not None
         if actor.has_role(*BRANCH_MANAGERS):
             raise DomainError(f"您只能管理本支部的会议，{branch.name}的会议请由该支部书记安排。")
         raise DomainError("只有支部书记、副书记或组织委员可以安排会议和签到。")
@@ -139,7 +145,7 @@ def _check_times(
 
 
 def create_meeting(
-    actor: Member,
+    actor: Member | None,
     *,
     kind: str,
     start: datetime,
@@ -155,7 +161,10 @@ def create_meeting(
     tz = ZoneInfo(settings["app"]["timezone"])
     if kind not in KINDS:
         raise DomainError("会议类型不对，可选：" + "、".join(KINDS.values()))
-    branch = branch or Branch.get_by_id(actor.branch_id)
+    if branch is None:
+        if actor is None:
+            raise DomainError("请指定支部。")
+        branch = Branch.get_by_id(actor.branch_id)
     require_manager(actor, branch)
     if group is not None and group.branch_id != branch.id:
         raise DomainError(f"党小组“{group.name}”不属于{branch.name}。")
@@ -173,7 +182,7 @@ def create_meeting(
             starts_at=start,
             ends_at=end,
             qr_scene=SCENE_PREFIX + secrets.token_urlsafe(12),
-            created_by=actor.id,
+            created_by=actor.id if actor else None,
             created_at=now,
             updated_at=now,
         )
@@ -185,7 +194,7 @@ def create_meeting(
     return meeting
 
 
-def get_meeting(actor: Member, meeting_id: int) -> Meeting:
+def get_meeting(actor: Member | None, meeting_id: int) -> Meeting:
     """Return a meeting the actor may manage, or explain why not."""
     meeting = Meeting.select(Meeting, Branch).join(Branch).where(Meeting.id == meeting_id).first()
     if meeting is None:
@@ -428,6 +437,36 @@ def sign_in_by_scene(member: Member, scene: str, *, now: datetime, settings: Set
     if meeting is None:
         raise DomainError("这个二维码不是有效的会议签到码，请扫描书记出示的签到二维码。")
     return _sign_in(meeting, member, "qr", now, settings)
+
+
+def meetings_needing_qr(
+    now: datetime, settings: Settings, horizon_hours: int = 24
+) -> list[Meeting]:
+    """Scheduled meetings starting within the horizon whose sign-in QR code is not made yet."""
+    close_after = timedelta(minutes=settings["meetings"]["signin_close_after_start_minutes"])
+    return list(
+        Meeting.select()
+        .where(
+            Meeting.status == "scheduled",
+            Meeting.qr_ticket.is_null(),
+            Meeting.starts_at > now - close_after,
+            Meeting.starts_at < now + timedelta(hours=horizon_hours),
+        )
+        .order_by(Meeting.starts_at)
+    )
+
+
+def qr_lifetime(meeting: Meeting, now: datetime, settings: Settings) -> int:
+    """Seconds the meeting's QR code must live: until sign-in closes, plus a margin."""
+    _, closes = signin_window(meeting, settings)
+    return max(60, int((closes - now).total_seconds()) + 600)
+
+
+def attach_qr(meeting: Meeting, *, ticket: str, url: str, expires_at: datetime) -> None:
+    """Store the QR code WeChat made for the meeting's scene."""
+    Meeting.update(qr_ticket=ticket, qr_url=url, qr_expires_at=expires_at).where(
+        Meeting.id == meeting.id
+    ).execute()
 
 
 def remember_scan(openid: str, scene: str, *, now: datetime, settings: Settings) -> Meeting | None:

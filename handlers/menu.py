@@ -12,9 +12,10 @@ UNKNOWN_HINT = "没有看懂您的消息。发送“帮助”查看可用的命�
 def menu_text(dispatcher: Dispatcher, ctx: Context) -> str:
     """List the commands this sender may use."""
     member = ctx.member
-    lines = [h.help for h in dispatcher.handlers() if h.help and h.audience == "member"]
-    if member is not None and member.has_role(*BRANCH_MANAGERS):
-        lines += [h.help for h in dispatcher.handlers() if h.help and h.audience == "manager"]
+    audiences = {"member", "unbound"} if member is None else {"member"}
+    if member is not None and member.has_role(*BRANCH_MANAGERS, "committee_admin"):
+        audiences.add("manager")
+    lines = [h.help for h in dispatcher.handlers() if h.help and h.audience in audiences]
     head = f"{member.name}同志，您可以发送：" if member is not None else "您可以发送："
     tail = "" if member is not None else "\n（请先发送“绑定 绑定码”完成绑定）"
     return head + "\n" + "\n".join(f"· {line}" for line in lines) + tail

@@ -215,9 +215,9 @@ def test_mine_shows_week_and_streak_to_the_member_only(wechat, data):
 def test_help_lists_commands(wechat, data):
     reply = wechat.send_text(data["openid"], "帮助").reply
     assert reply.startswith("张三同志，您可以发送：")
-    assert "学习 心得" in reply and "我的" in reply and "绑定 绑定码" in reply
+    assert "学习 心得" in reply and "我的" in reply and "绑定 绑定码" not in reply
     stranger = wechat.send_text("stranger", "帮助").reply
-    assert "请先发送“绑定 绑定码”" in stranger
+    assert "请先发送“绑定 绑定码”" in stranger and "绑定 绑定码 — " in stranger
 
 
 def test_unknown_text_gets_a_one_line_hint(wechat, data):
