@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 from datetime import datetime
 from typing import Any
+from xml.parsers import expat
 
 import xmltodict
 from flask import Blueprint, Response, abort, current_app, request
@@ -29,6 +31,47 @@ bp = Blueprint("wechat", __name__)
 
 # Transient lock errors are retried this many times before the member is told to retry.
 WRITE_ATTEMPTS = 3
+# WeChat's XML is two levels deep; anything much deeper is hostile (and slow to build).
+MAX_XML_DEPTH = 8
+# What WeChat sends: a Unix time, a numeric nonce, hex SHA-1 signatures. The nonce and
+# timestamp are echoed into the encrypted reply, so nothing else may pass.
+TIMESTAMP_RE = re.compile(r"[0-9]{1,10}")
+NONCE_RE = re.compile(r"[0-9A-Za-z]{1,64}")
+SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{40}")
+
+
+class XmlTooDeep(ValueError):
+    """The document nests deeper than any WeChat message does, or declares a DOCTYPE."""
+
+
+def check_depth(xml: bytes | str, limit: int = MAX_XML_DEPTH) -> None:
+    """Refuse deeply nested XML before a tree is built from it (expat streams, in C)."""
+    depth = 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > limit:
+            raise XmlTooDeep(f"XML nested deeper than {limit}")
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def doctype(*args: Any) -> None:
+        raise XmlTooDeep("a DOCTYPE has no place in a WeChat message")
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.Parse(xml, True)
+
+
+def parse_xml(xml: bytes | str) -> dict[str, Any]:
+    """Parse a WeChat XML document to a dict: depth-checked, entities refused by xmltodict."""
+    check_depth(xml)
+    return xmltodict.parse(xml)
 
 
 def _settings() -> dict[str, dict[str, Any]]:
@@ -46,12 +89,16 @@ def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
     wechat = _settings()["wechat"]
     timestamp = request.args.get("timestamp", "")
     nonce = request.args.get("nonce", "")
-    if not timestamp.isdigit() or not nonce or len(nonce) > 64 or not signature:
+    if not (
+        TIMESTAMP_RE.fullmatch(timestamp)
+        and NONCE_RE.fullmatch(nonce)
+        and SIGNATURE_RE.fullmatch(signature)
+    ):
         abort(403)
     if abs(time.time() - int(timestamp)) > wechat["timestamp_window"]:
         abort(403)
     expected = _sign(wechat["token"], timestamp, nonce, *extra)
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
         abort(403)
     return timestamp, nonce
 
@@ -75,7 +122,7 @@ def callback() -> Response:
     body = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH, before any parsing
     if safe:
         try:
-            outer = xmltodict.parse(body)["xml"]
+            outer = parse_xml(body)["xml"]
             encrypt = outer["Encrypt"]
         except Exception:  # noqa: BLE001 - hostile input of any shape is a bad request
             abort(400)
@@ -94,6 +141,7 @@ def callback() -> Response:
         timestamp, nonce = _check_time_and_signature(request.args.get("signature", ""))
         xml = body
     try:
+        check_depth(xml)
         msg = parse_message(xml)
         incoming = to_incoming(msg)
     except Exception:  # noqa: BLE001 - malformed XML, missing fields, odd types
@@ -116,6 +164,8 @@ def to_incoming(msg: Any) -> Incoming:
     at = datetime.fromtimestamp(int(data["CreateTime"]), UTC)
     kind = msg.type
     event = getattr(msg, "event", "") or ""
+    if not event and isinstance(data.get("Event"), str):  # events wechatpy does not know
+        event = data["Event"].lower()
     scene = ""
     if kind == "event":
         if event == "subscribe_scan":
@@ -124,10 +174,12 @@ def to_incoming(msg: Any) -> Incoming:
             scene = msg.scene_id
         elif isinstance(data.get("EventKey"), str):
             scene = data["EventKey"]
+        elif isinstance(data.get("MsgID"), str):  # TEMPLATESENDJOBFINISH and kin
+            scene = data["MsgID"]
     msg_id = data.get("MsgId") or ""
     if not isinstance(msg_id, str) or len(msg_id) > 64:
         raise ValueError("bad MsgId")
-    text = msg.content if kind == "text" else ""
+    text = (msg.content or "") if kind == "text" else ""
     if not isinstance(text, str):
         raise ValueError("bad Content")
     return Incoming(
