@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.dispatcher import Dispatcher
-from handlers import binding, meeting_commands, menu, profile, study
+from handlers import binding, dues_commands, meeting_commands, menu, profile, study
 
 
 def build_dispatcher() -> Dispatcher:
@@ -14,5 +14,6 @@ def build_dispatcher() -> Dispatcher:
     binding.register(dispatcher)  # follow event, 绑定, and the gate for unbound accounts
     study.register(dispatcher)  # 学习 / 打卡
     profile.register(dispatcher)  # 我的
+    dues_commands.register(dispatcher)  # 党费 (own, 情况, 设置, 减免), 收/交/确认/退回/更正党费
     menu.register(dispatcher)  # 帮助 and the unknown-text hint, last
     return dispatcher

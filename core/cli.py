@@ -8,8 +8,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.cli_dues import dues_cli
 from core.cli_meetings import meetings_cli
 from core.cli_roster import roster_cli
+from core.cli_scheduler import jobs_command, scheduler_command
 from models.base import db
 
 db_cli = AppGroup("db", help="Database schema migrations.")
@@ -119,3 +121,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(fake_wechat)
     app.cli.add_command(roster_cli)
     app.cli.add_command(meetings_cli)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(jobs_command)
+    app.cli.add_command(dues_cli)

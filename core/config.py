@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -69,12 +70,61 @@ def _one_of(*choices: str) -> Callable[[Any], str | None]:
 PERIODS = ("month", "quarter", "year", "none")
 
 
+def _cron(value: Any) -> str | None:
+    fields = value.split() if isinstance(value, str) else []
+    if len(fields) != 5:
+        return "expected 5 cron fields: minute hour day month day-of-week, e.g. '0 8 * * *'"
+    if any(ch.isdigit() for ch in fields[4]):
+        return "write the day of week by name (mon, tue, … sun), e.g. '0 9 * * sat'"
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        return f"not a valid cron string ({exc})"
+    return None
+
+
 def _positive(value: Any) -> str | None:
     return None if value > 0 else "expected a number greater than 0"
 
 
 def _nonempty(value: Any) -> str | None:
     return None if value.strip() else "expected a non-empty string"
+
+
+def parse_rates(text: str) -> list[tuple[int | None, Decimal]]:
+    """Read a dues rate table "3000=0.5%, 5000=1%, 2%" as [(limit in fen or None, rate)].
+
+    Each "limit=rate" bracket covers bases up to and including the limit (yuan); the last, bare,
+    rate covers everything above. Limits must rise; rates are percentages from 0 to 100.
+    """
+    brackets: list[tuple[int | None, Decimal]] = []
+    parts = [p.strip() for p in text.split(",")]
+    for index, part in enumerate(parts):
+        limit_text, _, rate_text = part.rpartition("=")
+        last = index == len(parts) - 1
+        if bool(limit_text) == last or not rate_text.endswith("%"):
+            raise ValueError(f"bracket {part!r}: expected limit=rate% (the last one rate% only)")
+        try:
+            rate = Decimal(rate_text[:-1].strip()) / 100
+            limit = None if last else int(Decimal(limit_text.strip()) * 100)
+        except InvalidOperation:
+            raise ValueError(f"bracket {part!r}: not a number") from None
+        if not 0 <= rate <= 1 or (limit is not None and limit <= 0):
+            raise ValueError(f"bracket {part!r}: rate must be 0-100% and the limit positive")
+        if limit is not None and brackets and limit <= (brackets[-1][0] or 0):
+            raise ValueError(f"bracket {part!r}: limits must rise")
+        brackets.append((limit, rate))
+    return brackets
+
+
+def _rates(value: Any) -> str | None:
+    try:
+        parse_rates(value)
+    except ValueError as exc:
+        return f"expected a rate table such as '3000=0.5%, 5000=1%, 2%' ({exc})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -131,6 +181,72 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         # A required meeting with this many days or fewer left in its period is "due soon".
         "due_soon_days": Setting(int, 7, _positive),
     },
+    "dues": {
+        # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
+        "in_service_rates": Setting(str, "3000=0.5%, 5000=1%, 10000=1.5%, 2%", _rates),
+        "retired_rates": Setting(str, "5000=0.5%, 1%", _rates),
+        # Farmers pay what the branch sets within these bounds; 0.2-category members pay this.
+        "farmer_min_fen": Setting(int, 20, _positive),
+        "farmer_max_fen": Setting(int, 100, _positive),
+        "student_fen": Setting(int, 20, _positive),
+        "prepay_max_months": Setting(int, 12, lambda v: None if v >= 0 else "expected >= 0"),
+        "voluntary_whole_fen": Setting(int, 100000, _positive),
+        "max_payment_fen": Setting(int, 10000000, _positive),
+        "max_base_fen": Setting(int, 100000000, _positive),
+        # The six-month rule (党章 第九条): warn at these consecutive months; the last is 6.
+        "alert_first_months": Setting(int, 3, _positive),
+        "alert_second_months": Setting(int, 5, _positive),
+        "lapse_months": Setting(int, 6, _positive),
+        "lookback_months": Setting(int, 12, _positive),
+    },
+    "scheduler": {
+        # Cron strings (minute hour day month day-of-week), in app.timezone. Day-of-week
+        # by name (mon-sun): APScheduler 3 reads 0 as Monday, crontab as Sunday.
+        "token_refresh": Setting(str, "*/5 * * * *", _cron),
+        "meeting_qr": Setting(str, "*/10 * * * *", _cron),
+        "outbox_drain_seconds": Setting(int, 10, _positive),
+        # The database lease that keeps a second scheduler process idle.
+        "lease_seconds": Setting(int, 60, _positive),
+        # A job missed while the scheduler was down runs once at start if its last due time
+        # is this recent; older misses are skipped.
+        "catch_up_hours": Setting(int, 12, _positive),
+    },
+    "outbox": {
+        # Rows one drain pass claims at a time, and the sender threads working on them.
+        "batch_size": Setting(int, 50, _positive),
+        "concurrency": Setting(int, 4, _positive),
+        # Retries: attempt n waits min(cap, base * factor ** (n - 1)) seconds, less a random
+        # share of up to `jitter` of it; the row is dead after max_attempts failed attempts.
+        "max_attempts": Setting(int, 6, _positive),
+        "backoff_base_seconds": Setting(float, 30.0, _positive),
+        "backoff_factor": Setting(float, 2.0, lambda v: None if v >= 1 else "expected >= 1"),
+        "backoff_cap_seconds": Setting(float, 3600.0, _positive),
+        "backoff_jitter": Setting(float, 0.5, lambda v: None if 0 <= v < 1 else "expected 0-1"),
+        # A row claimed longer ago than this is taken over (its drainer crashed).
+        "claim_timeout_seconds": Setting(int, 300, _positive),
+        # How long one drain call may keep going (waiting for rate windows included).
+        "drain_max_seconds": Setting(float, 8.0, _positive),
+        # WeCom group robots: at most this many messages per window per robot key; after a
+        # 45009 the key rests this long.
+        "robot_rate_limit": Setting(int, 20, _positive),
+        "robot_rate_window_seconds": Setting(float, 60.0, _positive),
+        "robot_backoff_seconds": Setting(float, 60.0, _positive),
+        "request_timeout_seconds": Setting(float, 5.0, _positive),
+    },
+    "channels": {
+        # WeCom (企业微信): the robot webhook and the app API; empty corp id: no WeCom app.
+        "wecom_api_base_url": Setting(str, "https://qyapi.weixin.qq.com", _nonempty),
+        "wecom_corp_id": Setting(str, ""),
+        "wecom_corp_secret": Setting(str, ""),
+        "wecom_agent_id": Setting(int, 0, lambda v: None if v >= 0 else "expected >= 0"),
+        # Official-account template and mini-program subscribe template; empty: not used.
+        "template_id": Setting(str, ""),
+        "subscribe_template_id": Setting(str, ""),
+        "miniprogram_state": Setting(str, "formal", _one_of("developer", "trial", "formal")),
+        # Members without a personal channel: "skip" their messages, or write them to the
+        # console log ("console", for the demo).
+        "personal_fallback": Setting(str, "skip", _one_of("skip", "console")),
+    },
     "demo": {
         "host": Setting(str, "127.0.0.1", _nonempty),
         "port": Setting(int, 5000, _positive),
@@ -139,6 +255,7 @@ SCHEMA: dict[str, dict[str, Setting]] = {
 }
 
 SECRETS = {("app", "secret_key"), ("wechat", "app_secret"), ("wechat", "encoding_aes_key")}
+SECRETS.add(("channels", "wecom_corp_secret"))
 
 
 def _coerce(key: str, setting: Setting, value: Any) -> Any:

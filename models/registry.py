@@ -1,5 +1,7 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
+from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
+from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.study import StudyCheckin, StudyTopic
@@ -20,4 +22,10 @@ ALL_MODELS = [
     MeetingAttendee,
     Attendance,
     SharedValue,
+    DuesAssessment,
+    DuesRelief,
+    DuesReport,
+    DuesPayment,
+    DuesMonth,
+    JobRun,
 ]

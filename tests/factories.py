@@ -65,3 +65,38 @@ def code_for(m: Member, settings: dict[str, dict[str, Any]], ttl_days: int = 7) 
         ttl_days=ttl_days,
         length=settings["binding"]["code_length"],
     )[0].code
+
+
+def assess(
+    m: Member,
+    category: str = "in_service",
+    base_fen: int | None = 800000,
+    from_month: date = date(2026, 1, 1),
+    **fields: Any,
+) -> Any:
+    """Give a member a dues category and base from a month on (default: 8000.00 from Jan 2026)."""
+    from models.dues import DuesAssessment
+
+    return DuesAssessment.create(
+        member=m,
+        category=category,
+        base_fen=base_fen if category in ("in_service", "retired") else None,
+        from_month=from_month,
+        **fields,
+    )
+
+
+def pay(m: Member, *months: date, amount_fen: int, by: Member | None = None) -> Any:
+    """Record a dues payment row and its months directly (each month at amount_fen)."""
+    from models.dues import DuesMonth, DuesPayment
+
+    payment = DuesPayment.create(
+        member=m,
+        kind="dues",
+        amount_fen=amount_fen * len(months),
+        source="collector",
+        recorded_by=by,
+    )
+    for month in months:
+        DuesMonth.create(payment=payment, member=m, month=month, amount_fen=amount_fen)
+    return payment

@@ -1,0 +1,117 @@
+"""`flask --app app dues …`: import payments and categories, the monthly summary, the alerts."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from core.clock import utcnow
+from handlers import dues as d
+from handlers.errors import DomainError
+from models.base import db
+from models.org import Committee
+
+dues_cli = AppGroup(
+    "dues", help="Dues: import payments and categories, summary, six-month alerts."
+)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _committee(name: str | None) -> Committee | None:
+    if name is None:
+        return None
+    committee = Committee.get_or_none(Committee.name == name.strip())
+    if committee is None:
+        names = "、".join(c.name for c in Committee.select().order_by(Committee.name)) or "（无）"
+        _fail(f"没有名为“{name}”的党委。现有党委：{names}")
+    return committee
+
+
+@dues_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--committee", default=None, help="只接受这个党委的党员（默认：全部）。")
+def import_command(file: str, committee: str | None) -> None:
+    """Import payments (姓名, 手机号, 金额, 月份, 类型, 备注); any bad row writes nothing."""
+    settings = current_app.config["ZHIBU"]
+    with db.connection_context():
+        try:
+            result = d.import_payments(
+                file, committee=_committee(committee), now=utcnow(), settings=settings
+            )
+        except d.DuesImportError as exc:
+            _fail(exc.message)
+        except DomainError as exc:
+            _fail(f"导入失败，未写入任何数据：{exc.message}")
+    click.echo(
+        f"导入完成：党费 {result.payments} 笔（{result.months} 个月），"
+        f"自愿交纳 {result.voluntary} 笔，合计 {d.fen_to_text(result.total_fen)}。"
+    )
+
+
+@dues_cli.command("bases")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--committee", default=None, help="只接受这个党委的党员（默认：全部）。")
+def bases_command(file: str, committee: str | None) -> None:
+    """Import categories and bases (姓名, 手机号, 党费类别, 税后月收入, 起始月份 …)."""
+    settings = current_app.config["ZHIBU"]
+    with db.connection_context():
+        try:
+            count = d.import_assessments(
+                file, committee=_committee(committee), now=utcnow(), settings=settings
+            )
+        except d.DuesImportError as exc:
+            _fail(exc.message)
+        except DomainError as exc:
+            _fail(f"导入失败，未写入任何数据：{exc.message}")
+    click.echo(f"导入完成：已为 {count} 名党员设置党费类别和基数。")
+
+
+@dues_cli.command("summary")
+@click.option("--month", "month_text", default="本月", show_default=True, help="e.g. 2026年1月.")
+@click.option("--committee", default=None)
+def summary_command(month_text: str, committee: str | None) -> None:
+    """Print expected, collected and the rate of every branch for a month."""
+    settings = current_app.config["ZHIBU"]
+    tz = ZoneInfo(settings["app"]["timezone"])
+    with db.connection_context():
+        try:
+            month = d.parse_one_month(month_text, now=utcnow(), tz=tz)
+        except DomainError as exc:
+            _fail(exc.message)
+        comm = _committee(committee)
+        rows = d.branch_month_summary(month, settings, committee_id=comm.id if comm else None)
+    click.echo(f"{d.month_label(month)}党费")
+    for s in rows:
+        rate = "—" if s.rate is None else f"{s.rate * 100:.1f}%"
+        click.echo(
+            f"{s.branch_name}  应收 {d.fen_to_text(s.expected_fen)}  "
+            f"已收 {d.fen_to_text(s.collected_fen)}  收缴率 {rate}  "
+            f"（应交 {s.members_due} 人，已交 {s.members_paid} 人，未设置 {s.members_unset} 人）"
+        )
+
+
+@dues_cli.command("alerts")
+@click.option("--committee", default=None)
+def alerts_command(committee: str | None) -> None:
+    """List members at 3, 5 or 6+ consecutive months unpaid or without attending a meeting."""
+    settings = current_app.config["ZHIBU"]
+    with db.connection_context():
+        comm = _committee(committee)
+        alerts = d.lapse_alerts(utcnow(), settings, committee_id=comm.id if comm else None)
+    if not alerts:
+        click.echo("没有连续 3 个月以上未交党费或未参加组织生活的党员。")
+    for a in alerts:
+        more = "以上" if a.at_least else ""
+        click.echo(
+            f"{a.branch_name}  {a.member_name}  连续 {a.months} 个月{more}{a.reason_label}"
+            f"（自{d.month_label(a.since)}起，达到 {a.level} 个月提醒）"
+        )

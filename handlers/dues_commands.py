@@ -1,0 +1,430 @@
+"""Bot commands for dues: 党费 (own, 情况, 设置, 减免), 收党费, 交党费, 确认/退回/更正党费."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.filters import Bound, Command, Filter
+from core.clock import local_day
+from core.text import split_command
+from handlers import dues as d
+from handlers.errors import DomainError
+from models.dues import CATEGORIES
+from models.org import Branch
+
+if TYPE_CHECKING:
+    from datetime import date
+
+SET_USAGE = (
+    "例如：党费 设置 张三 在职 8000.00 2026年1月（离退休填离退休费；"
+    "农民：党费 设置 张三 农民 0.50；学生、失业、低保：党费 设置 张三 低保；"
+    "免交：党费 设置 张三 免交 批准 某某党委）。不写月份为本月起。"
+)
+RELIEF_USAGE = (
+    "例如：党费 减免 张三 减交 5.00 2026年1-12月 批准 某某党委 家庭困难；"
+    "或：党费 减免 张三 免交 2026年1-12月 批准 某某党委；"
+    "取消：党费 减免 张三 取消 2026年7-12月"
+)
+RELIEF_WORDS = {
+    "减交": "reduce",
+    "减缴": "reduce",
+    "减免": "reduce",
+    "免交": "exempt",
+    "免缴": "exempt",
+    "取消": "cancel",
+    "取消减免": "cancel",
+}
+APPROVER_WORDS = ("批准人", "批准")
+_MONEY = re.compile(r"[-+−]?¥?[-+−]?\d[\d,]*(?:\.\d*)?元?")
+LIST_LIMIT = 20
+
+
+class DuesSub(Filter):
+    """``党费 <sub> …`` or ``党费<sub> …``: ctx.command is the sub word, ctx.args the rest."""
+
+    def __init__(self, *subs: str) -> None:
+        self.subs = subs
+
+    def check(self, ctx: Context) -> bool:
+        if ctx.incoming.kind != "text":
+            return False
+        found = split_command(ctx.incoming.text, ("党费",) + tuple("党费" + s for s in self.subs))
+        if found is None:
+            return False
+        word, rest = found
+        if word != "党费":
+            ctx.command, ctx.args = word[2:], rest
+            return True
+        inner = split_command(rest, self.subs)
+        if inner is None:
+            return False
+        ctx.command, ctx.args = inner
+        return True
+
+    def __repr__(self) -> str:
+        return f"DuesSub{self.subs!r}"
+
+
+def _is_money(token: str) -> bool:
+    return bool(_MONEY.fullmatch(unicodedata.normalize("NFKC", token)))
+
+
+def _branch(ctx: Context) -> Branch:
+    return Branch.get_by_id(ctx.member.branch_id)
+
+
+def _amounts(plan: list[tuple[date, int]]) -> str:
+    return d._amounts_text(plan)
+
+
+# ---- a member's own dues --------------------------------------------------------------------
+
+
+def _mine(ctx: Context) -> str:
+    if ctx.args:
+        raise DomainError(
+            f"没看懂“党费 {ctx.args}”。发送“党费”查看本人党费；书记和党费收缴员可发送"
+            "“党费 情况”“党费 设置 …”“党费 减免 …”。"
+        )
+    member = ctx.member
+    if not member.is_party_member:
+        return f"您目前是{member.status_label}，暂不需要交纳党费。"
+    view = d.member_dues(member, now=ctx.now, settings=ctx.settings)
+    book, due = view.book, view.due
+    lines = [f"{member.name}同志的党费（{member.branch.name}）"]
+    if due.state == "unset":
+        lines.append("您的党费类别和工资基数尚未设置，请联系支部书记或党费收缴员。")
+        return "\n".join(lines)
+    if due.state == "before":
+        lines.append(f"您从 {d.month_label(book.start)} 起交纳党费。")
+    else:
+        a = due.assessment
+        what = CATEGORIES[a.category]
+        if a.category == "in_service":
+            what += f"，税后月工资 {d.fen_to_text(a.base_fen)}"
+        elif a.category == "retired":
+            what += f"，月离退休费 {d.fen_to_text(a.base_fen)}"
+        lines.append(f"类别：{what}（{d.month_label(a.from_month)}起）")
+        lines.append(f"本月（{d.month_label(view.month)}）应交：{d.fen_to_text(due.amount_fen)}")
+        if due.relief is not None:
+            r = due.relief
+            how = "免交" if r.kind == "exempt" else f"减交至每月 {d.fen_to_text(r.amount_fen)}"
+            lines.append(
+                f"困难减免：{d.months_text(d.month_span(r.from_month, r.until_month))} {how}"
+                f"（{r.approved_by}批准）"
+            )
+    if view.paid:
+        lines.append(f"已交：{d.months_text(view.paid)}（共 {d.fen_to_text(view.paid_fen)}）")
+    else:
+        lines.append("已交：无")
+    if view.owed:
+        months = [m for m, _ in view.owed]
+        lines.append(f"欠交：{d.months_text(months)}，共 {len(months)} 个月")
+        lines.append(f"合计欠交：{d.fen_to_text(view.owed_fen)}")
+    else:
+        lines.append("欠交：无")
+    if view.pending is not None:
+        day = local_day(view.pending.reported_at, ctx.tz)
+        lines.append(
+            f"待确认：您 {day.month}月{day.day}日 报告的 "
+            f"{d.fen_to_text(view.pending.amount_fen)}，等待党费收缴员确认"
+        )
+    elif view.owed:
+        lines.append(f"交纳后可发送“交党费 {d.yuan(view.owed_fen)}”报告，由收缴员确认。")
+    lines.append("（以上信息仅您本人可见）")
+    return "\n".join(lines)
+
+
+def _on_report(ctx: Context) -> str:
+    words = ctx.args.split()
+    if not words:
+        raise DomainError(
+            "请写明交纳的金额，例如：交党费 30.00（可加月份：交党费 90.00 2026年1-3月）"
+        )
+    fen = d.yuan_to_fen(words[0], max_fen=ctx.settings["dues"]["max_payment_fen"])
+    months = d.parse_months(" ".join(words[1:]), now=ctx.now, tz=ctx.tz) if words[1:] else None
+    report, plan = d.report_payment(ctx.member, fen, months, now=ctx.now, settings=ctx.settings)
+    return (
+        f"已收到您的报告：{d.fen_to_text(report.amount_fen)}，对应 "
+        f"{d.months_text(m for m, _ in plan)}（{_amounts(plan)}）。\n"
+        "待党费收缴员确认后计入，确认前可发送“党费”查看。"
+    )
+
+
+# ---- the secretary's and the collector's commands -------------------------------------------
+
+
+def _status(ctx: Context) -> str:
+    branch = _branch(ctx)
+    d.require_collector(ctx.member, branch)
+    month = d.this_month(ctx.now, ctx.tz)
+    if ctx.args:
+        month = d.parse_one_month(ctx.args, now=ctx.now, tz=ctx.tz)
+    view = d.branch_dues(ctx.member, branch, month, now=ctx.now, settings=ctx.settings)
+    s = view.summary
+    rate = "—" if s.rate is None else f"{s.rate * 100:.1f}%"
+    lines = [
+        f"{branch.name} {d.month_label(month)}党费",
+        f"应收 {d.fen_to_text(s.expected_fen)}，已收 {d.fen_to_text(s.collected_fen)}，"
+        f"收缴率 {rate}",
+        f"应交 {s.members_due} 人，已交 {s.members_paid} 人；免交 {s.members_exempt} 人；"
+        f"未设置类别 {s.members_unset} 人",
+    ]
+    if view.owing:
+        lines.append(f"未交（{len(view.owing)} 人）：")
+        for owing in view.owing[:LIST_LIMIT]:
+            months = [m for m, _ in owing.months]
+            lines.append(
+                f"· {owing.name}：欠 {len(months)} 个月（{d.months_text(months)}），"
+                f"共 {d.fen_to_text(owing.fen)}"
+            )
+        if len(view.owing) > LIST_LIMIT:
+            lines.append(f"……等 {len(view.owing)} 人")
+    else:
+        lines.append("本月应交的党员都已交纳。")
+    if view.unset:
+        lines.append(
+            f"未设置类别：{'、'.join(view.unset[:LIST_LIMIT])}。"
+            "请发送：党费 设置 姓名 在职 8000.00"
+        )
+    for name, report in view.pending:
+        day = local_day(report.reported_at, ctx.tz)
+        lines.append(
+            f"待确认：{name} {day.month}月{day.day}日 报告已交 {d.fen_to_text(report.amount_fen)}"
+            f"（发送“确认党费 {name}”或“退回党费 {name} 原因”）"
+        )
+    if view.alerts:
+        lines.append("六个月规定提醒：")
+        for alert in view.alerts[:LIST_LIMIT]:
+            more = "以上" if alert.at_least else ""
+            lines.append(
+                f"· {alert.member_name}：已连续 {alert.months} 个月{more}{alert.reason_label}"
+                f"（自{d.month_label(alert.since)}起）"
+            )
+    return "\n".join(lines)
+
+
+def _pay(ctx: Context) -> str:
+    words = ctx.args.split()
+    usage = (
+        f"例如：{d.PAY_EXAMPLE}（不写月份时从最早欠交的月份算起；"
+        "自愿交纳：收党费 张三 1000.00 自愿）"
+    )
+    if len(words) < 2:
+        raise DomainError("请写明姓名和金额。" + usage)
+    branch = _branch(ctx)
+    d.require_collector(ctx.member, branch)
+    member = d.find_member(branch, words[0], d.PAY_EXAMPLE)
+    fen = d.yuan_to_fen(words[1], max_fen=ctx.settings["dues"]["max_payment_fen"])
+    rest = words[2:]
+    if rest and rest[0] in d.VOLUNTARY_WORDS:
+        payment = d.record_voluntary(
+            ctx.member, member, fen, now=ctx.now, settings=ctx.settings, note=" ".join(rest[1:])
+        )
+        whole = (
+            f"\n按规定，一次自愿交纳 {d.fen_to_text(ctx.settings['dues']['voluntary_whole_fen'])}"
+            "及以上的党费全额上缴。"
+            if d.goes_up_whole(payment, ctx.settings)
+            else ""
+        )
+        return (
+            f"已登记 {member.name} 自愿交纳 {d.fen_to_text(fen)}（记录编号 {payment.id}），"
+            f"单独记账，不计入按月党费。{whole}"
+        )
+    months = d.parse_months(" ".join(rest), now=ctx.now, tz=ctx.tz) if rest else None
+    recorded = d.record_payment(
+        ctx.member, member, fen, months, now=ctx.now, settings=ctx.settings
+    )
+    pid = recorded.payment.id
+    return (
+        f"已登记：{member.name} {d.months_text(m for m, _ in recorded.months)}党费 "
+        f"{d.fen_to_text(fen)}（记录编号 {pid}；{_amounts(recorded.months)}）。\n"
+        f"如有误，请发送“更正党费 {pid} 原因”。"
+    )
+
+
+def _confirm(ctx: Context) -> str:
+    if not ctx.args:
+        raise DomainError("请写明党员姓名，例如：确认党费 张三")
+    member, recorded = d.confirm_report(
+        ctx.member, ctx.args.split()[0], now=ctx.now, settings=ctx.settings
+    )
+    pid = recorded.payment.id
+    return (
+        f"已确认 {member.name} 报告的 {d.fen_to_text(recorded.payment.amount_fen)}："
+        f"{d.months_text(m for m, _ in recorded.months)}党费（记录编号 {pid}）。\n"
+        f"如有误，请发送“更正党费 {pid} 原因”。"
+    )
+
+
+def _reject(ctx: Context) -> str:
+    name, _, reason = ctx.args.partition(" ")
+    if not name:
+        raise DomainError("请写明党员姓名和原因，例如：退回党费 张三 未收到款项")
+    report = d.reject_report(ctx.member, name, reason, now=ctx.now)
+    why = f"（{report.decision_note}）" if report.decision_note else ""
+    return f"已退回 {name} 报告的 {d.fen_to_text(report.amount_fen)}{why}，未计入党费。"
+
+
+def _reverse(ctx: Context) -> str:
+    match = re.match(r"^(?:编号|记录编号|#)?\s*(\d{1,9})(?:\s+|$)(.*)$", ctx.args, re.S)
+    if match is None:
+        raise DomainError(
+            "请写明要更正的记录编号和原因，例如：更正党费 12 金额登记错误（编号见登记时的回复）"
+        )
+    tz = ctx.tz
+    entry = d.reverse_payment(ctx.member, int(match.group(1)), match.group(2), now=ctx.now)
+    original = d.DuesPayment.get_by_id(entry.reverses_id)
+    months = [m.month for m in original.months]
+    what = f"{d.months_text(months)}党费" if months else original.kind_label
+    member = original.member
+    return (
+        f"已作废：{d.describe_entry(original, tz)}，{member.name} {what}。"
+        f"更正记录编号 {entry.id}，原因：{entry.note}。\n"
+        f"如需重新登记，请发送“收党费 {member.name} 金额 月份”。"
+    )
+
+
+def _set(ctx: Context) -> str:
+    words = ctx.args.split()
+    if len(words) < 2:
+        raise DomainError("请写明姓名和党费类别。" + SET_USAGE)
+    branch = _branch(ctx)
+    d.require_collector(ctx.member, branch)
+    member = d.find_member(branch, words[0], d.SET_EXAMPLE)
+    category = d.CATEGORY_WORDS.get(words[1])
+    if category is None:
+        raise DomainError(f"没有识别出党费类别“{words[1]}”。" + SET_USAGE)
+    rest, approver = _approver(words[2:])
+    money = [w for w in rest if _is_money(w)]
+    month_words = [w for w in rest if not _is_money(w)]
+    if len(money) > 1:
+        raise DomainError(
+            f"写了 {len(money)} 个金额（{'、'.join(money)}），请只写一个。" + SET_USAGE
+        )
+    fen = d.yuan_to_fen(money[0], what="金额") if money else None
+    month = d.this_month(ctx.now, ctx.tz)
+    if month_words:
+        month = d.parse_one_month("".join(month_words), now=ctx.now, tz=ctx.tz)
+    row = d.set_assessment(
+        ctx.member,
+        member,
+        category,
+        base_fen=fen if category in d.BASED_CATEGORIES else None,
+        fixed_fen=fen if category == "farmer" else None,
+        from_month=month,
+        approved_by=approver,
+        now=ctx.now,
+        settings=ctx.settings,
+    )
+    amount = d.monthly_amount(row.category, row.base_fen, row.fixed_fen, ctx.settings)
+    base = f"，税后月收入 {d.fen_to_text(row.base_fen)}" if row.base_fen is not None else ""
+    return (
+        f"已设置 {member.name}：{row.category_label}{base}，{d.month_label(month)}起每月应交 "
+        f"{d.fen_to_text(amount)}。"
+    )
+
+
+def _approver(words: list[str]) -> tuple[list[str], str]:
+    """Split off "批准 某某" (or "批准人 某某", "批准：某某"): the other words, and the rest."""
+    for index, word in enumerate(words):
+        for key in APPROVER_WORDS:
+            if word.startswith(key):
+                inline = word[len(key) :].lstrip(":：")
+                if inline:
+                    return words[:index], inline + " " + " ".join(words[index + 1 :])
+                return words[:index], " ".join(words[index + 1 :])
+    return words, ""
+
+
+def _relief(ctx: Context) -> str:
+    words = ctx.args.split()
+    if len(words) < 3:
+        raise DomainError("请写明姓名、减免方式和月份。" + RELIEF_USAGE)
+    branch = _branch(ctx)
+    d.require_collector(ctx.member, branch)
+    member = d.find_member(branch, words[0], "党费 减免 张三 免交 2026年1-12月 批准 某某党委")
+    kind = RELIEF_WORDS.get(words[1])
+    if kind is None:
+        raise DomainError(
+            f"没有识别出减免方式“{words[1]}”，可选：减交、免交、取消。" + RELIEF_USAGE
+        )
+    rest, tail = _approver(words[2:])
+    approver, _, reason = tail.strip().partition(" ")
+    money = [w for w in rest if _is_money(w)]
+    fen = d.yuan_to_fen(money[0], what="减交后每月金额") if money else None
+    month_text = "".join(w for w in rest if not _is_money(w))
+    if not month_text:
+        raise DomainError("请写明减免的月份（到哪个月为止）。" + RELIEF_USAGE)
+    months = d.parse_months(month_text, now=ctx.now, tz=ctx.tz)
+    row = d.set_relief(
+        ctx.member,
+        member,
+        kind,
+        months,
+        amount_fen=fen,
+        approved_by=approver,
+        reason=reason,
+        now=ctx.now,
+        settings=ctx.settings,
+    )
+    span = d.months_text(months)
+    if kind == "cancel":
+        return f"已取消 {member.name} {span}的党费减免，这些月份按原标准交纳。"
+    how = "免交" if kind == "exempt" else f"减交至每月 {d.fen_to_text(row.amount_fen)}"
+    return f"已记录 {member.name} 困难减免：{span} {how}（{row.approved_by}批准）。"
+
+
+def register(dispatcher: Dispatcher) -> None:
+    """Bind the dues commands; the 党费 sub-commands come before plain 党费."""
+    # (name, filter, callback, 帮助 line, audience)
+    cmds: list[tuple[str, Filter, Callable[[Context], str], str, str]] = [
+        (
+            "dues_status",
+            DuesSub("情况", "统计"),
+            _status,
+            "党费 情况 [月份] — 支部党费收缴情况",
+            "manager",
+        ),
+        ("dues_set", DuesSub("设置"), _set, "党费 设置 姓名 在职 8000.00 [起始月份]", "manager"),
+        (
+            "dues_relief",
+            DuesSub("减免"),
+            _relief,
+            "党费 减免 姓名 免交 2026年1-12月 批准 某某",
+            "manager",
+        ),
+        ("dues_mine", Command("党费"), _mine, "党费 — 查看本人党费", "member"),
+        (
+            "dues_report",
+            Command("交党费"),
+            _on_report,
+            "交党费 金额 — 报告已交党费，待收缴员确认",
+            "member",
+        ),
+        ("dues_pay", Command("收党费"), _pay, "收党费 姓名 金额 [月份] — 登记党费", "manager"),
+        (
+            "dues_confirm",
+            Command("确认党费"),
+            _confirm,
+            "确认党费 姓名 — 确认党员报告的党费",
+            "manager",
+        ),
+        ("dues_reject", Command("退回党费"), _reject, "退回党费 姓名 原因", "manager"),
+        (
+            "dues_reverse",
+            Command("更正党费"),
+            _reverse,
+            "更正党费 编号 原因 — 作废一条记录",
+            "manager",
+        ),
+    ]
+    for name, flt, callback, help_text, audience in cmds:
+        dispatcher.add(
+            Handler(name, Bound() & flt, callback, help=help_text, audience=audience),
+            GROUP_MEMBER,
+        )
