@@ -63,7 +63,8 @@ class Handler:
     filter: Filter
     callback: Callback
     # One line for the 帮助 menu, and who sees it: "member", "manager" (branch managers),
-    # "unbound" (accounts not bound yet), or "" for nobody.
+    # "collector" (managers and dues collectors), "unbound" (accounts not bound yet), or ""
+    # for nobody.
     help: str = ""
     audience: str = "member"
 

@@ -381,22 +381,22 @@ def _relief(ctx: Context) -> str:
 
 def register(dispatcher: Dispatcher) -> None:
     """Bind the dues commands; the 党费 sub-commands come before plain 党费."""
-    # (name, filter, callback, 帮助 line, audience)
+    # (name, filter, callback, 帮助 line, audience: "collector" = secretary and dues collector)
     cmds: list[tuple[str, Filter, Callable[[Context], str], str, str]] = [
         (
             "dues_status",
             DuesSub("情况", "统计"),
             _status,
             "党费 情况 [月份] — 支部党费收缴情况",
-            "manager",
+            "collector",
         ),
-        ("dues_set", DuesSub("设置"), _set, "党费 设置 姓名 在职 8000.00 [起始月份]", "manager"),
+        ("dues_set", DuesSub("设置"), _set, "党费 设置 姓名 在职 8000.00 [起始月份]", "collector"),
         (
             "dues_relief",
             DuesSub("减免"),
             _relief,
             "党费 减免 姓名 免交 2026年1-12月 批准 某某",
-            "manager",
+            "collector",
         ),
         ("dues_mine", Command("党费"), _mine, "党费 — 查看本人党费", "member"),
         (
@@ -406,21 +406,21 @@ def register(dispatcher: Dispatcher) -> None:
             "交党费 金额 — 报告已交党费，待收缴员确认",
             "member",
         ),
-        ("dues_pay", Command("收党费"), _pay, "收党费 姓名 金额 [月份] — 登记党费", "manager"),
+        ("dues_pay", Command("收党费"), _pay, "收党费 姓名 金额 [月份] — 登记党费", "collector"),
         (
             "dues_confirm",
             Command("确认党费"),
             _confirm,
             "确认党费 姓名 — 确认党员报告的党费",
-            "manager",
+            "collector",
         ),
-        ("dues_reject", Command("退回党费"), _reject, "退回党费 姓名 原因", "manager"),
+        ("dues_reject", Command("退回党费"), _reject, "退回党费 姓名 原因", "collector"),
         (
             "dues_reverse",
             Command("更正党费"),
             _reverse,
             "更正党费 编号 原因 — 作废一条记录",
-            "manager",
+            "collector",
         ),
     ]
     for name, flt, callback, help_text, audience in cmds:

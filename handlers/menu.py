@@ -14,7 +14,9 @@ def menu_text(dispatcher: Dispatcher, ctx: Context) -> str:
     member = ctx.member
     audiences = {"member", "unbound"} if member is None else {"member"}
     if member is not None and member.has_role(*BRANCH_MANAGERS, "committee_admin"):
-        audiences.add("manager")
+        audiences |= {"manager", "collector"}
+    if member is not None and member.has_role("dues_collector"):
+        audiences.add("collector")
     lines = [h.help for h in dispatcher.handlers() if h.help and h.audience in audiences]
     head = f"{member.name}同志，您可以发送：" if member is not None else "您可以发送："
     tail = "" if member is not None else "\n（请先发送“绑定 绑定码”完成绑定）"

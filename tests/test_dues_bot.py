@@ -250,6 +250,8 @@ def test_the_branch_status_for_a_month(wechat, org):
 
 def test_help_lists_the_dues_commands(wechat, org):
     assert "收党费 姓名 金额" in say(wechat, org, "sec", "帮助")
+    collector = say(wechat, org, "col", "帮助")
+    assert "收党费 姓名 金额" in collector and "开始签到" not in collector
     member = say(wechat, org, "zhang", "帮助")
     assert "党费 — 查看本人党费" in member and "交党费" in member and "收党费" not in member
     assert "没看懂“党费 明细”" in say(wechat, org, "zhang", "党费 明细")
