@@ -194,29 +194,44 @@ def to_incoming(msg: Any) -> Incoming:
 
 
 def process(incoming: Incoming) -> str | None:
-    """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply."""
+    """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply.
+
+    Reads come first, outside the write lock (most retries end there); the write transaction
+    holds only the duplicate check, the handler and the dedupe row with its reply. On
+    PostgreSQL a duplicate racing us fails on the dedupe row's unique key and rolls back whole.
+    """
     dispatcher: Dispatcher = current_app.extensions["zhibu.dispatcher"]
     key = incoming.dedupe_key
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
+            prior = _stored(key)
+            if prior is not None:
+                return prior.reply
+            ctx = Context(incoming=incoming, settings=_settings(), now=utcnow())
+            member = ctx.member  # looked up before the write lock is taken
             with write_tx():
-                prior = InboundMessage.get_or_none(InboundMessage.dedupe_key == key)
+                prior = _stored(key)
                 if prior is not None:
                     return prior.reply
-                row = InboundMessage.create(dedupe_key=key, openid=incoming.openid)
-                ctx = Context(incoming=incoming, settings=_settings(), now=utcnow())
                 reply = dispatcher.dispatch(ctx)
-                if ctx.member is not None:
-                    touch(ctx.member, ctx.now)
-                row.reply = reply
-                row.save(only=[InboundMessage.reply])
+                if member is not None:
+                    touch(member, ctx.now)
+                InboundMessage.insert(
+                    dedupe_key=key, openid=incoming.openid, reply=reply, created_at=ctx.now
+                ).execute()
             return reply
         except IntegrityError:
             # A concurrent delivery of the same message committed first: answer as it did.
-            prior = InboundMessage.get_or_none(InboundMessage.dedupe_key == key)
+            prior = _stored(key)
             if prior is not None:
                 return prior.reply
             log.warning("dedupe insert conflicted but no row found for %s", key)
         except OperationalError as exc:
             log.warning("write attempt %d/%d failed: %s", attempt, WRITE_ATTEMPTS, exc)
     return BUSY_REPLY
+
+
+def _stored(key: str) -> InboundMessage | None:
+    return (
+        InboundMessage.select(InboundMessage.reply).where(InboundMessage.dedupe_key == key).first()
+    )

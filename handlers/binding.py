@@ -241,6 +241,8 @@ def register(dispatcher: Dispatcher) -> None:
 
 def touch(member: Member, now: datetime) -> None:
     """Note that the member interacted (for the lost-contact rule); at most one write an hour."""
+    if member.last_active_at is not None and member.last_active_at > now - timedelta(hours=1):
+        return
     Member.update(last_active_at=now).where(
         Member.id == member.id,
         Member.last_active_at.is_null() | (Member.last_active_at < now - timedelta(hours=1)),
