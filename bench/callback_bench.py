@@ -361,7 +361,7 @@ ZHIBU_DIRS = ("bot", "handlers", "core", "models", "app.py")
 # (category, test on one frame "function (file)") — the first match from the leaf upwards wins.
 CATEGORIES: list[tuple[str, Any]] = [
     ("BEGIN IMMEDIATE: waiting for SQLite's write lock", lambda f: ".begin (peewee" in f),
-    ("queued for the write lock (bench/whatif.py)", lambda f: "queued_write_tx" in f),
+    ("queued at the write gate (models/base.py)", lambda f: "hold (" in f and "base.py" in f),
     ("COMMIT", lambda f: ".commit (peewee" in f),
     ("SQL statements inside SQLite", lambda f: "_execute_cursor (peewee" in f),
     (
