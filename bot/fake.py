@@ -814,8 +814,10 @@ class FakeWeChat:
         return self._msgid
 
     def _record(self, api: str, target: str, body: dict[str, Any]) -> None:
-        """Record one accepted outbound message."""
+        """Record one accepted outbound message (and log it, so the demo shows it)."""
         self.received.append({"api": api, "target": target, "body": body, "at": self.clock.now()})
+        content = _preview(body)
+        logger.info("fake WeChat accepted a %s message: %s", api, content)
 
     def _template_send(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
         """Accept a template message (40003 openid, 40037 template, 47003 data)."""
@@ -940,6 +942,20 @@ class FakeWeChat:
         self._robot_sent[key] = recent
         self._record("robot", key, data)
         return _ok()
+
+
+def _preview(body: dict[str, Any]) -> str:
+    """The readable part of an accepted message, for the log (no keys: targets are omitted)."""
+    for kind in ("text", "markdown"):
+        part = body.get(kind)
+        if isinstance(part, dict) and isinstance(part.get("content"), str):
+            return part["content"]
+    data = body.get("data")
+    if isinstance(data, dict):
+        return " | ".join(
+            str(v.get("value")) for v in data.values() if isinstance(v, dict) and "value" in v
+        )
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:

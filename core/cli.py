@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from core.cli_channels import channels_cli, outbox_cli
 from core.cli_dues import dues_cli
 from core.cli_meetings import meetings_cli
 from core.cli_roster import roster_cli
@@ -124,3 +125,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(jobs_command)
     app.cli.add_command(dues_cli)
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(channels_cli)

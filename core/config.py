@@ -85,6 +85,17 @@ def _cron(value: Any) -> str | None:
     return None
 
 
+def _iso_dates(value: Any) -> str | None:
+    from datetime import date
+
+    for item in value:
+        try:
+            date.fromisoformat(str(item))
+        except ValueError:
+            return f"expected a list of dates like \"2026-10-01\", got {item!r}"
+    return None
+
+
 def _positive(value: Any) -> str | None:
     return None if value > 0 else "expected a number greater than 0"
 
@@ -163,6 +174,14 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     },
     "study": {
         "reflection_max_chars": Setting(int, 500, _positive),
+        # Days without a study prompt (public holidays), and weekend days that are workdays
+        # (调休): ISO dates, e.g. ["2026-10-01", "2026-10-02"].
+        "holidays": Setting(list, [], _iso_dates),
+        "makeup_workdays": Setting(list, [], _iso_dates),
+    },
+    "alerts": {
+        # A party member with no interaction for this many days is flagged as lost contact.
+        "lost_contact_days": Setting(int, 90, _positive),
     },
     "meetings": {
         "default_duration_minutes": Setting(int, 90, _positive),
@@ -204,6 +223,13 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         # by name (mon-sun): APScheduler 3 reads 0 as Monday, crontab as Sunday.
         "token_refresh": Setting(str, "*/5 * * * *", _cron),
         "meeting_qr": Setting(str, "*/10 * * * *", _cron),
+        "study_prompt": Setting(str, "0 8 * * *", _cron),
+        "study_nudge": Setting(str, "0 20 * * *", _cron),
+        "study_summary": Setting(str, "0 18 * * fri", _cron),
+        "meeting_reminders": Setting(str, "*/5 * * * *", _cron),
+        "dues_reminder": Setting(str, "0 9 5 * *", _cron),
+        "secretary_digest": Setting(str, "30 8 * * *", _cron),
+        "volunteer_prompt": Setting(str, "0 9 * * sat", _cron),
         "outbox_drain_seconds": Setting(int, 10, _positive),
         # The database lease that keeps a second scheduler process idle.
         "lease_seconds": Setting(int, 60, _positive),
@@ -213,7 +239,7 @@ SCHEMA: dict[str, dict[str, Setting]] = {
     },
     "outbox": {
         # Rows one drain pass claims at a time, and the sender threads working on them.
-        "batch_size": Setting(int, 50, _positive),
+        "batch_size": Setting(int, 100, _positive),
         "concurrency": Setting(int, 4, _positive),
         # Retries: attempt n waits min(cap, base * factor ** (n - 1)) seconds, less a random
         # share of up to `jitter` of it; the row is dead after max_attempts failed attempts.
@@ -261,6 +287,8 @@ SECRETS.add(("channels", "wecom_corp_secret"))
 def _coerce(key: str, setting: Setting, value: Any) -> Any:
     """Convert an env string or TOML value to the setting's type, or raise ConfigError."""
     want = setting.type
+    if isinstance(value, str) and want is list:  # from the environment: comma-separated
+        value = [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, str) and want is not str:
         try:
             value = want(value.strip())

@@ -83,6 +83,7 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if not WechatBinding.select().where(WechatBinding.openid == openid).exists():
                 WechatBinding.create(openid=openid, member=member)
         _demo_meeting(secretary, settings)
+        _demo_channels(list(branches.values()))
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -123,6 +124,22 @@ def _demo_meeting(secretary: Member, settings: dict[str, dict[str, Any]]) -> Non
         pass  # an earlier run's meeting is still there
 
 
+def _demo_channels(branches: list[Branch]) -> None:
+    """The first branch's group gets a (fake) WeCom robot; the second writes to the console."""
+    from handlers.outbox import set_branch_channel
+
+    now = utcnow()
+    set_branch_channel(
+        branches[0].id,
+        "wecom_robot",
+        "demo-robot-branch1",
+        now,
+        nudge_enabled=True,
+        volunteer_enabled=True,
+    )
+    set_branch_channel(branches[1].id, "console", "", now)
+
+
 def _tz(settings: dict[str, dict[str, Any]]) -> Any:
     from zoneinfo import ZoneInfo
 
@@ -136,9 +153,7 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     settings = app.config["ZHIBU"]
     demo = settings["demo"]
     fake = _start_fake(demo["host"], demo["fake_wechat_port"], settings)
-    if fake is not None and settings["wechat"]["api_base_url"] == "https://api.weixin.qq.com":
-        # The demo's outbound WeChat calls (QR codes) go to the local fake.
-        settings["wechat"]["api_base_url"] = fake.base_url
+    overrides = _point_at_fake(settings, fake.base_url) if fake is not None else {}
     with db.connection_context():
         upgrade(db.obj)
         info = seed(settings)
@@ -168,11 +183,48 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         f"  {sim} --openid {SECRETARY_OPENID} 本月\n"
     )
     if fake is not None:
-        click.echo(f"Local fake WeChat API: {fake.base_url}\n")
-    if serve:
+        click.echo(
+            f"Local fake WeChat API: {fake.base_url} — every message it accepts (group robot,"
+            " template messages) is logged below as 'fake WeChat accepted'.\n"
+        )
+    if not serve:
+        return
+    scheduler = _start_scheduler(overrides)
+    click.echo("Scheduler started in its own process (flask --app app jobs lists its jobs).\n")
+    try:
         from werkzeug.serving import run_simple
 
         run_simple(demo["host"], demo["port"], app, threaded=True)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(10)
+
+
+def _point_at_fake(settings: dict[str, dict[str, Any]], base_url: str) -> dict[str, str]:
+    """Send the demo's outbound calls to the local fake; return the same as env overrides."""
+    changes = {
+        ("wechat", "api_base_url"): base_url,
+        ("channels", "wecom_api_base_url"): base_url,
+        ("channels", "template_id"): settings["channels"]["template_id"] or "demo-template",
+        ("channels", "personal_fallback"): "console",
+    }
+    env = {}
+    for (section, key), value in changes.items():
+        settings[section][key] = value
+        env[f"ZHIBU_{section.upper()}__{key.upper()}"] = value
+    return env
+
+
+def _start_scheduler(overrides: dict[str, str]) -> Any:
+    """Run the scheduler beside the demo server, as production runs it: its own process."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **overrides)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "flask", "--app", "app", "scheduler"], env=env
+    )
 
 
 def _in_venv_path() -> bool:

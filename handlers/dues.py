@@ -1341,6 +1341,35 @@ def branch_dues(
     return BranchDues(branch, month, summary, owing, unset, pending, alerts)
 
 
+@dataclass(frozen=True)
+class MemberOwing:
+    """One member who owes, for the reminder jobs: their months and total."""
+
+    member_id: int
+    branch_id: int
+    name: str
+    months: list[tuple[date, int]]
+
+    @property
+    def fen(self) -> int:
+        return sum(fen for _, fen in self.months)
+
+
+def all_owing(now: datetime, settings: Settings) -> list[MemberOwing]:
+    """Every party member who owes anything through this month, all branches (5 queries)."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    current = this_month(now, tz)
+    members, scope = _party_members(None)
+    books = _books(members, scope)
+    _fill_paid(books, scope)
+    out = []
+    for book in books.values():
+        owed = book.owed(settings, current)
+        if owed:
+            out.append(MemberOwing(book.member_id, book.branch_id, book.name, owed))
+    return out
+
+
 # ---- the six-month rule ---------------------------------------------------------------------
 
 REASONS = {"dues": "未交纳党费", "meetings": "未参加组织生活"}

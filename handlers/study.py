@@ -96,6 +96,9 @@ def record_study(
                     created_at=now,
                     updated_at=now,
                 )
+            from handlers.reminders import cancel_nudge  # a nudge not yet sent is not needed
+
+            cancel_nudge(member, day)
             return CheckinResult(row, topic, created=True)
         except IntegrityError:
             existing = StudyCheckin.get(where)  # a concurrent delivery won the insert

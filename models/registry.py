@@ -4,6 +4,7 @@ from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, Dues
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
+from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
 from models.study import StudyCheckin, StudyTopic
 from models.wechat import BindCode, InboundMessage, RateEvent, SharedValue, WechatBinding
 
@@ -28,4 +29,8 @@ ALL_MODELS = [
     DuesPayment,
     DuesMonth,
     JobRun,
+    BranchChannel,
+    MemberContact,
+    SubscribeCredit,
+    OutboxMessage,
 ]

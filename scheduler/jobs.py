@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from bot.channels import drain
 from bot.clients import (
     WeChatApiError,
     create_meeting_qr,
@@ -13,7 +14,8 @@ from bot.clients import (
     refresh_official_token,
 )
 from core.clock import utcnow
-from handlers import meetings
+from handlers import meetings, reminders
+from handlers.outbox import Outgoing, enqueue_many
 from models.base import write_tx
 from models.meetings import Meeting
 
@@ -48,10 +50,66 @@ def meeting_qr_codes(settings: Settings, now: datetime | None = None) -> list[tu
     return failures
 
 
+def _enqueue(rows: list[Outgoing], now: datetime) -> str:
+    created = enqueue_many(rows, now=now)
+    return f"{created} new of {len(rows)} message(s)"
+
+
+def study_prompt(settings: Settings, now: datetime) -> str:
+    """Today's topic to each branch group."""
+    return _enqueue(reminders.study_prompts(now, settings), now)
+
+
+def study_nudge(settings: Settings, now: datetime) -> str:
+    """The evening nudge to members who have not checked in, where branches want it."""
+    return _enqueue(reminders.study_nudges(now, settings), now)
+
+
+def study_summary(settings: Settings, now: datetime) -> str:
+    """The week's study rates per branch."""
+    return _enqueue(reminders.study_summaries(now, settings), now)
+
+
+def meeting_reminders(settings: Settings, now: datetime) -> str:
+    """Reminders 24 h and 1 h before meetings, and the summaries after them."""
+    rows = reminders.meeting_reminders(now, settings) + reminders.meeting_summaries(now, settings)
+    return _enqueue(rows, now)
+
+
+def dues_reminder(settings: Settings, now: datetime) -> str:
+    """The monthly dues reminder to groups and members who owe."""
+    return _enqueue(reminders.dues_reminders(now, settings), now)
+
+
+def secretary_digest(settings: Settings, now: datetime) -> str:
+    """The daily digest to each secretary with something to act on."""
+    return _enqueue(reminders.secretary_digests(now, settings), now)
+
+
+def volunteer_prompt(settings: Settings, now: datetime) -> str:
+    """Saturday's volunteer-service prompt where branches turned it on."""
+    return _enqueue(reminders.volunteer_prompts(now, settings), now)
+
+
+def outbox_drain(settings: Settings, now: datetime) -> str:
+    """Send what the jobs queued, paced to each channel's limits."""
+    report = drain(settings, now, max_seconds=settings["scheduler"]["outbox_drain_seconds"] * 5)
+    return str(report)
+
+
 # Job id → function. Cron strings come from [scheduler] under the same id.
 CRON_JOBS = {
     "token_refresh": token_refresh,
     "meeting_qr": meeting_qr_codes,
+    "study_prompt": study_prompt,
+    "study_nudge": study_nudge,
+    "study_summary": study_summary,
+    "meeting_reminders": meeting_reminders,
+    "dues_reminder": dues_reminder,
+    "secretary_digest": secretary_digest,
+    "volunteer_prompt": volunteer_prompt,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).
-INTERVAL_JOBS: dict[str, tuple[str, object]] = {}
+INTERVAL_JOBS = {
+    "outbox_drain": ("outbox_drain_seconds", outbox_drain),
+}

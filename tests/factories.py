@@ -100,3 +100,17 @@ def pay(m: Member, *months: date, amount_fen: int, by: Member | None = None) -> 
     for month in months:
         DuesMonth.create(payment=payment, member=m, month=month, amount_fen=amount_fen)
     return payment
+
+
+def group_channel(br: Branch, kind: str = "console", target: str = "", **flags: Any) -> Any:
+    """Give a branch a group channel (console by default; "wecom_robot" with a "demo-" key)."""
+    from handlers.outbox import set_branch_channel
+
+    return set_branch_channel(br.id, kind, target, utcnow(), **flags)
+
+
+def wecom_user(m: Member, userid: str) -> None:
+    """Record a member's WeCom userid (personal messages and @-mentions use it)."""
+    from handlers.outbox import set_wecom_userid
+
+    set_wecom_userid(m.id, userid, utcnow())

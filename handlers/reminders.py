@@ -1,0 +1,489 @@
+"""What the scheduler says to whom: study prompts, nudges, summaries, meeting reminders, digests.
+
+Each function returns the outbox rows (Outgoing) for every branch at once, in a constant number
+of queries however many branches and members there are; the jobs only enqueue them. Keys
+(kind, target, period) make a repeated run produce nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from peewee import fn
+
+from core.clock import local_day
+from handlers.meetings import COMMITTEE_ROLES, describe, signin_window
+from handlers.outbox import Outgoing
+from models.meetings import Attendance, Meeting, MeetingAttendee
+from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member
+from models.outbox import BranchChannel, OutboxMessage
+from models.study import StudyCheckin, StudyTopic
+
+Settings = dict[str, dict[str, Any]]
+
+
+def _tz(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings["app"]["timezone"])
+
+
+def is_workday(day: date, settings: Settings) -> bool:
+    """Weekdays are workdays, except configured holidays; make-up Saturdays/Sundays count."""
+    iso = day.isoformat()
+    if iso in settings["study"]["makeup_workdays"]:
+        return True
+    if iso in settings["study"]["holidays"]:
+        return False
+    return day.weekday() < 5
+
+
+def _channelled_branches(flag: str | None = None) -> list[Branch]:
+    """Branches with a group channel (optionally only those with a flag turned on)."""
+    query = Branch.select(Branch).join(BranchChannel, on=BranchChannel.branch == Branch.id)
+    if flag is not None:
+        query = query.where(getattr(BranchChannel, flag) == True)  # noqa: E712 - SQL
+    return list(query.order_by(Branch.id))
+
+
+def _party_members(branch_ids: list[int]) -> list[Member]:
+    return list(
+        Member.select()
+        .where(Member.branch.in_(branch_ids), Member.status.in_(PARTY_MEMBER_STATUSES))
+        .order_by(Member.id)
+    )
+
+
+# ---- study ----------------------------------------------------------------------------------
+
+
+def study_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
+    """Today's topic to each branch group (workdays only; make-up workdays too)."""
+    day = local_day(now, _tz(settings))
+    if not is_workday(day, settings):
+        return []
+    branches = _channelled_branches()
+    topics = list(StudyTopic.select().where(StudyTopic.day == day).order_by(StudyTopic.id.desc()))
+    rows = []
+    for branch in branches:
+        ranked = [
+            (0 if t.branch_id else 1 if t.committee_id else 2, t)
+            for t in topics
+            if t.branch_id == branch.id
+            or (t.branch_id is None and t.committee_id in (None, branch.committee_id))
+        ]
+        if not ranked:
+            continue
+        topic = min(ranked, key=lambda pair: pair[0])[1]
+        lines = [f"【今日学习】《{topic.title}》"]
+        if topic.content:
+            lines.append(topic.content[:300])
+        if topic.url:
+            lines.append(topic.url)
+        lines.append("学习后在公众号发送“学习 心得”打卡。")
+        rows.append(
+            Outgoing(
+                "study_prompt",
+                "branch",
+                branch.id,
+                day.isoformat(),
+                {"text": "\n".join(lines), "title": "今日学习"},
+                branch.id,
+            )
+        )
+    return rows
+
+
+def study_nudges(now: datetime, settings: Settings) -> list[Outgoing]:
+    """An evening nudge to members who have not checked in today, where the branch wants it."""
+    day = local_day(now, _tz(settings))
+    if not is_workday(day, settings):
+        return []
+    branches = _channelled_branches("nudge_enabled")
+    if not branches:
+        return []
+    done = {
+        row.member_id
+        for row in StudyCheckin.select(StudyCheckin.member).where(StudyCheckin.day == day)
+    }
+    return [
+        Outgoing(
+            "study_nudge",
+            "member",
+            m.id,
+            day.isoformat(),
+            {
+                "text": f"{m.name}同志，今天的学习还没有打卡。学习后发送“学习 心得”即可。",
+                "title": "学习提醒",
+            },
+            m.branch_id,
+        )
+        for m in _party_members([b.id for b in branches])
+        if m.id not in done
+    ]
+
+
+def cancel_nudge(member: Member, day: date) -> int:
+    """A member who checks in before the nudge went out does not get it."""
+    return (
+        OutboxMessage.update(status="skipped", last_error="已打卡，无需提醒")
+        .where(
+            OutboxMessage.kind == "study_nudge",
+            OutboxMessage.target_type == "member",
+            OutboxMessage.target_id == member.id,
+            OutboxMessage.period == day.isoformat(),
+            OutboxMessage.status == "pending",
+        )
+        .execute()
+    )
+
+
+def study_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
+    """The week's study rate per branch: how many took part, never who ranks where."""
+    today = local_day(now, _tz(settings))
+    start = today - timedelta(days=today.weekday())
+    branches = _channelled_branches()
+    ids = [b.id for b in branches]
+    if not ids:
+        return []
+    members = defaultdict(int)
+    for branch_id, count in (
+        Member.select(Member.branch, fn.COUNT(Member.id))
+        .where(Member.branch.in_(ids), Member.status.in_(PARTY_MEMBER_STATUSES))
+        .group_by(Member.branch)
+        .tuples()
+    ):
+        members[branch_id] = count
+    studied: dict[int, tuple[int, int]] = {}
+    for branch_id, people, checkins in (
+        StudyCheckin.select(
+            Member.branch, fn.COUNT(fn.DISTINCT(StudyCheckin.member)), fn.COUNT(StudyCheckin.id)
+        )
+        .join(Member)
+        .where(
+            Member.branch.in_(ids),
+            Member.status.in_(PARTY_MEMBER_STATUSES),
+            StudyCheckin.day.between(start, today),
+        )
+        .group_by(Member.branch)
+        .tuples()
+    ):
+        studied[branch_id] = (people, checkins)
+    rows = []
+    for branch in branches:
+        total = members[branch.id]
+        if not total:
+            continue
+        people, checkins = studied.get(branch.id, (0, 0))
+        text = (
+            f"【本周学习小结】{branch.name}{start.month}月{start.day}日至{today.month}月"
+            f"{today.day}日：{total} 名党员中 {people} 人参加学习打卡，参与率 "
+            f"{people / total:.0%}，共打卡 {checkins} 次。"
+        )
+        rows.append(
+            Outgoing(
+                "study_summary",
+                "branch",
+                branch.id,
+                start.isoformat(),
+                {"text": text, "title": "每周学习小结"},
+                branch.id,
+            )
+        )
+    return rows
+
+
+# ---- meetings -------------------------------------------------------------------------------
+
+
+def meeting_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
+    """24 h and 1 h before each meeting, a reminder to its branch group naming who is expected."""
+    tz = _tz(settings)
+    meetings = list(
+        Meeting.select()
+        .where(
+            Meeting.status == "scheduled",
+            Meeting.starts_at > now,
+            Meeting.starts_at <= now + timedelta(hours=24),
+        )
+        .order_by(Meeting.starts_at)
+    )
+    if not meetings:
+        return []
+    expected = _expected([m.id for m in meetings])
+    rows = []
+    for meeting in meetings:
+        lead = meeting.starts_at - now
+        label = "1h" if lead <= timedelta(hours=1) else "24h"
+        when = "1小时后" if label == "1h" else "明天" if lead > timedelta(hours=12) else "今天"
+        opens, _ = signin_window(meeting, settings)
+        people = expected.get(meeting.id, [])
+        text = (
+            f"【会议提醒】{when}召开：{describe(meeting, tz)}\n"
+            f"应到 {len(people)} 人。{opens.astimezone(tz):%H:%M} 起可签到，"
+            "不能参加的请发送“请假 原因”。"
+        )
+        rows.append(
+            Outgoing(
+                "meeting_reminder",
+                "branch",
+                meeting.branch_id,
+                f"{meeting.id}:{label}",
+                {"text": text, "title": "会议提醒", "mention_member_ids": [p.id for p in people]},
+                meeting.branch_id,
+            )
+        )
+    return rows
+
+
+def _expected(meeting_ids: list[int]) -> dict[int, list[Member]]:
+    out: dict[int, list[Member]] = defaultdict(list)
+    query = (
+        MeetingAttendee.select(MeetingAttendee, Member)
+        .join(Member)
+        .where(MeetingAttendee.meeting.in_(meeting_ids))
+        .order_by(Member.id)
+    )
+    for row in query:
+        out[row.meeting_id].append(row.member)
+    return out
+
+
+def meeting_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
+    """After a meeting ends, present / on leave / absent to the branch secretary."""
+    tz = _tz(settings)
+    meetings = list(
+        Meeting.select().where(
+            Meeting.status == "scheduled",
+            Meeting.ends_at <= now,
+            Meeting.ends_at > now - timedelta(hours=24),
+        )
+    )
+    if not meetings:
+        return []
+    ids = [m.id for m in meetings]
+    expected = _expected(ids)
+    marks = {
+        (a.meeting_id, a.member_id): a
+        for a in Attendance.select().where(Attendance.meeting.in_(ids))
+    }
+    secretaries = _managers({m.branch_id for m in meetings})
+    rows = []
+    for meeting in meetings:
+        secretary = secretaries.get(meeting.branch_id)
+        if secretary is None:
+            continue
+        present, leave, absent = [], [], []
+        for member in expected.get(meeting.id, []):
+            mark = marks.get((meeting.id, member.id))
+            if mark is not None and mark.status == "present":
+                present.append(member.name)
+            elif mark is not None and mark.leave_status == "approved":
+                leave.append(member.name)
+            else:
+                absent.append(member.name)
+        total = len(present) + len(leave) + len(absent)
+        text = (
+            f"【会议情况】{describe(meeting, tz)}\n应到 {total} 人，实到 {len(present)} 人\n"
+            f"请假：{'、'.join(leave) or '无'}\n缺席：{'、'.join(absent) or '无'}"
+        )
+        rows.append(
+            Outgoing(
+                "meeting_summary",
+                "member",
+                secretary.id,
+                str(meeting.id),
+                {"text": text, "title": "会议情况"},
+                meeting.branch_id,
+            )
+        )
+    return rows
+
+
+def _managers(branch_ids: set[int]) -> dict[int, Member]:
+    """The person who hears about a branch: its secretary, else deputy, else organizer."""
+    found: dict[int, tuple[int, Member]] = {}
+    for member in Member.select().where(Member.branch.in_(list(branch_ids))):
+        for rank, role in enumerate(BRANCH_MANAGERS):
+            if member.has_role(role) and (
+                member.branch_id not in found or rank < found[member.branch_id][0]
+            ):
+                found[member.branch_id] = (rank, member)
+    return {branch_id: member for branch_id, (_, member) in found.items()}
+
+
+# ---- volunteer service ----------------------------------------------------------------------
+
+
+def volunteer_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
+    """Saturday's 扶贫日 / volunteer-service prompt, where the branch turned it on."""
+    day = local_day(now, _tz(settings))
+    return [
+        Outgoing(
+            "volunteer_prompt",
+            "branch",
+            b.id,
+            day.isoformat(),
+            {
+                "text": "【周六扶贫日】今天是周六扶贫日，欢迎参加党员志愿服务，"
+                "服务后请向支部报告服务时长。",
+                "title": "志愿服务提醒",
+            },
+            b.id,
+        )
+        for b in _channelled_branches("volunteer_enabled")
+    ]
+
+
+# ---- the secretary's digest -----------------------------------------------------------------
+
+
+def lost_contact(now: datetime, settings: Settings) -> dict[int, list[Member]]:
+    """Party members with no interaction for the configured span, per branch."""
+    cutoff = now - timedelta(days=settings["alerts"]["lost_contact_days"])
+    query = Member.select().where(
+        Member.status.in_(PARTY_MEMBER_STATUSES),
+        Member.created_at < cutoff,
+        Member.last_active_at.is_null() | (Member.last_active_at < cutoff),
+    )
+    out: dict[int, list[Member]] = defaultdict(list)
+    for member in query.order_by(Member.id):
+        out[member.branch_id].append(member)
+    return out
+
+
+def committee_members(branch_ids: list[int]) -> set[int]:
+    """Ids of branch committee members, for checks that concern them."""
+    return {
+        m.id
+        for m in Member.select().where(Member.branch.in_(branch_ids))
+        if m.has_role(*COMMITTEE_ROLES)
+    }
+
+
+# ---- dues -----------------------------------------------------------------------------------
+
+
+def dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
+    """The monthly dues reminder: the month's progress to each group, a note to each debtor."""
+    from handlers.dues import all_owing, branch_month_summary, fen_to_text, months_text, this_month
+
+    month = this_month(now, _tz(settings))
+    period = f"{month:%Y-%m}"
+    channelled = {b.id for b in _channelled_branches()}
+    rows = []
+    for summary in branch_month_summary(month, settings):
+        if summary.branch_id not in channelled or not summary.members_due:
+            continue
+        text = (
+            f"【党费提醒】{month.year}年{month.month}月党费请及时交纳。"
+            f"本支部应交 {summary.members_due} 人，已交 {summary.members_paid} 人，"
+            f"已收 {fen_to_text(summary.collected_fen)}，"
+            f"应收 {fen_to_text(summary.expected_fen)}。"
+            "交纳后可在公众号发送“交党费 金额”报告，由收缴员确认。"
+        )
+        rows.append(
+            Outgoing(
+                "dues_reminder",
+                "branch",
+                summary.branch_id,
+                period,
+                {"text": text, "title": "党费提醒"},
+                summary.branch_id,
+            )
+        )
+    for owing in all_owing(now, settings):
+        text = (
+            f"{owing.name}同志，您有 {len(owing.months)} 个月党费待交"
+            f"（{months_text(m for m, _ in owing.months)}），共 {fen_to_text(owing.fen)}。"
+            "请联系党费收缴员交纳，或交纳后发送“交党费 金额”。"
+        )
+        rows.append(
+            Outgoing(
+                "dues_personal",
+                "member",
+                owing.member_id,
+                period,
+                {"text": text, "title": "党费提醒"},
+                owing.branch_id,
+            )
+        )
+    return rows
+
+
+# ---- the secretary's digest -----------------------------------------------------------------
+
+
+def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
+    """One digest per branch secretary, only when there is something to act on."""
+    from handlers.calendar import all_branches_due
+    from handlers.dues import all_owing, fen_to_text, lapse_alerts
+    from handlers.outbox import dead_counts
+
+    tz = _tz(settings)
+    day = local_day(now, tz)
+    items: dict[int, list[str]] = defaultdict(list)
+    owing: dict[int, list[Any]] = defaultdict(list)
+    for row in all_owing(now, settings):
+        owing[row.branch_id].append(row)
+    for branch_id, rows in owing.items():
+        total = sum(r.fen for r in rows)
+        longest = max(rows, key=lambda r: len(r.months))
+        items[branch_id].append(
+            f"党费：{len(rows)} 人未交清，共 {fen_to_text(total)}"
+            f"（最长 {longest.name} {len(longest.months)} 个月）"
+        )
+    for req in all_branches_due(now, settings):
+        who = f"（{req.group_name}）" if req.group_name else ""
+        state = (
+            f"上期未开，本期还剩 {req.days_left} 天"
+            if req.status == "overdue"
+            else f"还剩 {req.days_left} 天，尚未召开"
+        )
+        items[req.branch_id].append(f"会议：{req.kind_label}{who}{req.period.label}{state}")
+    for alert in lapse_alerts(now, settings):
+        items[alert.branch_id].append(
+            f"六个月规定：{alert.member_name} 已连续{'至少' if alert.at_least else ''} "
+            f"{alert.months} 个月{alert.reason_label}"
+        )
+    for branch_id, members in lost_contact(now, settings).items():
+        names = "、".join(m.name for m in members[:10])
+        more = f"等 {len(members)} 人" if len(members) > 10 else ""
+        days = settings["alerts"]["lost_contact_days"]
+        items[branch_id].append(f"失联：{names}{more} 已 {days} 天以上没有任何互动，请联系")
+    soon = day + timedelta(days=30)
+    for member in Member.select().where(
+        Member.status == "probationary", Member.joined_on.is_null(False)
+    ):
+        ends = _one_year_after(member.joined_on)
+        if ends <= soon:
+            state = "已到期" if ends <= day else f"将于 {ends.month}月{ends.day}日 到期"
+            items[member.branch_id].append(f"转正：{member.name} 预备期{state}，请按程序讨论转正")
+    for branch_id, count in dead_counts().items():
+        items[branch_id].append(f"消息：{count} 条通知未能送达，请检查群机器人或联系方式")
+    managers = _managers(set(items))
+    rows = []
+    for branch_id, lines in items.items():
+        secretary = managers.get(branch_id)
+        if secretary is None or not lines:
+            continue
+        text = f"【书记待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
+        rows.append(
+            Outgoing(
+                "secretary_digest",
+                "member",
+                secretary.id,
+                day.isoformat(),
+                {"text": text, "title": "书记待办"},
+                branch_id,
+            )
+        )
+    return rows
+
+
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)

@@ -1,0 +1,239 @@
+"""Helpers for the outbox and channel tests: the fake with WeCom app messages, a stepped clock,
+an app wired to the fake, and the child process the crash and producer tests start.
+
+Run as a child: ``python -m tests.test_outbox_support drain STEP NTH SHIFT`` (SIGKILL itself at
+the NTH time the drain reaches STEP; "none" never) or ``enqueue START_AT``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.channels import Clock
+from bot.fake import (
+    APPCHAT_CONTENT_MAX_BYTES,
+    FakeClock,
+    FakeWeChat,
+    _ApiError,
+    _check_content,
+    _ok,
+    _parse_json_body,
+    _Route,
+)
+from core.clock import UTC, utcnow
+from models.base import db
+
+APPID = "wxoutboxtest00001"
+SECRET = "outbox-test-app-secret-5e1d0c"
+CORP_SECRET = "outbox-test-corp-secret-9a7c31"
+AGENT_ID = 1000002
+TEMPLATE_ID = "tpl-remind-01"
+SUBSCRIBE_ID = "tpl-subscribe-01"
+ROBOT = "demo-robot-5f0c2a9d-7b1e-4c1a"
+WEBHOOK = "/cgi-bin/webhook/send"
+
+# Fast retries and short timeouts: tests move the drain's clock instead of waiting.
+FAST_OUTBOX: dict[str, Any] = {
+    "batch_size": 50,
+    "concurrency": 2,
+    "max_attempts": 4,
+    "backoff_base_seconds": 10.0,
+    "backoff_factor": 2.0,
+    "backoff_cap_seconds": 3600.0,
+    "backoff_jitter": 0.5,
+    "claim_timeout_seconds": 60,
+    "drain_max_seconds": 5.0,
+    "request_timeout_seconds": 1.0,
+}
+
+
+class FakeWithAppMessages(FakeWeChat):
+    """The fake plus WeCom's /cgi-bin/message/send (app message to members by userid).
+
+    bot/fake.py has no such route yet; this one records messages as api "app" and answers
+    ``invaliduser`` for userids in ``unknown_users``, as WeCom does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unknown_users: set[str] = set()
+        self._routes["/cgi-bin/message/send"] = _Route("POST", self._message_send, "corp")
+
+    def _message_send(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        data = _parse_json_body(body)
+        touser = data.get("touser")
+        if not isinstance(touser, str) or not touser:
+            raise _ApiError(40058, "invalid parameter, touser missing")
+        if not isinstance(data.get("agentid"), int):
+            raise _ApiError(40056, "invalid agentid")
+        msgtype = data.get("msgtype")
+        if msgtype not in ("text", "markdown"):
+            raise _ApiError(40008)
+        _check_content(data.get(msgtype), APPCHAT_CONTENT_MAX_BYTES)
+        if touser in self.unknown_users:
+            return _ok(invaliduser=touser)
+        self._record("app", touser, data)
+        return _ok(invaliduser="")
+
+
+class SteppedClock(Clock):
+    """The drain's clock and the fake's in step: time moves only when the drain sleeps."""
+
+    def __init__(self, start: float, fake: FakeWeChat | None = None) -> None:
+        super().__init__()
+        self.epoch = start
+        self.fake = fake
+        self.slept = 0.0
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch, UTC)
+
+    def sleep(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
+        self.epoch += seconds
+        self.slept += seconds
+        if self.fake is not None:
+            self.fake.clock.advance(seconds)
+
+
+def settings_for(fake: FakeWeChat, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return app overrides pointing every channel at the fake."""
+    config: dict[str, dict[str, Any]] = {
+        "wechat": {"api_base_url": fake.base_url, "app_id": APPID, "app_secret": SECRET},
+        "channels": {
+            "wecom_api_base_url": fake.base_url,
+            "wecom_corp_id": fake.corp_id,
+            "wecom_corp_secret": CORP_SECRET,
+            "wecom_agent_id": AGENT_ID,
+            "template_id": TEMPLATE_ID,
+            "subscribe_template_id": SUBSCRIBE_ID,
+        },
+        "outbox": dict(FAST_OUTBOX),
+    }
+    for section, values in overrides.items():
+        config.setdefault(section, {}).update(values)
+    return config
+
+
+def fake_server(start: float | None = None) -> FakeWithAppMessages:
+    """Return a fake (not started) whose credentials match settings_for()."""
+    return FakeWithAppMessages(
+        appid=APPID, secret=SECRET, corp_secret=CORP_SECRET, clock=FakeClock(start)
+    )
+
+
+@pytest.fixture(name="fake")
+def fake_fixture() -> Iterator[FakeWithAppMessages]:
+    """A fake on real time."""
+    with fake_server() as server:
+        yield server
+
+
+@dataclass
+class Env:
+    app: Any
+    settings: dict[str, dict[str, Any]]
+    fake: FakeWithAppMessages
+    db_url: str
+
+
+def make_env(db_url: str, fake: FakeWithAppMessages, **overrides: dict[str, Any]) -> Env:
+    from tests.conftest import make_app
+
+    app = make_app(db_url, **settings_for(fake, **overrides))
+    return Env(app, app.config["ZHIBU"], fake, db_url)
+
+
+@pytest.fixture(name="env")
+def env_fixture(db_url: str, fake: FakeWithAppMessages) -> Iterator[Env]:
+    """An app on a fresh database wired to the fake, with an open connection."""
+    e = make_env(db_url, fake)
+    with e.app.app_context(), db.connection_context():
+        yield e
+    if not db.is_closed():
+        db.close()
+
+
+def texts(fake: FakeWeChat, api: str = "robot", target: str | None = None) -> list[str]:
+    """Return the content of every accepted text/markdown message, in order."""
+    out = []
+    for item in fake.messages(api, target):
+        body = item["body"]
+        section = body.get(body.get("msgtype", "text")) or {}
+        out.append(section.get("content", ""))
+    return out
+
+
+def later(seconds: float) -> datetime:
+    return utcnow() + timedelta(seconds=seconds)
+
+
+# ----- child processes ---------------------------------------------------------------------
+
+
+def _child_app() -> Any:
+    from app import create_app
+
+    return create_app()
+
+
+def _child_drain(step: str, nth: int, shift: float) -> int:
+    from bot.channels import drain
+
+    seen = {"count": 0}
+
+    def hook(name: str, row: Any) -> None:
+        if name != step:
+            return
+        seen["count"] += 1
+        if seen["count"] == nth:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    app = _child_app()
+    with app.app_context(), db.connection_context():
+        report = drain(app.config["ZHIBU"], now=utcnow() + timedelta(seconds=shift), hook=hook)
+    print(report)
+    return 0
+
+
+def _child_enqueue(start_at: float) -> int:
+    from handlers.outbox import enqueue
+    from models.org import Branch
+
+    app = _child_app()
+    with app.app_context(), db.connection_context():
+        branch = Branch.select().first()
+        time.sleep(max(start_at - time.time(), 0))
+        created = enqueue(
+            "study_prompt",
+            "branch",
+            branch.id,
+            "2026-03-02",
+            {"text": "今日学习：党章第一章"},
+            branch_id=branch.id,
+            now=utcnow(),
+        )
+    print("created" if created else "exists")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "drain" and len(argv) == 4:
+        return _child_drain(argv[1], int(argv[2]), float(argv[3]))
+    if argv and argv[0] == "enqueue" and len(argv) == 2:
+        return _child_enqueue(float(argv[1]))
+    print("usage: drain STEP NTH SHIFT | enqueue START_AT", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
