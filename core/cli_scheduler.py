@@ -22,9 +22,14 @@ log = logging.getLogger(__name__)
 @with_appcontext
 def scheduler_command() -> None:
     """Run the scheduler in this process until stopped (one process per deployment)."""
+    from bot.channels import check_channel_settings
     from scheduler.runner import Runner
 
-    runner = Runner(current_app.config["ZHIBU"])
+    settings = current_app.config["ZHIBU"]
+    with db.connection_context():
+        for warning in check_channel_settings(settings):  # a missing setting stops here
+            log.warning("%s", warning)
+    runner = Runner(settings)
     sched = runner.build()
 
     def stop(signum: int, frame: Any) -> None:

@@ -287,6 +287,11 @@ SECRETS.add(("channels", "wecom_corp_secret"))
 def _coerce(key: str, setting: Setting, value: Any) -> Any:
     """Convert an env string or TOML value to the setting's type, or raise ConfigError."""
     want = setting.type
+    if isinstance(value, str) and want is bool:  # from the environment
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        value = lowered in ("true", "1", "yes", "on")
     if isinstance(value, str) and want is list:  # from the environment: comma-separated
         value = [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, str) and want is not str:

@@ -29,3 +29,5 @@ def setup(level: str) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(MaskPhones())
     root.addHandler(handler)
+    # APScheduler logs every run of every job at INFO; our runner logs what matters.
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))

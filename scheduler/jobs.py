@@ -93,8 +93,7 @@ def volunteer_prompt(settings: Settings, now: datetime) -> str:
 
 def outbox_drain(settings: Settings, now: datetime) -> str:
     """Send what the jobs queued, paced to each channel's limits."""
-    report = drain(settings, now, max_seconds=settings["scheduler"]["outbox_drain_seconds"] * 5)
-    return str(report)
+    return str(drain(settings, now))  # bounded by outbox.drain_max_seconds
 
 
 # Job id → function. Cron strings come from [scheduler] under the same id.

@@ -139,3 +139,17 @@ def test_jobs_cli_lists_and_runs(app):
     assert runner.invoke(args=["jobs", "run", "nope"]).exit_code == 2
     with db.connection_context():
         assert JobRun.select().count() == 1
+
+
+def test_scheduler_refuses_to_start_when_a_channel_lacks_its_settings(app):
+    from handlers.outbox import set_branch_channel
+    from tests import factories as f
+
+    with db.connection_context():
+        br = f.branch()
+        set_branch_channel(br.id, "wecom_appchat", "chat-123", datetime.now(SH))
+    result = app.test_cli_runner().invoke(args=["scheduler"])
+    assert result.exit_code != 0
+    assert "config error: channels.wecom_corp_id: required" in str(result.exception)
+    with db.connection_context():
+        assert JobRun.select().count() == 0
