@@ -12,6 +12,7 @@ from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
 from bot.filters import Bound, Command
 from core.clock import local_day
 from handlers.errors import DomainError
+from handlers.reminders import cancel_nudge
 from models.base import db
 from models.org import Member
 from models.study import StudyCheckin, StudyTopic
@@ -82,26 +83,24 @@ def record_study(
         & (StudyCheckin.day == day)
         & (StudyCheckin.topic_key == key)
     )
-    existing = StudyCheckin.get_or_none(where)
-    if existing is None:
-        try:
-            with db.atomic():
-                row = StudyCheckin.create(
-                    member=member.id,
-                    day=day,
-                    topic=topic,
-                    topic_key=key,
-                    reflection=reflection,
-                    source=source,
-                    created_at=now,
-                    updated_at=now,
-                )
-            from handlers.reminders import cancel_nudge  # a nudge not yet sent is not needed
-
-            cancel_nudge(member, day)
-            return CheckinResult(row, topic, created=True)
-        except IntegrityError:
-            existing = StudyCheckin.get(where)  # a concurrent delivery won the insert
+    # Insert first: the common case is the day's first check-in; the unique index catches a
+    # repeat (or a concurrent delivery), which then becomes an update.
+    try:
+        with db.atomic():
+            row = StudyCheckin.create(
+                member=member.id,
+                day=day,
+                topic=topic,
+                topic_key=key,
+                reflection=reflection,
+                source=source,
+                created_at=now,
+                updated_at=now,
+            )
+        cancel_nudge(member, day)  # a nudge not yet sent is not needed any more
+        return CheckinResult(row, topic, created=True)
+    except IntegrityError:
+        existing = StudyCheckin.get(where)  # already checked in today
     if reflection and reflection != existing.reflection:
         existing.reflection = reflection
         existing.updated_at = now
@@ -109,7 +108,9 @@ def record_study(
     return CheckinResult(existing, topic, created=False)
 
 
-def member_week(member: Member, *, now: datetime, tz: ZoneInfo) -> MemberWeek:
+def member_week(
+    member: Member, *, now: datetime, tz: ZoneInfo, with_total: bool = True
+) -> MemberWeek:
     """Return this member's check-ins this week, their streak and total (theirs alone)."""
     today = local_day(now, tz)
     start = today - timedelta(days=today.weekday())
@@ -123,7 +124,9 @@ def member_week(member: Member, *, now: datetime, tz: ZoneInfo) -> MemberWeek:
         )
         .distinct()
     }
-    total = StudyCheckin.select().where(StudyCheckin.member == member.id).count()
+    total = (
+        StudyCheckin.select().where(StudyCheckin.member == member.id).count() if with_total else 0
+    )
     streak = 0
     cursor = today if today in days else today - timedelta(days=1)
     while cursor in days:
@@ -148,7 +151,7 @@ def _on_study(ctx: Context) -> str:
         tz=ctx.tz,
         max_chars=ctx.settings["study"]["reflection_max_chars"],
     )
-    week = member_week(ctx.member, now=ctx.now, tz=ctx.tz)
+    week = member_week(ctx.member, now=ctx.now, tz=ctx.tz, with_total=False)
     topic = f"今日主题：《{result.topic.title}》\n" if result.topic else ""
     if result.created:
         head = "学习打卡成功！\n" + topic
