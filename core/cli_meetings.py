@@ -107,3 +107,46 @@ def qr_codes() -> None:
         click.echo(f"  meeting {meeting.id}: {error}", err=True)
     if failures:
         sys.exit(1)
+
+
+@meetings_cli.command("edit")
+@click.argument("meeting_id", type=int)
+@click.option("--when", "when_text", default=None, help="New time, e.g. '12月4日 15:00'.")
+@click.option("--place", default=None)
+@click.option("--title", default=None)
+@click.option("--host", default=None, help="Name of the member who chairs.")
+@click.option("--recorder", default=None, help="Name of the member who keeps the minutes.")
+@click.option("--minutes", default=None, help="The minutes (纪要).")
+@click.option("--decisions", default=None, help="The decisions (决议).")
+def edit(meeting_id: int, when_text: str | None, **fields: str | None) -> None:
+    """Change a meeting as the server operator; attendance already recorded stays."""
+    settings = current_app.config["ZHIBU"]
+    tz = ZoneInfo(settings["app"]["timezone"])
+    now = utcnow()
+    changes = {k: v for k, v in fields.items() if v is not None}
+    with db.connection_context():
+        try:
+            if when_text:
+                when = parse_when(when_text, now=now, tz=tz)
+                changes.update(start=when.start, end=when.end)
+            if not changes:
+                _fail("没有要修改的内容：请给出 --when、--place、--title 等选项。")
+            with write_tx():
+                meeting = m.edit_meeting(None, meeting_id, now=now, settings=settings, **changes)
+        except (DateTextError, DomainError) as exc:
+            _fail(exc.message)
+    click.echo(f"已修改：{m.describe(meeting, tz)}")
+
+
+@meetings_cli.command("cancel")
+@click.argument("meeting_id", type=int)
+def cancel(meeting_id: int) -> None:
+    """Cancel a meeting; attendance already recorded stays for the record."""
+    tz = ZoneInfo(current_app.config["ZHIBU"]["app"]["timezone"])
+    with db.connection_context():
+        try:
+            with write_tx():
+                meeting = m.cancel_meeting(None, meeting_id, now=utcnow())
+        except DomainError as exc:
+            _fail(exc.message)
+    click.echo(f"已取消：{m.describe(meeting, tz)}")

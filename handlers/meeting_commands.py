@@ -157,8 +157,14 @@ def _report(ctx: Context, meeting_id: int | None) -> str:
     def with_reason(rows: list) -> str:
         return "、".join(f"{x.name}（{reason}）" for x, reason in rows) or "无"
 
+    roles = [
+        f"{label}：{m.Member.get_by_id(member_id).name}"
+        for label, member_id in (("主持人", meeting.host_id), ("记录人", meeting.recorder_id))
+        if member_id
+    ]
     lines = [
         m.describe(meeting, ctx.tz) + ("（已取消）" if meeting.status == "cancelled" else ""),
+        *(["，".join(roles)] if roles else []),
         f"应到 {len(r.expected)} 人，实到 {len(r.present)} 人，出席率 {r.rate:.0%}",
         f"已签到：{names(r.present)}",
         f"请假（已批准）：{with_reason(r.leave_approved)}",
@@ -167,6 +173,10 @@ def _report(ctx: Context, meeting_id: int | None) -> str:
         lines.append(f"请假待批：{with_reason(r.leave_pending)}")
     if r.leave_rejected:
         lines.append(f"请假未批准：{with_reason(r.leave_rejected)}")
+    if meeting.minutes or meeting.decisions:
+        lines.append(
+            f"纪要：{'已记录' if meeting.minutes else '未记录'}；决议：{meeting.decisions or '无'}"
+        )
     label = "缺席" if r.ended else "未签到"
     lines.append(f"{label}：{names(r.not_signed)}")
     if r.quorum_needed is not None:
@@ -202,10 +212,21 @@ def _on_edit(ctx: Context) -> str:
         kwargs.update(start=when.start, end=when.end)
     elif field_name in ("地点", "会议室"):
         kwargs["place"] = value
-    elif field_name in ("主题", "标题", "内容"):
+    elif field_name in ("主题", "标题"):
         kwargs["title"] = value
+    elif field_name in ("主持人", "主持"):
+        kwargs["host"] = value
+    elif field_name in ("记录人", "记录员"):
+        kwargs["recorder"] = value
+    elif field_name in ("纪要", "会议记录", "记录"):
+        kwargs["minutes"] = value
+    elif field_name in ("决议", "决定"):
+        kwargs["decisions"] = value
     else:
-        raise DomainError(f"不能修改“{field_name}”，可以修改：时间、地点、主题。" + usage)
+        raise DomainError(
+            f"不能修改“{field_name}”，可以修改：时间、地点、主题、主持人、记录人、纪要、决议。"
+            + usage
+        )
     meeting = m.edit_meeting(ctx.member, meeting_id, now=ctx.now, settings=ctx.settings, **kwargs)
     return "已修改：" + m.describe(meeting, ctx.tz) + "\n已记录的签到和请假保持不变。"
 

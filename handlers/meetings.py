@@ -204,22 +204,31 @@ def get_meeting(actor: Member | None, meeting_id: int) -> Meeting:
 
 
 def edit_meeting(
-    actor: Member,
+    actor: Member | None,
     meeting_id: int,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     place: str | None = None,
     title: str | None = None,
+    host: str | None = None,
+    recorder: str | None = None,
+    minutes: str | None = None,
+    decisions: str | None = None,
     now: datetime,
     settings: Settings,
 ) -> Meeting:
-    """Change a scheduled meeting; attendance already recorded stays."""
+    """Change a meeting (time only while ahead); attendance already recorded stays."""
     tz = ZoneInfo(settings["app"]["timezone"])
     meeting = get_meeting(actor, meeting_id)
     if meeting.status != "scheduled":
         raise DomainError(f"{describe(meeting, tz)} 已取消，不能修改。")
     if start is not None:
+        if meeting.starts_at <= now:
+            raise DomainError(
+                f"{describe(meeting, tz)} 已经开始或召开过，不能再改时间；"
+                "如需另开，请重新安排会议。"
+            )
         duration = meeting.ends_at - meeting.starts_at
         new_end = end or start + duration
         _check_times(meeting.branch, start, new_end, now, settings, tz, exclude=meeting.id)
@@ -228,12 +237,36 @@ def edit_meeting(
         meeting.place = place.strip()[:200]
     if title is not None:
         meeting.title = title.strip()[:200]
+    if host is not None:
+        meeting.host = _branch_member(meeting.branch, host, "主持人")
+    if recorder is not None:
+        meeting.recorder = _branch_member(meeting.branch, recorder, "记录人")
+    for name, value in (("minutes", minutes), ("decisions", decisions)):
+        if value is not None:
+            if len(value) > MINUTES_MAX_CHARS:
+                raise DomainError(
+                    f"内容最多 {MINUTES_MAX_CHARS} 字，本次 {len(value)} 字，未保存。"
+                )
+            setattr(meeting, name, value.strip())
     meeting.updated_at = now
     meeting.save()
     return meeting
 
 
-def cancel_meeting(actor: Member, meeting_id: int, *, now: datetime) -> Meeting:
+MINUTES_MAX_CHARS = 5000
+
+
+def _branch_member(branch: Branch, name: str, what: str) -> Member:
+    """The one member of the branch with this name, or a refusal naming the problem."""
+    name = name.strip()
+    found = list(Member.select().where(Member.branch == branch.id, Member.name == name))
+    if len(found) != 1:
+        problem = "没有" if not found else f"有 {len(found)} 位"
+        raise DomainError(f"{branch.name}{problem}名为“{name}”的党员，请核对{what}姓名。")
+    return found[0]
+
+
+def cancel_meeting(actor: Member | None, meeting_id: int, *, now: datetime) -> Meeting:
     """Cancel a meeting; attendance already recorded stays for the record."""
     meeting = get_meeting(actor, meeting_id)
     if meeting.status == "cancelled":

@@ -181,8 +181,21 @@ def test_meetings_cli_create_and_list(env):
             ]
         )
         assert past.exit_code == 1 and "已经过去" in past.output
+        edited = runner.invoke(
+            args=["meetings", "edit", "1", "--place", "党群服务中心", "--host", "书记甲"]
+        )
+        assert edited.exit_code == 0 and "党群服务中心" in edited.output, edited.output
+        bad = runner.invoke(args=["meetings", "edit", "1", "--host", "无此人"])
+        assert bad.exit_code == 1 and "无此人" in bad.output
+        nothing = runner.invoke(args=["meetings", "edit", "1"])
+        assert nothing.exit_code == 1 and "没有要修改的内容" in nothing.output
+        cancelled = runner.invoke(args=["meetings", "cancel", "1"])
+        assert cancelled.exit_code == 0 and "已取消" in cancelled.output
+        assert "已经取消过" in runner.invoke(args=["meetings", "cancel", "1"]).output
     with db.connection_context():
-        assert Meeting.select().count() == 1
+        (meeting,) = Meeting.select()
+    assert (meeting.place, meeting.status) == ("党群服务中心", "cancelled")
+    assert meeting.host_id == env["people"]["sec"].id
 
 
 def test_month_and_quarter_views_for_the_secretary(env):

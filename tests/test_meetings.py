@@ -297,3 +297,25 @@ def test_meeting_list_and_help_for_managers(wechat, org):
         assert "近期会议：\n【编号" in say(wechat, org, "sec", "会议")
         assert "开始签到" in say(wechat, org, "sec", "帮助")
         assert "开始签到" not in say(wechat, org, "m1", "帮助")
+
+
+def test_host_recorder_minutes_and_decisions_are_recorded(wechat, org):
+    mid = schedule(wechat, org, "会议 党员大会 12月3日 15:00 大会议室 选举")
+    with at(NOW):
+        assert "已修改" in say(wechat, org, "sec", f"修改会议 {mid} 主持人 书记甲")
+        assert "已修改" in say(wechat, org, "sec", f"修改会议 {mid} 记录人 组织委员乙")
+        assert "没有名为“路人”" in say(wechat, org, "sec", f"修改会议 {mid} 记录人 路人")
+    with at(START + timedelta(hours=3)):  # minutes and decisions after the meeting
+        assert "已修改" in say(wechat, org, "sec", f"修改会议 {mid} 纪要 传达学习了上级精神")
+        assert "已修改" in say(wechat, org, "sec", f"修改会议 {mid} 决议 同意接收预备党员")
+        assert "不能再改时间" in say(wechat, org, "sec", f"修改会议 {mid} 时间 12月4日 9:00")
+        report = say(wechat, org, "sec", f"会议 情况 {mid}")
+    assert "主持人：书记甲，记录人：组织委员乙" in report
+    assert "纪要：已记录；决议：同意接收预备党员" in report
+    with db.connection_context():
+        meeting = Meeting.get_by_id(mid)
+    assert meeting.minutes == "传达学习了上级精神"
+    assert (meeting.host_id, meeting.recorder_id) == (
+        org["people"]["sec"].id,
+        org["people"]["org"].id,
+    )
