@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -181,7 +182,7 @@ def _shorten(text: str, max_chars: int) -> str:
 # ----- channels ----------------------------------------------------------------------------
 
 
-class Channel:
+class Channel(ABC):
     """Send outbox payloads of one kind; subclasses implement ``messages`` and ``post``."""
 
     kind = ""
@@ -190,13 +191,13 @@ class Channel:
         self.settings = settings
         self.timeout = float(settings["outbox"]["request_timeout_seconds"])
 
+    @abstractmethod
     def messages(self, payload: Payload, address: Address) -> list[dict[str, Any]]:
         """Return the wire messages for a payload (several when it must be split)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def post(self, message: dict[str, Any], address: Address) -> None:
         """Send one wire message; raise ChannelError when it was not accepted."""
-        raise NotImplementedError
 
     def send(self, payload: Payload, address: Address) -> None:
         """Send a payload: every part, in order."""

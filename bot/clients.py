@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -275,7 +276,7 @@ def _stable_unsupported(exc: WeChatApiError) -> bool:
     return exc.http_status == 404 or exc.errcode in STABLE_TOKEN_UNSUPPORTED
 
 
-class _SharedTokenMixin:
+class _SharedTokenMixin(ABC):
     """Share the token through the database, rebase URLs, time out and retry once.
 
     The retry lives in ``_request``, not in ``_handle_result`` where wechatpy's own
@@ -331,9 +332,9 @@ class _SharedTokenMixin:
         expires_in = max(int((token.expires_at - utcnow()).total_seconds()), 0)
         return {"access_token": token.value, "expires_in": expires_in}
 
+    @abstractmethod
     def _fetch_token(self, force: bool) -> tuple[str, int]:
         """Ask WeChat for a token and return it with its lifetime in seconds."""
-        raise NotImplementedError
 
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> Any:
         """Send one API call; on a token error renew the shared token and retry exactly once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from core.text import split_command
@@ -10,11 +11,12 @@ if TYPE_CHECKING:
     from bot.dispatcher import Context
 
 
-class Filter:
+class Filter(ABC):
     """A predicate on a Context; combine with &, | and ~."""
 
+    @abstractmethod
     def check(self, ctx: Context) -> bool:
-        raise NotImplementedError
+        """Tell whether the message in ctx passes."""
 
     def __and__(self, other: Filter) -> Filter:
         return _All(self, other)
