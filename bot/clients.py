@@ -39,6 +39,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
 from core.clock import utcnow
+from core.logs import redact_sql_params_of
 from models.base import db, write_tx
 from models.wechat import SharedValue
 
@@ -126,32 +127,13 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
-class _RedactSharedValueSql(logging.Filter):
-    """Mask the parameters of peewee's DEBUG query lines on the shared_value table (tokens)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Replace every parameter of a shared_value statement with asterisks."""
-        msg = record.msg
-        if (
-            isinstance(msg, tuple)
-            and len(msg) == 2
-            and isinstance(msg[0], str)
-            and SharedValue._meta.table_name in msg[0]
-            and msg[1]
-        ):
-            record.msg = (msg[0], ["***"] * len(msg[1]))
-        return True
-
-
 def _install_log_redaction() -> None:
     """Keep DEBUG logs free of secrets: urllib3 prints URLs, peewee prints SQL parameters."""
     for name in _URLLIB3_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
             logger.addFilter(_RedactSecrets())
-    peewee_logger = logging.getLogger("peewee")
-    if not any(isinstance(f, _RedactSharedValueSql) for f in peewee_logger.filters):
-        peewee_logger.addFilter(_RedactSharedValueSql())
+    redact_sql_params_of(SharedValue._meta.table_name)
 
 
 _install_log_redaction()

@@ -15,6 +15,7 @@ from typing import Any
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
 from core.clock import utcnow
+from core.logs import redact_sql_params_of
 from models.base import BaseModel, UTCDateTimeField
 from models.org import Branch, Member
 
@@ -122,25 +123,7 @@ class OutboxMessage(BaseModel):
         return value if isinstance(value, dict) else {}
 
 
-class _RedactChannelSql(logging.Filter):
-    """Mask the parameters of peewee's DEBUG query lines on branch_channel (robot keys)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.msg
-        if (
-            isinstance(msg, tuple)
-            and len(msg) == 2
-            and isinstance(msg[0], str)
-            and BranchChannel._meta.table_name in msg[0]
-            and msg[1]
-        ):
-            record.msg = (msg[0], ["***"] * len(msg[1]))
-        return True
-
-
-_peewee_log = logging.getLogger("peewee")
-if not any(isinstance(f, _RedactChannelSql) for f in _peewee_log.filters):
-    _peewee_log.addFilter(_RedactChannelSql())
+redact_sql_params_of(BranchChannel._meta.table_name)
 
 
 def mask_target(value: str | None) -> str:
