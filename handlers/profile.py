@@ -1,9 +1,12 @@
-"""我的: a member's own week of study, upcoming meetings and attendance — theirs alone."""
+"""我的: a member's own week of study, meetings, attendance and dues — theirs alone."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
 from bot.filters import Bound, Command
+from handlers.dues import fen_to_text, member_dues
 from handlers.meetings import describe, member_meetings
 from handlers.study import member_week
 
@@ -25,11 +28,23 @@ def mine_text(ctx: Context) -> str:
         f"连续学习：{week.streak} 天；累计打卡：{week.total} 次",
         f"本季度参会：{attended}/{held} 次",
     ]
+    if member.is_party_member:
+        lines.append(_dues_line(member, ctx))
     if soon:
         lines.append("即将参加的会议：")
         lines += [describe(m, ctx.tz) for m in soon]
     lines.append("（以上信息仅您本人可见）")
     return "\n".join(lines)
+
+
+def _dues_line(member: Any, ctx: Context) -> str:
+    view = member_dues(member, now=ctx.now, settings=ctx.settings)
+    if view.due.state == "unset":
+        return "党费：类别和基数尚未设置（发送“党费”查看详情）"
+    owed = (
+        f"，待交 {len(view.owed)} 个月共 {fen_to_text(view.owed_fen)}" if view.owed else "，已交清"
+    )
+    return f"党费：本月应交 {fen_to_text(view.due.amount_fen)}{owed}"
 
 
 def register(dispatcher: Dispatcher) -> None:

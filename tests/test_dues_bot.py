@@ -277,3 +277,11 @@ def test_two_collectors_recording_the_same_month_at_once_one_wins(wechat, org):
         assert all(f"记录编号 {entry}（120.00元" in r for r in told)
     assert paid_months(org["people"]["zhang"]) == [date(2026, k, 1) for k in (4, 5, 6, 7)]
     assert len(rows(DuesPayment)) == 4
+
+
+def test_mine_shows_the_members_own_dues(wechat, org):
+    say(wechat, org, "col", "收党费 张三 120.00 2026年1月")
+    mine = say(wechat, org, "zhang", "我的")
+    assert "党费：本月应交 120.00元，待交 5 个月共 600.00元" in mine  # February to June
+    assert "党费：类别和基数尚未设置" in say(wechat, org, "shan", "我的")
+    assert "党费" not in say(wechat, org, "act", "我的")
