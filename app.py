@@ -46,6 +46,10 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     app.extensions["zhibu.dispatcher"] = build_dispatcher()
     app.register_blueprint(wechat_bp)
 
+    from api import init_app as init_api
+
+    init_api(app)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -1,10 +1,12 @@
 """Serve a local fake of the WeChat and WeCom HTTP APIs for tests, the demo and the CLI.
 
 One real HTTP server on 127.0.0.1 answers the official-account, mini-program and WeCom
-endpoints zhibu uses, with the real error codes, limits and timing rules (token grace and
-expiry, daily token quota, single-use login codes, one-time subscribe credits, robot byte
-limits and the 20-a-minute window). Time is a controllable ``FakeClock``; faults (errcodes,
-HTTP 5xx, non-JSON bodies, latency) can be injected per path.
+endpoints zhibu uses (WeCom: gettoken, app chats, app messages to members, group robots), with
+the real error codes, limits and timing rules (token grace and expiry, daily token quota,
+single-use login codes, one-time subscribe credits, ``invaliduser`` for app-message recipients
+outside the app's visible range, robot byte limits and the 20-a-minute window). Time is a
+controllable ``FakeClock``; faults (errcodes, HTTP 5xx, non-JSON bodies, latency) can be
+injected per path.
 
 Usage::
 
@@ -54,6 +56,7 @@ ROBOT_LIMIT = 20
 ROBOT_TEXT_MAX_BYTES = 2048
 ROBOT_MARKDOWN_MAX_BYTES = 4096
 APPCHAT_CONTENT_MAX_BYTES = 2048
+APP_MESSAGE_MAX_BYTES = 2048  # text and markdown content of a WeCom app message
 BEIJING_UTC_OFFSET = 8 * 3600
 DAY = 86400
 SHUTDOWN_POLL = 0.01  # seconds; how fast stop() returns
@@ -77,6 +80,7 @@ ERRMSGS: dict[int, str] = {
     40014: "invalid access_token",
     40029: "invalid code",
     40037: "invalid template_id",
+    40056: "invalid agentid",
     40052: "invalid action name",
     40053: "invalid action info, please check document",
     40058: "invalid parameter",
@@ -96,6 +100,7 @@ ERRMSGS: dict[int, str] = {
     45011: "api minute-quota reach limit, must slower, retry next minute",
     47001: "data format error",
     47003: "argument invalid!",
+    81013: "user & party & tag all invalid",
     86003: "chat not exist",
     93000: "invalid webhook url",
 }
@@ -406,10 +411,15 @@ class FakeWeChat:
         corp_id: str = "wwdemocorp",
         corp_secret: str = "demo-corp-secret",  # noqa: S107 - demo credential of a local fake
         robot_keys: Iterable[str] | None = None,
+        wecom_users: Iterable[str] | None = None,
         token_quota: int = 2000,
         clock: FakeClock | None = None,
     ) -> None:
-        """Configure the fake; ``robot_keys=None`` accepts any key starting with "demo-"."""
+        """Configure the fake; ``robot_keys=None`` accepts any key starting with "demo-".
+
+        ``wecom_users`` are the userids in the WeCom app's visible range (``None``: every
+        userid); app messages to other userids come back in ``invaliduser``.
+        """
         self.host = host
         self.port = port
         self.appid = appid
@@ -417,6 +427,7 @@ class FakeWeChat:
         self.corp_id = corp_id
         self.corp_secret = corp_secret
         self.robot_keys: set[str] | None = None if robot_keys is None else set(robot_keys)
+        self.wecom_users: set[str] | None = None if wecom_users is None else set(wecom_users)
         self.token_quota = token_quota
         self.clock = clock or FakeClock()
         self.received: list[dict[str, Any]] = []
@@ -446,6 +457,7 @@ class FakeWeChat:
             "/cgi-bin/gettoken": _Route("GET", self._gettoken),
             "/cgi-bin/appchat/create": _Route("POST", self._appchat_create, "corp"),
             "/cgi-bin/appchat/send": _Route("POST", self._appchat_send, "corp"),
+            "/cgi-bin/message/send": _Route("POST", self._message_send, "corp"),
             "/cgi-bin/webhook/send": _Route("POST", self._webhook_send),
         }
 
@@ -910,6 +922,41 @@ class FakeWeChat:
             raise _ApiError(40058, f"invalid parameter, {msgtype} is not an object")
         self._record("appchat", chat_id, data)
         return _ok()
+
+    def _wecom_user_known(self, userid: str) -> bool:
+        """Tell whether a userid is in the app's visible range (userids ignore case)."""
+        if self.wecom_users is None:
+            return True
+        return userid.lower() in {known.lower() for known in self.wecom_users}
+
+    def _message_send(self, query: dict[str, str], body: bytes) -> dict[str, Any] | _Response:
+        """Accept an app message to members by userid ("a|b"), recorded once per member.
+
+        As WeCom does: userids outside the visible range come back in ``invaliduser`` (lower
+        case, "|"-separated) while the others still get the message; when none is valid the
+        call fails with 81013.
+        """
+        data = _parse_json_body(body)
+        touser = data.get("touser")
+        if not isinstance(touser, str) or not touser.strip("| "):
+            raise _ApiError(40058, "invalid parameter, touser missing")
+        agent_id = data.get("agentid")
+        if not isinstance(agent_id, int) or isinstance(agent_id, bool):
+            raise _ApiError(40056)
+        msgtype = data.get("msgtype")
+        if msgtype not in ("text", "markdown"):
+            raise _ApiError(40008)
+        _check_content(data.get(msgtype), APP_MESSAGE_MAX_BYTES)
+        users = [u.strip() for u in touser.split("|") if u.strip()]
+        known = [u for u in users if self._wecom_user_known(u)]
+        invalid = "|".join(u.lower() for u in users if not self._wecom_user_known(u))
+        if not known:
+            return _json_response(
+                {"errcode": 81013, "errmsg": ERRMSGS[81013], "invaliduser": invalid}
+            )
+        for userid in known:
+            self._record("wecom_app", userid, data)
+        return _ok(invaliduser=invalid, msgid=str(self._next_msgid()))
 
     def _robot_key_valid(self, key: str) -> bool:
         """Tell whether a group-robot key exists."""

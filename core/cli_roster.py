@@ -55,7 +55,9 @@ def import_command(file: str, committee: str | None) -> None:
     with db.connection_context():
         name = _default_committee(committee)
         try:
-            report = import_roster(file, name, progress=progress)
+            report = import_roster(
+                file, name, progress=progress, settings=current_app.config["ZHIBU"]
+            )
         except RosterError as exc:
             _fail(exc.message)
         except DomainError as exc:
@@ -73,6 +75,8 @@ def import_command(file: str, committee: str | None) -> None:
         created.append(f"党小组 {report.groups_created} 个")
     if created:
         lines.append("新建" + "，".join(created) + "。")
+    if report.dues_set:
+        lines.append(f"为 {report.dues_set} 名党员登记了新的党费类别或基数。")
     click.echo("\n".join(lines))
 
 

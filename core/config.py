@@ -92,7 +92,7 @@ def _iso_dates(value: Any) -> str | None:
         try:
             date.fromisoformat(str(item))
         except ValueError:
-            return f"expected a list of dates like \"2026-10-01\", got {item!r}"
+            return f'expected a list of dates like "2026-10-01", got {item!r}'
     return None
 
 
@@ -272,6 +272,13 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         # Members without a personal channel: "skip" their messages, or write them to the
         # console log ("console", for the demo).
         "personal_fallback": Setting(str, "skip", _one_of("skip", "console")),
+    },
+    "api": {
+        # Mini-program API (/api/v1): how long a login token lives, and per-minute limits on
+        # logins (per WeChat account and per client address) and on meeting sign-ins.
+        "session_ttl_seconds": Setting(int, 7 * 24 * 3600, _positive),
+        "login_rate_per_minute": Setting(int, 10, _positive),
+        "signin_rate_per_minute": Setting(int, 10, _positive),
     },
     "demo": {
         "host": Setting(str, "127.0.0.1", _nonempty),

@@ -47,14 +47,6 @@ def _channelled_branches(flag: str | None = None) -> list[Branch]:
     return list(query.order_by(Branch.id))
 
 
-def _party_members(branch_ids: list[int]) -> list[Member]:
-    return list(
-        Member.select()
-        .where(Member.branch.in_(branch_ids), Member.status.in_(PARTY_MEMBER_STATUSES))
-        .order_by(Member.id)
-    )
-
-
 # ---- study ----------------------------------------------------------------------------------
 
 
@@ -65,17 +57,22 @@ def study_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
         return []
     branches = _channelled_branches()
     topics = list(StudyTopic.select().where(StudyTopic.day == day).order_by(StudyTopic.id.desc()))
+    # The branch's own topic, else its committee's, else everyone's; the newest of each kind.
+    own: dict[int, StudyTopic] = {}
+    committees: dict[int, StudyTopic] = {}
+    everyone = None
+    for t in topics:
+        if t.branch_id:
+            own.setdefault(t.branch_id, t)
+        elif t.committee_id:
+            committees.setdefault(t.committee_id, t)
+        elif everyone is None:
+            everyone = t
     rows = []
     for branch in branches:
-        ranked = [
-            (0 if t.branch_id else 1 if t.committee_id else 2, t)
-            for t in topics
-            if t.branch_id == branch.id
-            or (t.branch_id is None and t.committee_id in (None, branch.committee_id))
-        ]
-        if not ranked:
+        topic = own.get(branch.id) or committees.get(branch.committee_id) or everyone
+        if topic is None:
             continue
-        topic = min(ranked, key=lambda pair: pair[0])[1]
         lines = [f"【今日学习】《{topic.title}》"]
         if topic.content:
             lines.append(topic.content[:300])
@@ -103,24 +100,30 @@ def study_nudges(now: datetime, settings: Settings) -> list[Outgoing]:
     branches = _channelled_branches("nudge_enabled")
     if not branches:
         return []
-    done = {
-        row.member_id
-        for row in StudyCheckin.select(StudyCheckin.member).where(StudyCheckin.day == day)
-    }
+    done = StudyCheckin.select(StudyCheckin.member).where(StudyCheckin.day == day)
+    members = (
+        Member.select(Member.id, Member.name, Member.branch)
+        .where(
+            Member.branch.in_([b.id for b in branches]),
+            Member.status.in_(PARTY_MEMBER_STATUSES),
+            Member.id.not_in(done),
+        )
+        .order_by(Member.id)
+        .tuples()
+    )
     return [
         Outgoing(
             "study_nudge",
             "member",
-            m.id,
+            member_id,
             day.isoformat(),
             {
-                "text": f"{m.name}同志，今天的学习还没有打卡。学习后发送“学习 心得”即可。",
+                "text": f"{name}同志，今天的学习还没有打卡。学习后发送“学习 心得”即可。",
                 "title": "学习提醒",
             },
-            m.branch_id,
+            branch_id,
         )
-        for m in _party_members([b.id for b in branches])
-        if m.id not in done
+        for member_id, name, branch_id in members
     ]
 
 
@@ -304,7 +307,8 @@ def meeting_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
 def _managers(branch_ids: set[int]) -> dict[int, Member]:
     """The person who hears about a branch: its secretary, else deputy, else organizer."""
     found: dict[int, tuple[int, Member]] = {}
-    for member in Member.select().where(Member.branch.in_(list(branch_ids))):
+    query = Member.select().where(Member.branch.in_(list(branch_ids)), Member.roles != "")
+    for member in query.order_by(Member.id):  # only people with a role can be one
         for rank, role in enumerate(BRANCH_MANAGERS):
             if member.has_role(role) and (
                 member.branch_id not in found or rank < found[member.branch_id][0]
@@ -357,7 +361,7 @@ def committee_members(branch_ids: list[int]) -> set[int]:
     """Ids of branch committee members, for checks that concern them."""
     return {
         m.id
-        for m in Member.select().where(Member.branch.in_(branch_ids))
+        for m in Member.select().where(Member.branch.in_(branch_ids), Member.roles != "")
         if m.has_role(*COMMITTEE_ROLES)
     }
 
@@ -418,14 +422,15 @@ def dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
 def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     """One digest per branch secretary, only when there is something to act on."""
     from handlers.calendar import all_branches_due
-    from handlers.dues import all_owing, fen_to_text, lapse_alerts
+    from handlers.dues import fen_to_text, owing_and_lapse_alerts
     from handlers.outbox import dead_counts
 
     tz = _tz(settings)
     day = local_day(now, tz)
     items: dict[int, list[str]] = defaultdict(list)
     owing: dict[int, list[Any]] = defaultdict(list)
-    for row in all_owing(now, settings):
+    all_owing, lapse_alerts = owing_and_lapse_alerts(now, settings)  # one load, not two
+    for row in all_owing:
         owing[row.branch_id].append(row)
     for branch_id, rows in owing.items():
         total = sum(r.fen for r in rows)
@@ -442,7 +447,7 @@ def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             else f"还剩 {req.days_left} 天，尚未召开"
         )
         items[req.branch_id].append(f"会议：{req.kind_label}{who}{req.period.label}{state}")
-    for alert in lapse_alerts(now, settings):
+    for alert in lapse_alerts:
         items[alert.branch_id].append(
             f"六个月规定：{alert.member_name} 已连续{'至少' if alert.at_least else ''} "
             f"{alert.months} 个月{alert.reason_label}"

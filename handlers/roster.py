@@ -10,24 +10,38 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from core.clock import utcnow
+from core.config import defaults
 from handlers.binding import IssuedCode, issue_codes
 from handlers.errors import DomainError
 from models.base import write_tx
-from models.org import ROLES, STATUSES, Branch, Committee, Member, PartyGroup
+from models.org import (
+    PARTY_MEMBER_STATUSES,
+    ROLES,
+    STATUSES,
+    Branch,
+    Committee,
+    Member,
+    PartyGroup,
+)
 from models.wechat import WechatBinding
+
+if TYPE_CHECKING:  # handlers.dues imports this module: the functions import it when called
+    from handlers.dues import NewAssessment
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+Settings = dict[str, dict[str, Any]]
 
 PROGRESS_EVERY = 500
 # Rows per INSERT / IN (...) query: well under SQLite's and PostgreSQL's bound-variable limits.
@@ -46,6 +60,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "roles": ("职务", "党内职务"),
     "joined_on": ("入党日期", "入党时间"),
     "full_on": ("转正日期", "转正时间"),
+    "dues_category": ("党费类别", "党费交纳类别", "交纳类别"),
+    "dues_base": ("工资基数", "党费基数", "交纳基数", "税后月收入"),
+    "dues_from": ("基数起始月", "基数起始月份", "党费起始月", "起始月份"),
 }
 LABELS = {
     "name": "姓名",
@@ -56,9 +73,13 @@ LABELS = {
     "roles": "职务",
     "joined_on": "入党日期",
     "full_on": "转正日期",
+    "dues_category": "党费类别",
+    "dues_base": "工资基数",
+    "dues_from": "基数起始月",
 }
 REQUIRED = ("name", "phone", "branch")
-OPTIONAL = ("group", "status", "roles", "joined_on", "full_on")
+DUES_COLUMNS = ("dues_category", "dues_base", "dues_from")
+OPTIONAL = ("group", "status", "roles", "joined_on", "full_on", *DUES_COLUMNS)
 
 STATUS_ALIASES: dict[str, str] = {
     **{label: code for code, label in STATUSES.items()},
@@ -114,6 +135,9 @@ class RosterRow:
     roles: str | None = None
     joined_on: str | None = None
     full_on: str | None = None
+    dues_category: str | None = None
+    dues_base: str | None = None
+    dues_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +154,7 @@ class ImportReport:
     branches_created: int
     groups_created: int
     committee_created: bool = False
+    dues_set: int = 0  # members given a new dues category or base (a new DuesAssessment)
 
     @property
     def total(self) -> int:
@@ -146,6 +171,25 @@ class RosterError(DomainError):
 
 
 @dataclass(frozen=True)
+class _Dues:
+    """A row's dues cells, read: what handlers.dues records as a DuesAssessment."""
+
+    category: str
+    amount_fen: int | None  # the after-tax base (在职, 离退休) or the farmer's monthly amount
+    from_month: date
+    month_given: bool  # False: the 基数起始月 cell was empty, so "from the current month"
+
+
+@dataclass(frozen=True)
+class _DuesContext:
+    """What checking dues cells needs: the settings and the time of the import."""
+
+    settings: Settings
+    now: datetime
+    tz: ZoneInfo
+
+
+@dataclass(frozen=True)
 class _Entry:
     """A checked row: the member's fields as they should be stored."""
 
@@ -158,6 +202,8 @@ class _Entry:
     roles: str
     joined_on: date | None
     full_on: date | None
+    dues: _Dues | None = None
+    dues_new: bool = False  # checked against the member's history: a new assessment is due
 
 
 def _row_error(row_number: int, text: str) -> RowError:
@@ -384,7 +430,43 @@ def _roles(text: str) -> tuple[str, list[str]]:
     return ",".join(sorted(codes)), unknown
 
 
-def _check_row(row: RosterRow) -> tuple[_Entry | None, list[RowError]]:
+def _dues_cells(row: RosterRow, ctx: _DuesContext) -> tuple[_Dues | None, list[str]]:
+    """Read a row's 党费类别, 工资基数 and 基数起始月; None when all three are empty."""
+    from handlers import dues
+
+    category_text = (row.dues_category or "").strip()
+    base_text = (row.dues_base or "").strip()
+    month_text = (row.dues_from or "").strip()
+    if not (category_text or base_text or month_text):
+        return None, []
+    errors: list[str] = []
+    category = dues.category_of(category_text)
+    if not category_text:
+        given = (("dues_base", base_text), ("dues_from", month_text))
+        filled = "、".join(LABELS[key] for key, text in given if text)
+        errors.append(
+            f"填写了{filled}，党费类别却为空，请填写党费类别，可填：{dues.CATEGORY_CHOICES}"
+        )
+    elif category is None:
+        errors.append(f"党费类别“{category_text}”无法识别，可填：{dues.CATEGORY_CHOICES}")
+    amount_fen = None
+    if base_text:
+        try:
+            amount_fen = dues.yuan_to_fen(base_text, what=LABELS["dues_base"])
+        except dues.MoneyError as exc:
+            errors.append(exc.message)
+    from_month = dues.this_month(ctx.now, ctx.tz)
+    if month_text:
+        try:
+            from_month = dues.cell_month(month_text, now=ctx.now, tz=ctx.tz)
+        except DomainError as exc:
+            errors.append(f"{LABELS['dues_from']}：{exc.message}")
+    if errors or category is None:
+        return None, errors
+    return _Dues(category, amount_fen, from_month, bool(month_text)), []
+
+
+def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[_Entry | None, list[RowError]]:
     """Check one row on its own; return the entry to store, or the row's errors."""
     n = row.row_number
     errors: list[str] = []
@@ -439,9 +521,11 @@ def _check_row(row: RosterRow) -> tuple[_Entry | None, list[RowError]]:
         errors.append(f"转正日期“{row.full_on}”早于入党日期“{row.joined_on}”")
     if status == "probationary" and full_on:
         errors.append(f"党员状态为预备党员，不应填写转正日期“{row.full_on}”")
+    dues_cells, dues_errors = _dues_cells(row, ctx)
+    errors.extend(dues_errors)
     if errors:
         return None, [_row_error(n, e) for e in errors]
-    entry = _Entry(n, name, phone, branch, group, status, roles, joined_on, full_on)
+    entry = _Entry(n, name, phone, branch, group, status, roles, joined_on, full_on, dues_cells)
     return entry, []
 
 
@@ -461,16 +545,119 @@ def _phones_elsewhere(phones: Iterable[str], committee: Committee | None) -> set
     return found
 
 
+def _present(rows: list[RosterRow]) -> frozenset[str]:
+    """The optional columns the file has (every row has the same ones)."""
+    return frozenset(k for k in OPTIONAL if rows and getattr(rows[0], k) is not None)
+
+
+def _dues_context(settings: Settings | None, now: datetime | None) -> _DuesContext:
+    settings = settings or defaults()
+    return _DuesContext(settings, now or utcnow(), ZoneInfo(settings["app"]["timezone"]))
+
+
+def _dues_item(entry: _Entry, member_id: int) -> NewAssessment:
+    """The DuesAssessment a row asks for, as handlers.dues.NewAssessment."""
+    from handlers import dues
+
+    cells = entry.dues
+    assert cells is not None
+    return dues.NewAssessment(
+        member_id=member_id,
+        category=cells.category,
+        base_fen=cells.amount_fen if cells.category in dues.BASED_CATEGORIES else None,
+        fixed_fen=cells.amount_fen if cells.category == "farmer" else None,
+        from_month=cells.from_month,
+        month_given=cells.month_given,
+    )
+
+
+def _assessment_problem(entry: _Entry, item: NewAssessment, ctx: _DuesContext) -> str | None:
+    """Run handlers.dues.check_assessment on a new assessment; name the column at fault."""
+    from handlers import dues
+
+    def check(month: date) -> None:
+        dues.check_assessment(
+            entry.name,
+            item.category,
+            item.base_fen,
+            item.fixed_fen,
+            month,
+            "",
+            ctx.now,
+            ctx.settings,
+        )
+
+    try:  # at the current month first: what is wrong then is the category or the amount
+        check(dues.this_month(ctx.now, ctx.tz))
+    except DomainError as exc:
+        amount = item.category in dues.BASED_CATEGORIES or item.category == "farmer"
+        return f"{LABELS['dues_base' if amount else 'dues_category']}：{exc.message}"
+    try:
+        check(item.from_month)
+    except DomainError as exc:
+        return f"{LABELS['dues_from']}：{exc.message}"
+    return None
+
+
+def _check_dues(
+    entries: list[_Entry], present: frozenset[str], ctx: _DuesContext, skip: set[str]
+) -> tuple[list[_Entry], list[RowError]]:
+    """Check the rows' dues cells against the stored members and their dues history.
+
+    Only party members (预备, 正式) pay dues. A row that would add an assessment must pass
+    handlers.dues.check_assessment; such entries come back marked dues_new. Rows whose phone
+    is in ``skip`` (already refused) are not checked.
+    """
+    from handlers import dues
+
+    with_dues = [e for e in entries if e.dues is not None and e.phone not in skip]
+    if not with_dues:
+        return entries, []
+    stored = _existing_members([e.phone for e in with_dues])
+    histories = dues.assessment_histories(m["id"] for m in stored.values())
+    errors: list[RowError] = []
+    new: set[int] = set()
+    for entry in with_dues:
+        member = stored.get(entry.phone)
+        status = entry.status
+        if member is not None and "status" not in present:
+            status = member["status"]
+        if status not in PARTY_MEMBER_STATUSES:
+            errors.append(
+                _row_error(
+                    entry.row_number,
+                    f"党员状态为{STATUSES.get(status, status)}，只有预备党员和正式党员交纳党费，"
+                    "请清空党费类别、工资基数和基数起始月",
+                )
+            )
+            continue
+        item = _dues_item(entry, member["id"] if member else 0)
+        if member is not None and dues.already_recorded(histories.get(member["id"], []), item):
+            continue
+        problem = _assessment_problem(entry, item, ctx)
+        if problem:
+            errors.append(_row_error(entry.row_number, problem))
+        else:
+            new.add(entry.row_number)
+    return [replace(e, dues_new=e.row_number in new) for e in entries], errors
+
+
 def _check(
-    rows: list[RosterRow], committee: Committee | None, progress: Progress | None = None
+    rows: list[RosterRow],
+    committee: Committee | None,
+    progress: Progress | None = None,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[_Entry], list[RowError]]:
     """Check every row; return the entries and every error, in row order."""
     total = len(rows)
+    ctx = _dues_context(settings, now)
     entries: list[_Entry] = []
     errors: list[RowError] = []
     first_row_of: dict[str, int] = {}
     for done, row in enumerate(rows, start=1):
-        entry, row_errors = _check_row(row)
+        entry, row_errors = _check_row(row, ctx)
         errors.extend(row_errors)
         if entry is not None:
             earlier = first_row_of.get(entry.phone)
@@ -496,13 +683,25 @@ def _check(
                     "或联系原党委先办理组织关系转出",
                 )
             )
+    entries, dues_errors = _check_dues(entries, _present(rows), ctx, elsewhere)
+    errors.extend(dues_errors)
     errors.sort(key=lambda e: e.row_number)
     return entries, errors
 
 
-def validate(rows: list[RosterRow], committee: Committee | None) -> list[RowError]:
-    """Check every row before anything is written; return all errors, in row order."""
-    return _check(rows, committee)[1]
+def validate(
+    rows: list[RosterRow],
+    committee: Committee | None,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> list[RowError]:
+    """Check every row before anything is written; return all errors, in row order.
+
+    ``settings`` bound the dues columns (rates, limits, time zone; the defaults when None) and
+    ``now`` is the current month of an empty 基数起始月.
+    """
+    return _check(rows, committee, settings=settings, now=now)[1]
 
 
 # ---- writing ------------------------------------------------------------------------------
@@ -565,6 +764,31 @@ def _existing_members(phones: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _write_dues(entries: list[_Entry], existing: dict[str, dict[str, Any]], now: datetime) -> int:
+    """Add the rows' new dues assessments (history kept), once the members exist."""
+    from handlers import dues
+
+    with_dues = [e for e in entries if e.dues is not None]
+    if not with_dues:
+        return 0
+    ids = {phone: row["id"] for phone, row in existing.items()}
+    created = [e.phone for e in with_dues if e.phone not in ids]
+    if created:
+        ids.update({phone: row["id"] for phone, row in _existing_members(created).items()})
+    histories = dues.assessment_histories(ids[e.phone] for e in with_dues)
+    items = []
+    for entry in with_dues:
+        item = _dues_item(entry, ids[entry.phone])
+        if dues.already_recorded(histories.get(item.member_id, []), item):
+            continue
+        if not entry.dues_new:  # recorded when checked, changed since: it was not checked
+            raise DomainError(
+                "导入期间有人修改了党员的党费类别或基数，未导入任何数据，请重新导入。"
+            )
+        items.append(item)
+    return dues.add_assessments(items, now=now) if items else 0
+
+
 def _write(
     entries: list[_Entry], committee_name: str, present: frozenset[str], now: datetime
 ) -> ImportReport:
@@ -625,6 +849,7 @@ def _write(
             updated += 1
         for chunk in _chunks(to_create):
             Member.insert_many(chunk).as_rowcount().execute()
+        dues_set = _write_dues(entries, existing, now)
     report = ImportReport(
         created=len(to_create),
         updated=updated,
@@ -632,16 +857,18 @@ def _write(
         branches_created=branches_created,
         groups_created=groups_created,
         committee_created=committee_created,
+        dues_set=dues_set,
     )
     log.info(
         "roster imported into committee id=%s: %d created, %d updated, %d unchanged, "
-        "%d branches and %d groups created",
+        "%d branches and %d groups created, %d dues assessments added",
         committee.id,
         report.created,
         report.updated,
         report.unchanged,
         report.branches_created,
         report.groups_created,
+        report.dues_set,
     )
     return report
 
@@ -652,8 +879,14 @@ def import_roster(
     progress: Progress | None = None,
     *,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> ImportReport:
-    """Check the whole file, then upsert its members by phone; any error writes nothing."""
+    """Check the whole file, then upsert its members by phone; any error writes nothing.
+
+    The optional 党费类别, 工资基数 and 基数起始月 columns give a party member a new dues
+    assessment (handlers.dues) when they differ from the one in effect; ``settings`` bound
+    them (the defaults when None).
+    """
     committee_name = committee_name.strip()
     if not committee_name:
         raise DomainError("请填写党委名称。")
@@ -662,13 +895,14 @@ def import_roster(
     rows = parse_roster(path)
     if not rows:
         raise DomainError("名册中没有党员数据（表头下面是空的）。")
-    present = frozenset(k for k in OPTIONAL if getattr(rows[0], k) is not None)
+    present = _present(rows)
+    now = now or utcnow()
     committee = Committee.get_or_none(Committee.name == committee_name)
-    entries, errors = _check(rows, committee, progress)
+    entries, errors = _check(rows, committee, progress, settings=settings, now=now)
     if errors:
         log.info("roster import refused: %d errors in %d rows", len(errors), len(rows))
         raise RosterError(errors)
-    report = _write(entries, committee_name, present, now or utcnow())
+    report = _write(entries, committee_name, present, now)
     if progress:
         progress(len(rows), len(rows))
     return report

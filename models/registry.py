@@ -1,5 +1,6 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
+from models.api import ApiSession
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
@@ -33,4 +34,5 @@ ALL_MODELS = [
     MemberContact,
     SubscribeCredit,
     OutboxMessage,
+    ApiSession,
 ]

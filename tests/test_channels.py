@@ -222,7 +222,7 @@ def test_wecom_app_message_to_a_member_by_userid(env: Env, fake):
     outbox.enqueue("dues_personal", "member", m.id, "2026-03", {"text": "请缴纳三月党费"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
     assert drain(env.settings, max_seconds=2).sent == 1
-    (message,) = fake.messages("app", "zhaoliu")
+    (message,) = fake.messages("wecom_app", "zhaoliu")
     assert message["body"]["agentid"] == AGENT_ID
     assert message["body"]["text"]["content"] == "请缴纳三月党费"
     assert fake.messages("template") == []
@@ -234,7 +234,7 @@ def test_wecom_app_unknown_userid_is_dead_with_a_reason(env: Env, fake):
     f.member("书记", br=br, roles="secretary")
     m = f.member(br=br)
     outbox.set_wecom_userid(m.id, "ghost", utcnow())
-    fake.unknown_users.add("ghost")
+    fake.wecom_users = {"zhaoliu"}  # "ghost" is not in the app's visible range
     outbox.enqueue("dues_personal", "member", m.id, "2026-03", {"text": "党费"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
     assert drain(env.settings, max_seconds=1).dead == 1
@@ -377,7 +377,7 @@ def test_secrets_never_reach_logs_errors_or_cli(env: Env, fake, caplog):
     rows = list(OutboxMessage.select().where(OutboxMessage.status == "pending"))
     drain(env.settings, now=max(r.next_attempt_at for r in rows), max_seconds=1)
     assert len(fake.messages("robot")) == 1
-    assert fake.messages("template") and fake.messages("app")
+    assert fake.messages("template") and fake.messages("wecom_app")
     tokens = [sv.value.strip('"') for sv in SharedValue.select() if "token" in sv.key]
     assert len(tokens) == 2  # the official account's and WeCom's
     runner = env.app.test_cli_runner()

@@ -576,6 +576,100 @@ def test_wecom_gettoken_and_appchat(
     assert http.get(url, params=good, timeout=5).json()["access_token"] != token
 
 
+def corp_token(fake: FakeWeChat, http: requests.Session) -> str:
+    """Return a WeCom access token from /cgi-bin/gettoken."""
+    params = {"corpid": fake.corp_id, "corpsecret": fake.corp_secret}
+    return http.get(fake.base_url + "/cgi-bin/gettoken", params=params, timeout=5).json()[
+        "access_token"
+    ]
+
+
+def app_message(touser: str = "zhangsan", content: str = "请缴纳三月党费", **extra: Any) -> dict:
+    """Build a WeCom app text message body."""
+    body = {"touser": touser, "msgtype": "text", "agentid": 1000002, "text": {"content": content}}
+    return {**body, **extra}
+
+
+def test_wecom_app_message_is_recorded_per_member(
+    fake: FakeWeChat, http: requests.Session, clock: FakeClock
+) -> None:
+    token = corp_token(fake, http)
+    answer = api(fake, http, "/cgi-bin/message/send", token, app_message())
+    assert answer["errcode"] == 0 and answer["errmsg"] == "ok"
+    assert answer["invaliduser"] == ""
+    assert isinstance(answer["msgid"], str) and answer["msgid"]
+    (message,) = fake.messages("wecom_app")
+    assert message["target"] == "zhangsan"
+    assert message["body"] == app_message()
+    markdown = app_message("lisi|wangwu", msgtype="markdown", markdown={"content": "**开会**"})
+    del markdown["text"]
+    assert api(fake, http, "/cgi-bin/message/send", token, markdown)["invaliduser"] == ""
+    assert [m["target"] for m in fake.messages("wecom_app")] == ["zhangsan", "lisi", "wangwu"]
+    assert fake.messages("wecom_app", "lisi")[0]["body"]["markdown"]["content"] == "**开会**"
+    assert fake.messages("appchat") == []
+
+
+def test_wecom_app_message_lists_userids_outside_the_visible_range(
+    fake: FakeWeChat, http: requests.Session
+) -> None:
+    fake.wecom_users = {"zhangsan", "LiSi"}
+    token = corp_token(fake, http)
+    answer = api(fake, http, "/cgi-bin/message/send", token, app_message("lisi|Ghost|zhangsan"))
+    assert (answer["errcode"], answer["invaliduser"]) == (0, "ghost")  # lower case, as WeCom
+    assert [m["target"] for m in fake.messages("wecom_app")] == ["lisi", "zhangsan"]
+    answer = api(fake, http, "/cgi-bin/message/send", token, app_message("ghost|nobody"))
+    assert answer["errcode"] == 81013  # every recipient invalid: the call fails
+    assert answer["invaliduser"] == "ghost|nobody"
+    assert len(fake.messages("wecom_app")) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "errcode"),
+    [
+        (app_message(touser=""), 40058),
+        ({k: v for k, v in app_message().items() if k != "touser"}, 40058),
+        ({k: v for k, v in app_message().items() if k != "agentid"}, 40056),
+        (app_message(agentid="1000002"), 40056),
+        (app_message(msgtype="image", image={"media_id": "m"}), 40008),
+        (app_message(content=""), 44004),
+        (app_message(content="党" * 683), 40058),  # 2049 UTF-8 bytes
+        (app_message(text="x"), 40058),
+    ],
+    ids=[
+        "empty-touser",
+        "no-touser",
+        "no-agentid",
+        "string-agentid",
+        "image",
+        "empty",
+        "too-long",
+        "text-not-object",
+    ],
+)
+def test_wecom_app_message_validates(
+    fake: FakeWeChat, http: requests.Session, body: dict[str, Any], errcode: int
+) -> None:
+    token = corp_token(fake, http)
+    assert api(fake, http, "/cgi-bin/message/send", token, body)["errcode"] == errcode
+    assert fake.messages() == []
+
+
+def test_wecom_app_message_needs_a_live_wecom_token(
+    fake: FakeWeChat, http: requests.Session, clock: FakeClock
+) -> None:
+    token = corp_token(fake, http)
+    body = app_message(content="党" * 682)  # 2046 bytes: within the limit
+    assert api(fake, http, "/cgi-bin/message/send", token, body)["errcode"] == 0
+    oa_token = get_token(fake, http)["access_token"]
+    assert api(fake, http, "/cgi-bin/message/send", oa_token, body)["errcode"] == 40001
+    assert api(fake, http, "/cgi-bin/message/send", "", body)["errcode"] == 40001
+    url = fake.base_url + "/cgi-bin/message/send"
+    assert http.get(url, params={"access_token": token}, timeout=5).json()["errcode"] == 43002
+    clock.advance(7200)
+    assert api(fake, http, "/cgi-bin/message/send", token, body)["errcode"] == 42001
+    assert len(fake.messages("wecom_app")) == 1
+
+
 # ----- protocol errors and fault injection ---------------------------------------------------
 
 
@@ -740,6 +834,19 @@ def test_wechatpy_enterprise_client_sends_to_appchat(fake: FakeWeChat) -> None:
     assert chat["chatid"] == "branch1"
     assert client.appchat.send_text("branch1", "今晚学习")["errcode"] == 0
     assert fake.messages("appchat", "branch1")[0]["body"]["text"]["content"] == "今晚学习"
+    assert fake.calls["/cgi-bin/gettoken"] == 1
+
+
+def test_wechatpy_enterprise_client_sends_app_messages(fake: FakeWeChat) -> None:
+    fake.wecom_users = {"zhangsan"}
+    client = WeComClient(fake.corp_id, fake.corp_secret, timeout=5, auto_retry=False)
+    fake.mount(client._http)
+    answer = client.message.send_text(1000002, ["zhangsan", "ghost"], "明天开会")
+    assert (answer["errcode"], answer["invaliduser"]) == (0, "ghost")
+    assert fake.messages("wecom_app", "zhangsan")[0]["body"]["text"]["content"] == "明天开会"
+    with pytest.raises(WeChatClientException) as caught:
+        client.message.send_text(1000002, "ghost", "明天开会")
+    assert caught.value.errcode == 81013
     assert fake.calls["/cgi-bin/gettoken"] == 1
 
 

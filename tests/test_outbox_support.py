@@ -1,5 +1,5 @@
-"""Helpers for the outbox and channel tests: the fake with WeCom app messages, a stepped clock,
-an app wired to the fake, and the child process the crash and producer tests start.
+"""Helpers for the outbox and channel tests: the fake WeChat, a stepped clock, an app wired to
+the fake, and the child process the crash and producer tests start.
 
 Run as a child: ``python -m tests.test_outbox_support drain STEP NTH SHIFT`` (SIGKILL itself at
 the NTH time the drain reaches STEP; "none" never) or ``enqueue START_AT``.
@@ -19,16 +19,7 @@ from typing import Any
 import pytest
 
 from bot.channels import Clock
-from bot.fake import (
-    APPCHAT_CONTENT_MAX_BYTES,
-    FakeClock,
-    FakeWeChat,
-    _ApiError,
-    _check_content,
-    _ok,
-    _parse_json_body,
-    _Route,
-)
+from bot.fake import FakeClock, FakeWeChat
 from core.clock import UTC, utcnow
 from models.base import db
 
@@ -54,35 +45,6 @@ FAST_OUTBOX: dict[str, Any] = {
     "drain_max_seconds": 5.0,
     "request_timeout_seconds": 1.0,
 }
-
-
-class FakeWithAppMessages(FakeWeChat):
-    """The fake plus WeCom's /cgi-bin/message/send (app message to members by userid).
-
-    bot/fake.py has no such route yet; this one records messages as api "app" and answers
-    ``invaliduser`` for userids in ``unknown_users``, as WeCom does.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.unknown_users: set[str] = set()
-        self._routes["/cgi-bin/message/send"] = _Route("POST", self._message_send, "corp")
-
-    def _message_send(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
-        data = _parse_json_body(body)
-        touser = data.get("touser")
-        if not isinstance(touser, str) or not touser:
-            raise _ApiError(40058, "invalid parameter, touser missing")
-        if not isinstance(data.get("agentid"), int):
-            raise _ApiError(40056, "invalid agentid")
-        msgtype = data.get("msgtype")
-        if msgtype not in ("text", "markdown"):
-            raise _ApiError(40008)
-        _check_content(data.get(msgtype), APPCHAT_CONTENT_MAX_BYTES)
-        if touser in self.unknown_users:
-            return _ok(invaliduser=touser)
-        self._record("app", touser, data)
-        return _ok(invaliduser="")
 
 
 class SteppedClock(Clock):
@@ -124,15 +86,13 @@ def settings_for(fake: FakeWeChat, **overrides: dict[str, Any]) -> dict[str, dic
     return config
 
 
-def fake_server(start: float | None = None) -> FakeWithAppMessages:
+def fake_server(start: float | None = None) -> FakeWeChat:
     """Return a fake (not started) whose credentials match settings_for()."""
-    return FakeWithAppMessages(
-        appid=APPID, secret=SECRET, corp_secret=CORP_SECRET, clock=FakeClock(start)
-    )
+    return FakeWeChat(appid=APPID, secret=SECRET, corp_secret=CORP_SECRET, clock=FakeClock(start))
 
 
 @pytest.fixture(name="fake")
-def fake_fixture() -> Iterator[FakeWithAppMessages]:
+def fake_fixture() -> Iterator[FakeWeChat]:
     """A fake on real time."""
     with fake_server() as server:
         yield server
@@ -142,11 +102,11 @@ def fake_fixture() -> Iterator[FakeWithAppMessages]:
 class Env:
     app: Any
     settings: dict[str, dict[str, Any]]
-    fake: FakeWithAppMessages
+    fake: FakeWeChat
     db_url: str
 
 
-def make_env(db_url: str, fake: FakeWithAppMessages, **overrides: dict[str, Any]) -> Env:
+def make_env(db_url: str, fake: FakeWeChat, **overrides: dict[str, Any]) -> Env:
     from tests.conftest import make_app
 
     app = make_app(db_url, **settings_for(fake, **overrides))
@@ -154,7 +114,7 @@ def make_env(db_url: str, fake: FakeWithAppMessages, **overrides: dict[str, Any]
 
 
 @pytest.fixture(name="env")
-def env_fixture(db_url: str, fake: FakeWithAppMessages) -> Iterator[Env]:
+def env_fixture(db_url: str, fake: FakeWeChat) -> Iterator[Env]:
     """An app on a fresh database wired to the fake, with an open connection."""
     e = make_env(db_url, fake)
     with e.app.app_context(), db.connection_context():

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 
 from core.cli_roster import INVITE_COLUMNS
 from core.clock import UTC, utcnow
+from handlers import dues as d
 from handlers.binding import bind
 from handlers.errors import DomainError
 from handlers.roster import (
@@ -26,6 +27,7 @@ from handlers.roster import (
     validate,
 )
 from models.base import db, is_sqlite
+from models.dues import DuesAssessment
 from models.org import Branch, Committee, Member, PartyGroup
 from models.registry import ALL_MODELS
 from models.wechat import BindCode
@@ -33,9 +35,20 @@ from tests import factories as f
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 HEADER = ["姓名", "手机号", "支部", "党小组", "党员状态", "职务", "入党日期", "转正日期"]
+DUES_HEADER = [*HEADER, "党费类别", "工资基数", "基数起始月"]
 COMMITTEE = "示例党委"
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 T1 = datetime(2025, 3, 2, 2, 0, tzinfo=UTC)
+JUNE = datetime(2026, 6, 10, 2, 0, tzinfo=UTC)  # 2026-06-10 10:00 in Beijing
+JAN26, JUN26, JUL26, AUG26 = (date(2026, k, 1) for k in (1, 6, 7, 8))
+
+# The dues columns of the examples, as stored: (from_month, category, base_fen, fixed_fen).
+EXAMPLE_DUES = {
+    "13800000001": [(JAN26, "in_service", 800000, None)],
+    "13800000002": [(JAN26, "retired", 450000, None)],
+    "13800000003": [(JAN26, "in_service", 300000, None)],
+    "13800000004": [(JAN26, "student", None, None)],
+}
 
 # What examples/roster.csv and examples/roster.xlsx hold, as stored.
 EXAMPLE = {
@@ -140,8 +153,27 @@ def table_counts(app: Any) -> dict[str, int]:
         return {m.__name__: m.select().count() for m in ALL_MODELS}
 
 
-def errors_of(path: Path, committee: Committee | None = None) -> list[tuple[int, str]]:
-    return [(e.row_number, e.message) for e in validate(parse_roster(path), committee)]
+def errors_of(
+    path: Path, committee: Committee | None = None, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    return [(e.row_number, e.message) for e in validate(parse_roster(path), committee, now=now)]
+
+
+def assessments(app: Any) -> dict[str, list[tuple]]:
+    """Every member's dues history by phone: (from_month, category, base_fen, fixed_fen)."""
+    with db.connection_context():
+        out: dict[str, list[tuple]] = {}
+        query = DuesAssessment.select(DuesAssessment, Member).join(Member)
+        for a in query.order_by(DuesAssessment.from_month, DuesAssessment.id):
+            row = (a.from_month, a.category, a.base_fen, a.fixed_fen)
+            out.setdefault(a.member.phone, []).append(row)
+        return out
+
+
+def monthly(phone: str, month: date, settings: dict[str, Any]) -> int:
+    """The member's dues for a month, in fen (handlers.dues.member_dues)."""
+    member = Member.get(Member.phone == phone)
+    return d.member_dues(member, now=JUNE, settings=settings).book.due(month, settings).amount_fen
 
 
 # ---- importing the examples ---------------------------------------------------------------
@@ -153,7 +185,9 @@ def test_cli_imports_the_example_csv(app):
     assert "新增 8 人，更新 0 人，未变 0 人" in result.output
     assert "新建党委 1 个，支部 2 个，党小组 2 个" in result.output
     assert "进度：8/8 行" in result.output
+    assert "为 4 名党员登记了新的党费类别或基数" in result.output
     assert stored(app) == EXAMPLE
+    assert assessments(app) == EXAMPLE_DUES
     with app.app_context(), db.connection_context():
         assert [b.name for b in Branch.select().order_by(Branch.name)] == [
             "第一党支部",
@@ -166,10 +200,11 @@ def test_cli_imports_the_example_csv(app):
 def test_example_xlsx_holds_the_same_roster_as_the_csv(app, conn):
     report = import_roster(EXAMPLES / "roster.xlsx", COMMITTEE)
     assert (report.created, report.updated, report.unchanged) == (8, 0, 0)
-    assert (report.branches_created, report.groups_created) == (2, 2)
+    assert (report.branches_created, report.groups_created, report.dues_set) == (2, 2, 4)
     assert stored(app) == EXAMPLE
+    assert assessments(app) == EXAMPLE_DUES  # 基数起始月 as Excel dates, 工资基数 as numbers
     report = import_roster(EXAMPLES / "roster.csv", COMMITTEE)
-    assert (report.created, report.updated, report.unchanged) == (0, 0, 8)
+    assert (report.created, report.updated, report.unchanged, report.dues_set) == (0, 0, 8, 0)
 
 
 def test_reimporting_the_same_file_writes_nothing(app, conn):
@@ -177,7 +212,7 @@ def test_reimporting_the_same_file_writes_nothing(app, conn):
     before, counts = stamps(app), table_counts(app)
     changes = db.connection().total_changes if is_sqlite() else None
     report = import_roster(EXAMPLES / "roster.xlsx", COMMITTEE, now=T1)
-    assert (report.created, report.updated, report.unchanged) == (0, 0, 8)
+    assert (report.created, report.updated, report.unchanged, report.dues_set) == (0, 0, 8, 0)
     assert (report.branches_created, report.groups_created, report.committee_created) == (
         0,
         0,
@@ -196,7 +231,7 @@ def test_cli_reimport_reports_everything_unchanged(app):
     result = cli(app, "import", path)  # the only committee is the default
     assert result.exit_code == 0, result.output
     assert "（示例党委）：共 8 人，新增 0 人，更新 0 人，未变 8 人。" in result.output
-    assert "新建" not in result.output
+    assert "新建" not in result.output and "党费" not in result.output
     assert stamps(app) == before
 
 
@@ -292,6 +327,184 @@ def test_a_failure_while_writing_rolls_back_everything(app, conn, tmp_path, monk
         import_roster(EXAMPLES / "roster.csv", COMMITTEE)
     monkeypatch.undo()
     assert set(table_counts(app).values()) == {0}  # committee, branches and groups rolled back
+
+
+# ---- dues categories and bases ------------------------------------------------------------
+
+
+def test_the_dues_columns_set_each_members_category_and_base(app, conn, settings):
+    report = import_roster(EXAMPLES / "roster.csv", COMMITTEE, now=JUNE, settings=settings)
+    assert (report.created, report.dues_set) == (8, 4)
+    assert assessments(app) == EXAMPLE_DUES
+    with db.connection_context():
+        for a in DuesAssessment.select():
+            assert (a.recorded_at, a.recorded_by_id, a.approved_by) == (JUNE, None, "")
+    assert monthly("13800000001", JUN26, settings) == 12000  # 8000.00 at 1.5%
+    assert monthly("13800000002", JUN26, settings) == 2250  # retired 4500.00 at 0.5%
+    assert monthly("13800000003", JUN26, settings) == 1500  # 3000.00 at 0.5%, a 预备党员
+    assert monthly("13800000004", JUN26, settings) == 20  # 低保: 0.20 a month
+    assert monthly("13800000006", JUN26, settings) == 0  # 赵丽华: no category yet
+
+
+def test_a_changed_base_adds_an_assessment_from_its_month(app, conn, settings, tmp_path):
+    import_roster(EXAMPLES / "roster.csv", COMMITTEE, now=JUNE, settings=settings)
+    before = stamps(app)
+    rows = example_rows()
+    rows[0][9:11] = ["9000", "2026年7月"]  # 王建国's raise, from July
+    path = write_csv(tmp_path / "raise.csv", rows, DUES_HEADER)
+    report = import_roster(path, COMMITTEE, now=JUNE, settings=settings)
+    assert (report.created, report.updated, report.unchanged, report.dues_set) == (0, 0, 8, 1)
+    assert stamps(app) == before  # the member row itself is untouched
+    history = assessments(app)
+    assert history["13800000001"] == [
+        (JAN26, "in_service", 800000, None),
+        (JUL26, "in_service", 900000, None),
+    ]
+    assert {k: v for k, v in history.items() if k != "13800000001"} == {
+        k: v for k, v in EXAMPLE_DUES.items() if k != "13800000001"
+    }
+    assert monthly("13800000001", JUN26, settings) == 12000
+    assert monthly("13800000001", JUL26, settings) == 13500  # 9000.00 at 1.5% from July
+    member = Member.get(Member.phone == "13800000001")
+    july = datetime(2026, 7, 10, 2, 0, tzinfo=UTC)
+    assert d.member_dues(member, now=july, settings=settings).due.amount_fen == 13500
+    counts = table_counts(app)
+    report = import_roster(path, COMMITTEE, now=july, settings=settings)
+    assert (report.unchanged, report.dues_set) == (8, 0)  # re-import: nothing new
+    assert table_counts(app) == counts
+
+
+def test_an_empty_start_month_means_the_current_one(app, conn, settings, tmp_path):
+    header = ["姓名", "手机号", "支部", "党费类别", "工资基数", "基数起始月"]
+    rows = [
+        ["甲", "13800000021", "一支部", "在职", "8000.00", ""],
+        ["乙", "13800000022", "一支部", "农民党员", "0.5", ""],
+        ["丙", "13800000023", "一支部", "学生", "", "2026-01-01"],  # an Excel date cell
+        ["丁", "13800000024", "一支部", "", "", ""],
+    ]
+    path = write_csv(tmp_path / "now.csv", rows, header)
+    assert import_roster(path, COMMITTEE, now=JUNE, settings=settings).dues_set == 3
+    assert assessments(app) == {
+        "13800000021": [(JUN26, "in_service", 800000, None)],
+        "13800000022": [(JUN26, "farmer", None, 50)],  # a farmer's 工资基数 is the amount
+        "13800000023": [(JAN26, "student", None, None)],
+    }
+    august = datetime(2026, 8, 3, 2, 0, tzinfo=UTC)
+    assert import_roster(path, COMMITTEE, now=august, settings=settings).dues_set == 0
+    rows[0][4] = "9000"
+    path = write_csv(tmp_path / "now.csv", rows, header)
+    assert import_roster(path, COMMITTEE, now=august, settings=settings).dues_set == 1
+    assert assessments(app)["13800000021"][-1] == (AUG26, "in_service", 900000, None)
+
+
+def test_a_category_set_by_a_secretary_is_kept_when_the_roster_says_the_same(
+    app, conn, settings, tmp_path
+):
+    import_roster(EXAMPLES / "roster.csv", COMMITTEE, now=JUNE, settings=settings)
+    zhao = Member.get(Member.phone == "13800000006")
+    approved = {"approved_by": "机关党委", "now": JUNE, "settings": settings}
+    d.set_assessment(None, zhao, "exempt", from_month=JAN26, **approved)
+    rows = example_rows()
+    rows[5][8:11] = ["免交", "", "2026年1月"]
+    path = write_csv(tmp_path / "exempt.csv", rows, DUES_HEADER)
+    assert import_roster(path, COMMITTEE, now=JUNE, settings=settings).dues_set == 0
+    rows[5][10] = "2026年2月"  # a new 免交 row would need the approver the roster lacks
+    path = write_csv(tmp_path / "exempt.csv", rows, DUES_HEADER)
+    with pytest.raises(RosterError) as caught:
+        import_roster(path, COMMITTEE, now=JUNE, settings=settings)
+    [error] = caught.value.errors
+    assert error.message.startswith("第7行：党费类别：免交党费须经上级党委批准，请写明批准人")
+
+
+DUES_GOOD = ["好党员", "13800000099", "第一党支部", *[""] * 5, "在职", "8000", "2026年1月"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        (["老干部", "8000", ""], "第3行：党费类别“老干部”无法识别，可填：在职、离退休、农民"),
+        (["在职", "8000.001", ""], "第3行：工资基数“8000.001”有 3 位小数"),
+        (["在职", "八千", ""], "第3行：没看懂工资基数“八千”"),
+        (["在职", "-8000", ""], "第3行：工资基数“-8000”是负数"),
+        (["在职", "", ""], "第3行：工资基数：请写明甲的税后月工资"),
+        (["离退休", "0.01", ""], "第3行：工资基数：月离退休费 0.01元 算出的党费不足 1 分"),
+        (["农民", "5.00", ""], "第3行：工资基数：农民党员每月交纳的党费由支部确定，应在 0.20元"),
+        (["", "8000", "2026年1月"], "第3行：填写了工资基数、基数起始月，党费类别却为空"),
+        (["在职", "8000", "2026年13月"], "第3行：基数起始月：“2026年13月”不是有效月份"),
+        (["在职", "8000", "2026年1-3月"], "第3行：基数起始月：没看懂月份“2026年1-3月”"),
+        (["在职", "8000", "2027年7月"], "第3行：基数起始月：起始月份 2027年7月 太远了"),
+        (["免交", "", ""], "第3行：党费类别：免交党费须经上级党委批准"),
+    ],
+    ids=[
+        "unknown-category",
+        "three-decimals",
+        "words",
+        "negative",
+        "no-base",
+        "zero-dues",
+        "farmer-out-of-range",
+        "no-category",
+        "no-such-month",
+        "month-range",
+        "month-too-far",
+        "exempt-without-approver",
+    ],
+)
+def test_each_dues_rule_names_the_row_and_column(conn, tmp_path, cells, message):
+    row = ["甲", "13800000011", "一支部", "", "", "", "", "", *cells]
+    path = write_csv(tmp_path / "one.csv", [DUES_GOOD, row], DUES_HEADER)
+    errors = errors_of(path, now=JUNE)
+    assert len(errors) == 1, errors
+    assert errors[0][0] == 3
+    assert message in errors[0][1], errors[0][1]
+
+
+def test_dues_only_for_party_members(app, conn, tmp_path):
+    import_roster(EXAMPLES / "roster.csv", COMMITTEE, now=JUNE)
+    rows = [
+        ["陈晓东", "13800000005", "第一党支部", "在职", "3000", ""],  # activist, as stored
+        ["周敏", "13800000008", "第二党支部", "", "", "2026年1月"],  # a month alone: both errors
+        ["新人", "13800000031", "第一党支部", "学生", "", ""],  # new: 正式 by default
+    ]
+    header = ["姓名", "手机号", "支部", "党费类别", "工资基数", "基数起始月"]
+    committee = Committee.get(Committee.name == COMMITTEE)
+    errors = errors_of(write_csv(tmp_path / "s.csv", rows, header), committee, JUNE)
+    assert errors == [
+        (
+            2,
+            "第2行：党员状态为入党积极分子，只有预备党员和正式党员交纳党费，"
+            "请清空党费类别、工资基数和基数起始月",
+        ),
+        (
+            3,
+            "第3行：填写了基数起始月，党费类别却为空，请填写党费类别，可填：" + d.CATEGORY_CHOICES,
+        ),
+    ]
+    full = example_rows()
+    full[4][4] = "正式党员"  # 陈晓东 joins the party in the same file: now he may
+    full[4][8:10] = ["在职", "3000"]
+    full[6][8] = "在职"  # 孙志强, 流动党员
+    errors = errors_of(write_csv(tmp_path / "f.csv", full, DUES_HEADER), committee, JUNE)
+    assert [n for n, _ in errors] == [8]
+    assert "党员状态为流动党员，只有预备党员和正式党员交纳党费" in errors[0][1]
+
+
+def test_a_bad_dues_cell_writes_nothing(app, tmp_path):
+    path = str(EXAMPLES / "roster.csv")
+    assert cli(app, "import", path, "--committee", COMMITTEE).exit_code == 0
+    before, counts, history = stamps(app), table_counts(app), assessments(app)
+    rows = example_rows()
+    rows[0][4] = "预备党员"  # an edit to a member ...
+    rows[0][7] = ""
+    rows[1][9] = "5000"  # ... and a good change of base ...
+    rows[2][9] = "3000.5.5"  # ... in the same file as a bad one
+    result = cli(app, "import", str(write_csv(tmp_path / "bad.csv", rows, DUES_HEADER)))
+    assert result.exit_code == 1
+    assert "名册有 1 处错误，未导入任何数据" in result.output
+    assert "第4行：没看懂工资基数“3000.5.5”" in result.output
+    assert stamps(app) == before
+    assert table_counts(app) == counts
+    assert assessments(app) == history
 
 
 # ---- validation rules ---------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""One error shape for the whole API: {"errcode": "<stable code>", "errmsg": "<Chinese>"}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/"
+
+# The stable code and message for each HTTP error raised by Flask or Werkzeug themselves.
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "请求格式不正确。"),
+    401: ("unauthorized", "请先登录。"),
+    403: ("forbidden", "没有权限进行此操作。"),
+    404: ("not_found", "请求的接口或资源不存在。"),
+    405: ("method_not_allowed", "该接口不支持此请求方法。"),
+    413: ("body_too_large", "请求内容过大。"),
+    415: ("unsupported_media_type", "请求内容须为 JSON。"),
+    429: ("rate_limited", "操作过于频繁，请稍后再试。"),
+}
+INTERNAL = ("internal_error", "系统繁忙，请稍后再试。")
+
+
+class ApiError(Exception):
+    """Refuse a request with an HTTP status, a stable errcode and a Chinese message."""
+
+    def __init__(self, status: int, errcode: str, errmsg: str) -> None:
+        super().__init__(errcode, errmsg)
+        self.status = status
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+def error_response(status: int, errcode: str, errmsg: str) -> Response:
+    response = jsonify({"errcode": errcode, "errmsg": errmsg})
+    response.status_code = status
+    return response
+
+
+def _on_http_error(exc: HTTPException) -> Any:
+    if not request.path.startswith(PREFIX):
+        return exc  # the rest of the app keeps Flask's own answers
+    status = exc.code or 500
+    errcode, errmsg = HTTP_ERRORS.get(status, INTERNAL)
+    response = error_response(status, errcode, errmsg)
+    allow = exc.get_response().headers.get("Allow") if status == 405 else None
+    if allow:
+        response.headers["Allow"] = allow
+    return response
+
+
+def handle(exc: Exception) -> Any:
+    """The blueprint's one error handler: ApiError, HTTP errors, and anything unexpected."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.errcode, exc.errmsg)
+    if isinstance(exc, HTTPException):
+        return _on_http_error(exc)
+    log.exception("API %s %s failed", request.method, request.path)
+    return error_response(500, *INTERNAL)
+
+
+def register(app: Flask) -> None:
+    """Answer routing errors (404, 405) under /api/ as JSON too: no blueprint sees them."""
+    app.register_error_handler(HTTPException, _on_http_error)
