@@ -58,12 +58,15 @@ whatever the number of branches and members.
 from __future__ import annotations
 
 import difflib
+import gc
 import logging
 import os
 import re
+import sqlite3
 import unicodedata
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
@@ -181,6 +184,24 @@ def _brackets(table: str) -> tuple[tuple[int | None, Decimal], ...]:
     return tuple(parse_rates(table))
 
 
+@lru_cache(maxsize=16)
+def _ratios(table: str) -> tuple[tuple[int | None, int, int], ...]:
+    """The rate table with each rate as an exact fraction p / q."""
+    return tuple((limit, *rate.as_integer_ratio()) for limit, rate in _brackets(table))
+
+
+def _bracket_fen(base_fen: int, table: str) -> int:
+    """bracket_amount in integers (the all-branch views price tens of thousands of bases):
+    base x p / q rounded half up is floor((2 base p + q) / 2q) for a base >= 0, the same as the
+    Decimal product, which is exact for bases this size."""
+    if not 0 <= base_fen < 10**15:
+        return bracket_amount(base_fen, _brackets(table))
+    for limit, p, q in _ratios(table):
+        if limit is None or base_fen <= limit:
+            return (2 * base_fen * p + q) // (2 * q)
+    raise ValueError("rate table has no open-ended last bracket")
+
+
 def monthly_amount(
     category: str, base_fen: int | None, fixed_fen: int | None, settings: Settings
 ) -> int:
@@ -207,9 +228,9 @@ def _amount(
 ) -> int:
     """monthly_amount with the settings it reads as arguments, so that it can be cached."""
     if category == "in_service":
-        return bracket_amount(_base(base_fen), _brackets(in_service_rates))
+        return _bracket_fen(_base(base_fen), in_service_rates)
     if category == "retired":
-        return bracket_amount(_base(base_fen), _brackets(retired_rates))
+        return _bracket_fen(_base(base_fen), retired_rates)
     if category == "farmer":
         if fixed_fen is None:
             raise ValueError("farmer without the amount the branch set")
@@ -426,6 +447,8 @@ _ReliefRow = namedtuple(
 _PaidRow = namedtuple("_PaidRow", "member_id month amount_fen payment_id")
 # Months per bit-mask column: SQL integers are 64-bit.
 _MASK_BITS = 60
+# WITH … AS MATERIALIZED: PostgreSQL 12+, SQLite 3.35+ (older SQLite: a plain CTE).
+_MATERIALIZED_CTE = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 class _Days(dict[Any, Any]):
@@ -536,14 +559,18 @@ def _fill_paid(
             book.paid[month] = _PaidRow(member_id, month, amount_fen, payment_id)
 
 
-def _paid_masks(scope: Any, months: Sequence[date]) -> dict[int, int]:
-    """Per member, the live paid months among `months` as a bit mask (bit k = months[k]).
+def _paid_masks(
+    scope: Any, months: Sequence[date], amounts_of: date | None = None
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Per member (of `scope`, or everyone: None), the live paid months among `months` as a
+    bit mask (bit k = months[k]), and (with `amounts_of`, one of the months) the fen of the
+    live entry for that month.
 
     One aggregated query, whatever the number of members: the sum of a member's distinct bits
     is the mask, in SQLite and PostgreSQL alike; a column per 60 months keeps sums in 64 bits.
     """
     if not months:
-        return {}
+        return {}, {}
     columns = [
         fn.SUM(
             Case(
@@ -553,24 +580,27 @@ def _paid_masks(scope: Any, months: Sequence[date]) -> dict[int, int]:
         )
         for i in range(0, len(months), _MASK_BITS)
     ]
+    if amounts_of is not None:  # a month has one live entry at most (see DuesMonth.seq)
+        columns.append(fn.MAX(Case(None, [(DuesMonth.month == amounts_of, DuesMonth.amount_fen)])))
     query = (
         DuesMonth.select(DuesMonth.member, *columns)
-        .where(
-            DuesMonth.member.in_(scope),
-            DuesMonth.month >= min(months),
-            DuesMonth.month <= max(months),
-            _live_payments(),
-        )
+        .where(DuesMonth.month >= min(months), DuesMonth.month <= max(months), _live_payments())
         .group_by(DuesMonth.member)
     )
-    out = {}
+    if scope is not None:
+        query = query.where(DuesMonth.member.in_(scope))
+    masks, amounts = {}, {}
     for member_id, *sums in _plain(query):
+        if amounts_of is not None:
+            fen = sums.pop()
+            if fen is not None:
+                amounts[member_id] = int(fen)
         mask = 0
         for j, value in enumerate(sums):
             if value:
                 mask |= int(value) << (_MASK_BITS * j)
-        out[member_id] = mask
-    return out
+        masks[member_id] = mask
+    return masks, amounts
 
 
 @dataclass
@@ -582,9 +612,13 @@ class _Ledger:
     members: list[Any]
     assessments: dict[int, list[Any]]
     reliefs: dict[int, list[Any]]
+    starts: dict[int, date | None]  # member id → Book.start
     months: list[date]  # oldest first, through the current month; bit k of a mask: months[k]
     paid: dict[int, int]  # member id → mask of the live paid months
-    scope: Any  # subquery of the members' ids
+    paid_fen: dict[int, int]  # member id → fen paid for the current month (if asked for)
+    # Subquery of the members' ids; None for all party members: the aggregates then run over
+    # everyone (faster than checking each row against 100,000 ids; the others go unused).
+    scope: Any
     books: dict[int, Book] = field(default_factory=dict)
 
     def book(self, member: Any) -> Book:
@@ -593,19 +627,55 @@ class _Ledger:
             found = self.books[member.id] = _book(member, self.assessments, self.reliefs)
         return found
 
+    def due(self, member: Any, month: date, settings: Settings) -> tuple[str, int]:
+        """Book.due's state and fen, without a book for most members: one category and
+        base, no relief."""
+        history = self.assessments.get(member.id)
+        if not history:
+            return "unset", 0
+        if len(history) > 1 or member.id in self.reliefs:
+            due = self.book(member).due(month, settings)
+            return due.state, due.amount_fen
+        start = self.starts[member.id]
+        if start is None or month < start:
+            return "before", 0
+        first = history[0]
+        fen = monthly_amount(first.category, first.base_fen, first.fixed_fen, settings)
+        return ("due" if fen > 0 else "exempt"), fen
 
-def _ledger(cond: Expression | None, current: date, depth: int) -> _Ledger:
-    """Load party members matching `cond`; paid months from `depth` months before `current`
-    (or from the earliest start month, if earlier) through `current`."""
+
+def _ledger(
+    cond: Expression | None, current: date, depth: int, *, owing: bool, amounts: bool = False
+) -> _Ledger:
+    """Load party members matching `cond` (4 queries), with their paid months from `depth`
+    months before `current` (with `owing`: from the earliest start month, if earlier) through
+    `current`, and (with `amounts`) the fen paid for `current`."""
     members, scope = _party_members(cond)
     assessments, reliefs = _histories(scope)
+    starts = {m.id: _start_month(assessments.get(m.id, ()), m.joined_on) for m in members}
     first = add_months(current, -depth)
-    for member in members:
-        start = _start_month(assessments.get(member.id, ()), member.joined_on)
-        if start is not None and start < first:
-            first = start
+    if owing:
+        first = min((s for s in starts.values() if s is not None and s < first), default=first)
     months = month_span(first, current)
-    return _Ledger(members, assessments, reliefs, months, _paid_masks(scope, months), scope)
+    if cond is None:
+        scope = None
+    paid, paid_fen = _paid_masks(scope, months, current if amounts else None)
+    return _Ledger(members, assessments, reliefs, starts, months, paid, paid_fen, scope)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the all-branch views build hundreds of
+    thousands of small objects that form no cycles: its full passes over them took ~15 % of
+    the time. It runs again (and catches up) when the block ends."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def load_book(member: Member) -> Book:
@@ -1450,27 +1520,27 @@ def _party_members(where: Expression | None) -> tuple[list[Any], Any]:
 
 
 def _summaries(
-    branches: list[Any], books: dict[int, Book], month: date, settings: Settings
+    branches: list[Any], judged: Iterable[tuple[int, int | None, str, int]], month: date
 ) -> list[BranchMonthSummary]:
+    """Add up per branch each member's (branch id, fen paid for the month or None, the
+    month's due state, its fen)."""
     acc: dict[int, dict[str, int]] = {
         b.id: dict.fromkeys(("expected", "collected", "due", "paid", "exempt", "unset"), 0)
         for b in branches
     }
-    for book in books.values():
-        row = acc.get(book.branch_id)
+    for branch_id, paid_fen, state, fen in judged:
+        row = acc.get(branch_id)
         if row is None:
             continue
-        paid = book.paid.get(month)
-        if paid is not None:
-            row["collected"] += paid.amount_fen
-        due = book.due(month, settings)
-        if due.state == "due":
-            row["expected"] += due.amount_fen
+        if paid_fen is not None:
+            row["collected"] += paid_fen
+        if state == "due":
+            row["expected"] += fen
             row["due"] += 1
-            row["paid"] += paid is not None
-        elif due.state == "exempt":
+            row["paid"] += paid_fen is not None
+        elif state == "exempt":
             row["exempt"] += 1
-        elif due.state == "unset":
+        elif state == "unset":
             row["unset"] += 1
     return [
         BranchMonthSummary(
@@ -1486,6 +1556,33 @@ def _summaries(
         )
         for b in branches
     ]
+
+
+def _judged_books(
+    books: dict[int, Book], month: date, settings: Settings
+) -> Iterator[tuple[int, int | None, str, int]]:
+    for book in books.values():
+        paid = book.paid.get(month)
+        due = book.due(month, settings)
+        yield (
+            book.branch_id,
+            paid.amount_fen if paid is not None else None,
+            due.state,
+            due.amount_fen,
+        )
+
+
+def _judged_ledger(
+    ledger: _Ledger, settings: Settings
+) -> Iterator[tuple[int, int | None, str, int]]:
+    """_judged_books for the ledger's current month (loaded with amounts)."""
+    month = ledger.months[-1]
+    for member in ledger.members:
+        yield (
+            member.branch_id,
+            ledger.paid_fen.get(member.id),
+            *ledger.due(member, month, settings),
+        )
 
 
 def branch_month_summary(
@@ -1508,10 +1605,22 @@ def branch_month_summary(
     branches = Branch.select(Branch.id, Branch.name).order_by(Branch.id)
     if branch_cond is not None:
         branches = branches.where(branch_cond)
-    members, scope = _party_members(branch_cond)
-    books = _books(members, scope)
-    _fill_paid(books, scope, month, month)
-    return _summaries(list(branches), books, month, settings)
+    with gc_paused():
+        ledger = _ledger(branch_cond, month, 0, owing=False, amounts=True)
+        return _summaries(list(branches), _judged_ledger(ledger, settings), month)
+
+
+def month_summary_and_owing(
+    now: datetime, settings: Settings
+) -> tuple[list[BranchMonthSummary], list[MemberOwing]]:
+    """branch_month_summary for this month and all_owing at once, for the monthly reminder:
+    members, dues histories and paid months are loaded once (5 queries, not 10)."""
+    current = this_month(now, ZoneInfo(settings["app"]["timezone"]))
+    branches = Branch.select(Branch.id, Branch.name).order_by(Branch.id)
+    with gc_paused():
+        ledger = _ledger(None, current, 0, owing=True, amounts=True)
+        summaries = _summaries(list(branches), _judged_ledger(ledger, settings), current)
+        return summaries, _owing(ledger, settings)
 
 
 @dataclass(frozen=True)
@@ -1548,7 +1657,7 @@ def branch_dues(
     members, scope = _party_members(Member.branch == branch.id)
     books = _books(members, scope)
     _fill_paid(books, scope)
-    summary = _summaries([branch], books, month, settings)[0]
+    summary = _summaries([branch], _judged_books(books, month, settings), month)[0]
     owing, unset = [], []
     for book in books.values():
         due = book.due(month, settings)
@@ -1585,7 +1694,8 @@ class MemberOwing:
 def all_owing(now: datetime, settings: Settings) -> list[MemberOwing]:
     """Every party member who owes anything through this month, all branches (4 queries)."""
     current = this_month(now, ZoneInfo(settings["app"]["timezone"]))
-    return _owing(_ledger(None, current, 0), settings)
+    with gc_paused():
+        return _owing(_ledger(None, current, 0, owing=True), settings)
 
 
 def _owing(ledger: _Ledger, settings: Settings) -> list[MemberOwing]:
@@ -1598,7 +1708,7 @@ def _owing(ledger: _Ledger, settings: Settings) -> list[MemberOwing]:
     for member in ledger.members:
         if member.status not in PARTY_MEMBER_STATUSES:
             continue
-        k = index.get(_start_month(ledger.assessments.get(member.id, ()), member.joined_on))
+        k = index.get(ledger.starts[member.id])
         if k is None:  # no category yet, or it starts after the current month
             continue
         unpaid = every & ~ledger.paid.get(member.id, 0) & ~((1 << k) - 1)
@@ -1609,12 +1719,14 @@ def _owing(ledger: _Ledger, settings: Settings) -> list[MemberOwing]:
             low = unpaid & -unpaid
             owed.append(months[low.bit_length() - 1])
             unpaid ^= low
-        book = ledger.book(member)
-        if len(book.assessments) == 1 and not book.reliefs:
+        history = ledger.assessments[member.id]
+        if len(history) == 1 and member.id not in ledger.reliefs:
             # One category and base from the start, no relief: every month asks the same.
-            due = book.due(owed[0], settings)
-            amounts = [(month, due.amount_fen) for month in owed] if due.state == "due" else []
+            first = history[0]
+            fen = monthly_amount(first.category, first.base_fen, first.fixed_fen, settings)
+            amounts = [(month, fen) for month in owed] if fen > 0 else []
         else:
+            book = ledger.book(member)
             amounts = [
                 (month, due.amount_fen)
                 for month in owed
@@ -1680,14 +1792,26 @@ def _month_bit(column: Any, bounds: list[tuple[Any, Any]]) -> Case:
 def _meeting_months(
     scope: Any, months: list[date], at: datetime, tz: ZoneInfo
 ) -> dict[int, tuple[int, int, int]]:
-    """Per member, bit masks over the months (bit k = months[k], newest first) of the months
-    with a meeting they were expected at, attended, and had approved leave for.
+    """Per member (of `scope`, or everyone: None), bit masks over the months (bit k =
+    months[k], newest first) of the months with a meeting they were expected at, attended, and
+    had approved leave for.
 
     One aggregated query: only meetings held (scheduled and ended by `at`) count. Summing the
-    distinct bits of a member's rows gives the mask in SQLite and PostgreSQL alike.
+    distinct bits of a member's rows gives the mask in SQLite and PostgreSQL alike. Each held
+    meeting's bit is worked out once, in a materialized CTE, not once per attendee and mask.
     """
     bounds = [(_utc(m, tz), _utc(add_months(m, 1), tz)) for m in months]
-    bit = _month_bit(Meeting.starts_at, bounds)
+    held = (
+        Meeting.select(Meeting.id, _month_bit(Meeting.starts_at, bounds).alias("bit"))
+        .where(
+            Meeting.status == "scheduled",
+            Meeting.ends_at <= at,
+            Meeting.starts_at >= bounds[-1][0],
+            Meeting.starts_at < bounds[0][1],
+        )
+        .cte("held_meeting", materialized=_MATERIALIZED_CTE or None)
+    )
+    bit = held.c.bit
     present = Attendance.status == "present"
     excused = (Attendance.status == "leave") & (Attendance.leave_status == "approved")
     query = (
@@ -1697,22 +1821,18 @@ def _meeting_months(
             fn.SUM(Case(None, [(present, bit)]).distinct()),
             fn.SUM(Case(None, [(excused, bit)]).distinct()),
         )
-        .join(Meeting)
+        .join(held, on=MeetingAttendee.meeting == held.c.id)
         .join(
             Attendance,
             JOIN.LEFT_OUTER,
-            on=(Attendance.meeting == Meeting.id) & (Attendance.member == MeetingAttendee.member),
-        )
-        .where(
-            MeetingAttendee.member.in_(scope),
-            Meeting.status == "scheduled",
-            Meeting.ends_at <= at,
-            Meeting.starts_at >= bounds[-1][0],
-            Meeting.starts_at < bounds[0][1],
+            on=(Attendance.meeting == MeetingAttendee.meeting)
+            & (Attendance.member == MeetingAttendee.member),
         )
         .group_by(MeetingAttendee.member)
-        .tuples()
+        .with_cte(held)
     )
+    if scope is not None:
+        query = query.where(MeetingAttendee.member.in_(scope))
     return {
         member_id: (int(expected or 0), int(attended or 0), int(excused or 0))
         for member_id, expected, attended, excused in _plain(query)
@@ -1732,8 +1852,22 @@ def _dues_run(
     """
     paid = ledger.paid.get(member.id, 0)
     top = len(ledger.months) - 1
-    if paid >> top & 1 or member.id not in ledger.assessments:
+    history = ledger.assessments.get(member.id)
+    if paid >> top & 1 or not history:
         return _NO_RUN  # paid this month, or no category yet ("unset": never owed)
+    if len(history) == 1 and member.id not in ledger.reliefs:
+        # One category and base, no relief: from the start month every month is due (or
+        # every one exempt); before it, none is owed.
+        first = history[0]
+        if monthly_amount(first.category, first.base_fen, first.fixed_fen, settings) <= 0:
+            return _NO_RUN
+        start = ledger.starts[member.id]
+        run, since = 0, None
+        for k in range(1, len(months)):
+            if paid >> (top - k) & 1 or months[k] < start:
+                return run, since, False
+            run, since = run + 1, months[k]
+        return run, since, True
     book = ledger.book(member)
     if book.due(months[0], settings).state == "exempt":
         return _NO_RUN
@@ -1772,7 +1906,8 @@ def lapse_counts(
 ) -> list[LapseCount]:
     """Consecutive months unpaid and without attending, for every party member (5 queries)."""
     cond = _lapse_scope(committee_id, branch_id, member_id)
-    return [LapseCount(*row) for row in _lapse_rows(at, settings, cond)]
+    with gc_paused():
+        return [LapseCount(*row) for row in _lapse_rows(at, settings, cond)]
 
 
 def _lapse_scope(
@@ -1803,7 +1938,7 @@ def _lapse_rows(
     current = this_month(at, tz)
     months = [add_months(current, -k) for k in range(depth + 1)]  # newest first
     if ledger is None:
-        ledger = _ledger(cond, current, depth)
+        ledger = _ledger(cond, current, depth, owing=False)
     meetings = _meeting_months(ledger.scope, months, at, tz)
     for m in ledger.members:
         dues = _dues_run(m, ledger, months, settings)
@@ -1820,7 +1955,8 @@ def lapse_alerts(
 ) -> list[LapseAlert]:
     """Members at 3, 5 or 6+ consecutive months, per reason, for all branches (5 queries)."""
     cond = _lapse_scope(committee_id, branch_id, None)
-    return _alerts(_lapse_rows(at, settings, cond), settings)
+    with gc_paused():
+        return _alerts(_lapse_rows(at, settings, cond), settings)
 
 
 def _alerts(rows: Iterable[tuple], settings: Settings) -> list[LapseAlert]:
@@ -1856,9 +1992,10 @@ def owing_and_lapse_alerts(
     """all_owing and lapse_alerts for all branches at once, for the secretaries' digest: the
     members, their dues histories and paid months are loaded once (5 queries, not 9)."""
     current = this_month(at, ZoneInfo(settings["app"]["timezone"]))
-    ledger = _ledger(None, current, _lapse_depth(settings))
-    owing = _owing(ledger, settings)
-    return owing, _alerts(_lapse_rows(at, settings, None, ledger), settings)
+    with gc_paused():
+        ledger = _ledger(None, current, _lapse_depth(settings), owing=True)
+        owing = _owing(ledger, settings)
+        return owing, _alerts(_lapse_rows(at, settings, None, ledger), settings)
 
 
 def member_lapse(member: Member, at: datetime, settings: Settings) -> LapseCount:

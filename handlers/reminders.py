@@ -7,12 +7,14 @@ of queries however many branches and members there are; the jobs only enqueue th
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import fn
+from peewee import Expression, fn
 
 from core.clock import local_day
 from handlers.meetings import COMMITTEE_ROLES, describe, signin_window
@@ -307,8 +309,10 @@ def meeting_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
 def _managers(branch_ids: set[int]) -> dict[int, Member]:
     """The person who hears about a branch: its secretary, else deputy, else organizer."""
     found: dict[int, tuple[int, Member]] = {}
-    query = Member.select().where(Member.branch.in_(list(branch_ids)), Member.roles != "")
-    for member in query.order_by(Member.id):  # only people with a role can be one
+    # Only people whose roles mention one of those can be one (a superset: LIKE '%…%').
+    holds = reduce(operator.or_, (Member.roles.contains(role) for role in BRANCH_MANAGERS))
+    query = Member.select().where(Member.branch.in_(list(branch_ids)), holds)
+    for member in query.order_by(Member.id):
         for rank, role in enumerate(BRANCH_MANAGERS):
             if member.has_role(role) and (
                 member.branch_id not in found or rank < found[member.branch_id][0]
@@ -343,17 +347,30 @@ def volunteer_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
 # ---- the secretary's digest -----------------------------------------------------------------
 
 
+def _out_of_touch(now: datetime, settings: Settings) -> Expression:
+    cutoff = now - timedelta(days=settings["alerts"]["lost_contact_days"])
+    return (
+        Member.status.in_(PARTY_MEMBER_STATUSES)
+        & (Member.created_at < cutoff)
+        & (Member.last_active_at.is_null() | (Member.last_active_at < cutoff))
+    )
+
+
 def lost_contact(now: datetime, settings: Settings) -> dict[int, list[Member]]:
     """Party members with no interaction for the configured span, per branch."""
-    cutoff = now - timedelta(days=settings["alerts"]["lost_contact_days"])
-    query = Member.select().where(
-        Member.status.in_(PARTY_MEMBER_STATUSES),
-        Member.created_at < cutoff,
-        Member.last_active_at.is_null() | (Member.last_active_at < cutoff),
-    )
+    query = Member.select().where(_out_of_touch(now, settings))
     out: dict[int, list[Member]] = defaultdict(list)
     for member in query.order_by(Member.id):
         out[member.branch_id].append(member)
+    return out
+
+
+def _lost_contact_names(now: datetime, settings: Settings) -> dict[int, list[str]]:
+    """lost_contact's names only, for the digest (no Member objects for thousands of rows)."""
+    query = Member.select(Member.branch, Member.name).where(_out_of_touch(now, settings))
+    out: dict[int, list[str]] = defaultdict(list)
+    for branch_id, name in query.order_by(Member.id).tuples():
+        out[branch_id].append(name)
     return out
 
 
@@ -371,13 +388,22 @@ def committee_members(branch_ids: list[int]) -> set[int]:
 
 def dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
     """The monthly dues reminder: the month's progress to each group, a note to each debtor."""
-    from handlers.dues import all_owing, branch_month_summary, fen_to_text, months_text, this_month
+    from handlers.dues import gc_paused
+
+    with gc_paused():  # tens of thousands of rows: the collector's passes are pure cost
+        return _dues_reminders(now, settings)
+
+
+def _dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
+    from handlers.dues import fen_to_text, month_summary_and_owing, months_text, this_month
 
     month = this_month(now, _tz(settings))
     period = f"{month:%Y-%m}"
     channelled = {b.id for b in _channelled_branches()}
+    # branch_month_summary(month) and all_owing(now), from one load of the members' dues
+    summaries, all_owing = month_summary_and_owing(now, settings)
     rows = []
-    for summary in branch_month_summary(month, settings):
+    for summary in summaries:
         if summary.branch_id not in channelled or not summary.members_due:
             continue
         text = (
@@ -397,7 +423,7 @@ def dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
                 summary.branch_id,
             )
         )
-    for owing in all_owing(now, settings):
+    for owing in all_owing:
         text = (
             f"{owing.name}同志，您有 {len(owing.months)} 个月党费待交"
             f"（{months_text(m for m, _ in owing.months)}），共 {fen_to_text(owing.fen)}。"
@@ -421,6 +447,13 @@ def dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
 
 def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     """One digest per branch secretary, only when there is something to act on."""
+    from handlers.dues import gc_paused
+
+    with gc_paused():  # every party member is judged: the collector's passes are pure cost
+        return _secretary_digests(now, settings)
+
+
+def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     from handlers.calendar import all_branches_due
     from handlers.dues import fen_to_text, owing_and_lapse_alerts
     from handlers.outbox import dead_counts
@@ -452,19 +485,23 @@ def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             f"六个月规定：{alert.member_name} 已连续{'至少' if alert.at_least else ''} "
             f"{alert.months} 个月{alert.reason_label}"
         )
-    for branch_id, members in lost_contact(now, settings).items():
-        names = "、".join(m.name for m in members[:10])
+    for branch_id, members in _lost_contact_names(now, settings).items():
+        names = "、".join(members[:10])
         more = f"等 {len(members)} 人" if len(members) > 10 else ""
         days = settings["alerts"]["lost_contact_days"]
         items[branch_id].append(f"失联：{names}{more} 已 {days} 天以上没有任何互动，请联系")
     soon = day + timedelta(days=30)
-    for member in Member.select().where(
-        Member.status == "probationary", Member.joined_on.is_null(False)
-    ):
-        ends = _one_year_after(member.joined_on)
+    probationary = (
+        Member.select(Member.branch, Member.name, Member.joined_on)
+        .where(Member.status == "probationary", Member.joined_on.is_null(False))
+        .order_by(Member.id)
+        .tuples()
+    )
+    for branch_id, name, joined_on in probationary:
+        ends = _one_year_after(joined_on)
         if ends <= soon:
             state = "已到期" if ends <= day else f"将于 {ends.month}月{ends.day}日 到期"
-            items[member.branch_id].append(f"转正：{member.name} 预备期{state}，请按程序讨论转正")
+            items[branch_id].append(f"转正：{name} 预备期{state}，请按程序讨论转正")
     for branch_id, count in dead_counts().items():
         items[branch_id].append(f"消息：{count} 条通知未能送达，请检查群机器人或联系方式")
     managers = _managers(set(items))

@@ -190,3 +190,20 @@ def test_jobs_use_a_constant_number_of_queries(conn, settings, monkeypatch):
     large = [count(job) for job in jobs]
     names = [j.__name__ for j in jobs]
     assert small == large, dict(zip(names, zip(small, large, strict=True), strict=True))
+
+
+def test_combined_dues_loaders_equal_the_separate_ones(org, settings):
+    from handlers import dues
+
+    for who in ("sec", "m1", "m2", "secb"):
+        f.assess(org[who], base_fen=800000, from_month=date(2026, 1, 1))
+    f.pay(org["sec"], *(date(2026, m, 1) for m in range(1, 12)), amount_fen=12000)
+    f.pay(org["m1"], date(2026, 1, 1), amount_fen=12000)
+    now = datetime(2026, 11, 26, 8, 30, tzinfo=SH)
+    owing, alerts = dues.owing_and_lapse_alerts(now, settings)
+    assert owing == dues.all_owing(now, settings) and len(owing) == 3
+    assert alerts == dues.lapse_alerts(now, settings) and alerts
+    month = dues.this_month(now, SH)
+    summaries, owing_again = dues.month_summary_and_owing(now, settings)
+    assert summaries == dues.branch_month_summary(month, settings)
+    assert owing_again == owing
