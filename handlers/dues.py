@@ -102,7 +102,7 @@ from models.dues import (
     DuesReport,
 )
 from models.meetings import Attendance, Meeting, MeetingAttendee
-from models.org import PARTY_MEMBER_STATUSES, Branch, Committee, Member
+from models.org import PARTY_MEMBER_STATUSES, Branch, Committee, Member, acts_for
 
 log = logging.getLogger(__name__)
 
@@ -690,18 +690,8 @@ def load_book(member: Member) -> Book:
 
 
 def can_collect(actor: Member | None, branch: Branch) -> bool:
-    """The branch's secretary or dues collector; a committee admin for the committee's branches.
-
-    `None` is the server operator at the command line, who may act on every branch.
-    """
-    if actor is None:
-        return True
-    if actor.has_role(*DUES_ROLES) and actor.branch_id == branch.id:
-        return True
-    if actor.has_role("committee_admin"):
-        own = Branch.get_by_id(actor.branch_id)
-        return own.committee_id == branch.committee_id
-    return False
+    """The branch's secretary or dues collector; a committee admin for the committee's branches."""
+    return acts_for(actor, branch, DUES_ROLES)
 
 
 def require_collector(actor: Member | None, branch: Branch) -> None:

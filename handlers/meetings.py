@@ -15,7 +15,7 @@ from core.clock import local_day
 from handlers.errors import DomainError
 from models.base import db
 from models.meetings import KINDS, QUORUM_KINDS, Attendance, Meeting, MeetingAttendee
-from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup
+from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup, acts_for
 from models.wechat import RateEvent, SharedValue
 
 log = logging.getLogger(__name__)
@@ -53,18 +53,8 @@ def describe(meeting: Meeting, tz: ZoneInfo) -> str:
 
 
 def can_manage(actor: Member | None, branch: Branch) -> bool:
-    """Branch managers run their own branch; a committee admin runs the committee's branches.
-
-    `None` is the server operator at the command line, who may manage every branch.
-    """
-    if actor is None:
-        return True
-    if actor.has_role(*BRANCH_MANAGERS) and actor.branch_id == branch.id:
-        return True
-    if actor.has_role("committee_admin"):
-        own = Branch.get_by_id(actor.branch_id)
-        return own.committee_id == branch.committee_id
-    return False
+    """Branch managers run their own branch; a committee admin runs the committee's branches."""
+    return acts_for(actor, branch, BRANCH_MANAGERS)
 
 
 def require_manager(actor: Member | None, branch: Branch) -> None:

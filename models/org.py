@@ -90,6 +90,22 @@ class Member(BaseModel):
         return STATUSES.get(self.status, self.status)
 
 
+def acts_for(actor: Member | None, branch: Branch, roles: tuple[str, ...]) -> bool:
+    """Whether actor may act for the branch in one of these roles.
+
+    A holder of the roles acts for their own branch; a committee admin for every branch of the
+    committee; `None` (the server operator at the command line) for every branch.
+    """
+    if actor is None:
+        return True
+    if actor.has_role(*roles) and actor.branch_id == branch.id:
+        return True
+    if actor.has_role("committee_admin"):
+        own = Branch.get_by_id(actor.branch_id)
+        return own.committee_id == branch.committee_id
+    return False
+
+
 def mask_phone(phone: str | None) -> str:
     """Return a phone number safe for logs: 138****5678."""
     if not phone:
