@@ -7,8 +7,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the API blueprint and its JSON error answers."""
-    from api import errors
-    from api.v1 import bp
+    import importlib
+
+    from api import errors, v1  # noqa: F401 - registers the core routes
+    from api.common import bp
+    from api.openapi import MODULES
+
+    for name in MODULES:
+        importlib.import_module(name)
 
     # JSON_AS_ASCII is gone from Flask 3: say it to the JSON provider (Chinese stays readable).
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from handlers.errors import DomainError
+
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/"
@@ -58,6 +60,8 @@ def handle(exc: Exception) -> Any:
     """The blueprint's one error handler: ApiError, HTTP errors, and anything unexpected."""
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.errcode, exc.errmsg)
+    if isinstance(exc, DomainError):  # a handler's rule refused it, in words for the member
+        return error_response(exc.status, exc.errcode, exc.message)
     if isinstance(exc, HTTPException):
         return _on_http_error(exc)
     log.exception("API %s %s failed", request.method, request.path)

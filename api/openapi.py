@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import copy
+import importlib
 from typing import Any
 
-ISO_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$"
-ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+from api.spec import BEARER, BOOL, DAY, INT, STR, TIME
+from api.spec import errors as _errors
+from api.spec import json_body as _body
+from api.spec import obj as _obj
+from api.spec import ok as _ok
+from api.spec import ref as _ref
 
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props) if required is None else required,
-        "additionalProperties": False,
-    }
-
-
-STR = {"type": "string"}
-INT = {"type": "integer"}
-BOOL = {"type": "boolean"}
-TIME = {"type": "string", "format": "date-time", "pattern": ISO_TIME}
-DAY = {"type": "string", "format": "date", "pattern": ISO_DAY}
+# Route modules whose SCHEMAS and PATHS join the document (each registers views on the
+# blueprint in api.common).
+MODULES: tuple[str, ...] = ("api.meetings", "api.dues", "api.branch")
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -130,32 +119,16 @@ ERROR_TEXT = {
     "400": "Validation failed (errmsg names the field), unknown field, bad JSON, refused code",
     "401": "Token missing, expired, forged or revoked",
     "403": "Not bound yet, or not allowed",
-    "404": "No such route",
+    "404": "No such route, or no such resource among those the caller may see",
     "405": "Method not allowed",
     "409": "Conflict (e.g. already bound)",
     "413": "Body over app.max_body_bytes",
+    "422": "Refused by a rule of the branch's work (errmsg says which and what to do)",
     "429": "Rate limited",
     "500": "Unexpected failure (generic message, logged)",
     "502": "WeChat unavailable",
 }
 
-
-def _errors(*codes: str) -> dict[str, Any]:
-    return {
-        code: {"$ref": f"#/components/responses/E{code}"}
-        for code in ("404", "405", "413", "500", *codes)
-    }
-
-
-def _ok(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _body(schema: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-BEARER = [{"bearer": []}]
 
 PATHS: dict[str, Any] = {
     "/api/v1/login": {
@@ -253,6 +226,22 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     },
 }
+
+
+def _merge() -> None:
+    for name in MODULES:
+        module = importlib.import_module(name)
+        for kind, mine, theirs in (
+            ("schema", SCHEMAS, module.SCHEMAS),
+            ("path", PATHS, module.PATHS),
+        ):
+            clash = set(mine) & set(theirs)
+            if clash:
+                raise RuntimeError(f"{name} redefines {kind}s {sorted(clash)}")
+            mine.update(theirs)
+
+
+_merge()
 
 
 def document() -> dict[str, Any]:

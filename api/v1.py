@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Response, jsonify
 
 from api import auth
-from api.errors import ApiError, handle
+from api.common import (
+    Field,
+    body,
+    bp,
+    client_address,
+    day_text,
+    iso,
+    member,
+    session,
+    tz,
+)
+from api.common import settings as _settings
+from api.errors import ApiError
 from core.clock import local_day, utcnow
 from handlers.binding import bind, failures_in_last_hour, touch
 from handlers.study import member_week, record_study, today_topic
@@ -24,94 +32,7 @@ from models.study import StudyCheckin, StudyTopic
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-bp.register_error_handler(Exception, handle)
-
 RECENT_CHECKINS = 30
-NOT_BOUND = "您的微信尚未绑定党员信息，请先使用支部书记发给您的绑定码完成绑定。"
-
-
-# ---- request plumbing -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Field:
-    """One accepted body field: a string of at most ``max_len`` characters."""
-
-    required: bool = True
-    max_len: int = 128
-
-
-def _settings() -> dict[str, dict[str, Any]]:
-    return current_app.config["ZHIBU"]
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(_settings()["app"]["timezone"])
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.astimezone(_tz()).isoformat(timespec="seconds") if at else None
-
-
-def _day(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def body(fields: Mapping[str, Field]) -> dict[str, str]:
-    """Read the JSON object body: known fields only, each checked, named in any refusal."""
-    raw = request.get_data(cache=True)  # 413 above MAX_CONTENT_LENGTH, before parsing
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
-    for name in data:
-        if name not in fields:
-            raise ApiError(400, "unknown_field", f"不支持的字段：{name}")
-    out: dict[str, str] = {}
-    for name, spec in fields.items():
-        value = data.get(name)
-        if value is None:
-            if spec.required:
-                raise ApiError(400, "missing_field", f"缺少字段：{name}")
-            continue
-        if not isinstance(value, str):
-            raise ApiError(400, "invalid_field", f"字段 {name} 应为字符串。")
-        if spec.required and not value.strip():
-            raise ApiError(400, "invalid_field", f"字段 {name} 不能为空。")
-        if len(value) > spec.max_len:
-            raise ApiError(
-                400,
-                "invalid_field",
-                f"字段 {name} 最多 {spec.max_len} 字，当前 {len(value)} 字。",
-            )
-        out[name] = value
-    return out
-
-
-def client_address() -> str:
-    return request.remote_addr or "unknown"
-
-
-def session() -> ApiSession:
-    """The caller's live session from ``Authorization: Bearer <token>``, or 401."""
-    if "api_session" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "unauthorized", "请先登录。")
-        g.api_session = auth.check_token(_settings(), token.strip(), utcnow())
-    return g.api_session
-
-
-def member() -> Member:
-    """The bound member behind the caller's session, or 403 telling them to bind first."""
-    found = auth.mini_member(session().openid)
-    if found is None:
-        raise ApiError(403, "not_bound", NOT_BOUND)
-    return found
 
 
 # ---- representations -------------------------------------------------------------------------
@@ -132,25 +53,31 @@ def profile(m: Member) -> dict[str, Any]:
 def topic_json(t: StudyTopic | None) -> dict[str, Any] | None:
     if t is None:
         return None
-    return {"id": t.id, "day": _day(t.day), "title": t.title, "content": t.content, "url": t.url}
+    return {
+        "id": t.id,
+        "day": day_text(t.day),
+        "title": t.title,
+        "content": t.content,
+        "url": t.url,
+    }
 
 
 def checkin_json(c: StudyCheckin) -> dict[str, Any]:
     return {
         "id": c.id,
-        "day": _day(c.day),
+        "day": day_text(c.day),
         "topic_id": c.topic_id,
         "reflection": c.reflection,
         "source": c.source,
-        "created_at": _iso(c.created_at),
-        "updated_at": _iso(c.updated_at),
+        "created_at": iso(c.created_at),
+        "updated_at": iso(c.updated_at),
     }
 
 
 def week_json(m: Member, now: datetime) -> dict[str, Any]:
-    week = member_week(m, now=now, tz=_tz())
+    week = member_week(m, now=now, tz=tz())
     return {
-        "week_start": _day(week.week_start),
+        "week_start": day_text(week.week_start),
         "days_checked": week.days_checked,
         "days_count": week.days_count,
         "streak": week.streak,
@@ -175,7 +102,7 @@ def login() -> Response:
     bound = auth.mini_member(wx.openid)
     answer: dict[str, Any] = {
         "token": token,
-        "expires_at": _iso(row.expires_at),
+        "expires_at": iso(row.expires_at),
         "bound": bound is not None,
     }
     if bound is not None:
@@ -228,10 +155,12 @@ def me() -> Response:
 @bp.get("/study/today")
 def study_today() -> Response:
     m = member()
-    day = local_day(utcnow(), _tz())
+    day = local_day(utcnow(), tz())
     topic = today_topic(m, day)
     checked = StudyCheckin.select().where(StudyCheckin.member == m.id, StudyCheckin.day == day)
-    return jsonify({"day": _day(day), "topic": topic_json(topic), "checked_in": checked.exists()})
+    return jsonify(
+        {"day": day_text(day), "topic": topic_json(topic), "checked_in": checked.exists()}
+    )
 
 
 @bp.post("/study/checkins")
@@ -244,7 +173,7 @@ def study_checkin() -> tuple[Response, int]:
     m = member()
     now = utcnow()
     with write_tx():
-        result = record_study(m, reflection, now=now, tz=_tz(), max_chars=max_chars, source="api")
+        result = record_study(m, reflection, now=now, tz=tz(), max_chars=max_chars, source="api")
         touch(m, now)
     answer = {
         "created": result.created,

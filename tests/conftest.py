@@ -12,6 +12,8 @@ import psycopg2
 import pytest
 from werkzeug.serving import make_server
 
+pytest_plugins = ["tests.api_env"]  # the /api/v1 fixtures: fake, make_env, env
+
 HERE = Path(__file__).parent
 os.environ["ZHIBU_CONFIG"] = str(HERE / "config.test.toml")
 for _name in [n for n in os.environ if n.startswith("ZHIBU_") and "__" in n]:

@@ -146,7 +146,7 @@ def test_enqueue_many_inserts_in_bulk_and_ignores_existing_keys(env: Env, caplog
     caplog.clear()
     assert outbox.enqueue_many(many, now=now) == 4500
     inserts = [r for r in caplog.records if r.name == "peewee" and "INSERT" in str(r.msg)]
-    assert len(inserts) == 3  # ceil(4500 / INSERT_CHUNK): not one per row
+    assert len(inserts) <= 3  # one rendered statement bound to every row, not one per row
     assert OutboxMessage.select().count() == 4503
 
 
