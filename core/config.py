@@ -230,6 +230,12 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "dues_reminder": Setting(str, "0 9 5 * *", _cron),
         "secretary_digest": Setting(str, "30 8 * * *", _cron),
         "volunteer_prompt": Setting(str, "0 9 * * sat", _cron),
+        # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
+        "prune": Setting(str, "40 3 * * *", _cron),
+        # Callback dedupe rows are kept this many days (WeChat retries within seconds).
+        "keep_inbound_days": Setting(int, 7, _positive),
+        # Expired or revoked mini-program sessions are kept this many days past expiry.
+        "keep_api_session_days": Setting(int, 30, _positive),
         "outbox_drain_seconds": Setting(int, 10, _positive),
         # The database lease that keeps a second scheduler process idle.
         "lease_seconds": Setting(int, 60, _positive),

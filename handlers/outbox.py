@@ -236,6 +236,10 @@ def _insert_ignoring(values: Mapping[str, Any]) -> Any:
 _VALUES_TUPLE = re.compile(r"VALUES (\((?:%s, )*%s\))")
 
 
+# Columns of enqueue_many's rows that hold one value for the whole call.
+_SAME_IN_EVERY_ROW = frozenset({"status", "next_attempt_at", "created_at"})
+
+
 def enqueue_many(rows: Iterable[Outgoing | Mapping[str, Any]], *, now: datetime) -> int:
     """Add many messages in one transaction; return how many are new.
 
@@ -248,7 +252,15 @@ def enqueue_many(rows: Iterable[Outgoing | Mapping[str, Any]], *, now: datetime)
     if not values:
         return 0
     sql, slots = _prepare("enqueue", _insert_ignoring, values[0])
-    params = [_bind(slots, row) for row in values]
+    # Every row has the same times (``now``): bind them once; per row, fill in the rest.
+    base = [_bindable(values[0][n]) if n and n in _SAME_IN_EVERY_ROW else p for n, p in slots]
+    varying = [(i, n) for i, (n, _) in enumerate(slots) if n and n not in _SAME_IN_EVERY_ROW]
+    params = []
+    for row in values:
+        bound = base.copy()
+        for i, n in varying:
+            bound[i] = row[n]
+        params.append(bound)
     with _write():
         cursor = db.cursor()
         if is_sqlite():

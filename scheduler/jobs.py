@@ -14,7 +14,7 @@ from bot.clients import (
     refresh_official_token,
 )
 from core.clock import utcnow
-from handlers import meetings, reminders
+from handlers import housekeeping, meetings, reminders
 from handlers.outbox import Outgoing, enqueue_many
 from models.base import write_tx
 from models.meetings import Meeting
@@ -91,6 +91,12 @@ def volunteer_prompt(settings: Settings, now: datetime) -> str:
     return _enqueue(reminders.volunteer_prompts(now, settings), now)
 
 
+def prune(settings: Settings, now: datetime) -> str:
+    """Drop rows that only matter for a while: callback dedupe, rate events, dead sessions."""
+    removed = housekeeping.prune(now, settings)
+    return ", ".join(f"{n} {table}" for table, n in removed.items()) + " deleted"
+
+
 def outbox_drain(settings: Settings, now: datetime) -> str:
     """Send what the jobs queued, paced to each channel's limits."""
     return str(drain(settings, now))  # bounded by outbox.drain_max_seconds
@@ -107,6 +113,7 @@ CRON_JOBS = {
     "dues_reminder": dues_reminder,
     "secretary_digest": secretary_digest,
     "volunteer_prompt": volunteer_prompt,
+    "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).
 INTERVAL_JOBS = {

@@ -1,0 +1,58 @@
+"""Housekeeping: the prune job drops dedupe rows, rate events and dead API sessions past use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.clock import utcnow
+from handlers import housekeeping
+from models.api import ApiSession
+from models.wechat import InboundMessage, RateEvent
+
+
+def _rows(now):
+    old, fresh = now - timedelta(days=8), now - timedelta(days=6)
+    for i, at in enumerate([old, old, fresh]):
+        InboundMessage.create(dedupe_key=f"k{i}", openid="o", reply="", created_at=at)
+    RateEvent.create(bucket="bind:o", at=now - timedelta(days=2))
+    RateEvent.create(bucket="bind:o", at=now - timedelta(minutes=30))
+    ApiSession.create(openid="o", issued_at=now, expires_at=now - timedelta(days=31))
+    ApiSession.create(openid="o", issued_at=now, expires_at=now - timedelta(days=29))
+    ApiSession.create(openid="o", issued_at=now, expires_at=now + timedelta(days=7))
+
+
+def test_prune_keeps_what_is_still_needed(conn, settings):
+    now = utcnow()
+    _rows(now)
+    removed = housekeeping.prune(now, settings)
+    assert removed == {"inbound_message": 2, "rate_event": 1, "api_session": 1}
+    assert [r.dedupe_key for r in InboundMessage.select()] == ["k2"]
+    assert RateEvent.select().count() == 1
+    assert ApiSession.select().count() == 2
+    assert housekeeping.prune(now, settings) == {
+        "inbound_message": 0,
+        "rate_event": 0,
+        "api_session": 0,
+    }
+
+
+def test_prune_works_in_chunks(conn, settings, monkeypatch):
+    monkeypatch.setattr(housekeeping, "CHUNK", 3)
+    now = utcnow()
+    InboundMessage.insert_many(
+        [
+            {"dedupe_key": f"m{i}", "openid": "o", "created_at": now - timedelta(days=9)}
+            for i in range(10)
+        ]
+    ).execute()
+    assert housekeeping.prune(now, settings)["inbound_message"] == 10
+    assert InboundMessage.select().count() == 0
+
+
+def test_prune_runs_as_a_scheduler_job(app, conn):
+    now = utcnow()
+    _rows(now)
+    ran = app.test_cli_runner().invoke(args=["jobs", "run", "prune"])
+    assert ran.exit_code == 0, ran.output
+    assert "2 inbound_message, 1 rate_event, 1 api_session deleted" in ran.output
+    assert InboundMessage.select().count() == 1
