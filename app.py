@@ -29,6 +29,12 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
             "wechat.mode is 'plain': callback bodies are not signed; use 'safe' in production"
         )
 
+    hops = settings["app"]["trusted_proxies"]
+    if hops:  # the client address comes from the proxies' X-Forwarded-For, nearest first
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
     db.initialize(open_database(settings["database"]["url"], settings["database"]["lock_timeout"]))
 
     @app.before_request

@@ -153,6 +153,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "timezone": Setting(str, "Asia/Shanghai", _timezone),
         "log_level": Setting(str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
         "max_body_bytes": Setting(int, 65536, _positive),
+        # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted
+        # (0: none, the client address is the TCP peer).
+        "trusted_proxies": Setting(
+            int, 0, lambda v: None if 0 <= v <= 5 else "expected 0-5 proxy hops"
+        ),
     },
     "database": {
         "url": Setting(str, "sqlite:///instance/zhibu.db", _db_url),

@@ -364,6 +364,29 @@ def test_login_rate_limit_per_address(make_env):
         assert env.api.post("/api/v1/login", json={"code": code}).status_code == 200
 
 
+@pytest.mark.parametrize("hops", [0, 1])
+def test_per_address_limit_trusts_forwarded_for_only_behind_a_configured_proxy(make_env, hops):
+    """Behind one proxy, clients are told apart by X-Forwarded-For; without one, a client
+    cannot dodge the limit by forging the header."""
+    env = make_env(api={"login_rate_per_minute": 2}, app={"trusted_proxies": hops})
+    start = datetime.now(SH)
+
+    def login(openid: str, client: str) -> requests.Response:
+        code = env.fake.issue_js_code(openid)
+        headers = {"X-Forwarded-For": client}
+        return env.api.post("/api/v1/login", json={"code": code}, headers=headers)
+
+    with time_machine.travel(start, tick=False):
+        for i in range(2):
+            assert login(f"mini-a{i}", "203.0.113.7").status_code == 200
+        err(login("mini-a9", "203.0.113.7"), 429, "rate_limited")
+        other_client = login("mini-b1", "198.51.100.2")
+        if hops:
+            assert other_client.status_code == 200  # a different client behind the proxy
+        else:
+            err(other_client, 429, "rate_limited")  # the same TCP peer, whatever it claims
+
+
 def test_wrong_bind_codes_are_rate_limited(env: Env):
     token = env.token("mini-guesser")
     limit = env.settings["binding"]["max_failures_per_hour"]
