@@ -1,8 +1,975 @@
-"""/api/v1 routes: dues (placeholder until its routes land)."""
+"""/api/v1 routes: dues (党费) for the member and for the branch's collectors.
+
+Thin views over handlers.dues, the functions the bot's 党费 / 交党费 / 收党费 / 确认党费 /
+退回党费 / 更正党费 commands call. Money is integer fen in and out; every amount answered also
+comes as a display string ("120.00元"). Months are "YYYY-MM".
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Any
 
-SCHEMAS: dict[str, Any] = {}
-PATHS: dict[str, Any] = {}
+from flask import Response, jsonify, request
+
+from api.common import (
+    DEFAULT_LIMIT,
+    PAGE_FIELDS,
+    Field,
+    _convert,
+    body,
+    bp,
+    branch_for,
+    iso,
+    member,
+    not_found,
+    paginate,
+    query,
+    settings,
+    tz,
+)
+from api.errors import ApiError
+from api.spec import (
+    BEARER,
+    BOOL,
+    BRANCH_PARAM,
+    FEN,
+    ID,
+    INT,
+    MONTH,
+    PAGE_PARAMS,
+    STR,
+    TIME,
+    array,
+    errors,
+    json_body,
+    nullable,
+    obj,
+    ok,
+    page_of,
+    param,
+    path_id,
+    ref,
+)
+from core.clock import utcnow
+from handlers.binding import touch
+from handlers.dues import (
+    DUES_ROLES,
+    Book,
+    add_months,
+    branch_dues,
+    can_collect,
+    confirm_report_row,
+    fen_to_text,
+    goes_up_whole,
+    member_dues,
+    month_span,
+    record_payment,
+    record_voluntary,
+    reject_report_row,
+    report_payment,
+    reverse_payment,
+    this_month,
+)
+from models.base import write_tx
+from models.dues import (
+    CATEGORIES,
+    PAYMENT_KINDS,
+    PAYMENT_SOURCES,
+    RELIEF_KINDS,
+    REPORT_STATUSES,
+    DuesMonth,
+    DuesPayment,
+    DuesReport,
+)
+from models.org import STATUSES, Branch, Member
+
+# Ledger entries shown on GET /dues/me (newest first; the rest stays with the collector).
+RECENT_ENTRIES = 20
+# Months one request may name.
+MAX_MONTHS = 120
+# Above any configured payment cap, below a 32-bit column: the handler refuses with its cap.
+MAX_FEN = 2_000_000_000
+NOTE_CHARS = 200
+# Who may use the collector routes anywhere: the branch's collector roles, committee admins.
+COLLECT_ROLES = (*DUES_ROLES, "committee_admin")
+NOT_COLLECTOR = (
+    "只有支部书记、党费收缴员或党委管理员可以办理支部党费。如您已交党费，请提交交纳报告。"
+)
+
+# A month's state for a member (handlers.dues.Book.state).
+MONTH_STATES: dict[str, str] = {
+    "paid": "已交",
+    "owed": "未交",
+    "exempt": "免交",
+    "ahead": "未到期",
+    "before": "尚未开始交纳",
+    "unset": "未设置党费类别",
+    "none": "无需交纳",
+}
+
+AMOUNT = Field(kind="int", minimum=1, maximum=MAX_FEN)
+NOTE = Field(required=False, max_len=NOTE_CHARS)
+REASON = Field(max_len=NOTE_CHARS)
+_MONTH_FIELD = Field(kind="month")
+
+
+# ---- input ----------------------------------------------------------------------------------
+
+
+def _invalid(name: str, what: str) -> ApiError:
+    return ApiError(400, "invalid_field", f"字段 {name} {what}")
+
+
+def _months(value: Any, *, contiguous: bool) -> list[date] | None:
+    """A list of "YYYY-MM" months → sorted first days; None when the field is absent."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise _invalid(
+            "months", '应为非空的月份列表，例如 ["2026-01", "2026-02"]；不填则按最早欠交的月份算。'
+        )
+    if len(value) > MAX_MONTHS:
+        raise _invalid("months", f"最多 {MAX_MONTHS} 个月，当前 {len(value)} 个。")
+    months = [
+        _convert(f"months 第 {i} 项", _MONTH_FIELD, v, from_query=False)
+        for i, v in enumerate(value, 1)
+    ]
+    if len(set(months)) != len(months):
+        raise _invalid("months", "中有重复的月份，请每个月只写一次。")
+    months.sort()
+    if contiguous and months != month_span(months[0], months[-1]):
+        raise _invalid(
+            "months", "应为连续的月份，例如 2026-01 至 2026-03；不连续的月份请分次报告。"
+        )
+    return months
+
+
+def _body_with_months(
+    fields: dict[str, Field], *, contiguous: bool
+) -> tuple[dict[str, Any], list[date] | None]:
+    """api.common.body plus an optional ``months`` list (a kind Field does not have)."""
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
+    for name in data:
+        if name != "months" and name not in fields:
+            raise ApiError(400, "unknown_field", f"不支持的字段：{name}")
+    months = _months(data.get("months"), contiguous=contiguous)
+    out: dict[str, Any] = {}
+    for name, spec in fields.items():
+        value = data.get(name)
+        if value is None:
+            if spec.required:
+                raise ApiError(400, "missing_field", f"缺少字段：{name}")
+            continue
+        out[name] = _convert(name, spec, value, from_query=False)
+    return out, months
+
+
+def _collector() -> Member:
+    """The caller, if they hold a role that collects dues somewhere; else 403."""
+    actor = member()
+    if not actor.has_role(*COLLECT_ROLES):
+        raise ApiError(403, "forbidden", NOT_COLLECTOR)
+    return actor
+
+
+def _visible(actor: Member, target: Member | None) -> Member:
+    """A member whose dues the caller may handle; any other (or none) answers 404."""
+    if target is None or not can_collect(actor, Branch.get_by_id(target.branch_id)):
+        raise not_found()
+    return target
+
+
+# ---- representations ------------------------------------------------------------------------
+
+
+def month_text(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def _opt_text(fen: int | None) -> str | None:
+    return None if fen is None else fen_to_text(fen)
+
+
+def month_amount(month: date, fen: int) -> dict[str, Any]:
+    return {"month": month_text(month), "amount_fen": fen, "amount_text": fen_to_text(fen)}
+
+
+def _names(ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(Member.select(Member.id, Member.name).where(Member.id.in_(wanted)).tuples())
+
+
+def _person(names: dict[int, str], member_id: int | None) -> dict[str, Any] | None:
+    return None if member_id is None else {"id": member_id, "name": names.get(member_id, "")}
+
+
+def entries(rows: list[DuesPayment]) -> list[dict[str, Any]]:
+    """Ledger entries with their months and whether a later entry reversed them (3 queries)."""
+    ids = [p.id for p in rows]
+    months: dict[int, list[dict[str, Any]]] = {}
+    reversed_by: dict[int, int] = {}
+    if ids:
+        covered = (
+            DuesMonth.select(DuesMonth.payment, DuesMonth.month, DuesMonth.amount_fen)
+            .where(DuesMonth.payment.in_(ids))
+            .order_by(DuesMonth.month)
+        )
+        for row in covered:
+            months.setdefault(row.payment_id, []).append(month_amount(row.month, row.amount_fen))
+        reversed_by = dict(
+            DuesPayment.select(DuesPayment.reverses, DuesPayment.id)
+            .where(DuesPayment.reverses.in_(ids))
+            .tuples()
+        )
+    names = _names({p.member_id for p in rows} | {p.recorded_by_id for p in rows})
+    return [
+        {
+            "id": p.id,
+            "member": _person(names, p.member_id),
+            "kind": p.kind,
+            "kind_label": PAYMENT_KINDS.get(p.kind, p.kind),
+            "amount_fen": p.amount_fen,
+            "amount_text": fen_to_text(p.amount_fen),
+            "months": months.get(p.id, []),
+            "source": p.source,
+            "source_label": PAYMENT_SOURCES.get(p.source, p.source),
+            "note": p.note,
+            "report_id": p.report_id,
+            "reverses": p.reverses_id,
+            "reversed_by": reversed_by.get(p.id),
+            "recorded_by": _person(names, p.recorded_by_id),
+            "recorded_at": iso(p.recorded_at),
+        }
+        for p in rows
+    ]
+
+
+def reports(rows: list[DuesReport]) -> list[dict[str, Any]]:
+    """Member reports with the ledger entry a confirmation made (2 queries)."""
+    ids = [r.id for r in rows]
+    payment_of: dict[int, int] = {}
+    if ids:
+        payment_of = dict(
+            DuesPayment.select(DuesPayment.report, DuesPayment.id)
+            .where(DuesPayment.report.in_(ids))
+            .tuples()
+        )
+    names = _names({r.member_id for r in rows} | {r.decided_by_id for r in rows})
+    return [
+        {
+            "id": r.id,
+            "member": _person(names, r.member_id),
+            "amount_fen": r.amount_fen,
+            "amount_text": fen_to_text(r.amount_fen),
+            "months": (
+                None
+                if r.from_month is None
+                else [month_text(m) for m in month_span(r.from_month, r.until_month)]
+            ),
+            "note": r.note,
+            "status": r.status,
+            "status_label": REPORT_STATUSES.get(r.status, r.status),
+            "reported_at": iso(r.reported_at),
+            "decided_by": _person(names, r.decided_by_id),
+            "decided_at": iso(r.decided_at),
+            "decision_note": r.decision_note,
+            "payment_id": payment_of.get(r.id),
+        }
+        for r in rows
+    ]
+
+
+def _category(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "code": row.category,
+        "label": CATEGORIES.get(row.category, row.category),
+        "from_month": month_text(row.from_month),
+        "base_fen": row.base_fen,
+        "base_text": _opt_text(row.base_fen),
+    }
+
+
+def _relief(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "kind": row.kind,
+        "kind_label": RELIEF_KINDS.get(row.kind, row.kind),
+        "amount_fen": row.amount_fen,
+        "amount_text": _opt_text(row.amount_fen),
+        "from_month": month_text(row.from_month),
+        "until_month": month_text(row.until_month),
+        "approved_by": row.approved_by,
+    }
+
+
+def _owed(months: list[tuple[date, int]]) -> dict[str, Any]:
+    total = sum(fen for _, fen in months)
+    return {
+        "owed": [month_amount(m, fen) for m, fen in months],
+        "owed_fen": total,
+        "owed_text": fen_to_text(total),
+    }
+
+
+def _branch_member(
+    book: Book, month: date, current: date, through: date, cfg: dict[str, Any]
+) -> dict[str, Any]:
+    due = book.due(month, cfg)
+    state = book.state(month, cfg, current)
+    paid = book.paid.get(month)
+    due_fen = due.amount_fen if due.state in ("due", "exempt") else None
+    paid_fen = paid.amount_fen if paid is not None else None
+    return {
+        "id": book.member_id,
+        "name": book.name,
+        "status": book.status,
+        "status_label": STATUSES.get(book.status, book.status),
+        "month_state": state,
+        "month_state_label": MONTH_STATES.get(state, state),
+        "month_due_fen": due_fen,
+        "month_due_text": _opt_text(due_fen),
+        "month_paid_fen": paid_fen,
+        "month_paid_text": _opt_text(paid_fen),
+        **_owed(book.owed(cfg, through)),
+    }
+
+
+def _page(items: list[Any], args: dict[str, Any]) -> dict[str, Any]:
+    """api.common.paginate's answer for a list already computed."""
+    limit = args.get("limit", DEFAULT_LIMIT)
+    offset = args.get("offset", 0)
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _entries_page(select: Any, args: dict[str, Any]) -> dict[str, Any]:
+    page = paginate(select, args, lambda row: row)
+    page["items"] = entries(page["items"])
+    return page
+
+
+# ---- a member's own dues --------------------------------------------------------------------
+
+
+@bp.get("/dues/me")
+def dues_me() -> Response:
+    """My dues, as 党费 shows them in the bot: amount, months paid and owed, pending report."""
+    m = member()
+    cfg = settings()
+    now = utcnow()
+    view = member_dues(m, now=now, settings=cfg)
+    book, due = view.book, view.due
+    current = view.month
+    start = book.start
+    assessment = due.assessment
+    if assessment is None and start is not None:
+        assessment = book.assessment_at(start)
+    monthly = due.amount_fen if due.state in ("due", "exempt") else None
+    first_shown = date(current.year, 1, 1)
+    paid = [p for p in view.paid if p >= first_shown]
+    paid_fen = sum(book.paid[p].amount_fen for p in paid)
+    owing = m.is_party_member and start is not None
+    recent = list(
+        DuesPayment.select()
+        .where(DuesPayment.member == m.id)
+        .order_by(DuesPayment.recorded_at.desc(), DuesPayment.id.desc())
+        .limit(RECENT_ENTRIES)
+    )
+    state = book.state(current, cfg, current)
+    return jsonify(
+        {
+            "member": {"id": m.id, "name": m.name},
+            "branch": {"id": m.branch.id, "name": m.branch.name},
+            "status": m.status,
+            "status_label": m.status_label,
+            "month": month_text(current),
+            "month_state": state,
+            "month_state_label": MONTH_STATES.get(state, state),
+            "monthly_fen": monthly,
+            "monthly_text": _opt_text(monthly),
+            "category": _category(assessment),
+            "relief": _relief(due.relief),
+            "start_month": month_text(start) if owing else None,
+            "prepay_until": (
+                month_text(add_months(current, cfg["dues"]["prepay_max_months"]))
+                if owing
+                else None
+            ),
+            "paid_months": [month_text(p) for p in paid],
+            "paid_fen": paid_fen,
+            "paid_text": fen_to_text(paid_fen),
+            **_owed(view.owed),
+            "pending_report": reports([view.pending])[0] if view.pending else None,
+            "recent": entries(recent),
+        }
+    )
+
+
+@bp.post("/dues/reports")
+def dues_report() -> tuple[Response, int]:
+    """交党费: report a payment; it waits for a collector's confirmation."""
+    args, months = _body_with_months({"amount_fen": AMOUNT, "note": NOTE}, contiguous=True)
+    m = member()
+    now = utcnow()
+    with write_tx():
+        report, plan = report_payment(
+            m, args["amount_fen"], months, now=now, settings=settings(), note=args.get("note", "")
+        )
+        touch(m, now)
+    answer = {"report": reports([report])[0], "months": [month_amount(d, f) for d, f in plan]}
+    return jsonify(answer), 201
+
+
+# ---- the branch's collectors ----------------------------------------------------------------
+
+
+@bp.get("/dues/branch")
+def dues_branch() -> Response:
+    """党费 情况: a month's expected and collected dues, and each member's standing."""
+    args = query(
+        {
+            "branch_id": Field(required=False, kind="int", minimum=1),
+            "month": Field(required=False, kind="month"),
+            "owing": Field(required=False, kind="bool"),
+            **PAGE_FIELDS,
+        }
+    )
+    actor = _collector()
+    branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
+    cfg = settings()
+    now = utcnow()
+    current = this_month(now, tz())
+    month = args.get("month", current)
+    view = branch_dues(actor, branch, month, now=now, settings=cfg)
+    through = max(month, current)
+    rows = [_branch_member(book, month, current, through, cfg) for book in view.books.values()]
+    if args.get("owing") is not None:
+        rows = [r for r in rows if bool(r["owed"]) == args["owing"]]
+    rows.sort(key=lambda r: (-len(r["owed"]), r["id"]))
+    s = view.summary
+    return jsonify(
+        {
+            "branch": {"id": branch.id, "name": branch.name},
+            "month": month_text(view.month),
+            "summary": {
+                "expected_fen": s.expected_fen,
+                "expected_text": fen_to_text(s.expected_fen),
+                "collected_fen": s.collected_fen,
+                "collected_text": fen_to_text(s.collected_fen),
+                "rate": None if s.rate is None else float(s.rate),
+                "rate_text": "—" if s.rate is None else f"{s.rate * 100:.1f}%",
+                "members_due": s.members_due,
+                "members_paid": s.members_paid,
+                "members_owing": len(view.owing),
+                "members_exempt": s.members_exempt,
+                "members_unset": s.members_unset,
+            },
+            "pending_reports": len(view.pending),
+            "alerts": [
+                {
+                    "member": {"id": a.member_id, "name": a.member_name},
+                    "reason": a.reason,
+                    "reason_label": a.reason_label,
+                    "months": a.months,
+                    "at_least": a.at_least,
+                    "level": a.level,
+                    "since": month_text(a.since),
+                }
+                for a in view.alerts
+            ],
+            "members": _page(rows, args),
+        }
+    )
+
+
+@bp.get("/dues/reports")
+def dues_reports() -> Response:
+    """Members' reports in the branch: pending ones (oldest first) by default."""
+    args = query(
+        {
+            "branch_id": Field(required=False, kind="int", minimum=1),
+            "status": Field(required=False, choices=tuple(REPORT_STATUSES)),
+            **PAGE_FIELDS,
+        }
+    )
+    actor = _collector()
+    branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
+    status = args.get("status", "pending")
+    order = (
+        (DuesReport.reported_at, DuesReport.id)
+        if status == "pending"
+        else (DuesReport.reported_at.desc(), DuesReport.id.desc())
+    )
+    select = (
+        DuesReport.select(DuesReport)
+        .join(Member, on=DuesReport.member == Member.id)
+        .where(Member.branch == branch.id, DuesReport.status == status)
+        .order_by(*order)
+    )
+    page = paginate(select, args, lambda row: row)
+    page["items"] = reports(page["items"])
+    return jsonify(page)
+
+
+def _report(actor: Member, report_id: int) -> DuesReport:
+    report = DuesReport.get_or_none(DuesReport.id == report_id)
+    if report is None:
+        raise not_found()
+    _visible(actor, Member.get_or_none(Member.id == report.member_id))
+    return report
+
+
+@bp.post("/dues/reports/<int:report_id>/confirm")
+def dues_confirm(report_id: int) -> Response:
+    """确认党费: the report becomes a ledger entry."""
+    body({})
+    actor = _collector()
+    report = _report(actor, report_id)
+    now = utcnow()
+    with write_tx():
+        _, recorded = confirm_report_row(actor, report, now=now, settings=settings())
+        touch(actor, now)
+    return jsonify(
+        {
+            "report": reports([DuesReport.get_by_id(report.id)])[0],
+            "payment": entries([recorded.payment])[0],
+        }
+    )
+
+
+@bp.post("/dues/reports/<int:report_id>/reject")
+def dues_reject(report_id: int) -> Response:
+    """退回党费: send the report back with a reason; nothing is recorded."""
+    reason = body({"reason": REASON})["reason"]
+    actor = _collector()
+    report = _report(actor, report_id)
+    now = utcnow()
+    with write_tx():
+        decided = reject_report_row(actor, report, reason, now=now)
+        touch(actor, now)
+    return jsonify({"report": reports([decided])[0]})
+
+
+@bp.get("/dues/payments")
+def dues_payments() -> Response:
+    """The branch's ledger, newest first; ``member_id`` narrows it to one member."""
+    args = query(
+        {
+            "branch_id": Field(required=False, kind="int", minimum=1),
+            "member_id": Field(required=False, kind="int", minimum=1),
+            "kind": Field(required=False, choices=tuple(PAYMENT_KINDS)),
+            **PAGE_FIELDS,
+        }
+    )
+    actor = _collector()
+    branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
+    select = (
+        DuesPayment.select(DuesPayment)
+        .join(Member, on=DuesPayment.member == Member.id)
+        .where(Member.branch == branch.id)
+    )
+    if "member_id" in args:
+        target = Member.get_or_none(Member.id == args["member_id"])
+        if target is None or target.branch_id != branch.id:
+            raise not_found()
+        select = select.where(DuesPayment.member == target.id)
+    if "kind" in args:
+        select = select.where(DuesPayment.kind == args["kind"])
+    select = select.order_by(DuesPayment.recorded_at.desc(), DuesPayment.id.desc())
+    return jsonify(_entries_page(select, args))
+
+
+@bp.post("/dues/payments")
+def dues_pay() -> tuple[Response, int]:
+    """收党费: record dues for some months (or the oldest unpaid ones), or a voluntary payment."""
+    args, months = _body_with_months(
+        {
+            "member_id": Field(kind="int", minimum=1),
+            "kind": Field(required=False, choices=("dues", "voluntary")),
+            "amount_fen": AMOUNT,
+            "note": NOTE,
+        },
+        contiguous=False,
+    )
+    kind = args.get("kind", "dues")
+    if kind == "voluntary" and months is not None:
+        raise _invalid("months", "不适用于自愿交纳：自愿交纳单独记账，不对应月份，请去掉 months。")
+    actor = _collector()
+    target = _visible(actor, Member.get_or_none(Member.id == args["member_id"]))
+    cfg = settings()
+    now = utcnow()
+    note = args.get("note", "")
+    with write_tx():
+        if kind == "voluntary":
+            payment = record_voluntary(
+                actor, target, args["amount_fen"], now=now, settings=cfg, note=note
+            )
+        else:
+            payment = record_payment(
+                actor, target, args["amount_fen"], months, now=now, settings=cfg, note=note
+            ).payment
+        touch(actor, now)
+    answer = {"payment": entries([payment])[0], "goes_up_whole": goes_up_whole(payment, cfg)}
+    return jsonify(answer), 201
+
+
+@bp.post("/dues/payments/<int:payment_id>/reverse")
+def dues_reverse(payment_id: int) -> tuple[Response, int]:
+    """更正党费: a reversal entry cancels the payment; its months may then be paid again."""
+    reason = body({"reason": REASON})["reason"]
+    actor = _collector()
+    original = DuesPayment.get_or_none(DuesPayment.id == payment_id)
+    if original is None:
+        raise not_found()
+    _visible(actor, Member.get_or_none(Member.id == original.member_id))
+    now = utcnow()
+    with write_tx():
+        entry = reverse_payment(actor, payment_id, reason, now=now)
+        touch(actor, now)
+    shown = entries([entry, DuesPayment.get_by_id(payment_id)])
+    return jsonify({"reversal": shown[0], "original": shown[1]}), 201
+
+
+# ---- the OpenAPI fragment -------------------------------------------------------------------
+
+TEXT = {"type": "string", "description": 'Display amount, e.g. "120.00元".'}
+OPT_FEN = nullable(FEN)
+OPT_TEXT = nullable(TEXT)
+MONTH_STATE = {"type": "string", "enum": list(MONTH_STATES)}
+OPT_MONTH = nullable(MONTH)
+MONTHS_IN = array(MONTH, minItems=1, maxItems=MAX_MONTHS, uniqueItems=True)
+AMOUNT_IN = {"type": "integer", "minimum": 1, "maximum": MAX_FEN, "description": "Fen (分)."}
+NOTE_IN = {"type": "string", "maxLength": NOTE_CHARS}
+REASON_IN = {"type": "string", "minLength": 1, "maxLength": NOTE_CHARS}
+STATUS_PARAM = param(
+    "status",
+    {"type": "string", "enum": list(REPORT_STATUSES)},
+    description="Default pending (oldest first); decided ones come newest first.",
+)
+
+SCHEMAS: dict[str, Any] = {
+    "DuesPerson": obj({"id": ID, "name": STR}),
+    "DuesMonthAmount": obj({"month": MONTH, "amount_fen": FEN, "amount_text": TEXT}),
+    "DuesEntry": {
+        **obj(
+            {
+                "id": ID,
+                "member": ref("DuesPerson"),
+                "kind": {"type": "string", "enum": list(PAYMENT_KINDS)},
+                "kind_label": STR,
+                "amount_fen": {**FEN, "description": "Fen; negative for a reversal."},
+                "amount_text": TEXT,
+                "months": array(ref("DuesMonthAmount")),
+                "source": {"type": "string", "enum": list(PAYMENT_SOURCES)},
+                "source_label": STR,
+                "note": STR,
+                "report_id": nullable(ID),
+                "reverses": {**nullable(ID), "description": "The entry a reversal cancels."},
+                "reversed_by": {**nullable(ID), "description": "The reversal cancelling it."},
+                "recorded_by": nullable(ref("DuesPerson")),
+                "recorded_at": TIME,
+            }
+        ),
+        "description": "One ledger entry (append-only: a mistake gets a reversal entry).",
+    },
+    "DuesReport": {
+        **obj(
+            {
+                "id": ID,
+                "member": ref("DuesPerson"),
+                "amount_fen": FEN,
+                "amount_text": TEXT,
+                "months": {
+                    **nullable(array(MONTH)),
+                    "description": "null: the oldest unpaid months, chosen on confirmation.",
+                },
+                "note": STR,
+                "status": {"type": "string", "enum": list(REPORT_STATUSES)},
+                "status_label": STR,
+                "reported_at": TIME,
+                "decided_by": nullable(ref("DuesPerson")),
+                "decided_at": nullable(TIME),
+                "decision_note": STR,
+                "payment_id": nullable(ID),
+            }
+        ),
+        "description": "A member's own report of a payment, waiting for a collector.",
+    },
+    "DuesCategory": obj(
+        {
+            "code": {"type": "string", "enum": list(CATEGORIES)},
+            "label": STR,
+            "from_month": MONTH,
+            "base_fen": OPT_FEN,
+            "base_text": OPT_TEXT,
+        }
+    ),
+    "DuesRelief": obj(
+        {
+            "kind": {"type": "string", "enum": ["reduce", "exempt"]},
+            "kind_label": STR,
+            "amount_fen": OPT_FEN,
+            "amount_text": OPT_TEXT,
+            "from_month": MONTH,
+            "until_month": MONTH,
+            "approved_by": STR,
+        }
+    ),
+    "DuesMe": obj(
+        {
+            "member": ref("DuesPerson"),
+            "branch": ref("Branch"),
+            "status": STR,
+            "status_label": STR,
+            "month": {**MONTH, "description": "The current month."},
+            "month_state": MONTH_STATE,
+            "month_state_label": STR,
+            "monthly_fen": {**OPT_FEN, "description": "This month's dues; null if not set."},
+            "monthly_text": OPT_TEXT,
+            "category": nullable(ref("DuesCategory")),
+            "relief": nullable(ref("DuesRelief")),
+            "start_month": OPT_MONTH,
+            "prepay_until": {**OPT_MONTH, "description": "The last month payable in advance."},
+            "paid_months": {
+                **array(MONTH),
+                "description": "Months paid, from January of this year on (advance included).",
+            },
+            "paid_fen": FEN,
+            "paid_text": TEXT,
+            "owed": {
+                **array(ref("DuesMonthAmount")),
+                "description": "Every unpaid month through this one, earlier years included.",
+            },
+            "owed_fen": FEN,
+            "owed_text": TEXT,
+            "pending_report": nullable(ref("DuesReport")),
+            "recent": {
+                **array(ref("DuesEntry"), maxItems=RECENT_ENTRIES),
+                "description": f"The newest {RECENT_ENTRIES} ledger entries.",
+            },
+        }
+    ),
+    "DuesReportRequest": obj(
+        {"months": MONTHS_IN, "amount_fen": AMOUNT_IN, "note": NOTE_IN}, ["amount_fen"]
+    ),
+    "DuesReportCreated": obj(
+        {
+            "report": ref("DuesReport"),
+            "months": {
+                **array(ref("DuesMonthAmount")),
+                "description": "The months the report covers, as checked now.",
+            },
+        }
+    ),
+    "DuesBranchSummary": obj(
+        {
+            "expected_fen": FEN,
+            "expected_text": TEXT,
+            "collected_fen": FEN,
+            "collected_text": TEXT,
+            "rate": {"oneOf": [{"type": "number"}, {"type": "null"}]},
+            "rate_text": STR,
+            "members_due": INT,
+            "members_paid": INT,
+            "members_owing": INT,
+            "members_exempt": INT,
+            "members_unset": INT,
+        }
+    ),
+    "DuesAlert": obj(
+        {
+            "member": ref("DuesPerson"),
+            "reason": {"type": "string", "enum": ["dues", "meetings"]},
+            "reason_label": STR,
+            "months": INT,
+            "at_least": BOOL,
+            "level": INT,
+            "since": MONTH,
+        }
+    ),
+    "DuesBranchMember": obj(
+        {
+            "id": ID,
+            "name": STR,
+            "status": STR,
+            "status_label": STR,
+            "month_state": MONTH_STATE,
+            "month_state_label": STR,
+            "month_due_fen": OPT_FEN,
+            "month_due_text": OPT_TEXT,
+            "month_paid_fen": OPT_FEN,
+            "month_paid_text": OPT_TEXT,
+            "owed": array(ref("DuesMonthAmount")),
+            "owed_fen": FEN,
+            "owed_text": TEXT,
+        }
+    ),
+    "DuesBranchMemberPage": page_of("DuesBranchMember"),
+    "DuesBranch": obj(
+        {
+            "branch": ref("Branch"),
+            "month": MONTH,
+            "summary": ref("DuesBranchSummary"),
+            "pending_reports": INT,
+            "alerts": array(ref("DuesAlert")),
+            "members": ref("DuesBranchMemberPage"),
+        }
+    ),
+    "DuesReportPage": page_of("DuesReport"),
+    "DuesEntryPage": page_of("DuesEntry"),
+    "DuesConfirmRequest": obj({}, []),
+    "DuesConfirmed": obj({"report": ref("DuesReport"), "payment": ref("DuesEntry")}),
+    "DuesReasonRequest": obj({"reason": REASON_IN}),
+    "DuesRejected": obj({"report": ref("DuesReport")}),
+    "DuesPaymentRequest": obj(
+        {
+            "member_id": ID,
+            "kind": {"type": "string", "enum": ["dues", "voluntary"], "default": "dues"},
+            "months": {
+                **MONTHS_IN,
+                "description": "Omit for the oldest unpaid months; never with voluntary.",
+            },
+            "amount_fen": AMOUNT_IN,
+            "note": NOTE_IN,
+        },
+        ["member_id", "amount_fen"],
+    ),
+    "DuesPaymentCreated": obj(
+        {
+            "payment": ref("DuesEntry"),
+            "goes_up_whole": {
+                **BOOL,
+                "description": "A voluntary payment large enough to go upward whole.",
+            },
+        }
+    ),
+    "DuesReversed": obj({"reversal": ref("DuesEntry"), "original": ref("DuesEntry")}),
+}
+
+MONTH_PARAM = param("month", MONTH, description="YYYY-MM; default the current month.")
+OWING_PARAM = param(
+    "owing", BOOL, description="true: only members owing something; false: only the others."
+)
+
+PATHS: dict[str, Any] = {
+    "/api/v1/dues/me": {
+        "get": {
+            "summary": "My dues: amount, months paid and owed, pending report, recent entries",
+            "security": BEARER,
+            "responses": {"200": ok("DuesMe", "My dues"), **errors("401", "403")},
+        }
+    },
+    "/api/v1/dues/reports": {
+        "post": {
+            "summary": "Report a payment I made; it waits for a collector to confirm (交党费)",
+            "security": BEARER,
+            "requestBody": json_body("DuesReportRequest"),
+            "responses": {
+                "201": ok("DuesReportCreated", "Reported; waiting for confirmation"),
+                **errors("400", "401", "403", "409", "422"),
+            },
+        },
+        "get": {
+            "summary": "Collectors: members' reports in the branch (pending by default)",
+            "security": BEARER,
+            "parameters": [BRANCH_PARAM, STATUS_PARAM, *PAGE_PARAMS],
+            "responses": {
+                "200": ok("DuesReportPage", "Reports"),
+                **errors("400", "401", "403"),
+            },
+        },
+    },
+    "/api/v1/dues/reports/{report_id}/confirm": {
+        "post": {
+            "summary": "Collectors: confirm a pending report; it becomes a ledger entry",
+            "security": BEARER,
+            "parameters": [path_id("report_id")],
+            "requestBody": {**json_body("DuesConfirmRequest"), "required": False},
+            "responses": {
+                "200": ok("DuesConfirmed", "Confirmed and recorded"),
+                **errors("400", "401", "403", "409", "422"),
+            },
+        }
+    },
+    "/api/v1/dues/reports/{report_id}/reject": {
+        "post": {
+            "summary": "Collectors: send a pending report back with a reason",
+            "security": BEARER,
+            "parameters": [path_id("report_id")],
+            "requestBody": json_body("DuesReasonRequest"),
+            "responses": {
+                "200": ok("DuesRejected", "Sent back; nothing recorded"),
+                **errors("400", "401", "403", "409"),
+            },
+        }
+    },
+    "/api/v1/dues/branch": {
+        "get": {
+            "summary": "Collectors: a month's dues for the branch and each member's standing",
+            "security": BEARER,
+            "parameters": [BRANCH_PARAM, MONTH_PARAM, OWING_PARAM, *PAGE_PARAMS],
+            "responses": {
+                "200": ok("DuesBranch", "Summary and members (most months owed first)"),
+                **errors("400", "401", "403"),
+            },
+        }
+    },
+    "/api/v1/dues/payments": {
+        "get": {
+            "summary": "Collectors: the branch's ledger, newest first",
+            "security": BEARER,
+            "parameters": [
+                BRANCH_PARAM,
+                param(
+                    "member_id",
+                    ID,
+                    description="Only this member's entries (a member of the branch).",
+                ),
+                param("kind", {"type": "string", "enum": list(PAYMENT_KINDS)}),
+                *PAGE_PARAMS,
+            ],
+            "responses": {
+                "200": ok("DuesEntryPage", "Ledger entries"),
+                **errors("400", "401", "403"),
+            },
+        },
+        "post": {
+            "summary": "Collectors: record dues for a member's months, or a voluntary payment",
+            "security": BEARER,
+            "requestBody": json_body("DuesPaymentRequest"),
+            "responses": {
+                "201": ok("DuesPaymentCreated", "Recorded"),
+                **errors("400", "401", "403", "409", "422"),
+            },
+        },
+    },
+    "/api/v1/dues/payments/{payment_id}/reverse": {
+        "post": {
+            "summary": "Collectors: cancel an entry with a reversal entry (更正党费)",
+            "security": BEARER,
+            "parameters": [path_id("payment_id")],
+            "requestBody": json_body("DuesReasonRequest"),
+            "responses": {
+                "201": ok("DuesReversed", "Reversed; the months may be paid again"),
+                **errors("400", "401", "403", "409", "422"),
+            },
+        }
+    },
+}

@@ -1,8 +1,961 @@
-"""/api/v1 routes: meetings (placeholder until its routes land)."""
+"""/api/v1 routes: meetings.
+
+Members: their branch's upcoming meetings, a meeting's detail, sign-in by code or scanned scene,
+leave requests, their own attendance. Managers (handlers.meetings.can_manage: the branch's
+secretary, deputy secretary or organizer; a committee admin for the committee's branches):
+schedule, edit, cancel, open sign-in (code and QR), 补签, the attendance report, leave
+decisions. Every write calls the handler the bot's meeting commands call.
+
+A meeting id of a branch the caller may not see answers 404; a meeting of the caller's own
+branch on a manager route answers 403 to a plain member.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-SCHEMAS: dict[str, Any] = {}
-PATHS: dict[str, Any] = {}
+from flask import Response, jsonify
+
+from api import auth
+from api.common import (
+    FORBIDDEN,
+    PAGE_FIELDS,
+    Field,
+    body,
+    bp,
+    branch_for,
+    day_text,
+    iso,
+    member,
+    not_found,
+    paginate,
+    query,
+    settings,
+    tz,
+)
+from api.errors import ApiError
+from api.spec import (
+    BEARER,
+    BOOL,
+    DAY,
+    ID,
+    PAGE_PARAMS,
+    STR,
+    TIME,
+    TIME_IN,
+    array,
+    errors,
+    json_body,
+    nullable,
+    obj,
+    ok,
+    page_of,
+    param,
+    path_id,
+    ref,
+)
+from bot.clients import WeChatApiError, create_meeting_qr
+from core.clock import utcnow
+from handlers import meetings as h
+from handlers.binding import touch
+from models.base import write_tx
+from models.meetings import KINDS, Attendance, Meeting, MeetingAttendee
+from models.org import BRANCH_MANAGERS, Member, PartyGroup
+
+log = logging.getLogger(__name__)
+
+STATUS_LABELS = {"scheduled": "已安排", "cancelled": "已取消"}
+# The caller's attendance at a meeting.
+STATES = ("present", "leave_pending", "leave_approved", "leave_rejected", "none")
+METHODS = ("code", "qr", "manual", "api")
+MAX_DURATION_MINUTES = 24 * 60
+MAX_MARK = 200  # member ids in one 补签 request
+
+
+# ---- lookups --------------------------------------------------------------------------------
+
+
+def _check_visible(me: Member, meeting: Meeting) -> None:
+    """A meeting is visible to its branch's members and to whoever manages that branch."""
+    if meeting.branch_id != me.branch_id and not h.can_manage(me, meeting.branch):
+        raise not_found()
+
+
+def _visible(me: Member, meeting_id: int) -> Meeting:
+    meeting = h.find_meeting(meeting_id)
+    if meeting is None:
+        raise not_found()
+    _check_visible(me, meeting)
+    return meeting
+
+
+def _check_managed(me: Member, meeting: Meeting) -> None:
+    _check_visible(me, meeting)
+    if not h.can_manage(me, meeting.branch):
+        raise ApiError(403, "forbidden", FORBIDDEN)
+
+
+def _managed(me: Member, meeting_id: int) -> Meeting:
+    meeting = _visible(me, meeting_id)
+    _check_managed(me, meeting)
+    return meeting
+
+
+# ---- representations ------------------------------------------------------------------------
+
+
+def _person(m: Member | None) -> dict[str, Any] | None:
+    return {"id": m.id, "name": m.name} if m is not None else None
+
+
+def _people(ids: Iterable[int | None]) -> dict[int, Member]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {m.id: m for m in Member.select().where(Member.id.in_(wanted))}
+
+
+def _state(row: Attendance | None) -> str:
+    if row is None:
+        return "none"
+    if row.status == "present":
+        return "present"
+    return f"leave_{row.leave_status}"
+
+
+def _summaries(meetings: list[Meeting], me: Member) -> list[dict[str, Any]]:
+    """Meetings as list items, each with whether the caller is expected and their state."""
+    ids = [m.id for m in meetings]
+    if not ids:
+        return []
+    expected = {
+        a.meeting_id
+        for a in MeetingAttendee.select(MeetingAttendee.meeting).where(
+            MeetingAttendee.member == me.id, MeetingAttendee.meeting.in_(ids)
+        )
+    }
+    rows = {
+        a.meeting_id: a
+        for a in Attendance.select().where(Attendance.member == me.id, Attendance.meeting.in_(ids))
+    }
+    group_ids = {m.party_group_id for m in meetings if m.party_group_id}
+    groups = (
+        {g.id: g.name for g in PartyGroup.select().where(PartyGroup.id.in_(group_ids))}
+        if group_ids
+        else {}
+    )
+    return [
+        {
+            "id": m.id,
+            "branch_id": m.branch_id,
+            "kind": m.kind,
+            "kind_label": m.kind_label,
+            "title": m.title,
+            "place": m.place,
+            "starts_at": iso(m.starts_at),
+            "ends_at": iso(m.ends_at),
+            "status": m.status,
+            "status_label": STATUS_LABELS.get(m.status, m.status),
+            "group": (
+                {"id": m.party_group_id, "name": groups[m.party_group_id]}
+                if m.party_group_id in groups
+                else None
+            ),
+            "expected": m.id in expected,
+            "my_state": _state(rows.get(m.id)),
+        }
+        for m in meetings
+    ]
+
+
+def _summary(meeting: Meeting, me: Member) -> dict[str, Any]:
+    return _summaries([meeting], me)[0]
+
+
+def _detail(meeting: Meeting, me: Member) -> dict[str, Any]:
+    now = utcnow()
+    manager = h.can_manage(me, meeting.branch)
+    row = Attendance.get_or_none((Attendance.meeting == meeting.id) & (Attendance.member == me.id))
+    people = _people([meeting.host_id, meeting.recorder_id])
+    opens, closes = h.signin_window(meeting, settings())
+    return {
+        **_summary(meeting, me),
+        "host": _person(people.get(meeting.host_id)),
+        "recorder": _person(people.get(meeting.recorder_id)),
+        "expected_count": MeetingAttendee.select()
+        .where(MeetingAttendee.meeting == meeting.id)
+        .count(),
+        "signin": {
+            "opens_at": iso(opens),
+            "closes_at": iso(closes),
+            "open": meeting.status == "scheduled" and opens <= now <= closes,
+        },
+        "mine": {
+            "at": iso(row.at) if row else None,
+            "method": (row.method or None) if row and row.status == "present" else None,
+            "leave_reason": (row.leave_reason or None) if row else None,
+        },
+        "can_manage": manager,
+        "minutes": meeting.minutes if manager else None,
+        "decisions": meeting.decisions if manager else None,
+    }
+
+
+def _record(row: Attendance) -> dict[str, Any]:
+    """One attendance row: present (how, by whom) or on leave (why, decided by whom)."""
+    people = _people([row.member_id, row.recorded_by_id, row.decided_by_id])
+    return {
+        "id": row.id,
+        "meeting_id": row.meeting_id,
+        "member": _person(people[row.member_id]),
+        "status": row.status,
+        "method": row.method or None,
+        "at": iso(row.at),
+        "recorded_by": _person(people.get(row.recorded_by_id)),
+        "leave_reason": row.leave_reason or None,
+        "leave_status": row.leave_status or None,
+        "decided_by": _person(people.get(row.decided_by_id)),
+    }
+
+
+def _leave(row: Attendance, people: dict[int, Member]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "meeting_id": row.meeting_id,
+        "member": _person(people[row.member_id]),
+        "reason": row.leave_reason,
+        "status": row.leave_status,
+        "asked_at": iso(row.at),
+        "decided_by": _person(people.get(row.decided_by_id)),
+    }
+
+
+def _page_of_meetings(select: Any, args: dict[str, Any], me: Member) -> dict[str, Any]:
+    page = paginate(select, args, lambda m: m)
+    page["items"] = _summaries(page["items"], me)
+    return page
+
+
+def _end(data: dict[str, Any], start: datetime) -> datetime | None:
+    """The end from ends_at or duration_minutes (at most one of them), else None."""
+    if "ends_at" in data and "duration_minutes" in data:
+        raise ApiError(400, "invalid_field", "字段 ends_at 与 duration_minutes 只能提供其一。")
+    if "duration_minutes" in data:
+        return start + timedelta(minutes=data["duration_minutes"])
+    return data.get("ends_at")
+
+
+# ---- member routes --------------------------------------------------------------------------
+
+LIST_FIELDS: dict[str, Field] = {
+    **PAGE_FIELDS,
+    "branch_id": Field(required=False, kind="int", minimum=1),
+}
+
+
+@bp.get("/meetings")
+def meetings_list() -> Response:
+    """Meetings of the branch that have not ended yet (cancelled ones too), soonest first."""
+    args = query(LIST_FIELDS)
+    me = member()
+    branch_id = args.get("branch_id") or me.branch_id
+    if branch_id != me.branch_id:
+        branch_id = branch_for(me, branch_id, BRANCH_MANAGERS).id
+    select = Meeting.select().where(Meeting.branch == branch_id, Meeting.ends_at > utcnow())
+    select = select.order_by(Meeting.starts_at, Meeting.id)
+    return jsonify(_page_of_meetings(select, args, me))
+
+
+@bp.get("/meetings/<int:meeting_id>")
+def meeting_detail(meeting_id: int) -> Response:
+    query({})
+    me = member()
+    return jsonify(_detail(_visible(me, meeting_id), me))
+
+
+SIGNIN_FIELDS: dict[str, Field] = {
+    "code": Field(required=False, max_len=32),
+    "scene": Field(required=False, max_len=64),
+}
+
+
+@bp.post("/meetings/signin")
+def meeting_signin() -> tuple[Response, int]:
+    """Sign in with the code read out (签到 in the bot) or a scanned sign-in scene."""
+    data = body(SIGNIN_FIELDS)
+    if not data:
+        raise ApiError(400, "missing_field", "缺少字段：code 或 scene（二选一）")
+    if len(data) > 1:
+        raise ApiError(400, "invalid_field", "字段 code 与 scene 只能提供其一。")
+    ((name, value),) = data.items()
+    if not value.strip():
+        raise ApiError(400, "invalid_field", f"字段 {name} 不能为空。")
+    me = member()
+    cfg = settings()
+    now = utcnow()
+    auth.rate_limit(f"api-signin:member:{me.id}", cfg["api"]["signin_rate_per_minute"], now)
+    try:
+        with write_tx():
+            if name == "code":
+                result = h.sign_in_by_code(me, value, now=now, settings=cfg)
+            else:
+                result = h.sign_in_by_scene(me, value, now=now, settings=cfg)
+            touch(me, now)
+    except h.WrongSigninCode:
+        with write_tx():
+            h.count_wrong_code(me, now)
+        raise
+    answer = {
+        "created": result.created,
+        "meeting": _summary(result.meeting, me),
+        "attendance": _record(result.attendance),
+    }
+    return jsonify(answer), 201 if result.created else 200
+
+
+@bp.post("/meetings/<int:meeting_id>/leave")
+def meeting_leave(meeting_id: int) -> tuple[Response, int]:
+    """Ask leave for an upcoming meeting (请假 in the bot); asking again replaces the reason."""
+    reason = body({"reason": Field(max_len=200)})["reason"]
+    me = member()
+    meeting = _visible(me, meeting_id)
+    now = utcnow()
+    asked_before = (
+        Attendance.select()
+        .where(Attendance.meeting == meeting.id, Attendance.member == me.id)
+        .exists()
+    )
+    with write_tx():
+        row = h.ask_leave(me, reason, meeting.id, now=now, settings=settings())
+        touch(me, now)
+    answer = {"meeting": _summary(meeting, me), "attendance": _record(row)}
+    return jsonify(answer), 200 if asked_before else 201
+
+
+@bp.get("/meetings/attendance")
+def meetings_mine() -> Response:
+    """This quarter's attended / held meetings, and my past meetings with my state."""
+    args = query(PAGE_FIELDS)
+    me = member()
+    now = utcnow()
+    zone = tz()
+    _, attended, held = h.member_meetings(me, now=now, tz=zone)
+    past = (
+        Meeting.select()
+        .join(MeetingAttendee)
+        .where(
+            MeetingAttendee.member == me.id,
+            Meeting.status == "scheduled",
+            Meeting.ends_at <= now,
+        )
+        .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+    )
+    quarter = {
+        "start": day_text(h.quarter_start(now, zone).date()),
+        "attended": attended,
+        "held": held,
+        "rate": attended / held if held else None,
+    }
+    return jsonify({"quarter": quarter, **_page_of_meetings(past, args, me)})
+
+
+# ---- manager routes -------------------------------------------------------------------------
+
+CREATE_FIELDS: dict[str, Field] = {
+    "kind": Field(max_len=20, choices=tuple(KINDS)),
+    "title": Field(required=False, max_len=200),
+    "place": Field(required=False, max_len=200),
+    "starts_at": Field(kind="time"),
+    "ends_at": Field(required=False, kind="time"),
+    "duration_minutes": Field(required=False, kind="int", minimum=1, maximum=MAX_DURATION_MINUTES),
+    "host_id": Field(required=False, kind="int", minimum=1),
+    "recorder_id": Field(required=False, kind="int", minimum=1),
+    "group_id": Field(required=False, kind="int", minimum=1),
+    "branch_id": Field(required=False, kind="int", minimum=1),
+}
+
+
+@bp.post("/meetings")
+def meeting_create() -> tuple[Response, int]:
+    """Schedule a meeting (会议 … in the bot); expected attendees are fixed now."""
+    data = body(CREATE_FIELDS)
+    me = member()
+    branch = branch_for(me, data.get("branch_id"), BRANCH_MANAGERS)
+    start = data["starts_at"]
+    end = _end(data, start)
+    group = None
+    if "group_id" in data:
+        group = PartyGroup.get_or_none(
+            (PartyGroup.id == data["group_id"]) & (PartyGroup.branch == branch.id)
+        )
+        if group is None:
+            raise ApiError(
+                422,
+                "group_not_in_branch",
+                f"{branch.name}没有编号为 {data['group_id']} 的党小组。",
+            )
+    elif data["kind"] == "group":
+        raise ApiError(400, "missing_field", "党小组会须提供字段：group_id")
+    with write_tx():
+        meeting = h.create_meeting(
+            me,
+            kind=data["kind"],
+            start=start,
+            end=end,
+            place=data.get("place", ""),
+            title=data.get("title", ""),
+            branch=branch,
+            group=group,
+            host_id=data.get("host_id"),
+            recorder_id=data.get("recorder_id"),
+            now=utcnow(),
+            settings=settings(),
+        )
+    return jsonify(_detail(h.find_meeting(meeting.id), me)), 201
+
+
+EDIT_FIELDS: dict[str, Field] = {
+    "title": Field(required=False, max_len=200),
+    "place": Field(required=False, max_len=200),
+    "starts_at": Field(required=False, kind="time"),
+    "ends_at": Field(required=False, kind="time"),
+    "duration_minutes": Field(required=False, kind="int", minimum=1, maximum=MAX_DURATION_MINUTES),
+    "host_id": Field(required=False, kind="int", minimum=1),
+    "recorder_id": Field(required=False, kind="int", minimum=1),
+    "minutes": Field(required=False, max_len=h.MINUTES_MAX_CHARS),
+    "decisions": Field(required=False, max_len=h.MINUTES_MAX_CHARS),
+}
+
+
+@bp.patch("/meetings/<int:meeting_id>")
+def meeting_edit(meeting_id: int) -> Response:
+    """Change a meeting (修改会议 in the bot); attendance already recorded stays."""
+    data = body(EDIT_FIELDS)
+    if not data:
+        raise ApiError(400, "missing_field", "请至少提供一个要修改的字段。")
+    me = member()
+    meeting = _managed(me, meeting_id)
+    start = data.get("starts_at")
+    end = _end(data, start or meeting.starts_at)
+    with write_tx():
+        h.edit_meeting(
+            me,
+            meeting.id,
+            start=start,
+            end=end,
+            place=data.get("place"),
+            title=data.get("title"),
+            host_id=data.get("host_id"),
+            recorder_id=data.get("recorder_id"),
+            minutes=data.get("minutes"),
+            decisions=data.get("decisions"),
+            now=utcnow(),
+            settings=settings(),
+        )
+    return jsonify(_detail(h.find_meeting(meeting.id), me))
+
+
+@bp.post("/meetings/<int:meeting_id>/cancel")
+def meeting_cancel(meeting_id: int) -> Response:
+    """Cancel a meeting (取消会议 in the bot); attendance already recorded stays."""
+    body({})
+    me = member()
+    meeting = _managed(me, meeting_id)
+    with write_tx():
+        h.cancel_meeting(me, meeting.id, now=utcnow())
+    return jsonify(_detail(h.find_meeting(meeting.id), me))
+
+
+def _qr(meeting: Meeting, now: datetime, cfg: dict[str, Any]) -> dict[str, Any] | None:
+    """The meeting's sign-in QR code, made now if the meeting_qr job has not made it yet.
+
+    The code works without it: a WeChat failure answers None (and is logged).
+    """
+    live = meeting.qr_expires_at is None or meeting.qr_expires_at > now
+    if not (meeting.qr_ticket and meeting.qr_url and live):
+        try:
+            made = create_meeting_qr(cfg, meeting.qr_scene, h.qr_lifetime(meeting, now, cfg))
+        except (WeChatApiError, ValueError) as exc:
+            log.warning("QR code for meeting %s failed: %s", meeting.id, exc)
+            return None
+        with write_tx():
+            h.attach_qr(meeting, ticket=made.ticket, url=made.url, expires_at=made.expires_at)
+        meeting.qr_ticket, meeting.qr_url = made.ticket, made.url
+        meeting.qr_expires_at = made.expires_at
+    return {
+        "ticket": meeting.qr_ticket,
+        "url": meeting.qr_url,
+        "expires_at": iso(meeting.qr_expires_at),
+    }
+
+
+@bp.post("/meetings/<int:meeting_id>/signin-code")
+def meeting_open_signin(meeting_id: int) -> Response:
+    """Open sign-in (开始签到 in the bot): the code, its window, and the QR code."""
+    body({})
+    me = member()
+    meeting = _managed(me, meeting_id)
+    cfg = settings()
+    now = utcnow()
+    with write_tx():
+        meeting = h.open_signin(me, meeting.id, now=now, settings=cfg)
+    opens, closes = h.signin_window(meeting, cfg)
+    return jsonify(
+        {
+            "meeting": _summary(meeting, me),
+            "code": meeting.signin_code,
+            "opens_at": iso(opens),
+            "closes_at": iso(closes),
+            "qr": _qr(meeting, now, cfg),
+        }
+    )
+
+
+@bp.post("/meetings/<int:meeting_id>/attendance")
+def meeting_mark(meeting_id: int) -> Response:
+    """补签: record expected members present by hand, with who did it."""
+    ids = body({"member_ids": Field(kind="ids", max_len=MAX_MARK)})["member_ids"]
+    me = member()
+    meeting = _managed(me, meeting_id)
+    with write_tx():
+        results = h.mark_present_members(me, meeting.id, ids, now=utcnow(), settings=settings())
+    items = [{"created": r.created, "attendance": _record(r.attendance)} for r in results]
+    return jsonify({"meeting": _summary(meeting, me), "items": items})
+
+
+@bp.get("/meetings/<int:meeting_id>/attendance")
+def meeting_report(meeting_id: int) -> Response:
+    """Present / on leave / absent with names, the rate, and quorum (会议 情况 in the bot)."""
+    query({})
+    me = member()
+    meeting = _managed(me, meeting_id)
+    report = h.attendance_report(meeting, now=utcnow())
+    rows = {a.member_id: a for a in Attendance.select().where(Attendance.meeting == meeting.id)}
+
+    def present(m: Member) -> dict[str, Any]:
+        row = rows[m.id]
+        return {"id": m.id, "name": m.name, "method": row.method or None, "at": iso(row.at)}
+
+    def with_reason(pairs: list[tuple[Member, str]]) -> list[dict[str, Any]]:
+        return [{"id": m.id, "name": m.name, "reason": reason} for m, reason in pairs]
+
+    quorum = None
+    if report.quorum_needed is not None:
+        quorum = {
+            "voters": "committee" if meeting.kind == "committee" else "full_members",
+            "needed": report.quorum_needed,
+            "present": report.quorum_present,
+            "met": bool(report.quorum_met),
+        }
+    return jsonify(
+        {
+            "meeting": _summary(meeting, me),
+            "ended": report.ended,
+            "expected_count": len(report.expected),
+            "present_count": len(report.present),
+            "rate": report.rate,
+            "present": [present(m) for m in report.present],
+            "leave_approved": with_reason(report.leave_approved),
+            "leave_pending": with_reason(report.leave_pending),
+            "leave_rejected": with_reason(report.leave_rejected),
+            "absent": [_person(m) for m in report.not_signed],
+            "quorum": quorum,
+        }
+    )
+
+
+@bp.get("/meetings/<int:meeting_id>/leaves")
+def meeting_leaves(meeting_id: int) -> Response:
+    """The meeting's leave requests: pending ones, and those decided."""
+    query({})
+    me = member()
+    meeting = _managed(me, meeting_id)
+    rows = list(
+        Attendance.select()
+        .where(Attendance.meeting == meeting.id, Attendance.status == "leave")
+        .order_by(Attendance.at, Attendance.id)
+    )
+    people = _people(i for r in rows for i in (r.member_id, r.decided_by_id))
+    return jsonify(
+        {
+            "meeting": _summary(meeting, me),
+            "pending": [_leave(r, people) for r in rows if r.leave_status == "pending"],
+            "decided": [_leave(r, people) for r in rows if r.leave_status != "pending"],
+        }
+    )
+
+
+@bp.post("/meetings/leaves/<int:leave_id>/decision")
+def meeting_leave_decision(leave_id: int) -> Response:
+    """Approve or reject a leave request (批准请假 / 驳回请假 in the bot); a later decision
+    replaces an earlier one."""
+    approve = body({"approve": Field(kind="bool")})["approve"]
+    me = member()
+    row = h.leave_request(leave_id)
+    if row is None:
+        raise not_found()
+    _check_managed(me, row.meeting)
+    with write_tx():
+        row = h.decide_leave_by_id(me, leave_id, approve, now=utcnow())
+    return jsonify(_leave(row, _people([row.member_id, row.decided_by_id])))
+
+
+# ---- OpenAPI --------------------------------------------------------------------------------
+
+PERSON = ref("MeetingPerson")
+RATE = {"type": "number", "minimum": 0, "maximum": 1}
+NULL_STR = nullable(STR)
+NULL_TIME = nullable(TIME)
+NULL_PERSON = nullable(PERSON)
+
+SUMMARY_PROPS: dict[str, Any] = {
+    "id": ID,
+    "branch_id": ID,
+    "kind": {"type": "string", "enum": list(KINDS)},
+    "kind_label": STR,
+    "title": STR,
+    "place": STR,
+    "starts_at": TIME,
+    "ends_at": TIME,
+    "status": {"type": "string", "enum": list(STATUS_LABELS)},
+    "status_label": STR,
+    "group": nullable(obj({"id": ID, "name": STR})),
+    "expected": {**BOOL, "description": "Whether the caller is expected to attend."},
+    "my_state": {
+        "type": "string",
+        "enum": list(STATES),
+        "description": "The caller's attendance: present, on leave (and the decision), none.",
+    },
+}
+DURATION_IN = {"type": "integer", "minimum": 1, "maximum": MAX_DURATION_MINUTES}
+TEXT_200 = {"type": "string", "maxLength": 200}
+MINUTES_IN = {"type": "string", "maxLength": h.MINUTES_MAX_CHARS}
+
+SCHEMAS: dict[str, Any] = {
+    "MeetingPerson": obj({"id": ID, "name": STR}),
+    "MeetingSummary": obj(SUMMARY_PROPS),
+    "MeetingPage": page_of("MeetingSummary"),
+    "MeetingDetail": obj(
+        {
+            **SUMMARY_PROPS,
+            "host": NULL_PERSON,
+            "recorder": NULL_PERSON,
+            "expected_count": {"type": "integer", "minimum": 0},
+            "signin": obj({"opens_at": TIME, "closes_at": TIME, "open": BOOL}),
+            "mine": obj(
+                {
+                    "at": {**NULL_TIME, "description": "When I signed in or asked leave."},
+                    "method": nullable({"type": "string", "enum": list(METHODS)}),
+                    "leave_reason": NULL_STR,
+                }
+            ),
+            "can_manage": BOOL,
+            "minutes": {**NULL_STR, "description": "Only for those who manage the branch."},
+            "decisions": {**NULL_STR, "description": "Only for those who manage the branch."},
+        }
+    ),
+    "MeetingAttendance": obj(
+        {
+            "id": ID,
+            "meeting_id": ID,
+            "member": PERSON,
+            "status": {"type": "string", "enum": ["present", "leave"]},
+            "method": nullable({"type": "string", "enum": list(METHODS)}),
+            "at": TIME,
+            "recorded_by": {**NULL_PERSON, "description": "Who recorded a 补签."},
+            "leave_reason": NULL_STR,
+            "leave_status": nullable(
+                {"type": "string", "enum": ["pending", "approved", "rejected"]}
+            ),
+            "decided_by": NULL_PERSON,
+        }
+    ),
+    "MeetingSigninRequest": {
+        **obj(
+            {
+                "code": {"type": "string", "minLength": 1, "maxLength": 32},
+                "scene": {"type": "string", "minLength": 1, "maxLength": 64},
+            },
+            [],
+        ),
+        "description": "Exactly one of code (read out by the secretary) or scene (scanned).",
+    },
+    "MeetingSigninResponse": obj(
+        {"created": BOOL, "meeting": ref("MeetingSummary"), "attendance": ref("MeetingAttendance")}
+    ),
+    "MeetingLeaveRequest": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 200}}),
+    "MeetingLeaveResponse": obj(
+        {"meeting": ref("MeetingSummary"), "attendance": ref("MeetingAttendance")}
+    ),
+    "MeetingMine": obj(
+        {
+            "quarter": obj(
+                {
+                    "start": DAY,
+                    "attended": {"type": "integer", "minimum": 0},
+                    "held": {"type": "integer", "minimum": 0},
+                    "rate": {**nullable(RATE), "description": "null when none was held"},
+                }
+            ),
+            "items": array(ref("MeetingSummary")),
+            "total": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+            "offset": {"type": "integer", "minimum": 0},
+        }
+    ),
+    "MeetingCreateRequest": obj(
+        {
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "title": TEXT_200,
+            "place": TEXT_200,
+            "starts_at": TIME_IN,
+            "ends_at": {**TIME_IN, "description": "Or duration_minutes; default from settings."},
+            "duration_minutes": DURATION_IN,
+            "host_id": ID,
+            "recorder_id": ID,
+            "group_id": {**ID, "description": "Required for kind group."},
+            "branch_id": {**ID, "description": "Committee admins: another branch to act for."},
+        },
+        ["kind", "starts_at"],
+    ),
+    "MeetingEditRequest": {
+        **obj(
+            {
+                "title": TEXT_200,
+                "place": TEXT_200,
+                "starts_at": TIME_IN,
+                "ends_at": TIME_IN,
+                "duration_minutes": DURATION_IN,
+                "host_id": ID,
+                "recorder_id": ID,
+                "minutes": MINUTES_IN,
+                "decisions": MINUTES_IN,
+            },
+            [],
+        ),
+        "minProperties": 1,
+    },
+    "MeetingSigninCode": obj(
+        {
+            "meeting": ref("MeetingSummary"),
+            "code": {"type": "string", "pattern": r"^\d+$"},
+            "opens_at": TIME,
+            "closes_at": TIME,
+            "qr": {
+                **nullable(obj({"ticket": STR, "url": STR, "expires_at": TIME})),
+                "description": "null when WeChat could not make it now; the code still works.",
+            },
+        }
+    ),
+    "MeetingMarkRequest": obj(
+        {"member_ids": array(ID, minItems=1, maxItems=MAX_MARK)},
+    ),
+    "MeetingMarkResponse": obj(
+        {
+            "meeting": ref("MeetingSummary"),
+            "items": array(obj({"created": BOOL, "attendance": ref("MeetingAttendance")})),
+        }
+    ),
+    "MeetingReport": obj(
+        {
+            "meeting": ref("MeetingSummary"),
+            "ended": BOOL,
+            "expected_count": {"type": "integer", "minimum": 0},
+            "present_count": {"type": "integer", "minimum": 0},
+            "rate": RATE,
+            "present": array(
+                obj(
+                    {
+                        "id": ID,
+                        "name": STR,
+                        "method": nullable({"type": "string", "enum": list(METHODS)}),
+                        "at": TIME,
+                    }
+                )
+            ),
+            "leave_approved": array(ref("MeetingReportLeave")),
+            "leave_pending": array(ref("MeetingReportLeave")),
+            "leave_rejected": array(ref("MeetingReportLeave")),
+            "absent": {
+                **array(PERSON),
+                "description": "Not signed in (absent once the meeting ended), pending or "
+                "rejected leave included.",
+            },
+            "quorum": {
+                **nullable(
+                    obj(
+                        {
+                            "voters": {"type": "string", "enum": ["committee", "full_members"]},
+                            "needed": {"type": "integer", "minimum": 1},
+                            "present": {"type": "integer", "minimum": 0},
+                            "met": BOOL,
+                        }
+                    )
+                ),
+                "description": "For general and committee meetings only.",
+            },
+        }
+    ),
+    "MeetingReportLeave": obj({"id": ID, "name": STR, "reason": STR}),
+    "MeetingLeave": obj(
+        {
+            "id": ID,
+            "meeting_id": ID,
+            "member": PERSON,
+            "reason": STR,
+            "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+            "asked_at": TIME,
+            "decided_by": NULL_PERSON,
+        }
+    ),
+    "MeetingLeaves": obj(
+        {
+            "meeting": ref("MeetingSummary"),
+            "pending": array(ref("MeetingLeave")),
+            "decided": array(ref("MeetingLeave")),
+        }
+    ),
+    "MeetingDecisionRequest": obj({"approve": BOOL}),
+}
+
+MEETING_ID = path_id("meeting_id")
+REFUSALS = errors("400", "401", "403", "422")
+
+PATHS: dict[str, Any] = {
+    "/api/v1/meetings": {
+        "get": {
+            "summary": "Meetings of my branch that have not ended (cancelled ones too)",
+            "description": "Each with whether I am expected and my attendance. Committee admins "
+            "and branch managers may pass branch_id of a branch they act for.",
+            "security": BEARER,
+            "parameters": [
+                *PAGE_PARAMS,
+                param("branch_id", ID, description="A branch the caller manages."),
+            ],
+            "responses": {"200": ok("MeetingPage", "Meetings"), **errors("400", "401", "403")},
+        },
+        "post": {
+            "summary": "Schedule a meeting (managers)",
+            "security": BEARER,
+            "requestBody": json_body("MeetingCreateRequest"),
+            "responses": {"201": ok("MeetingDetail", "Scheduled"), **REFUSALS},
+        },
+    },
+    "/api/v1/meetings/{meeting_id}": {
+        "get": {
+            "summary": "A meeting of my branch: host, recorder, expected count, my state, window",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "responses": {
+                "200": ok("MeetingDetail", "The meeting"),
+                **errors("400", "401", "403"),
+            },
+        },
+        "patch": {
+            "summary": "Change a meeting (managers); attendance already recorded stays",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "requestBody": json_body("MeetingEditRequest"),
+            "responses": {"200": ok("MeetingDetail", "Changed"), **REFUSALS},
+        },
+    },
+    "/api/v1/meetings/signin": {
+        "post": {
+            "summary": "Sign in with the code read out, or a scanned sign-in scene",
+            "description": "Refusals (422) carry stable errcodes: wrong_code, signin_not_open, "
+            "signin_closed, meeting_cancelled, not_expected, qr_invalid. Too many wrong codes "
+            "in an hour, or too many attempts in a minute, answer 429.",
+            "security": BEARER,
+            "requestBody": json_body("MeetingSigninRequest"),
+            "responses": {
+                "201": ok("MeetingSigninResponse", "Signed in"),
+                "200": ok("MeetingSigninResponse", "Already signed in; nothing changed"),
+                **errors("400", "401", "403", "422", "429"),
+            },
+        }
+    },
+    "/api/v1/meetings/{meeting_id}/leave": {
+        "post": {
+            "summary": "Ask leave for an upcoming meeting I am expected at",
+            "description": "Refusals (422): leave_closed (started), meeting_cancelled, "
+            "not_expected, already_signed_in.",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "requestBody": json_body("MeetingLeaveRequest"),
+            "responses": {
+                "201": ok("MeetingLeaveResponse", "Leave asked"),
+                "200": ok("MeetingLeaveResponse", "Asked again: reason replaced, pending again"),
+                **REFUSALS,
+            },
+        }
+    },
+    "/api/v1/meetings/attendance": {
+        "get": {
+            "summary": "My attendance this quarter and my past meetings with my state",
+            "security": BEARER,
+            "parameters": PAGE_PARAMS,
+            "responses": {
+                "200": ok("MeetingMine", "My attendance"),
+                **errors("400", "401", "403"),
+            },
+        }
+    },
+    "/api/v1/meetings/{meeting_id}/cancel": {
+        "post": {
+            "summary": "Cancel a meeting (managers); attendance already recorded stays",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "responses": {"200": ok("MeetingDetail", "Cancelled"), **REFUSALS},
+        }
+    },
+    "/api/v1/meetings/{meeting_id}/signin-code": {
+        "post": {
+            "summary": "Open sign-in (managers): the code, its window and the sign-in QR code",
+            "description": "Only inside the sign-in window (422 signin_not_open / "
+            "signin_closed). The same code comes back on every call.",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "responses": {"200": ok("MeetingSigninCode", "Sign-in open"), **REFUSALS},
+        }
+    },
+    "/api/v1/meetings/{meeting_id}/attendance": {
+        "get": {
+            "summary": "The attendance report (managers): present, leave, absent, rate, quorum",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "responses": {"200": ok("MeetingReport", "The report"), **errors("400", "401", "403")},
+        },
+        "post": {
+            "summary": "补签: record expected members present by hand (managers)",
+            "description": "All or none: a member not expected refuses the request (422 "
+            "not_expected).",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "requestBody": json_body("MeetingMarkRequest"),
+            "responses": {"200": ok("MeetingMarkResponse", "Recorded"), **REFUSALS},
+        },
+    },
+    "/api/v1/meetings/{meeting_id}/leaves": {
+        "get": {
+            "summary": "The meeting's leave requests, pending and decided (managers)",
+            "security": BEARER,
+            "parameters": [MEETING_ID],
+            "responses": {
+                "200": ok("MeetingLeaves", "Leave requests"),
+                **errors("400", "401", "403"),
+            },
+        }
+    },
+    "/api/v1/meetings/leaves/{leave_id}/decision": {
+        "post": {
+            "summary": "Approve or reject a leave request (managers)",
+            "security": BEARER,
+            "parameters": [path_id("leave_id")],
+            "requestBody": json_body("MeetingDecisionRequest"),
+            "responses": {"200": ok("MeetingLeave", "Decided"), **REFUSALS},
+        }
+    },
+}

@@ -16,7 +16,8 @@ from bot.dispatcher import GROUP_EVENTS, GROUP_GATE, GROUP_PUBLIC, Context, Disp
 from bot.filters import Bound, Command, Event, Text
 from core.text import fold
 from handlers.errors import DomainError
-from models.base import db
+from handlers.sessions import revoke_member_sessions
+from models.base import db, write_tx
 from models.org import Branch, Member
 from models.wechat import BindCode, RateEvent, WechatBinding
 
@@ -183,6 +184,32 @@ def _bind(
     member = Member.select(Member, Branch).join(Branch).where(Member.id == row.member_id).get()
     log.info("bound member id=%s to an %s account", member.id, app)
     return member
+
+
+@dataclass(frozen=True)
+class Unbound:
+    bindings: int  # WeChat accounts no longer bound to the member
+    sessions: int  # mini-program sessions ended
+
+
+def unbind(member: Member, now: datetime) -> Unbound:
+    """Unbind every WeChat account of the member and end their mini-program sessions at once.
+
+    Their unused binding codes keep working: the secretary may have issued one for a new phone.
+    Unbinding a member with no binding changes nothing.
+    """
+    with write_tx():
+        # Sessions first: they are found through the bindings too.
+        sessions = revoke_member_sessions(member.id, now)
+        removed = WechatBinding.delete().where(WechatBinding.member == member.id).execute()
+    if removed or sessions:
+        log.info(
+            "unbound member id=%s: %d bindings removed, %d sessions revoked",
+            member.id,
+            removed,
+            sessions,
+        )
+    return Unbound(removed, sessions)
 
 
 # ---- bot commands ---------------------------------------------------------------------------

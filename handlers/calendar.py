@@ -47,6 +47,8 @@ from models.org import Branch, PartyGroup
 Settings = dict[str, dict[str, Any]]
 
 FREQUENCIES = ("month", "quarter", "year")
+# Statuses of a requirement the secretary must act on (the digest lists them).
+DUE = ("overdue", "due_soon")
 SCOPES = ("month", "quarter")
 # How many periods back (0 = current) the aggregated query counts for each view.
 _DEPTH = {"month": 2, "quarter": 4}
@@ -322,10 +324,11 @@ def branch_calendar(
     return _build([branch], groups, at, settings, Meeting.branch == branch_id, scope)
 
 
-def all_branches_due(
+def all_branches_calendar(
     at: datetime, settings: Settings, committee_id: int | None = None
 ) -> list[Requirement]:
-    """Return every branch's unmet requirements that are due soon or overdue (3 queries)."""
+    """Return every branch's (or one committee's) requirements for the current periods
+    (3 queries)."""
     branches = Branch.select(Branch.id, Branch.name, Branch.created_at).order_by(Branch.id)
     groups = (
         PartyGroup.select(PartyGroup.id, PartyGroup.branch, PartyGroup.name)
@@ -338,8 +341,14 @@ def all_branches_due(
         groups = groups.where(Branch.committee == committee_id)
         ids = Branch.select(Branch.id).where(Branch.committee == committee_id)
         branch_filter = Meeting.branch.in_(ids)
-    reqs = _build(list(branches), list(groups), at, settings, branch_filter, "month")
-    return [r for r in reqs if r.status in ("overdue", "due_soon")]
+    return _build(list(branches), list(groups), at, settings, branch_filter, "month")
+
+
+def all_branches_due(
+    at: datetime, settings: Settings, committee_id: int | None = None
+) -> list[Requirement]:
+    """Return every branch's unmet requirements that are due soon or overdue (3 queries)."""
+    return [r for r in all_branches_calendar(at, settings, committee_id) if r.status in DUE]
 
 
 # ---- text for the secretary -----------------------------------------------------------------

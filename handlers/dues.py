@@ -95,6 +95,7 @@ from models.dues import (
     BASED_CATEGORIES,
     CATEGORIES,
     PAYMENT_SOURCES,
+    REPORT_STATUSES,
     DuesAssessment,
     DuesMonth,
     DuesPayment,
@@ -119,6 +120,8 @@ SET_EXAMPLE = "党费 设置 张三 在职 8000.00 2026年1月"
 
 class MoneyError(DomainError):
     """An amount that is not a valid sum of money in yuan with at most two decimals."""
+
+    errcode = "invalid_amount"
 
 
 # ---- money ----------------------------------------------------------------------------------
@@ -699,10 +702,16 @@ def require_collector(actor: Member | None, branch: Branch) -> None:
         return
     assert actor is not None
     if actor.has_role(*DUES_ROLES):
-        raise DomainError(f"您只能办理本支部的党费，{branch.name}的党费请由该支部办理。")
+        raise DomainError(
+            f"您只能办理本支部的党费，{branch.name}的党费请由该支部办理。",
+            errcode="forbidden",
+            status=403,
+        )
     raise DomainError(
         "只有支部书记或党费收缴员可以登记和查看支部党费。"
-        "如您已交党费，请发送“交党费 金额”报告，例如：交党费 30.00，由收缴员确认。"
+        "如您已交党费，请发送“交党费 金额”报告，例如：交党费 30.00，由收缴员确认。",
+        errcode="forbidden",
+        status=403,
     )
 
 
@@ -742,7 +751,8 @@ def find_member(branch: Branch, who: str, example: str) -> Member:
 def _party_member(member: Member) -> None:
     if not member.is_party_member:
         raise DomainError(
-            f"{member.name}目前是{member.status_label}，只有预备党员和正式党员交纳党费。"
+            f"{member.name}目前是{member.status_label}，只有预备党员和正式党员交纳党费。",
+            errcode="not_party_member",
         )
 
 
@@ -974,6 +984,9 @@ def set_relief(
 class DuplicateMonth(DomainError):
     """A month is already paid; the message shows the existing entry."""
 
+    errcode = "duplicate_month"
+    status = 409
+
 
 def describe_entry(payment: DuesPayment, tz: ZoneInfo) -> str:
     """Name a ledger entry: 记录编号 12（30.00元，2026年2月5日 由 李四 登记，收缴员登记）."""
@@ -1021,13 +1034,15 @@ def plan_payment(
     if amount_fen > cfg["max_payment_fen"]:
         raise MoneyError(
             f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg['max_payment_fen'])}，"
-            "请核对是否多写了数字。"
+            "请核对是否多写了数字。",
+            errcode="amount_too_large",
         )
     start = book.start
     if start is None:
         raise DomainError(
             f"{member.name}还没有设置党费类别和工资基数，无法计算应交金额。"
-            f"请先发送：{SET_EXAMPLE.replace('张三', member.name)}"
+            f"请先发送：{SET_EXAMPLE.replace('张三', member.name)}",
+            errcode="dues_not_set",
         )
     current = this_month(now, tz)
     latest = add_months(current, cfg["prepay_max_months"])
@@ -1043,12 +1058,14 @@ def plan_payment(
             )
             raise DomainError(
                 f"{member.name}从 {month_label(start)} 起交纳党费{why}，"
-                f"{month_label(month)}不需要交纳。请核对月份。"
+                f"{month_label(month)}不需要交纳。请核对月份。",
+                errcode="month_before_start",
             )
         if month > latest:
             raise DomainError(
                 f"{month_label(month)}超出了可预交的范围：最多预交到 {month_label(latest)}"
-                f"（本月之后 {cfg['prepay_max_months']} 个月）。请核对月份。"
+                f"（本月之后 {cfg['prepay_max_months']} 个月）。请核对月份。",
+                errcode="month_too_far_ahead",
             )
         if month in book.paid:
             raise _duplicate(member, month, book.paid[month], tz)
@@ -1057,7 +1074,8 @@ def plan_payment(
         due = book.due(month, settings)
         if due.state == "exempt":
             raise DomainError(
-                f"{member.name} {month_label(month)}免交党费（{_exempt_reason(due)}），无需交纳。"
+                f"{member.name} {month_label(month)}免交党费（{_exempt_reason(due)}），无需交纳。",
+                errcode="month_exempt",
             )
         plan.append((month, due.amount_fen))
     total = sum(fen for _, fen in plan)
@@ -1072,7 +1090,8 @@ def plan_payment(
             f"{member.name} {months_text(months)}应交 {fen_to_text(total)}"
             f"（{_amounts_text(plan)}），与所填金额 {fen_to_text(amount_fen)} 不符。"
             f"请核对金额或月份，例如：收党费 {member.name} {yuan(total)} "
-            f"{months_text(months)}{hint}"
+            f"{months_text(months)}{hint}",
+            errcode="amount_mismatch",
         )
     return plan
 
@@ -1128,7 +1147,8 @@ def _allocate(
         )
     raise DomainError(
         f"{situation}。所填 {fen_to_text(amount_fen)} 不能正好对应若干个月的党费，"
-        f"请写明月份并按应交金额登记，例如：{example}"
+        f"请写明月份并按应交金额登记，例如：{example}",
+        errcode="amount_mismatch",
     )
 
 
@@ -1227,7 +1247,11 @@ def record_payment(
             if month in book.paid:
                 raise _duplicate(member, month, book.paid[month], tz) from None
         if report is not None:
-            raise DomainError(f"{member.name}的这笔报告刚刚已被确认，无需重复确认。") from None
+            raise DomainError(
+                f"{member.name}的这笔报告刚刚已被确认，无需重复确认。",
+                errcode="report_decided",
+                status=409,
+            ) from None
         raise
     log.info("dues payment %s: member %s, %d months", payment.id, member.id, len(plan))
     return Recorded(payment, plan)
@@ -1252,7 +1276,8 @@ def record_voluntary(
     if amount_fen > cfg["max_payment_fen"]:
         raise MoneyError(
             f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg['max_payment_fen'])}，"
-            "请核对是否多写了数字。"
+            "请核对是否多写了数字。",
+            errcode="amount_too_large",
         )
     with db.atomic():
         payment = DuesPayment.create(
@@ -1281,14 +1306,21 @@ def reverse_payment(
     """更正党费: cancel an entry with a new, opposite one; its months may then be paid again."""
     original = DuesPayment.get_or_none(DuesPayment.id == payment_id)
     if original is None:
-        raise DomainError(f"没有编号为 {payment_id} 的党费记录，请核对编号。")
+        raise DomainError(
+            f"没有编号为 {payment_id} 的党费记录，请核对编号。", errcode="not_found", status=404
+        )
     member = Member.get_by_id(original.member_id)
     require_collector(actor, Branch.get_by_id(member.branch_id))
     if original.kind == "reversal":
-        raise DomainError(f"记录 {payment_id} 本身就是一条更正记录，不能再更正。")
+        raise DomainError(
+            f"记录 {payment_id} 本身就是一条更正记录，不能再更正。", errcode="not_reversible"
+        )
     reason = reason.strip()
     if not reason:
-        raise DomainError(f"请写明更正原因，例如：更正党费 {payment_id} 金额登记错误")
+        raise DomainError(
+            f"请写明更正原因，例如：更正党费 {payment_id} 金额登记错误",
+            errcode="reason_required",
+        )
     try:
         with db.atomic():
             entry = DuesPayment.create(
@@ -1302,7 +1334,11 @@ def reverse_payment(
                 recorded_at=now,
             )
     except IntegrityError:
-        raise DomainError(f"记录 {payment_id} 已经更正过了，无需重复更正。") from None
+        raise DomainError(
+            f"记录 {payment_id} 已经更正过了，无需重复更正。",
+            errcode="already_reversed",
+            status=409,
+        ) from None
     log.info("dues payment %s reversed by %s", payment_id, entry.id)
     return entry
 
@@ -1329,7 +1365,7 @@ def report_payment(
     tz = ZoneInfo(settings["app"]["timezone"])
     existing = pending_report(member)
     if existing is not None:
-        raise DomainError(_pending_refusal(existing, tz))
+        raise DomainError(_pending_refusal(existing, tz), errcode="report_pending", status=409)
     book = load_book(member)
     plan = plan_payment(book, member, amount_fen, months, now=now, settings=settings)
     try:
@@ -1343,7 +1379,9 @@ def report_payment(
                 reported_at=now,
             )
     except IntegrityError:
-        raise DomainError(_pending_refusal(pending_report(member), tz)) from None
+        raise DomainError(
+            _pending_refusal(pending_report(member), tz), errcode="report_pending", status=409
+        ) from None
     return report, plan
 
 
@@ -1367,11 +1405,45 @@ def _report_of(actor: Member, name: str, example: str) -> tuple[Member, DuesRepo
     return member, report
 
 
+def _decided(member: Member, report: DuesReport) -> DomainError:
+    status = REPORT_STATUSES.get(report.status, report.status)
+    return DomainError(
+        f"{member.name}的这笔党费报告（{fen_to_text(report.amount_fen)}）已{status}，"
+        "无需重复处理。",
+        errcode="report_decided",
+        status=409,
+    )
+
+
+def _report_row(actor: Member, report: DuesReport) -> Member:
+    """The member of a report picked by id: the actor must collect for their branch, and the
+    report must still be pending."""
+    member = Member.get_by_id(report.member_id)
+    require_collector(actor, Branch.get_by_id(member.branch_id))
+    if report.status != "pending":
+        raise _decided(member, report)
+    return member
+
+
 def confirm_report(
     actor: Member, name: str, *, now: datetime, settings: Settings
 ) -> tuple[Member, Recorded]:
     """确认党费: turn the member's pending report into a payment."""
     member, report = _report_of(actor, name, "确认党费 张三")
+    return member, _confirm(actor, member, report, now=now, settings=settings)
+
+
+def confirm_report_row(
+    actor: Member, report: DuesReport, *, now: datetime, settings: Settings
+) -> tuple[Member, Recorded]:
+    """确认党费 for a report picked by id rather than by the member's name."""
+    member = _report_row(actor, report)
+    return member, _confirm(actor, member, report, now=now, settings=settings)
+
+
+def _confirm(
+    actor: Member, member: Member, report: DuesReport, *, now: datetime, settings: Settings
+) -> Recorded:
     months = None
     if report.from_month is not None:
         months = month_span(report.from_month, report.until_month)
@@ -1395,13 +1467,31 @@ def confirm_report(
             .execute()
         )
         if done != 1:
-            raise DomainError(f"{member.name}的这笔报告刚刚已被处理，无需重复确认。")
-    return member, recorded
+            raise DomainError(
+                f"{member.name}的这笔报告刚刚已被处理，无需重复确认。",
+                errcode="report_decided",
+                status=409,
+            )
+    return recorded
 
 
 def reject_report(actor: Member, name: str, reason: str, *, now: datetime) -> DuesReport:
     """退回党费: send a member's report back; nothing is recorded."""
     member, report = _report_of(actor, name, "退回党费 张三 未收到款项")
+    return _reject(actor, member, report, reason, now=now)
+
+
+def reject_report_row(
+    actor: Member, report: DuesReport, reason: str, *, now: datetime
+) -> DuesReport:
+    """退回党费 for a report picked by id rather than by the member's name."""
+    member = _report_row(actor, report)
+    return _reject(actor, member, report, reason, now=now)
+
+
+def _reject(
+    actor: Member, member: Member, report: DuesReport, reason: str, *, now: datetime
+) -> DuesReport:
     done = (
         DuesReport.update(
             status="rejected",
@@ -1414,7 +1504,9 @@ def reject_report(actor: Member, name: str, reason: str, *, now: datetime) -> Du
         .execute()
     )
     if done != 1:
-        raise DomainError(f"{member.name}的这笔报告刚刚已被处理。")
+        raise DomainError(
+            f"{member.name}的这笔报告刚刚已被处理。", errcode="report_decided", status=409
+        )
     return DuesReport.get_by_id(report.id)
 
 
@@ -1634,6 +1726,8 @@ class BranchDues:
     unset: list[str]
     pending: list[tuple[str, DuesReport]]
     alerts: list[LapseAlert]
+    # Every party member's book (all paid months), by member id: for per-member views.
+    books: dict[int, Book] = field(default_factory=dict)
 
 
 def branch_dues(
@@ -1664,7 +1758,7 @@ def branch_dues(
     )
     pending = [(r.member.name, r) for r in reports]
     alerts = lapse_alerts(now, settings, branch_id=branch.id)
-    return BranchDues(branch, month, summary, owing, unset, pending, alerts)
+    return BranchDues(branch, month, summary, owing, unset, pending, alerts, books)
 
 
 @dataclass(frozen=True)
@@ -1977,15 +2071,16 @@ def _alerts(rows: Iterable[tuple], settings: Settings) -> list[LapseAlert]:
 
 
 def owing_and_lapse_alerts(
-    at: datetime, settings: Settings
+    at: datetime, settings: Settings, cond: Expression | None = None
 ) -> tuple[list[MemberOwing], list[LapseAlert]]:
-    """all_owing and lapse_alerts for all branches at once, for the secretaries' digest: the
-    members, their dues histories and paid months are loaded once (5 queries, not 9)."""
+    """all_owing and lapse_alerts at once, for the secretaries' digest: the members (all, or
+    those matching `cond`, e.g. one branch's), their dues histories and paid months are
+    loaded once (5 queries, not 9)."""
     current = this_month(at, ZoneInfo(settings["app"]["timezone"]))
     with gc_paused():
-        ledger = _ledger(None, current, _lapse_depth(settings), owing=True)
+        ledger = _ledger(cond, current, _lapse_depth(settings), owing=True)
         owing = _owing(ledger, settings)
-        return owing, _alerts(_lapse_rows(at, settings, None, ledger), settings)
+        return owing, _alerts(_lapse_rows(at, settings, cond, ledger), settings)
 
 
 def member_lapse(member: Member, at: datetime, settings: Settings) -> LapseCount:

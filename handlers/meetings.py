@@ -61,8 +61,14 @@ def require_manager(actor: Member | None, branch: Branch) -> None:
     if not can_manage(actor, branch):
         assert actor is not None
         if actor.has_role(*BRANCH_MANAGERS):
-            raise DomainError(f"您只能管理本支部的会议，{branch.name}的会议请由该支部书记安排。")
-        raise DomainError("只有支部书记、副书记或组织委员可以安排会议和签到。")
+            raise DomainError(
+                f"您只能管理本支部的会议，{branch.name}的会议请由该支部书记安排。",
+                errcode="forbidden",
+                status=403,
+            )
+        raise DomainError(
+            "只有支部书记、副书记或组织委员可以安排会议和签到。", errcode="forbidden", status=403
+        )
 
 
 # ---- scheduling -----------------------------------------------------------------------------
@@ -107,10 +113,13 @@ def _check_times(
     exclude: int | None = None,
 ) -> None:
     if start <= now:
-        raise DomainError(f"会议时间 {day_hm(start, tz)} 已经过去，请填写将来的时间。")
+        raise DomainError(
+            f"会议时间 {day_hm(start, tz)} 已经过去，请填写将来的时间。", errcode="time_in_past"
+        )
     if end <= start:
         raise DomainError(
-            f"结束时间 {hm(end, tz)} 不晚于开始时间 {hm(start, tz)}，请检查，例如 15:00-16:30。"
+            f"结束时间 {hm(end, tz)} 不晚于开始时间 {hm(start, tz)}，请检查，例如 15:00-16:30。",
+            errcode="end_before_start",
         )
     opens, closes = _window(start, settings)
     # Two meetings of one branch with overlapping sign-in windows would make a code or a
@@ -130,7 +139,8 @@ def _check_times(
     if other is not None:
         raise DomainError(
             f"与已安排的会议签到时间重叠：{describe(other, tz)}。"
-            "两个会议的开始时间请至少错开签到时段，或先修改、取消原会议。"
+            "两个会议的开始时间请至少错开签到时段，或先修改、取消原会议。",
+            errcode="signin_overlap",
         )
 
 
@@ -144,23 +154,33 @@ def create_meeting(
     title: str = "",
     branch: Branch | None = None,
     group: PartyGroup | None = None,
+    host_id: int | None = None,
+    recorder_id: int | None = None,
     now: datetime,
     settings: Settings,
 ) -> Meeting:
-    """Schedule a meeting and fix its expected attendees."""
+    """Schedule a meeting and fix its expected attendees (host and recorder by member id)."""
     tz = ZoneInfo(settings["app"]["timezone"])
     if kind not in KINDS:
-        raise DomainError("会议类型不对，可选：" + "、".join(KINDS.values()))
+        raise DomainError(
+            "会议类型不对，可选：" + "、".join(KINDS.values()), errcode="invalid_kind"
+        )
     if branch is None:
         if actor is None:
             raise DomainError("请指定支部。")
         branch = Branch.get_by_id(actor.branch_id)
     require_manager(actor, branch)
     if group is not None and group.branch_id != branch.id:
-        raise DomainError(f"党小组“{group.name}”不属于{branch.name}。")
+        raise DomainError(
+            f"党小组“{group.name}”不属于{branch.name}。", errcode="group_not_in_branch"
+        )
     if end is None:
         end = start + timedelta(minutes=settings["meetings"]["default_duration_minutes"])
     _check_times(branch, start, end, now, settings, tz)
+    host = _branch_member_by_id(branch, host_id, "主持人") if host_id is not None else None
+    recorder = (
+        _branch_member_by_id(branch, recorder_id, "记录人") if recorder_id is not None else None
+    )
     attendees = expected_members(branch, kind, group)
     with db.atomic():
         meeting = Meeting.create(
@@ -171,6 +191,8 @@ def create_meeting(
             place=place.strip()[:200],
             starts_at=start,
             ends_at=end,
+            host=host.id if host else None,
+            recorder=recorder.id if recorder else None,
             qr_scene=SCENE_PREFIX + secrets.token_urlsafe(12),
             created_by=actor.id if actor else None,
             created_at=now,
@@ -184,11 +206,20 @@ def create_meeting(
     return meeting
 
 
+def find_meeting(meeting_id: int) -> Meeting | None:
+    """The meeting with this id (its branch loaded), whoever may see it; None if there is none."""
+    return Meeting.select(Meeting, Branch).join(Branch).where(Meeting.id == meeting_id).first()
+
+
 def get_meeting(actor: Member | None, meeting_id: int) -> Meeting:
     """Return a meeting the actor may manage, or explain why not."""
-    meeting = Meeting.select(Meeting, Branch).join(Branch).where(Meeting.id == meeting_id).first()
+    meeting = find_meeting(meeting_id)
     if meeting is None:
-        raise DomainError(f"没有编号为 {meeting_id} 的会议，请发送“会议”查看会议列表。")
+        raise DomainError(
+            f"没有编号为 {meeting_id} 的会议，请发送“会议”查看会议列表。",
+            errcode="not_found",
+            status=404,
+        )
     require_manager(actor, meeting.branch)
     return meeting
 
@@ -205,19 +236,30 @@ def edit_meeting(
     recorder: str | None = None,
     minutes: str | None = None,
     decisions: str | None = None,
+    host_id: int | None = None,
+    recorder_id: int | None = None,
     now: datetime,
     settings: Settings,
 ) -> Meeting:
-    """Change a meeting (time only while ahead); attendance already recorded stays."""
+    """Change a meeting (time only while ahead); attendance already recorded stays.
+
+    host and recorder go by name (the bot) or by member id (host_id, recorder_id); a new end
+    without a new start keeps the start and follows the same rules as a new time.
+    """
     tz = ZoneInfo(settings["app"]["timezone"])
     meeting = get_meeting(actor, meeting_id)
     if meeting.status != "scheduled":
-        raise DomainError(f"{describe(meeting, tz)} 已取消，不能修改。")
+        raise DomainError(
+            f"{describe(meeting, tz)} 已取消，不能修改。", errcode="meeting_cancelled"
+        )
+    if start is None and end is not None:
+        start = meeting.starts_at
     if start is not None:
         if meeting.starts_at <= now:
             raise DomainError(
                 f"{describe(meeting, tz)} 已经开始或召开过，不能再改时间；"
-                "如需另开，请重新安排会议。"
+                "如需另开，请重新安排会议。",
+                errcode="meeting_started",
             )
         duration = meeting.ends_at - meeting.starts_at
         new_end = end or start + duration
@@ -231,11 +273,16 @@ def edit_meeting(
         meeting.host = _branch_member(meeting.branch, host, "主持人")
     if recorder is not None:
         meeting.recorder = _branch_member(meeting.branch, recorder, "记录人")
+    if host_id is not None:
+        meeting.host = _branch_member_by_id(meeting.branch, host_id, "主持人")
+    if recorder_id is not None:
+        meeting.recorder = _branch_member_by_id(meeting.branch, recorder_id, "记录人")
     for name, value in (("minutes", minutes), ("decisions", decisions)):
         if value is not None:
             if len(value) > MINUTES_MAX_CHARS:
                 raise DomainError(
-                    f"内容最多 {MINUTES_MAX_CHARS} 字，本次 {len(value)} 字，未保存。"
+                    f"内容最多 {MINUTES_MAX_CHARS} 字，本次 {len(value)} 字，未保存。",
+                    errcode="too_long",
                 )
             setattr(meeting, name, value.strip())
     meeting.updated_at = now
@@ -252,15 +299,29 @@ def _branch_member(branch: Branch, name: str, what: str) -> Member:
     found = list(Member.select().where(Member.branch == branch.id, Member.name == name))
     if len(found) != 1:
         problem = "没有" if not found else f"有 {len(found)} 位"
-        raise DomainError(f"{branch.name}{problem}名为“{name}”的党员，请核对{what}姓名。")
+        raise DomainError(
+            f"{branch.name}{problem}名为“{name}”的党员，请核对{what}姓名。",
+            errcode="member_not_in_branch",
+        )
     return found[0]
+
+
+def _branch_member_by_id(branch: Branch, member_id: int, what: str) -> Member:
+    """The member of the branch with this id, or a refusal that tells nothing of other branches."""
+    found = Member.get_or_none((Member.id == member_id) & (Member.branch == branch.id))
+    if found is None:
+        raise DomainError(
+            f"{branch.name}没有编号为 {member_id} 的党员，请核对{what}。",
+            errcode="member_not_in_branch",
+        )
+    return found
 
 
 def cancel_meeting(actor: Member | None, meeting_id: int, *, now: datetime) -> Meeting:
     """Cancel a meeting; attendance already recorded stays for the record."""
     meeting = get_meeting(actor, meeting_id)
     if meeting.status == "cancelled":
-        raise DomainError(f"编号 {meeting_id} 的会议已经取消过了。")
+        raise DomainError(f"编号 {meeting_id} 的会议已经取消过了。", errcode="meeting_cancelled")
     meeting.status = "cancelled"
     meeting.updated_at = now
     meeting.save(only=[Meeting.status, Meeting.updated_at])
@@ -324,12 +385,15 @@ def open_signin(
     tz = ZoneInfo(settings["app"]["timezone"])
     meeting = current_meeting(actor, meeting_id, now, settings)
     if meeting.status != "scheduled":
-        raise DomainError(f"{describe(meeting, tz)} 已取消，不能签到。")
+        raise DomainError(
+            f"{describe(meeting, tz)} 已取消，不能签到。", errcode="meeting_cancelled"
+        )
     opens, closes = signin_window(meeting, settings)
     if not opens <= now <= closes:
         raise DomainError(
             f"{describe(meeting, tz)}\n签到时段为 {day_hm(opens, tz)} 至 {hm(closes, tz)}，"
-            "现在不在签到时段内。"
+            "现在不在签到时段内。",
+            errcode="signin_not_open" if now < opens else "signin_closed",
         )
     if not meeting.signin_code:
         length = settings["meetings"]["signin_code_length"]
@@ -386,20 +450,25 @@ def _sign_in(
 ) -> SignIn:
     tz = ZoneInfo(settings["app"]["timezone"])
     if meeting.status != "scheduled":
-        raise DomainError(f"{describe(meeting, tz)} 已取消，无需签到。")
+        raise DomainError(
+            f"{describe(meeting, tz)} 已取消，无需签到。", errcode="meeting_cancelled"
+        )
     opens, closes = signin_window(meeting, settings)
     if now < opens:
         raise DomainError(
-            f"{describe(meeting, tz)}\n签到尚未开始，{day_hm(opens, tz)} 起可以签到。"
+            f"{describe(meeting, tz)}\n签到尚未开始，{day_hm(opens, tz)} 起可以签到。",
+            errcode="signin_not_open",
         )
     if now > closes:
         raise DomainError(
             f"{describe(meeting, tz)}\n签到已于 {hm(closes, tz)} 结束。"
-            "如您参加了会议，请联系书记或组织委员补签。"
+            "如您参加了会议，请联系书记或组织委员补签。",
+            errcode="signin_closed",
         )
     if not _is_expected(meeting, member):
         raise DomainError(
-            f"{describe(meeting, tz)}\n您不在本次会议的参会范围内，无需签到。如有疑问请联系书记。"
+            f"{describe(meeting, tz)}\n您不在本次会议的参会范围内，无需签到。如有疑问请联系书记。",
+            errcode="not_expected",
         )
     return _record_present(meeting, member, method=method, now=now)
 
@@ -415,9 +484,13 @@ def sign_in_by_code(member: Member, code: str, *, now: datetime, settings: Setti
         .count()
     )
     if wrong >= cfg["max_wrong_codes_per_hour"]:
-        raise DomainError("签到码错误次数过多，请稍后再试，或请书记为您补签。")
+        raise DomainError(
+            "签到码错误次数过多，请稍后再试，或请书记为您补签。",
+            errcode="too_many_wrong_codes",
+            status=429,
+        )
     if not code.isdigit():
-        raise DomainError("签到码是书记公布的数字，例如：签到 123456")
+        raise DomainError("签到码是书记公布的数字，例如：签到 123456", errcode="wrong_code")
     # Codes are only unique among a branch's meetings at one time, so look for the member's.
     candidates = list(
         Meeting.select()
@@ -434,13 +507,17 @@ def sign_in_by_code(member: Member, code: str, *, now: datetime, settings: Setti
         other = Meeting.select().where(Meeting.signin_code == code).exists()
         if not other:
             raise WrongSigninCode("签到码不正确，请核对书记公布的签到码后重发。")
-        raise DomainError("您不在这次会议的参会范围内，无需签到。如有疑问请联系书记。")
+        raise DomainError(
+            "您不在这次会议的参会范围内，无需签到。如有疑问请联系书记。", errcode="not_expected"
+        )
     inside = [m for m in candidates if _in_window(m, now, settings)]
     return _sign_in(inside[0] if inside else candidates[0], member, "code", now, settings)
 
 
 class WrongSigninCode(DomainError):
     """A sign-in code that matches no meeting; the caller counts it (count_wrong_code)."""
+
+    errcode = "wrong_code"
 
 
 def count_wrong_code(member: Member, now: datetime) -> None:
@@ -458,7 +535,9 @@ def sign_in_by_scene(member: Member, scene: str, *, now: datetime, settings: Set
     """Sign a member in from a scanned meeting QR code."""
     meeting = meeting_for_scene(scene)
     if meeting is None:
-        raise DomainError("这个二维码不是有效的会议签到码，请扫描书记出示的签到二维码。")
+        raise DomainError(
+            "这个二维码不是有效的会议签到码，请扫描书记出示的签到二维码。", errcode="qr_invalid"
+        )
     return _sign_in(meeting, member, "qr", now, settings)
 
 
@@ -534,21 +613,68 @@ def mark_present(
         meeting = _latest_started(actor, now, settings)
     else:
         meeting = get_meeting(actor, meeting_id)
-    opens, _ = signin_window(meeting, settings)
-    if now < opens:
-        raise DomainError(
-            f"{describe(meeting, tz)}\n签到尚未开始，{day_hm(opens, tz)} 后才能补签。"
-        )
+    _check_markable(meeting, now, settings)
     matches = list(
         Member.select()
         .join(MeetingAttendee)
         .where(MeetingAttendee.meeting == meeting.id, Member.name == name)
     )
     if not matches:
-        raise DomainError(f"{describe(meeting, tz)}\n参会名单中没有“{name}”，请核对姓名。")
+        raise DomainError(
+            f"{describe(meeting, tz)}\n参会名单中没有“{name}”，请核对姓名。",
+            errcode="not_expected",
+        )
     if len(matches) > 1:
-        raise DomainError(f"参会名单中有 {len(matches)} 位“{name}”，请在控制台补签。")
+        raise DomainError(
+            f"参会名单中有 {len(matches)} 位“{name}”，请在控制台补签。", errcode="ambiguous_name"
+        )
     return _record_present(meeting, matches[0], method="manual", now=now, by=actor)
+
+
+def mark_present_members(
+    actor: Member,
+    meeting_id: int,
+    member_ids: list[int],
+    *,
+    now: datetime,
+    settings: Settings,
+) -> list[SignIn]:
+    """补签 by member id (the mini-program): all of them, or none if one is not expected."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    meeting = get_meeting(actor, meeting_id)
+    _check_markable(meeting, now, settings)
+    expected = {
+        m.id: m
+        for m in Member.select()
+        .join(MeetingAttendee)
+        .where(MeetingAttendee.meeting == meeting.id, Member.id.in_(member_ids))
+    }
+    missing = [str(i) for i in member_ids if i not in expected]
+    if missing:
+        raise DomainError(
+            f"{describe(meeting, tz)}\n参会名单中没有编号为 {'、'.join(missing)} 的党员，"
+            "本次未补签任何人，请核对。",
+            errcode="not_expected",
+        )
+    return [
+        _record_present(meeting, expected[i], method="manual", now=now, by=actor)
+        for i in member_ids
+    ]
+
+
+def _check_markable(meeting: Meeting, now: datetime, settings: Settings) -> None:
+    """补签 needs a meeting that is not cancelled and whose sign-in has opened."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    if meeting.status != "scheduled":
+        raise DomainError(
+            f"{describe(meeting, tz)} 已取消，无需补签。", errcode="meeting_cancelled"
+        )
+    opens, _ = signin_window(meeting, settings)
+    if now < opens:
+        raise DomainError(
+            f"{describe(meeting, tz)}\n签到尚未开始，{day_hm(opens, tz)} 后才能补签。",
+            errcode="signin_not_open",
+        )
 
 
 def _latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
@@ -581,9 +707,9 @@ def ask_leave(
     tz = ZoneInfo(settings["app"]["timezone"])
     reason = reason.strip()
     if not reason:
-        raise DomainError("请写明请假原因，例如：请假 出差在外")
+        raise DomainError("请写明请假原因，例如：请假 出差在外", errcode="reason_missing")
     if len(reason) > 200:
-        raise DomainError("请假原因请控制在 200 字以内。")
+        raise DomainError("请假原因请控制在 200 字以内。", errcode="too_long")
     mine = list(
         Meeting.select()
         .join(MeetingAttendee)
@@ -597,20 +723,28 @@ def ask_leave(
     if meeting_id is not None:
         chosen = [m for m in mine if m.id == meeting_id]
         if not chosen:
-            raise DomainError(f"编号 {meeting_id} 不是您即将参加的会议（会议开始后不能再请假）。")
+            raise DomainError(
+                f"编号 {meeting_id} 不是您即将参加的会议（会议开始后不能再请假）。",
+                errcode=_leave_refusal(member, meeting_id),
+            )
         meeting = chosen[0]
     elif not mine:
-        raise DomainError("您近期没有需要参加的会议，无需请假。会议开始后不能再请假。")
+        raise DomainError(
+            "您近期没有需要参加的会议，无需请假。会议开始后不能再请假。", errcode="leave_closed"
+        )
     elif len(mine) > 1:
         listing = "\n".join(describe(m, tz) for m in mine[:5])
-        raise DomainError(f"您近期有 {len(mine)} 个会议：\n{listing}\n请发送“请假 编号 原因”。")
+        raise DomainError(
+            f"您近期有 {len(mine)} 个会议：\n{listing}\n请发送“请假 编号 原因”。",
+            errcode="meeting_ambiguous",
+        )
     else:
         meeting = mine[0]
     existing = Attendance.get_or_none(
         (Attendance.meeting == meeting.id) & (Attendance.member == member.id)
     )
     if existing is not None and existing.status == "present":
-        raise DomainError("您已签到，无需请假。")
+        raise DomainError("您已签到，无需请假。", errcode="already_signed_in")
     if existing is not None:
         existing.leave_reason, existing.leave_status, existing.at = reason, "pending", now
         existing.decided_by = None
@@ -626,6 +760,19 @@ def ask_leave(
     )
 
 
+def _leave_refusal(member: Member, meeting_id: int) -> str:
+    """The stable code of why a leave for this meeting was refused: cancelled, not expected,
+    or (the rest) started already."""
+    meeting = Meeting.get_or_none(Meeting.id == meeting_id)
+    if meeting is None:
+        return "not_found"
+    if meeting.status != "scheduled":
+        return "meeting_cancelled"
+    if not _is_expected(meeting, member):
+        return "not_expected"
+    return "leave_closed"
+
+
 def decide_leave(
     actor: Member,
     name: str,
@@ -638,7 +785,7 @@ def decide_leave(
     """Approve or reject a member's leave request (the most recent pending one by name)."""
     name = name.strip()
     if not name:
-        raise DomainError("请写明请假人姓名，例如：批准请假 张三")
+        raise DomainError("请写明请假人姓名，例如：批准请假 张三", errcode="name_missing")
     branch = Branch.get_by_id(actor.branch_id)
     query = (
         Attendance.select(Attendance, Meeting, Member)
@@ -654,7 +801,36 @@ def decide_leave(
         query = query.where(Meeting.branch == branch.id)
     row = query.first()
     if row is None:
-        raise DomainError(f"没有找到“{name}”的请假申请。")
+        raise DomainError(f"没有找到“{name}”的请假申请。", errcode="not_found", status=404)
+    return _decide(actor, row, approve)
+
+
+def leave_request(leave_id: int) -> Attendance | None:
+    """A leave request by its id (its meeting and branch loaded), pending, decided, or since
+    overtaken by a sign-in; None if the id names no leave request."""
+    return (
+        Attendance.select(Attendance, Meeting, Branch)
+        .join(Meeting)
+        .join(Branch)
+        .where(Attendance.id == leave_id, Attendance.leave_status != "")
+        .first()
+    )
+
+
+def decide_leave_by_id(
+    actor: Member, leave_id: int, approve: bool, *, now: datetime
+) -> Attendance:
+    """Approve or reject one leave request by its id (the mini-program), as decide_leave does."""
+    row = leave_request(leave_id)
+    if row is None:
+        raise DomainError(f"没有编号为 {leave_id} 的请假申请。", errcode="not_found", status=404)
+    if row.status == "present":
+        require_manager(actor, row.meeting.branch)
+        raise DomainError("该党员已签到，请假申请无需审批。", errcode="already_signed_in")
+    return _decide(actor, row, approve)
+
+
+def _decide(actor: Member, row: Attendance, approve: bool) -> Attendance:
     require_manager(actor, Branch.get_by_id(row.meeting.branch_id))
     row.leave_status = "approved" if approve else "rejected"
     row.decided_by = actor.id
@@ -720,13 +896,17 @@ def attendance_report(meeting: Meeting, *, now: datetime) -> AttendanceReport:
     return report
 
 
+def quarter_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """The first moment of the current quarter in the branch's zone."""
+    today = local_day(now, tz)
+    return datetime(today.year, 3 * ((today.month - 1) // 3) + 1, 1, tzinfo=tz)
+
+
 def member_meetings(
     member: Member, *, now: datetime, tz: ZoneInfo
 ) -> tuple[list[Meeting], int, int]:
     """The member's upcoming meetings and, this quarter, meetings attended / meetings held."""
-    today = local_day(now, tz)
-    q_start_month = 3 * ((today.month - 1) // 3) + 1
-    q_start = datetime(today.year, q_start_month, 1, tzinfo=tz)
+    q_start = quarter_start(now, tz)
     soon = list(
         Meeting.select()
         .join(MeetingAttendee)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import reduce
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from peewee import Expression, fn
@@ -23,6 +24,10 @@ from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member
 from models.outbox import BranchChannel, OutboxMessage
 from models.study import StudyCheckin, StudyTopic
+
+if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar load late
+    from handlers.calendar import Requirement
+    from handlers.dues import LapseAlert, MemberOwing
 
 Settings = dict[str, dict[str, Any]]
 
@@ -144,6 +149,50 @@ def cancel_nudge(member: Member, day: date) -> int:
     )
 
 
+@dataclass(frozen=True)
+class StudyRate:
+    """How many of a branch's party members checked in over some days: a rate, not a ranking."""
+
+    members: int
+    participants: int
+    checkins: int
+
+    @property
+    def rate(self) -> float | None:
+        """Participants / members; None for a branch without party members."""
+        return self.participants / self.members if self.members else None
+
+
+def study_participation(first: date, last: date, branches: Expression) -> dict[int, StudyRate]:
+    """Party members and those who checked in from first to last (inclusive), per branch.
+
+    ``branches`` is a condition on ``Member.branch`` (``Member.branch.in_(ids)``, ...); branches
+    without party members are absent. 2 queries, whatever the number of branches.
+    """
+    party = Member.status.in_(PARTY_MEMBER_STATUSES)
+    members: dict[int, int] = dict(
+        Member.select(Member.branch, fn.COUNT(Member.id))
+        .where(branches, party)
+        .group_by(Member.branch)
+        .tuples()
+    )
+    studied: dict[int, tuple[int, int]] = {}
+    for branch_id, people, checkins in (
+        StudyCheckin.select(
+            Member.branch, fn.COUNT(fn.DISTINCT(StudyCheckin.member)), fn.COUNT(StudyCheckin.id)
+        )
+        .join(Member)
+        .where(branches, party, StudyCheckin.day.between(first, last))
+        .group_by(Member.branch)
+        .tuples()
+    ):
+        studied[branch_id] = (people, checkins)
+    return {
+        branch_id: StudyRate(total, *studied.get(branch_id, (0, 0)))
+        for branch_id, total in members.items()
+    }
+
+
 def study_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
     """The week's study rate per branch: how many took part, never who ranks where."""
     today = local_day(now, _tz(settings))
@@ -152,39 +201,16 @@ def study_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
     ids = [b.id for b in branches]
     if not ids:
         return []
-    members = defaultdict(int)
-    for branch_id, count in (
-        Member.select(Member.branch, fn.COUNT(Member.id))
-        .where(Member.branch.in_(ids), Member.status.in_(PARTY_MEMBER_STATUSES))
-        .group_by(Member.branch)
-        .tuples()
-    ):
-        members[branch_id] = count
-    studied: dict[int, tuple[int, int]] = {}
-    for branch_id, people, checkins in (
-        StudyCheckin.select(
-            Member.branch, fn.COUNT(fn.DISTINCT(StudyCheckin.member)), fn.COUNT(StudyCheckin.id)
-        )
-        .join(Member)
-        .where(
-            Member.branch.in_(ids),
-            Member.status.in_(PARTY_MEMBER_STATUSES),
-            StudyCheckin.day.between(start, today),
-        )
-        .group_by(Member.branch)
-        .tuples()
-    ):
-        studied[branch_id] = (people, checkins)
+    rates = study_participation(start, today, Member.branch.in_(ids))
     rows = []
     for branch in branches:
-        total = members[branch.id]
-        if not total:
+        rate = rates.get(branch.id)
+        if rate is None:
             continue
-        people, checkins = studied.get(branch.id, (0, 0))
         text = (
             f"【本周学习小结】{branch.name}{start.month}月{start.day}日至{today.month}月"
-            f"{today.day}日：{total} 名党员中 {people} 人参加学习打卡，参与率 "
-            f"{people / total:.0%}，共打卡 {checkins} 次。"
+            f"{today.day}日：{rate.members} 名党员中 {rate.participants} 人参加学习打卡，参与率 "
+            f"{rate.participants / rate.members:.0%}，共打卡 {rate.checkins} 次。"
         )
         rows.append(
             Outgoing(
@@ -365,12 +391,18 @@ def lost_contact(now: datetime, settings: Settings) -> dict[int, list[Member]]:
     return out
 
 
-def _lost_contact_names(now: datetime, settings: Settings) -> dict[int, list[str]]:
-    """lost_contact's names only, for the digest (no Member objects for thousands of rows)."""
-    query = Member.select(Member.branch, Member.name).where(_out_of_touch(now, settings))
-    out: dict[int, list[str]] = defaultdict(list)
-    for branch_id, name in query.order_by(Member.id).tuples():
-        out[branch_id].append(name)
+def _lost_contact_people(
+    now: datetime, settings: Settings, scope: Expression | None = None
+) -> dict[int, list[tuple[int, str]]]:
+    """lost_contact's (id, name) pairs only, for the digest (no Member objects for thousands of
+    rows); ``scope``: a further condition on Member."""
+    cond = _out_of_touch(now, settings)
+    if scope is not None:
+        cond = cond & scope
+    query = Member.select(Member.branch, Member.id, Member.name).where(cond)
+    out: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for branch_id, member_id, name in query.order_by(Member.id).tuples():
+        out[branch_id].append((member_id, name))
     return out
 
 
@@ -453,57 +485,148 @@ def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
         return _secretary_digests(now, settings)
 
 
-def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
-    from handlers.calendar import all_branches_due
-    from handlers.dues import fen_to_text, owing_and_lapse_alerts
+@dataclass
+class BranchAlerts:
+    """What the secretary's digest lists for one branch, as data."""
+
+    branch_id: int
+    owing: list[MemberOwing] = field(default_factory=list)  # owe dues for some month
+    meetings: list[Requirement] = field(default_factory=list)  # due soon or overdue
+    lapse: list[LapseAlert] = field(default_factory=list)  # the six-month rule: 3, 5, 6+
+    lost_contact: list[tuple[int, str]] = field(default_factory=list)  # (member id, name)
+    probation: list[tuple[int, str, date]] = field(default_factory=list)  # (id, name, ends)
+    dead: int = 0  # outbox rows that could not be delivered
+
+    @property
+    def count(self) -> int:
+        """How many things to act on: people, requirements and undelivered messages."""
+        return (
+            len(self.owing)
+            + len(self.meetings)
+            + len(self.lapse)
+            + len(self.lost_contact)
+            + len(self.probation)
+            + self.dead
+        )
+
+
+def secretary_alerts(
+    now: datetime,
+    settings: Settings,
+    *,
+    committee_id: int | None = None,
+    branch_id: int | None = None,
+) -> dict[int, BranchAlerts]:
+    """What the digest would list, per branch with something to act on (all branches, one
+    committee's or one branch's), in a constant number of queries."""
+    from handlers.dues import gc_paused
+
+    with gc_paused():  # every party member is judged: the collector's passes are pure cost
+        return _secretary_alerts(now, settings, committee_id, branch_id)
+
+
+def _secretary_alerts(
+    now: datetime, settings: Settings, committee_id: int | None, branch_id: int | None
+) -> dict[int, BranchAlerts]:
+    from handlers.calendar import DUE, all_branches_due, branch_calendar
+    from handlers.dues import owing_and_lapse_alerts
     from handlers.outbox import dead_counts
 
-    tz = _tz(settings)
-    day = local_day(now, tz)
-    items: dict[int, list[str]] = defaultdict(list)
-    owing: dict[int, list[Any]] = defaultdict(list)
-    all_owing, lapse_alerts = owing_and_lapse_alerts(now, settings)  # one load, not two
+    scope: Expression | None = None
+    ids: set[int] | None = None
+    if branch_id is not None:
+        scope, ids = Member.branch == branch_id, {branch_id}
+    elif committee_id is not None:
+        ids = {
+            b for (b,) in Branch.select(Branch.id).where(Branch.committee == committee_id).tuples()
+        }
+        scope = Member.branch.in_(Branch.select(Branch.id).where(Branch.committee == committee_id))
+    out: dict[int, BranchAlerts] = {}
+
+    def of(branch: int) -> BranchAlerts | None:
+        if ids is not None and branch not in ids:
+            return None
+        found = out.get(branch)
+        if found is None:
+            found = out[branch] = BranchAlerts(branch)
+        return found
+
+    day = local_day(now, _tz(settings))
+    all_owing, lapse_alerts = owing_and_lapse_alerts(now, settings, scope)  # one load, not two
     for row in all_owing:
-        owing[row.branch_id].append(row)
-    for branch_id, rows in owing.items():
-        total = sum(r.fen for r in rows)
-        longest = max(rows, key=lambda r: len(r.months))
-        items[branch_id].append(
-            f"党费：{len(rows)} 人未交清，共 {fen_to_text(total)}"
-            f"（最长 {longest.name} {len(longest.months)} 个月）"
-        )
-    for req in all_branches_due(now, settings):
-        who = f"（{req.group_name}）" if req.group_name else ""
-        state = (
-            f"上期未开，本期还剩 {req.days_left} 天"
-            if req.status == "overdue"
-            else f"还剩 {req.days_left} 天，尚未召开"
-        )
-        items[req.branch_id].append(f"会议：{req.kind_label}{who}{req.period.label}{state}")
+        if (alerts := of(row.branch_id)) is not None:
+            alerts.owing.append(row)
+    if branch_id is not None:
+        due = [r for r in branch_calendar(branch_id, now, settings) if r.status in DUE]
+    else:
+        due = all_branches_due(now, settings, committee_id)
+    for req in due:
+        if (alerts := of(req.branch_id)) is not None:
+            alerts.meetings.append(req)
     for alert in lapse_alerts:
-        items[alert.branch_id].append(
-            f"六个月规定：{alert.member_name} 已连续{'至少' if alert.at_least else ''} "
-            f"{alert.months} 个月{alert.reason_label}"
-        )
-    for branch_id, members in _lost_contact_names(now, settings).items():
-        names = "、".join(members[:10])
-        more = f"等 {len(members)} 人" if len(members) > 10 else ""
-        days = settings["alerts"]["lost_contact_days"]
-        items[branch_id].append(f"失联：{names}{more} 已 {days} 天以上没有任何互动，请联系")
+        if (alerts := of(alert.branch_id)) is not None:
+            alerts.lapse.append(alert)
+    for branch, people in _lost_contact_people(now, settings, scope).items():
+        if (alerts := of(branch)) is not None:
+            alerts.lost_contact = people
     soon = day + timedelta(days=30)
+    cond = (Member.status == "probationary") & Member.joined_on.is_null(False)
     probationary = (
-        Member.select(Member.branch, Member.name, Member.joined_on)
-        .where(Member.status == "probationary", Member.joined_on.is_null(False))
+        Member.select(Member.branch, Member.id, Member.name, Member.joined_on)
+        .where(cond if scope is None else cond & scope)
         .order_by(Member.id)
         .tuples()
     )
-    for branch_id, name, joined_on in probationary:
+    for branch, member_id, name, joined_on in probationary:
         ends = _one_year_after(joined_on)
-        if ends <= soon:
+        if ends <= soon and (alerts := of(branch)) is not None:
+            alerts.probation.append((member_id, name, ends))
+    for branch, count in dead_counts(ids).items():
+        if (alerts := of(branch)) is not None:
+            alerts.dead = count
+    return out
+
+
+def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
+    from handlers.dues import fen_to_text
+
+    day = local_day(now, _tz(settings))
+    alerts = _secretary_alerts(now, settings, None, None)
+    items: dict[int, list[str]] = {}
+    for branch_id, found in alerts.items():
+        lines = items[branch_id] = []
+        if found.owing:
+            rows = found.owing
+            total = sum(r.fen for r in rows)
+            longest = max(rows, key=lambda r: len(r.months))
+            lines.append(
+                f"党费：{len(rows)} 人未交清，共 {fen_to_text(total)}"
+                f"（最长 {longest.name} {len(longest.months)} 个月）"
+            )
+        for req in found.meetings:
+            who = f"（{req.group_name}）" if req.group_name else ""
+            state = (
+                f"上期未开，本期还剩 {req.days_left} 天"
+                if req.status == "overdue"
+                else f"还剩 {req.days_left} 天，尚未召开"
+            )
+            lines.append(f"会议：{req.kind_label}{who}{req.period.label}{state}")
+        for alert in found.lapse:
+            lines.append(
+                f"六个月规定：{alert.member_name} 已连续{'至少' if alert.at_least else ''} "
+                f"{alert.months} 个月{alert.reason_label}"
+            )
+        if found.lost_contact:
+            members = [name for _, name in found.lost_contact]
+            names = "、".join(members[:10])
+            more = f"等 {len(members)} 人" if len(members) > 10 else ""
+            days = settings["alerts"]["lost_contact_days"]
+            lines.append(f"失联：{names}{more} 已 {days} 天以上没有任何互动，请联系")
+        for _, name, ends in found.probation:
             state = "已到期" if ends <= day else f"将于 {ends.month}月{ends.day}日 到期"
-            items[branch_id].append(f"转正：{name} 预备期{state}，请按程序讨论转正")
-    for branch_id, count in dead_counts().items():
-        items[branch_id].append(f"消息：{count} 条通知未能送达，请检查群机器人或联系方式")
+            lines.append(f"转正：{name} 预备期{state}，请按程序讨论转正")
+        if found.dead:
+            lines.append(f"消息：{found.dead} 条通知未能送达，请检查群机器人或联系方式")
     managers = _managers(set(items))
     rows = []
     for branch_id, lines in items.items():
