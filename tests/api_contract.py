@@ -19,6 +19,9 @@ REGISTRY = Registry().with_resource(
 )
 # (method, path, status) of every answer checked in this test process.
 SEEN: set[tuple[str, str, int]] = set()
+# Secrets of the apps under test (app secret, AES key, signing key, robot keys): no answer may
+# contain one (QUALITY.md A3). tests/api_env.py adds its app's.
+SECRETS: set[str] = set()
 
 
 def _pointer(*parts: str) -> str:
@@ -55,6 +58,8 @@ def check(response: requests.Response) -> Any:
         response.status_code,
         response.text[:200],
     )
+    leaked = [s for s in SECRETS if s in response.text]
+    assert not leaked, f"{response.request.method} {response.url} answered a secret"
     body = response.json()
     status = str(response.status_code)
     path = template_of(path) or path

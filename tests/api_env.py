@@ -10,7 +10,8 @@ The cast (every key but ``new`` and ``m2`` has a mini-program binding with openi
     openid ``oa-m2``), ``new`` (not bound), ``admin`` (committee_admin);
   - B: ``secb`` (secretary), ``mb``;
 - committee 其他党委: branch X 外单位党支部 with ``secx`` (secretary) and ``mx``.
-An unbound account (a stranger) logs in with ``env.login_openid("stranger")``.
+An unbound account (a stranger) logs in with ``env.login_openid("stranger")``. Branch A's group
+channel is a WeCom robot whose key, like the app's secrets, no API answer may contain.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.fake import FakeWeChat
 from models.base import db
 from models.org import Branch, Member
 from tests import factories as f
-from tests.api_contract import Api
+from tests.api_contract import SECRETS, Api
 from tests.conftest import LiveServer, make_app
 
 CAST: dict[str, tuple[str, str, str]] = {
@@ -112,6 +113,17 @@ def make_env(db_url, fake):
                 key: f.member(name, branches[where], roles=roles)
                 for key, (name, where, roles) in CAST.items()
             }
+            robot_key = "robot-key-of-branch-a-" + "7f3c9e1d"
+            f.group_channel(branches["A"], "wecom_robot", robot_key)
+            app_settings = app.config["ZHIBU"]
+            SECRETS.update(
+                {
+                    robot_key,
+                    app_settings["wechat"]["app_secret"],
+                    app_settings["wechat"]["encoding_aes_key"],
+                    app_settings["app"]["secret_key"],
+                }
+            )
             for key, person in people.items():
                 if key == "m2":
                     f.bound(person, "oa-m2", app="oa")
