@@ -81,6 +81,7 @@ from models.org import (
     PartyGroup,
     acts_for,
     mask_phone,
+    may_manage_binding,
 )
 from models.outbox import SubscribeCredit
 from models.wechat import WechatBinding
@@ -375,6 +376,16 @@ def branch_binding_codes() -> Response:
         }
         if len(found) != len(ids):
             raise not_found()
+        actor = member()
+        over = [found[i].name for i in ids if not may_manage_binding(actor, found[i])]
+        if over:  # a code would let the caller bind a second account as someone with more power
+            raise ApiError(
+                403,
+                "forbidden",
+                "不能为担任您所没有职务的人员签发绑定码："
+                + "、".join(over)
+                + "。请由党委管理员办理。",
+            )
         bound = {
             b.member_id
             for b in WechatBinding.select(WechatBinding.member).where(
@@ -433,6 +444,12 @@ def branch_unbind(member_id: int) -> Response:
     body({})
     actor = _manager()
     target = _managed_member(actor, member_id)
+    if not may_manage_binding(actor, target):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"{target.name} 担任您所没有的职务，不能由您解除绑定，请由党委管理员办理。",
+        )
     if target.id == actor.id:  # it would end this very session, and lock the manager out
         raise ApiError(
             422, "cannot_unbind_self", "不能解除自己的绑定，请联系其他支委或党委管理员办理。"

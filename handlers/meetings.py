@@ -504,7 +504,12 @@ def sign_in_by_code(member: Member, code: str, *, now: datetime, settings: Setti
         .order_by(Meeting.starts_at.desc())
     )
     if not candidates:
-        other = Meeting.select().where(Meeting.signin_code == code).exists()
+        # Another branch's code counts as wrong: it must not tell that such a meeting exists.
+        other = (
+            Meeting.select()
+            .where(Meeting.signin_code == code, Meeting.branch == member.branch_id)
+            .exists()
+        )
         if not other:
             raise WrongSigninCode("签到码不正确，请核对书记公布的签到码后重发。")
         raise DomainError(
@@ -537,6 +542,11 @@ def sign_in_by_scene(member: Member, scene: str, *, now: datetime, settings: Set
     if meeting is None:
         raise DomainError(
             "这个二维码不是有效的会议签到码，请扫描书记出示的签到二维码。", errcode="qr_invalid"
+        )
+    if meeting.branch_id != member.branch_id:  # say nothing of another branch's meeting
+        raise DomainError(
+            "这个签到二维码不是您所在支部的会议，无需签到。如有疑问请联系书记。",
+            errcode="not_expected",
         )
     return _sign_in(meeting, member, "qr", now, settings)
 

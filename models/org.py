@@ -106,6 +106,30 @@ def acts_for(actor: Member | None, branch: Branch, roles: tuple[str, ...]) -> bo
     return False
 
 
+# Roles that give powers over other members or money: whoever controls the WeChat binding of
+# a member holding one acts with it.
+POWER_ROLES = (*BRANCH_MANAGERS, "dues_collector", "committee_admin")
+
+
+def may_manage_binding(actor: Member | None, target: Member) -> bool:
+    """Whether actor may issue a binding code for target, or unbind target's account.
+
+    Controlling a member's binding means acting as that member, so a branch manager may do it
+    only for members with no power the manager lacks (a secretary not for the committee admin,
+    an organizer not for the secretary); a committee admin for every member of the committee's
+    branches; `None` (the server operator at the command line) for everyone.
+    """
+    if actor is None:
+        return True
+    branch = Branch.get_by_id(target.branch_id)
+    if not acts_for(actor, branch, BRANCH_MANAGERS):
+        return False
+    if actor.has_role("committee_admin"):
+        return True
+    lacking = target.role_set - actor.role_set
+    return not lacking.intersection(POWER_ROLES)
+
+
 def mask_phone(phone: str | None) -> str:
     """Return a phone number safe for logs: 138****5678."""
     if not phone:
