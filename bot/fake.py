@@ -454,6 +454,9 @@ class FakeWeChat:
             "/cgi-bin/message/template/send": _Route("POST", self._template_send, "oa"),
             "/cgi-bin/message/subscribe/send": _Route("POST", self._subscribe_send, "oa"),
             "/sns/jscode2session": _Route("GET", self._jscode2session),
+            # Not WeChat's: what wx.login does in the mini-program, for the demo's
+            # simulate-login (a single-use code for ?openid=).
+            "/fake/js_code": _Route("POST", self._fake_js_code),
             "/cgi-bin/gettoken": _Route("GET", self._gettoken),
             "/cgi-bin/appchat/create": _Route("POST", self._appchat_create, "corp"),
             "/cgi-bin/appchat/send": _Route("POST", self._appchat_send, "corp"),
@@ -868,6 +871,13 @@ class FakeWeChat:
         msgid = self._next_msgid()
         self._record("subscribe", touser, data)
         return _ok(msgid=msgid)
+
+    def _fake_js_code(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Issue a wx.login code for ``openid`` over HTTP (the demo's stand-in for wx.login)."""
+        openid = query.get("openid", "")
+        if not 0 < len(openid) <= 64:
+            raise _ApiError(40003)  # invalid openid
+        return {"code": self.issue_js_code(openid)}
 
     def _jscode2session(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
         """Exchange a single-use login code for the session (40029 bad, 40163 used)."""

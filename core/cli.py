@@ -89,6 +89,55 @@ def simulate(
     click.echo(delivery.reply if delivery.reply is not None else "(success: no reply)")
 
 
+@click.command("simulate-login")
+@with_appcontext
+@click.option("--openid", default="demo-mini-01", show_default=True, help="Mini-program openid.")
+@click.option("--api", "api_url", default=None, help="API root (default: the demo's /api/v1).")
+@click.option("--fake", "fake_url", default=None, help="Fake WeChat (default: the demo's).")
+def simulate_login(openid: str, api_url: str | None, fake_url: str | None) -> None:
+    """Log in to the mini-program API as the mini-program would; print the answer and examples.
+
+    The fake WeChat plays wx.login (a single-use code for the openid); the code goes to
+    POST /api/v1/login, which exchanges it through jscode2session like in production.
+    """
+    import json
+
+    import requests
+
+    demo = current_app.config["ZHIBU"]["demo"]
+    fake_url = (fake_url or f"http://{demo['host']}:{demo['fake_wechat_port']}").rstrip("/")
+    api_url = (api_url or f"http://{demo['host']}:{demo['port']}/api/v1").rstrip("/")
+    try:
+        issued = requests.post(f"{fake_url}/fake/js_code", params={"openid": openid}, timeout=5)
+        code = issued.json().get("code")
+        if not code:
+            raise click.ClickException(f"the fake WeChat refused: {issued.text[:200]}")
+        answer = requests.post(f"{api_url}/login", json={"code": code}, timeout=10)
+    except (requests.RequestException, ValueError) as exc:
+        click.echo(f"cannot reach the demo: {exc} (is `make demo` running?)", err=True)
+        sys.exit(1)
+    body = answer.json()
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    if answer.status_code != 200:
+        sys.exit(1)
+    auth = f"Authorization: Bearer {body['token']}"
+    click.echo("\nTry:")
+    paths = ["me", "study/today", "meetings", "dues/me"]
+    if not body["bound"]:
+        click.echo(
+            f"  curl -s -H '{auth}' -H 'Content-Type: application/json' "
+            f'-d \'{{"code": "BINDING-CODE"}}\' {api_url}/bind'
+        )
+    elif any(r["code"] in ("secretary", "committee_admin") for r in body["member"]["roles"]):
+        paths += ["branch/overview", "branch/members?limit=5", "dues/branch"]
+    for path in paths:
+        click.echo(f"  curl -s -H '{auth}' '{api_url}/{path}'")
+    click.echo(
+        f"  curl -s -H '{auth}' -H 'Content-Type: application/json' "
+        f'-d \'{{"reflection": "学习了党章"}}\' {api_url}/study/checkins'
+    )
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--no-serve", is_flag=True, help="Only create and fill the demo database.")
@@ -118,6 +167,7 @@ def register_cli(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     app.cli.add_command(db_cli)
     app.cli.add_command(simulate)
+    app.cli.add_command(simulate_login)
     app.cli.add_command(demo)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(roster_cli)

@@ -40,6 +40,9 @@ DEMO_OPENID = "demo-openid-01"
 DEMO_PHONE = "13800000006"
 SECRETARY_OPENID = "demo-secretary-01"
 SECRETARY_PHONE = "13800000001"
+# The same two people in the mini-program (an account of its own per app, as in WeChat).
+DEMO_MINI_OPENID = "demo-mini-01"
+SECRETARY_MINI_OPENID = "demo-mini-secretary"
 TOPICS = [
     ("学习《中国共产党章程》总纲", "https://www.12371.cn/"),
     ("学习《中国共产党支部工作条例（试行）》第一章", "https://www.12371.cn/"),
@@ -79,9 +82,14 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 StudyTopic.create(day=day, title=title, url=url, committee=committee)
         demo_member = Member.get(Member.phone == DEMO_PHONE)
         secretary = Member.get(Member.phone == SECRETARY_PHONE)
-        for openid, member in ((DEMO_OPENID, demo_member), (SECRETARY_OPENID, secretary)):
+        for openid, member, wx_app in (
+            (DEMO_OPENID, demo_member, "oa"),
+            (SECRETARY_OPENID, secretary, "oa"),
+            (DEMO_MINI_OPENID, demo_member, "mini"),
+            (SECRETARY_MINI_OPENID, secretary, "mini"),
+        ):
             if not WechatBinding.select().where(WechatBinding.openid == openid).exists():
-                WechatBinding.create(openid=openid, member=member)
+                WechatBinding.create(openid=openid, member=member, app=wx_app)
         _demo_meeting(secretary, settings)
         _demo_channels(list(branches.values()))
         newcomer = Member.get(Member.phone == "13800000005")
@@ -181,6 +189,9 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         f"  {sim} --openid {DEMO_OPENID} '签到 CODE'   # the code 开始签到 answered\n"
         f"  {sim} --openid {SECRETARY_OPENID} '会议 情况'\n"
         f"  {sim} --openid {SECRETARY_OPENID} 本月\n"
+        "The mini-program API (/api/v1; wx.login is played by the fake WeChat):\n"
+        f"  {sim}-login --openid {DEMO_MINI_OPENID}        # prints a token and curl examples\n"
+        f"  {sim}-login --openid {SECRETARY_MINI_OPENID}\n"
     )
     if fake is not None:
         click.echo(

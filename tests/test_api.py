@@ -440,3 +440,19 @@ def test_contract_check_catches_a_wrong_answer():
     for response in bad:
         with pytest.raises(AssertionError):
             check(response)
+
+
+def test_simulate_login_logs_in_through_the_fake_like_the_mini_program(env: Env):
+    """`flask simulate-login` (the demo's way to try the API): the fake plays wx.login."""
+    runner = env.app.test_cli_runner()
+    where = ["--api", env.server.url + "/api/v1", "--fake", env.fake.base_url]
+    out = runner.invoke(args=["simulate-login", "--openid", "mini-sec", *where])
+    assert out.exit_code == 0, out.output
+    assert '"bound": true' in out.output and "书记甲" in out.output
+    token = out.output.split('"token": "')[1].split('"')[0]
+    assert env.api.get("/api/v1/me", token=token).json()["name"] == "书记甲"
+    assert "/branch/overview" in out.output  # a secretary is shown the manager routes
+    out = runner.invoke(args=["simulate-login", "--openid", "mini-newcomer", *where])
+    assert out.exit_code == 0 and '"bound": false' in out.output and "/bind" in out.output
+    out = runner.invoke(args=["simulate-login", "--api", "http://127.0.0.1:9/api/v1", *where[2:]])
+    assert out.exit_code == 1 and "make demo" in out.output
