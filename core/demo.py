@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
@@ -13,6 +13,7 @@ from flask import Flask
 from core.clock import local_now, utcnow
 from handlers.binding import format_code, issue_codes
 from models.base import db, write_tx
+from models.dues import DuesAssessment
 from models.org import Branch, Committee, Member, PartyGroup
 from models.study import StudyTopic
 from models.wechat import WechatBinding
@@ -92,6 +93,7 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 WechatBinding.create(openid=openid, member=member, app=wx_app)
         _demo_meeting(secretary, settings)
         _demo_channels(list(branches.values()))
+        _demo_dues(settings, utcnow())
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -146,6 +148,39 @@ def _demo_channels(branches: list[Branch]) -> None:
         volunteer_enabled=True,
     )
     set_branch_channel(branches[1].id, "console", "", now)
+
+
+# The demo's party members by phone: monthly base (yuan), and how many months ago their
+# payments stop (1: paid through last month; 3, 5, 6: the six-month rule's alert levels).
+DEMO_DUES = {
+    "13800000001": ("9800", 1), "13800000002": ("7600", 1), "13800000003": ("6200", 1),
+    "13800000004": ("5400", 3), "13800000005": ("4800", 1), "13800000006": ("3600", 2),
+    "13800000007": ("8800", 1), "13800000008": ("7000", 1), "13800000009": ("5900", 5),
+    "13800000010": ("4300", 1), "13800000011": ("3200", 6),
+}  # fmt: skip
+
+
+def _demo_dues(settings: dict[str, dict[str, Any]], now: datetime) -> None:
+    """Give the demo's party members a dues base from January and payments up to a month."""
+    from handlers import dues
+
+    current = dues.this_month(now, _tz(settings))
+    january = current.replace(month=1)
+    for phone, (base, behind) in DEMO_DUES.items():
+        member = Member.get(Member.phone == phone)
+        if DuesAssessment.select().where(DuesAssessment.member == member.id).exists():
+            continue
+        start = max(january, member.joined_on.replace(day=1))
+        category = "retired" if phone == "13800000011" else "in_service"
+        dues.set_assessment(
+            None, member, category, base_fen=dues.yuan_to_fen(base), from_month=start,
+            now=now, settings=settings,
+        )  # fmt: skip
+        months = dues.month_span(start, dues.add_months(current, -behind))
+        if months:
+            book = dues.load_book(member)
+            total = sum(book.due(m, settings).amount_fen for m in months)
+            dues.record_payment(None, member, total, months, now=now, settings=settings)
 
 
 def _tz(settings: dict[str, dict[str, Any]]) -> Any:
