@@ -65,7 +65,8 @@ import re
 import sqlite3
 import unicodedata
 from collections import namedtuple
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -74,7 +75,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import JOIN, Case, Expression, IntegrityError, fn
+from peewee import JOIN, SQL, Case, Expression, IntegrityError, Select, fn
 
 from core.clock import UTC, local_day
 from core.config import parse_rates
@@ -90,7 +91,7 @@ from handlers.roster import (
     _table_rows,
     normalize_phone,
 )
-from models.base import db, write_tx
+from models.base import db, is_sqlite, write_tx
 from models.dues import (
     BASED_CATEGORIES,
     CATEGORIES,
@@ -220,8 +221,7 @@ def monthly_amount(
     )
 
 
-@lru_cache(maxsize=4096)
-def _amount(
+def _amount_of(
     category: str,
     base_fen: int | None,
     fixed_fen: int | None,
@@ -229,7 +229,8 @@ def _amount(
     retired_rates: str,
     student_fen: int,
 ) -> int:
-    """monthly_amount with the settings it reads as arguments, so that it can be cached."""
+    """monthly_amount with the settings it reads as arguments, so that it can be cached
+    (_amount)."""
     if category == "in_service":
         return _bracket_fen(_base(base_fen), in_service_rates)
     if category == "retired":
@@ -243,6 +244,11 @@ def _amount(
     if category == "exempt":
         return 0
     raise ValueError(f"unknown dues category {category!r}")
+
+
+# monthly_amount's cache; the all-branch views price each member's base once without it
+# (_Ledger.fen): 100,000 members' bases would only churn it.
+_amount = lru_cache(maxsize=4096)(_amount_of)
 
 
 def _base(base_fen: int | None) -> int:
@@ -468,9 +474,28 @@ def _plain(query: Any) -> Any:
     return db.execute(query)
 
 
+def _packed(query: Any, width: int) -> list[int]:
+    """Run a query of `width` integer columns named c0, c1 … (NULL counts as 0) and return
+    every row's values in one flat list, from a single string the database aggregates.
+
+    The long aggregates run on side_reads' worker threads. Python's sqlite3 releases the GIL
+    for each sqlite3_step, one per result row, and takes it back to build the row: 90,000
+    rows meant 90,000 hand-offs with the busy main thread, and the read took longer than
+    alone. Aggregated into one string, the statement is one step without the GIL.
+    """
+    packed = query.alias("packed")
+    line = None
+    for i in range(width):
+        value = fn.COALESCE(packed.c[f"c{i}"], 0).cast("TEXT")
+        line = value if line is None else line.concat(" ").concat(value)
+    every = fn.GROUP_CONCAT(line, " ") if is_sqlite() else fn.string_agg(line, " ")
+    text = Select((packed,), (every,)).bind(db).scalar()
+    return list(map(int, text.split())) if text else []
+
+
 def _histories(scope: Any) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
-    """Assessments (by from_month, id) and reliefs (by id) of the members in `scope`, per
-    member; 2 queries."""
+    """Assessments (by from_month, id) and reliefs (by id) of the members in `scope` (None:
+    everyone's), per member; 2 queries."""
     days = _Days()
     assessments: dict[int, list[Any]] = {}
     query = (
@@ -483,9 +508,11 @@ def _histories(scope: Any) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
             DuesAssessment.fixed_fen,
             DuesAssessment.approved_by,
         )
-        .where(DuesAssessment.member.in_(scope))
-        .order_by(DuesAssessment.from_month, DuesAssessment.id)
+        # Member first: the (member, from_month) index gives this order without a sort.
+        .order_by(DuesAssessment.member, DuesAssessment.from_month, DuesAssessment.id)
     )
+    if scope is not None:
+        query = query.where(DuesAssessment.member.in_(scope))
     for id_, member_id, from_month, category, base_fen, fixed_fen, approved_by in _plain(query):
         row = _AssessmentRow(
             id_, member_id, days[from_month], category, base_fen, fixed_fen, approved_by
@@ -496,20 +523,18 @@ def _histories(scope: Any) -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
         else:
             found.append(row)
     reliefs: dict[int, list[Any]] = {}
-    query = (
-        DuesRelief.select(
-            DuesRelief.id,
-            DuesRelief.member.alias("member_id"),
-            DuesRelief.kind,
-            DuesRelief.amount_fen,
-            DuesRelief.from_month,
-            DuesRelief.until_month,
-            DuesRelief.approved_by,
-            DuesRelief.reason,
-        )
-        .where(DuesRelief.member.in_(scope))
-        .order_by(DuesRelief.id)
-    )
+    query = DuesRelief.select(
+        DuesRelief.id,
+        DuesRelief.member.alias("member_id"),
+        DuesRelief.kind,
+        DuesRelief.amount_fen,
+        DuesRelief.from_month,
+        DuesRelief.until_month,
+        DuesRelief.approved_by,
+        DuesRelief.reason,
+    ).order_by(DuesRelief.id)
+    if scope is not None:
+        query = query.where(DuesRelief.member.in_(scope))
     for id_, member_id, kind, amount_fen, first, last, approved_by, reason in _plain(query):
         reliefs.setdefault(member_id, []).append(
             _ReliefRow(
@@ -562,55 +587,104 @@ def _fill_paid(
             book.paid[month] = _PaidRow(member_id, month, amount_fen, payment_id)
 
 
-def _paid_masks(
-    scope: Any, months: Sequence[date], amounts_of: date | None = None
-) -> tuple[dict[int, int], dict[int, int]]:
-    """Per member (of `scope`, or everyone: None), the live paid months among `months` as a
-    bit mask (bit k = months[k]), and (with `amounts_of`, one of the months) the fen of the
-    live entry for that month.
+def _month_number(column: Any) -> Any:
+    """year x 12 + month of a date column, in SQL: consecutive months get consecutive numbers,
+    so a month's bit is arithmetic (a CASE arm per month cost more the more months there
+    were). SQLite stores dates as ISO text (YYYY-MM-DD)."""
+    if is_sqlite():
+        year = fn.substr(column, 1, 4).cast("INTEGER")
+        return year * 12 + fn.substr(column, 6, 2).cast("INTEGER")
+    return (fn.date_part("year", column) * 12 + fn.date_part("month", column)).cast("INTEGER")
 
-    One aggregated query, whatever the number of members: the sum of a member's distinct bits
-    is the mask, in SQLite and PostgreSQL alike; a column per 60 months keeps sums in 64 bits.
-    """
-    if not months:
-        return {}, {}
-    columns = [
+
+def _month_bits(number: Any, count: int) -> list[Any]:
+    """SUM(DISTINCT 1 << n) over a member's rows, n being the row's month number from 0 (the
+    first month) to count - 1: the sum of distinct bits is the mask, in SQLite and PostgreSQL
+    alike. A column per 60 months (c2, c3 …) keeps the sums in 64 bits."""
+    one = SQL("CAST(1 AS BIGINT)")  # a plain 1 is 32 bits in PostgreSQL: 1 << 40 would wrap
+    if count <= _MASK_BITS:  # the WHERE clause keeps n in range
+        return [fn.SUM(Expression(one, "<<", number).distinct()).alias("c2")]
+    return [
         fn.SUM(
             Case(
-                None,
-                [(DuesMonth.month == m, 1 << k) for k, m in enumerate(months[i : i + _MASK_BITS])],
+                None, [(number.between(i, i + _MASK_BITS - 1), Expression(one, "<<", number - i))]
             ).distinct()
-        )
-        for i in range(0, len(months), _MASK_BITS)
+        ).alias(f"c{2 + i // _MASK_BITS}")
+        for i in range(0, count, _MASK_BITS)
     ]
-    if amounts_of is not None:  # a month has one live entry at most (see DuesMonth.seq)
-        columns.append(fn.MAX(Case(None, [(DuesMonth.month == amounts_of, DuesMonth.amount_fen)])))
-    query = (
-        DuesMonth.select(DuesMonth.member, *columns)
-        .where(DuesMonth.month >= min(months), DuesMonth.month <= max(months), _live_payments())
+
+
+def _paid_masks(
+    scope: Any, first: date, last: date, amounts_of: date | None = None
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Per member (of `scope`, or everyone: None), the live paid months from `first` through
+    `last` as a bit mask (bit k = k months after `first`), and (with `amounts_of`, one of the
+    months) the fen of the live entry for that month.
+
+    One statement, whatever the number of members, in up to three parts (UNION ALL):
+    every paid month, live or not, read from the (member, month, seq) index alone; the months
+    whose entries were all reversed (a few: looked up by payment), taken away in Python; the
+    fen paid for `amounts_of`. Checking each of 900,000 entries against the reversed
+    payments needed a table row for each, half of the statement's time.
+    """
+    count = _months_between(first, last) + 1
+    if count <= 0:
+        return {}, {}
+    number = _month_number(DuesMonth.month) - (first.year * 12 + first.month)
+    bits = _month_bits(number, count)
+    in_range = (DuesMonth.month >= first) & (DuesMonth.month <= last)
+    if scope is not None:
+        in_range &= DuesMonth.member.in_(scope)
+    every = (
+        DuesMonth.select(SQL("0").alias("c0"), DuesMonth.member.alias("c1"), *bits)
+        .where(in_range)
         .group_by(DuesMonth.member)
     )
-    if scope is not None:
-        query = query.where(DuesMonth.member.in_(scope))
-    masks, amounts = {}, {}
-    for member_id, *sums in _plain(query):
-        if amounts_of is not None:
-            fen = sums.pop()
-            if fen is not None:
-                amounts[member_id] = int(fen)
+    live = DuesMonth.alias("live")
+    relived = live.select(SQL("1")).where(
+        live.member == DuesMonth.member,
+        live.month == DuesMonth.month,
+        live.payment.not_in(_reversed_ids()),
+    )
+    freed = (
+        DuesMonth.select(SQL("1"), DuesMonth.member, *bits)
+        .where(in_range, DuesMonth.payment.in_(_reversed_ids()), ~fn.EXISTS(relived))
+        .group_by(DuesMonth.member)
+    )
+    query = every + freed
+    if amounts_of is not None:  # a month has one live entry at most (see DuesMonth.seq)
+        cond = (DuesMonth.month == amounts_of) & _live_payments()
+        if scope is not None:
+            cond &= DuesMonth.member.in_(scope)
+        padding = [SQL("NULL")] * (len(bits) - 1)
+        query += DuesMonth.select(
+            SQL("2"), DuesMonth.member, DuesMonth.amount_fen, *padding
+        ).where(cond)
+    width = 2 + len(bits)
+    values = _packed(query, width)
+    masks: dict[int, int] = {}
+    reversed_only: dict[int, int] = {}
+    amounts: dict[int, int] = {}
+    for row in range(0, len(values), width):
+        part, member_id = values[row], values[row + 1]
+        if part == 2:
+            fen = values[row + 2]
+            amounts[member_id] = max(fen, amounts.get(member_id, fen))
+            continue
         mask = 0
-        for j, value in enumerate(sums):
-            if value:
-                mask |= int(value) << (_MASK_BITS * j)
-        masks[member_id] = mask
+        for j in range(len(bits)):
+            mask |= values[row + 2 + j] << (_MASK_BITS * j)
+        (masks if part == 0 else reversed_only)[member_id] = mask
+    for member_id, mask in reversed_only.items():
+        masks[member_id] &= ~mask
     return masks, amounts
 
 
 @dataclass
 class _Ledger:
     """Party members with their dues histories and paid months, loaded once for the
-    all-branch views (all_owing, lapse_counts …): 4 queries. Books are built only for the
-    members whose months need judging."""
+    all-branch views (all_owing, lapse_counts …): 4 queries (5 for the owing). Books are
+    built only for the members whose months need judging."""
 
     members: list[Any]
     assessments: dict[int, list[Any]]
@@ -623,11 +697,28 @@ class _Ledger:
     # everyone (faster than checking each row against 100,000 ids; the others go unused).
     scope: Any
     books: dict[int, Book] = field(default_factory=dict)
+    fens: dict[int, int] = field(default_factory=dict)  # assessment id → monthly fen
 
     def book(self, member: Any) -> Book:
         found = self.books.get(member.id)
         if found is None:
             found = self.books[member.id] = _book(member, self.assessments, self.reliefs)
+        return found
+
+    def fen(self, row: Any, settings: Settings) -> int:
+        """monthly_amount of an assessment row, worked out once for the ledger's passes
+        (the month's summary, the owing, the six-month rule)."""
+        found = self.fens.get(row.id)
+        if found is None:
+            cfg = settings["dues"]
+            found = self.fens[row.id] = _amount_of(
+                row.category,
+                row.base_fen,
+                row.fixed_fen,
+                cfg["in_service_rates"],
+                cfg["retired_rates"],
+                cfg["student_fen"],
+            )
         return found
 
     def due(self, member: Any, month: date, settings: Settings) -> tuple[str, int]:
@@ -642,28 +733,94 @@ class _Ledger:
         start = self.starts[member.id]
         if start is None or month < start:
             return "before", 0
-        first = history[0]
-        fen = monthly_amount(first.category, first.base_fen, first.fixed_fen, settings)
+        fen = self.fen(history[0], settings)
         return ("due" if fen > 0 else "exempt"), fen
+
+
+def _months_between(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def _earliest_assessment() -> date | None:
+    """The first month of the oldest assessment of anyone (1 query): no start month is
+    earlier. Everyone's, not only the party members' of the ledger: without a join it takes
+    a tenth of the time, and an earlier bound only adds months that are shifted out."""
+    value = DuesAssessment.select(fn.MIN(DuesAssessment.from_month)).scalar()
+    return None if value is None else DuesAssessment.from_month.python_value(value)
+
+
+Start = Callable[..., Callable[[], Any]]  # side_reads' start(func, *args)
 
 
 def _ledger(
     cond: Expression | None, current: date, depth: int, *, owing: bool, amounts: bool = False
 ) -> _Ledger:
     """Load party members matching `cond` (4 queries), with their paid months from `depth`
-    months before `current` (with `owing`: from the earliest start month, if earlier) through
-    `current`, and (with `amounts`) the fen paid for `current`."""
-    members, scope = _party_members(cond)
-    assessments, reliefs = _histories(scope)
-    starts = {m.id: _start_month(assessments.get(m.id, ()), m.joined_on) for m in members}
-    first = add_months(current, -depth)
-    if owing:
-        first = min((s for s in starts.values() if s is not None and s < first), default=first)
-    months = month_span(first, current)
-    if cond is None:
-        scope = None
-    paid, paid_fen = _paid_masks(scope, months, current if amounts else None)
-    return _Ledger(members, assessments, reliefs, starts, months, paid, paid_fen, scope)
+    months before `current` (with `owing`: from the earliest start month, if earlier; 1 more
+    query) through `current`, and (with `amounts`) the fen paid for `current`."""
+    with side_reads() as start:
+        return _start_ledger(start, cond, current, depth, owing=owing, amounts=amounts)()
+
+
+def _start_ledger(
+    start: Start,
+    cond: Expression | None,
+    current: date,
+    depth: int,
+    *,
+    owing: bool,
+    amounts: bool = False,
+) -> Callable[[], _Ledger]:
+    """_ledger in two steps: the paid months, the longest statement, start now on a worker
+    thread; the function returned loads the members and their histories here and joins them.
+
+    For the owing the earliest start month is only known from the members and histories, so
+    the worker reads from the oldest assessment (no start month is before it; 1 query) and
+    the masks are shifted to the earliest start afterwards.
+    """
+    oldest = add_months(current, -depth)
+
+    def paid_months() -> tuple[date, tuple[dict[int, int], dict[int, int]]]:
+        low = oldest
+        if owing:
+            earliest = _earliest_assessment()
+            if earliest is not None and earliest < low:
+                low = earliest
+        # Without a condition: over everyone (see _Ledger.scope).
+        scope = None if cond is None else _party_scope(cond)
+        return low, _paid_masks(scope, low, current, current if amounts else None)
+
+    paid_job = start(paid_months)
+
+    def finish() -> _Ledger:
+        members, scope = _party_members(cond)
+        if cond is None:
+            scope = None
+        assessments, reliefs = _histories(scope)
+        starts: dict[int, date | None] = {}
+        first = oldest  # with `owing`, the earliest start month if earlier
+        for m in members:  # _start_month, inline: it runs for every party member
+            history = assessments.get(m.id)
+            if not history:
+                starts[m.id] = None
+                continue
+            start_month = history[0].from_month
+            joined = m.joined_on
+            if joined is not None and joined > start_month:
+                joined = joined.replace(day=1)
+                if joined > start_month:
+                    start_month = joined
+            starts[m.id] = start_month
+            if owing and start_month < first:
+                first = start_month
+        low, (paid, paid_fen) = paid_job()
+        shift = _months_between(low, first)  # low <= first: drop the months before first
+        if shift:
+            paid = {member_id: mask >> shift for member_id, mask in paid.items()}
+        months = month_span(first, current)
+        return _Ledger(members, assessments, reliefs, starts, months, paid, paid_fen, scope)
+
+    return finish
 
 
 @contextmanager
@@ -679,6 +836,46 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def _connected(func: Callable[..., Any], *args: Any) -> Any:
+    """Run func on a worker thread with a pooled connection of its own (connections are per
+    thread in peewee), given back when it returns."""
+    with db.connection_context():
+        return func(*args)
+
+
+@contextmanager
+def side_reads(workers: int = 1) -> Iterator[Callable[..., Callable[[], Any]]]:
+    """Run independent reads on worker threads (one, or `workers`) while this thread goes on
+    with other work.
+
+    Yields ``start(func, *args)``, which queues func for a worker and returns a function that
+    waits for its result (and raises its exception). The all-branch jobs are CPU-bound in
+    one thread on a machine with more cores; SQLite and psycopg2 release the GIL while a
+    statement runs, so a long aggregate on the worker (its rows packed into one string, see
+    _packed) overlaps with building objects here; WAL lets readers run side by side. The
+    block waits for its workers before it ends, even on an exception.
+
+    Consistency is unchanged: these reads were already separate autocommit statements, each
+    seeing the database as of its own start, never one snapshot together. Inside a
+    transaction a worker could not see the caller's uncommitted rows, and an in-memory SQLite
+    database is private to its connection: there each call runs here, at once.
+    """
+    if db.in_transaction() or (is_sqlite() and db.obj.database == ":memory:"):
+
+        def at_once(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+            result = func(*args)
+            return lambda: result
+
+        yield at_once
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zhibu-read") as pool:
+
+        def start(func: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+            return pool.submit(_connected, func, *args).result
+
+        yield start
 
 
 def load_book(member: Member) -> Book:
@@ -1574,11 +1771,20 @@ class BranchMonthSummary:
         )
 
 
+def _party_cond(where: Expression | None) -> Expression:
+    cond = Member.status.in_(PARTY_MEMBER_STATUSES)
+    return cond if where is None else cond & where
+
+
+def _party_scope(where: Expression | None) -> Any:
+    """A subquery of the ids of the party members matching `where` (a new one each call:
+    side_reads' threads render their own)."""
+    return Member.select(Member.id).join(Branch).where(_party_cond(where))
+
+
 def _party_members(where: Expression | None) -> tuple[list[Any], Any]:
     """Party members (with their branch's name) and a subquery of their ids."""
-    cond = Member.status.in_(PARTY_MEMBER_STATUSES)
-    if where is not None:
-        cond = cond & where
+    cond = _party_cond(where)
     query = (
         Member.select(
             Member.id,
@@ -1597,8 +1803,7 @@ def _party_members(where: Expression | None) -> tuple[list[Any], Any]:
         _MemberRow(id_, name, status, branch_id, days[joined_on], branch_name)
         for id_, name, status, branch_id, joined_on, branch_name in _plain(query)
     ]
-    scope = Member.select(Member.id).join(Branch).where(cond)
-    return members, scope
+    return members, _party_scope(where)
 
 
 def _summaries(
@@ -1606,35 +1811,34 @@ def _summaries(
 ) -> list[BranchMonthSummary]:
     """Add up per branch each member's (branch id, fen paid for the month or None, the
     month's due state, its fen)."""
-    acc: dict[int, dict[str, int]] = {
-        b.id: dict.fromkeys(("expected", "collected", "due", "paid", "exempt", "unset"), 0)
-        for b in branches
-    }
+    # Per branch: expected, collected, due, paid, exempt, unset.
+    acc: dict[int, list[int]] = {b.id: [0, 0, 0, 0, 0, 0] for b in branches}
     for branch_id, paid_fen, state, fen in judged:
         row = acc.get(branch_id)
         if row is None:
             continue
         if paid_fen is not None:
-            row["collected"] += paid_fen
+            row[1] += paid_fen
         if state == "due":
-            row["expected"] += fen
-            row["due"] += 1
-            row["paid"] += paid_fen is not None
+            row[0] += fen
+            row[2] += 1
+            if paid_fen is not None:
+                row[3] += 1
         elif state == "exempt":
-            row["exempt"] += 1
+            row[4] += 1
         elif state == "unset":
-            row["unset"] += 1
+            row[5] += 1
     return [
         BranchMonthSummary(
             branch_id=b.id,
             branch_name=b.name,
             month=month,
-            expected_fen=acc[b.id]["expected"],
-            collected_fen=acc[b.id]["collected"],
-            members_due=acc[b.id]["due"],
-            members_paid=acc[b.id]["paid"],
-            members_exempt=acc[b.id]["exempt"],
-            members_unset=acc[b.id]["unset"],
+            expected_fen=acc[b.id][0],
+            collected_fen=acc[b.id][1],
+            members_due=acc[b.id][2],
+            members_paid=acc[b.id][3],
+            members_exempt=acc[b.id][4],
+            members_unset=acc[b.id][5],
         )
         for b in branches
     ]
@@ -1657,14 +1861,27 @@ def _judged_books(
 def _judged_ledger(
     ledger: _Ledger, settings: Settings
 ) -> Iterator[tuple[int, int | None, str, int]]:
-    """_judged_books for the ledger's current month (loaded with amounts)."""
+    """_judged_books for the ledger's current month (loaded with amounts); _Ledger.due, with
+    the common member (one category and base, no relief) worked out here."""
     month = ledger.months[-1]
+    assessments, reliefs, starts, paid_fen = (
+        ledger.assessments,
+        ledger.reliefs,
+        ledger.starts,
+        ledger.paid_fen,
+    )
     for member in ledger.members:
-        yield (
-            member.branch_id,
-            ledger.paid_fen.get(member.id),
-            *ledger.due(member, month, settings),
-        )
+        history = assessments.get(member.id)
+        if history is not None and len(history) == 1 and member.id not in reliefs:
+            start = starts[member.id]
+            if start is None or month < start:
+                state, fen = "before", 0
+            else:
+                fen = ledger.fen(history[0], settings)
+                state = "due" if fen > 0 else "exempt"
+        else:
+            state, fen = ledger.due(member, month, settings)
+        yield member.branch_id, paid_fen.get(member.id), state, fen
 
 
 def branch_month_summary(
@@ -1696,7 +1913,7 @@ def month_summary_and_owing(
     now: datetime, settings: Settings
 ) -> tuple[list[BranchMonthSummary], list[MemberOwing]]:
     """branch_month_summary for this month and all_owing at once, for the monthly reminder:
-    members, dues histories and paid months are loaded once (5 queries, not 10)."""
+    members, dues histories and paid months are loaded once (6 queries, not 11)."""
     current = this_month(now, ZoneInfo(settings["app"]["timezone"]))
     branches = Branch.select(Branch.id, Branch.name).order_by(Branch.id)
     with gc_paused():
@@ -1776,7 +1993,7 @@ class MemberOwing:
 
 
 def all_owing(now: datetime, settings: Settings) -> list[MemberOwing]:
-    """Every party member who owes anything through this month, all branches (4 queries)."""
+    """Every party member who owes anything through this month, all branches (5 queries)."""
     current = this_month(now, ZoneInfo(settings["app"]["timezone"]))
     with gc_paused():
         return _owing(_ledger(None, current, 0, owing=True), settings)
@@ -1784,30 +2001,36 @@ def all_owing(now: datetime, settings: Settings) -> list[MemberOwing]:
 
 def _owing(ledger: _Ledger, settings: Settings) -> list[MemberOwing]:
     """Book.owed through the ledger's last month for every member, from the paid masks; a
-    book only for members with unpaid months."""
+    book only for members with unpaid months and more than one category or a relief."""
     months = ledger.months
     index = {month: k for k, month in enumerate(months)}
     every = (1 << len(months)) - 1
+    # The months of an unpaid mask, oldest first: tens of thousands of members owe, most of
+    # them the same few runs of months.
+    owed_months: dict[int, list[date]] = {}
+    paid, starts, fens = ledger.paid.get, ledger.starts, ledger.fens
+    assessments, reliefs = ledger.assessments, ledger.reliefs
     out = []
     for member in ledger.members:
         if member.status not in PARTY_MEMBER_STATUSES:
             continue
-        k = index.get(ledger.starts[member.id])
+        k = index.get(starts[member.id])
         if k is None:  # no category yet, or it starts after the current month
             continue
-        unpaid = every & ~ledger.paid.get(member.id, 0) & ~((1 << k) - 1)
+        unpaid = every >> k << k & ~paid(member.id, 0)
         if not unpaid:
             continue
-        owed = []
-        while unpaid:
-            low = unpaid & -unpaid
-            owed.append(months[low.bit_length() - 1])
-            unpaid ^= low
-        history = ledger.assessments[member.id]
-        if len(history) == 1 and member.id not in ledger.reliefs:
+        owed = owed_months.get(unpaid)
+        if owed is None:
+            owed = owed_months[unpaid] = [
+                month for j, month in enumerate(months) if unpaid >> j & 1
+            ]
+        history = assessments[member.id]
+        if len(history) == 1 and member.id not in reliefs:
             # One category and base from the start, no relief: every month asks the same.
-            first = history[0]
-            fen = monthly_amount(first.category, first.base_fen, first.fixed_fen, settings)
+            fen = fens.get(history[0].id)
+            if fen is None:
+                fen = ledger.fen(history[0], settings)
             amounts = [(month, fen) for month in owed] if fen > 0 else []
         else:
             book = ledger.book(member)
@@ -1883,6 +2106,7 @@ def _meeting_months(
     One aggregated query: only meetings held (scheduled and ended by `at`) count. Summing the
     distinct bits of a member's rows gives the mask in SQLite and PostgreSQL alike. Each held
     meeting's bit is worked out once, in a materialized CTE, not once per attendee and mask.
+    The rows come back packed in one string (_packed): this runs on a worker thread.
     """
     bounds = [(_utc(m, tz), _utc(add_months(m, 1), tz)) for m in months]
     held = (
@@ -1900,10 +2124,10 @@ def _meeting_months(
     excused = (Attendance.status == "leave") & (Attendance.leave_status == "approved")
     query = (
         MeetingAttendee.select(
-            MeetingAttendee.member,
-            fn.SUM(bit.distinct()),
-            fn.SUM(Case(None, [(present, bit)]).distinct()),
-            fn.SUM(Case(None, [(excused, bit)]).distinct()),
+            MeetingAttendee.member.alias("c0"),
+            fn.SUM(bit.distinct()).alias("c1"),
+            fn.SUM(Case(None, [(present, bit)]).distinct()).alias("c2"),
+            fn.SUM(Case(None, [(excused, bit)]).distinct()).alias("c3"),
         )
         .join(held, on=MeetingAttendee.meeting == held.c.id)
         .join(
@@ -1917,9 +2141,9 @@ def _meeting_months(
     )
     if scope is not None:
         query = query.where(MeetingAttendee.member.in_(scope))
+    values = _packed(query, 4)
     return {
-        member_id: (int(expected or 0), int(attended or 0), int(excused or 0))
-        for member_id, expected, attended, excused in _plain(query)
+        values[i]: (values[i + 1], values[i + 2], values[i + 3]) for i in range(0, len(values), 4)
     }
 
 
@@ -1942,8 +2166,7 @@ def _dues_run(
     if len(history) == 1 and member.id not in ledger.reliefs:
         # One category and base, no relief: from the start month every month is due (or
         # every one exempt); before it, none is owed.
-        first = history[0]
-        if monthly_amount(first.category, first.base_fen, first.fixed_fen, settings) <= 0:
+        if ledger.fen(history[0], settings) <= 0:
             return _NO_RUN
         start = ledger.starts[member.id]
         run, since = 0, None
@@ -1991,7 +2214,8 @@ def lapse_counts(
     """Consecutive months unpaid and without attending, for every party member (5 queries)."""
     cond = _lapse_scope(committee_id, branch_id, member_id)
     with gc_paused():
-        return [LapseCount(*row) for row in _lapse_rows(at, settings, cond)]
+        loaded = _lapse_load(at, settings, cond, owing=False)
+        return [LapseCount(*row) for row in _lapse_rows(*loaded, settings)]
 
 
 def _lapse_scope(
@@ -2012,22 +2236,84 @@ def _lapse_depth(settings: Settings) -> int:
     return max(cfg["lookback_months"], cfg["lapse_months"])
 
 
-def _lapse_rows(
-    at: datetime, settings: Settings, cond: Expression | None, ledger: _Ledger | None = None
-) -> Iterator[tuple]:
-    """The fields of a LapseCount for every party member matching `cond` (5 queries; 1 with a
-    ledger loaded for the same members, current month and lapse depth)."""
+def _lapse_load(
+    at: datetime, settings: Settings, cond: Expression | None, *, owing: bool
+) -> tuple[_Ledger, dict[int, tuple[int, int, int]], list[date]]:
+    """The ledger (from the current month back the lapse depth; with `owing`, from the
+    earliest start month) and the meeting masks of the party members matching `cond`, and
+    the months counted, newest first: 5 queries (6 with `owing`)."""
+    with side_reads() as start:
+        ledger, meetings, months = _start_lapse(start, at, settings, cond, owing=owing)
+        return ledger(), meetings(), months
+
+
+def _start_lapse(
+    start: Start, at: datetime, settings: Settings, cond: Expression | None, *, owing: bool
+) -> tuple[Callable[[], _Ledger], Callable[[], dict[int, tuple[int, int, int]]], list[date]]:
+    """_lapse_load in steps: the paid months and the meeting aggregate start now on the
+    worker threads (in this order: the paid months are needed first); the functions returned
+    finish the ledger here and wait for the meetings. The months: newest first."""
     tz = ZoneInfo(settings["app"]["timezone"])
     depth = _lapse_depth(settings)
     current = this_month(at, tz)
     months = [add_months(current, -k) for k in range(depth + 1)]  # newest first
-    if ledger is None:
-        ledger = _ledger(cond, current, depth, owing=False)
-    meetings = _meeting_months(ledger.scope, months, at, tz)
+    ledger = _start_ledger(start, cond, current, depth, owing=owing)  # needed first
+    scope = None if cond is None else _party_scope(cond)  # as the ledger's
+    meetings = start(_meeting_months, scope, months, at, tz)
+    return ledger, meetings, months
+
+
+def _lapse_rows(
+    ledger: _Ledger,
+    meetings: dict[int, tuple[int, int, int]],
+    months: list[date],
+    settings: Settings,
+) -> Iterator[tuple]:
+    """The fields of a LapseCount for every party member of the ledger (no queries)."""
     for m in ledger.members:
         dues = _dues_run(m, ledger, months, settings)
         meeting = _meeting_run(meetings.get(m.id), months)
         yield (m.id, m.name, m.branch_id, m.branch_name, *dues, *meeting)
+
+
+def _alert_candidates(
+    ledger: _Ledger,
+    meetings: dict[int, tuple[int, int, int]],
+    months: list[date],
+    settings: Settings,
+) -> Iterator[tuple]:
+    """_lapse_rows of the members whose run may reach the first alert level for a reason;
+    a look at the masks rules out the rest (most members) without counting their runs."""
+    least = _alert_levels(settings)[0]
+    depth = len(months) - 1
+    # A dues run of `least` months needs this month and the `least` before it unpaid: the
+    # bits from top - least to top (top, the current month's bit, is >= depth).
+    shift = len(ledger.months) - 1 - least
+    window = (1 << (least + 1)) - 1
+    dues_possible = least <= depth
+    paid = ledger.paid.get
+    everything = 1 << len(months)
+    for m in ledger.members:
+        if not dues_possible or paid(m.id, 0) >> shift & window:
+            masks = meetings.get(m.id)
+            if masks is None:
+                continue
+            expected, attended, excused = masks
+            stops = attended | excused
+            if stops & 1:
+                continue
+            stops &= ~1
+            limit = stops & -stops if stops else everything  # the first month that ends it
+            if (expected & (limit - 1) & ~1).bit_count() < least:  # _meeting_run's count
+                continue
+        yield (
+            m.id,
+            m.name,
+            m.branch_id,
+            m.branch_name,
+            *_dues_run(m, ledger, months, settings),
+            *_meeting_run(meetings.get(m.id), months),
+        )
 
 
 def lapse_alerts(
@@ -2040,12 +2326,17 @@ def lapse_alerts(
     """Members at 3, 5 or 6+ consecutive months, per reason, for all branches (5 queries)."""
     cond = _lapse_scope(committee_id, branch_id, None)
     with gc_paused():
-        return _alerts(_lapse_rows(at, settings, cond), settings)
+        loaded = _lapse_load(at, settings, cond, owing=False)
+        return _alerts(_alert_candidates(*loaded, settings), settings)
+
+
+def _alert_levels(settings: Settings) -> list[int]:
+    cfg = settings["dues"]
+    return sorted({cfg["alert_first_months"], cfg["alert_second_months"], cfg["lapse_months"]})
 
 
 def _alerts(rows: Iterable[tuple], settings: Settings) -> list[LapseAlert]:
-    cfg = settings["dues"]
-    levels = sorted({cfg["alert_first_months"], cfg["alert_second_months"], cfg["lapse_months"]})
+    levels = _alert_levels(settings)
     alerts = []
     for member_id, name, branch_id, branch_name, *runs in rows:
         if runs[0] < levels[0] and runs[3] < levels[0]:
@@ -2075,12 +2366,30 @@ def owing_and_lapse_alerts(
 ) -> tuple[list[MemberOwing], list[LapseAlert]]:
     """all_owing and lapse_alerts at once, for the secretaries' digest: the members (all, or
     those matching `cond`, e.g. one branch's), their dues histories and paid months are
-    loaded once (5 queries, not 9)."""
-    current = this_month(at, ZoneInfo(settings["app"]["timezone"]))
-    with gc_paused():
-        ledger = _ledger(cond, current, _lapse_depth(settings), owing=True)
-        owing = _owing(ledger, settings)
-        return owing, _alerts(_lapse_rows(at, settings, cond, ledger), settings)
+    loaded once (6 queries, not 10)."""
+    with owing_and_lapse_alerts_started(at, settings, cond) as finish:
+        return finish()
+
+
+@contextmanager
+def owing_and_lapse_alerts_started(
+    at: datetime, settings: Settings, cond: Expression | None = None
+) -> Iterator[Callable[[], tuple[list[MemberOwing], list[LapseAlert]]]]:
+    """owing_and_lapse_alerts in two steps, for a caller with other reads to do: entering
+    starts its two long aggregates (paid months, meetings) on two worker threads; the
+    function yielded does the rest here and returns (owing, alerts). Reads the caller does
+    in between overlap with the workers'. (Together the aggregates take longer than this
+    thread's work, hence a worker each.)"""
+    with gc_paused(), side_reads(2) as start:
+        ledger_job, meetings, months = _start_lapse(start, at, settings, cond, owing=True)
+
+        def finish() -> tuple[list[MemberOwing], list[LapseAlert]]:
+            ledger = ledger_job()
+            owing = _owing(ledger, settings)  # while the meeting aggregate may still run
+            candidates = _alert_candidates(ledger, meetings(), months, settings)
+            return owing, _alerts(candidates, settings)
+
+        yield finish
 
 
 def member_lapse(member: Member, at: datetime, settings: Settings) -> LapseCount:

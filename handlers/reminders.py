@@ -299,11 +299,11 @@ def meeting_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
         (a.meeting_id, a.member_id): a
         for a in Attendance.select().where(Attendance.meeting.in_(ids))
     }
-    secretaries = _managers({m.branch_id for m in meetings})
+    secretaries = _manager_ids({m.branch_id for m in meetings})
     rows = []
     for meeting in meetings:
-        secretary = secretaries.get(meeting.branch_id)
-        if secretary is None:
+        secretary_id = secretaries.get(meeting.branch_id)
+        if secretary_id is None:
             continue
         present, leave, absent = [], [], []
         for member in expected.get(meeting.id, []):
@@ -323,7 +323,7 @@ def meeting_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
             Outgoing(
                 "meeting_summary",
                 "member",
-                secretary.id,
+                secretary_id,
                 str(meeting.id),
                 {"text": text, "title": "会议情况"},
                 meeting.branch_id,
@@ -332,19 +332,22 @@ def meeting_summaries(now: datetime, settings: Settings) -> list[Outgoing]:
     return rows
 
 
-def _managers(branch_ids: set[int]) -> dict[int, Member]:
-    """The person who hears about a branch: its secretary, else deputy, else organizer."""
-    found: dict[int, tuple[int, Member]] = {}
+def _manager_ids(branch_ids: set[int] | None) -> dict[int, int]:
+    """Who hears about a branch (of `branch_ids`, or every one: None): its secretary, else
+    deputy, else organizer; their member ids by branch id."""
+    found: dict[int, tuple[int, int]] = {}
     # Only people whose roles mention one of those can be one (a superset: LIKE '%…%').
     holds = reduce(operator.or_, (Member.roles.contains(role) for role in BRANCH_MANAGERS))
-    query = Member.select().where(Member.branch.in_(list(branch_ids)), holds)
-    for member in query.order_by(Member.id):
+    query = Member.select(Member.id, Member.branch, Member.roles).where(holds)
+    if branch_ids is not None:
+        query = query.where(Member.branch.in_(list(branch_ids)))
+    # Plain rows: Member objects for every manager of 2,000 branches cost more than the rest.
+    for member_id, branch_id, roles in query.order_by(Member.id).tuples():
+        held = set(roles.split(","))  # Member.role_set
         for rank, role in enumerate(BRANCH_MANAGERS):
-            if member.has_role(role) and (
-                member.branch_id not in found or rank < found[member.branch_id][0]
-            ):
-                found[member.branch_id] = (rank, member)
-    return {branch_id: member for branch_id, (_, member) in found.items()}
+            if role in held and (branch_id not in found or rank < found[branch_id][0]):
+                found[branch_id] = (rank, member_id)
+    return {branch_id: member_id for branch_id, (_, member_id) in found.items()}
 
 
 # ---- volunteer service ----------------------------------------------------------------------
@@ -431,7 +434,8 @@ def _dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
 
     month = this_month(now, _tz(settings))
     period = f"{month:%Y-%m}"
-    channelled = {b.id for b in _channelled_branches()}
+    # _channelled_branches' ids, without 2,000 Branch objects
+    channelled = {b for (b,) in BranchChannel.select(BranchChannel.branch).tuples()}
     # branch_month_summary(month) and all_owing(now), from one load of the members' dues
     summaries, all_owing = month_summary_and_owing(now, settings)
     rows = []
@@ -455,10 +459,14 @@ def _dues_reminders(now: datetime, settings: Settings) -> list[Outgoing]:
                 summary.branch_id,
             )
         )
+    shown: dict[tuple[date, ...], str] = {}  # months_text: most debtors owe the same few runs
     for owing in all_owing:
+        months = tuple([m for m, _ in owing.months])
+        if (listed := shown.get(months)) is None:
+            listed = shown[months] = months_text(months)
         text = (
-            f"{owing.name}同志，您有 {len(owing.months)} 个月党费待交"
-            f"（{months_text(m for m, _ in owing.months)}），共 {fen_to_text(owing.fen)}。"
+            f"{owing.name}同志，您有 {len(months)} 个月党费待交"
+            f"（{listed}），共 {fen_to_text(owing.fen)}。"
             "请联系党费收缴员交纳，或交纳后发送“交党费 金额”。"
         )
         rows.append(
@@ -529,7 +537,7 @@ def _secretary_alerts(
     now: datetime, settings: Settings, committee_id: int | None, branch_id: int | None
 ) -> dict[int, BranchAlerts]:
     from handlers.calendar import DUE, all_branches_due, branch_calendar
-    from handlers.dues import owing_and_lapse_alerts
+    from handlers.dues import owing_and_lapse_alerts_started
     from handlers.outbox import dead_counts
 
     scope: Expression | None = None
@@ -552,36 +560,40 @@ def _secretary_alerts(
         return found
 
     day = local_day(now, _tz(settings))
-    all_owing, lapse_alerts = owing_and_lapse_alerts(now, settings, scope)  # one load, not two
+    soon = day + timedelta(days=30)
+    # The dues and meeting aggregates run on worker threads while the other reads run here.
+    with owing_and_lapse_alerts_started(now, settings, scope) as dues_alerts:  # one load
+        if branch_id is not None:
+            due = [r for r in branch_calendar(branch_id, now, settings) if r.status in DUE]
+        else:
+            due = all_branches_due(now, settings, committee_id)
+        lost = _lost_contact_people(now, settings, scope)
+        cond = (Member.status == "probationary") & Member.joined_on.is_null(False)
+        probationary = list(
+            Member.select(Member.branch, Member.id, Member.name, Member.joined_on)
+            .where(cond if scope is None else cond & scope)
+            .order_by(Member.id)
+            .tuples()
+        )
+        dead = dead_counts(ids)
+        all_owing, lapse_alerts = dues_alerts()
     for row in all_owing:
         if (alerts := of(row.branch_id)) is not None:
             alerts.owing.append(row)
-    if branch_id is not None:
-        due = [r for r in branch_calendar(branch_id, now, settings) if r.status in DUE]
-    else:
-        due = all_branches_due(now, settings, committee_id)
     for req in due:
         if (alerts := of(req.branch_id)) is not None:
             alerts.meetings.append(req)
     for alert in lapse_alerts:
         if (alerts := of(alert.branch_id)) is not None:
             alerts.lapse.append(alert)
-    for branch, people in _lost_contact_people(now, settings, scope).items():
+    for branch, people in lost.items():
         if (alerts := of(branch)) is not None:
             alerts.lost_contact = people
-    soon = day + timedelta(days=30)
-    cond = (Member.status == "probationary") & Member.joined_on.is_null(False)
-    probationary = (
-        Member.select(Member.branch, Member.id, Member.name, Member.joined_on)
-        .where(cond if scope is None else cond & scope)
-        .order_by(Member.id)
-        .tuples()
-    )
     for branch, member_id, name, joined_on in probationary:
         ends = _one_year_after(joined_on)
         if ends <= soon and (alerts := of(branch)) is not None:
             alerts.probation.append((member_id, name, ends))
-    for branch, count in dead_counts(ids).items():
+    for branch, count in dead.items():
         if (alerts := of(branch)) is not None:
             alerts.dead = count
     return out
@@ -627,18 +639,18 @@ def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             lines.append(f"转正：{name} 预备期{state}，请按程序讨论转正")
         if found.dead:
             lines.append(f"消息：{found.dead} 条通知未能送达，请检查群机器人或联系方式")
-    managers = _managers(set(items))
+    managers = _manager_ids(None)  # every branch's: no list of 2,000 ids to send
     rows = []
     for branch_id, lines in items.items():
-        secretary = managers.get(branch_id)
-        if secretary is None or not lines:
+        secretary_id = managers.get(branch_id)
+        if secretary_id is None or not lines:
             continue
         text = f"【书记待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
         rows.append(
             Outgoing(
                 "secretary_digest",
                 "member",
-                secretary.id,
+                secretary_id,
                 day.isoformat(),
                 {"text": text, "title": "书记待办"},
                 branch_id,
