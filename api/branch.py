@@ -16,13 +16,12 @@ most once); other template ids are ignored and listed back as ``ignored``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from peewee import JOIN, fn
 
 from api.common import (
@@ -536,19 +535,7 @@ def _meeting_totals(reqs: Iterable[Requirement]) -> dict[str, int]:
 
 def _accepted_body() -> list[str]:
     """Read {"accepted": ["<template id>", ...]}, refused field by field as api.common.body."""
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
-    for name in data:
-        if name != "accepted":
-            raise ApiError(400, "unknown_field", f"不支持的字段：{name}")
-    value = data.get("accepted")
-    if value is None:
-        raise ApiError(400, "missing_field", "缺少字段：accepted")
+    value = body({"accepted": Field(kind="raw")})["accepted"]
     if not isinstance(value, list):
         raise ApiError(400, "invalid_field", "字段 accepted 应为模板 ID 的列表。")
     if len(value) > MAX_TEMPLATES:

@@ -33,7 +33,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_OFFSET = 1_000_000
 
-KINDS = ("str", "int", "bool", "time", "day", "month", "ids")
+KINDS = ("str", "int", "bool", "time", "day", "month", "ids", "raw")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)$")
@@ -46,7 +46,8 @@ class Field:
     kind: ``str`` (at most ``max_len`` characters; ``choices`` limits the values), ``int``
     (``minimum``..``maximum``), ``bool``, ``time`` (ISO 8601 with an offset → aware datetime),
     ``day`` (YYYY-MM-DD → date), ``month`` (YYYY-MM → the month's first day), ``ids`` (a list
-    of at most ``max_len`` positive integers).
+    of at most ``max_len`` positive integers), ``raw`` (any JSON value, checked by the
+    caller: lists of months, of template ids).
     """
 
     required: bool = True
@@ -85,6 +86,8 @@ def _invalid(name: str, what: str) -> ApiError:
 def _convert(name: str, spec: Field, value: Any, *, from_query: bool) -> Any:
     """Check one present value against its spec; return it converted."""
     kind = spec.kind
+    if kind == "raw":
+        return value
     if kind == "int":
         if from_query and isinstance(value, str) and re.fullmatch(r"-?\d{1,12}", value):
             value = int(value)

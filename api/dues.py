@@ -7,11 +7,10 @@ comes as a display string ("120.00元"). Months are "YYYY-MM".
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from api.common import (
     DEFAULT_LIMIT,
@@ -149,27 +148,10 @@ def _months(value: Any, *, contiguous: bool) -> list[date] | None:
 def _body_with_months(
     fields: dict[str, Field], *, contiguous: bool
 ) -> tuple[dict[str, Any], list[date] | None]:
-    """api.common.body plus an optional ``months`` list (a kind Field does not have)."""
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
-    for name in data:
-        if name != "months" and name not in fields:
-            raise ApiError(400, "unknown_field", f"不支持的字段：{name}")
-    months = _months(data.get("months"), contiguous=contiguous)
-    out: dict[str, Any] = {}
-    for name, spec in fields.items():
-        value = data.get(name)
-        if value is None:
-            if spec.required:
-                raise ApiError(400, "missing_field", f"缺少字段：{name}")
-            continue
-        out[name] = _convert(name, spec, value, from_query=False)
-    return out, months
+    """api.common.body plus an optional ``months`` list of "YYYY-MM" (checked by _months)."""
+    data = body({"months": Field(required=False, kind="raw"), **fields})
+    months = _months(data.pop("months", None), contiguous=contiguous)
+    return data, months
 
 
 def _collector() -> Member:
