@@ -5,7 +5,8 @@ endpoints zhibu uses (WeCom: gettoken, app chats, app messages to members, group
 the real error codes, limits and timing rules (token grace and expiry, daily token quota,
 single-use login codes, one-time subscribe credits, ``invaliduser`` for app-message recipients
 outside the app's visible range, robot byte limits and the 20-a-minute window). Time is a
-controllable ``FakeClock``; faults (errcodes, HTTP 5xx, non-JSON bodies, latency) can be
+controllable ``FakeClock``; faults (errcodes, HTTP 5xx, non-JSON bodies, latency before the
+request is handled, and a stall that handles the request and then holds its answer) can be
 injected per path.
 
 Usage::
@@ -194,6 +195,7 @@ class _Fault:
     body: bytes | None
     latency: float
     remaining: int | None  # None means always
+    hold: float = 0.0  # seconds the answer is held after the request was handled
 
     def response(self) -> _Response | None:
         """Return the faulty answer, or None when the fault only adds latency."""
@@ -545,15 +547,22 @@ class FakeWeChat:
         http_status: int | None = None,
         body: bytes | str | None = None,
         latency: float = 0.0,
+        hold: float = 0.0,
         times: int | None = 1,
     ) -> None:
-        """Queue a fault for requests to ``path`` ("*" for any), for ``times`` (None: always)."""
+        """Queue a fault for requests to ``path`` ("*" for any), for ``times`` (None: always).
+
+        ``latency`` delays a request before it is handled: nothing is accepted until then.
+        ``hold`` is a stalled WeChat: the request is handled at once (a message is accepted
+        and recorded) and its answer is held back ``hold`` seconds, so a client that gives up
+        sooner never learns that the message went out.
+        """
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for always")
-        if latency < 0:
-            raise ValueError("latency must not be negative")
+        if latency < 0 or hold < 0:
+            raise ValueError("latency and hold must not be negative")
         raw = body.encode("utf-8") if isinstance(body, str) else body
-        fault = _Fault(path, errcode, errmsg, http_status, raw, float(latency), times)
+        fault = _Fault(path, errcode, errmsg, http_status, raw, float(latency), times, float(hold))
         with self._lock:
             self._faults.append(fault)
 
@@ -626,14 +635,17 @@ class FakeWeChat:
         with self._lock:
             self.calls[path] += 1
             fault = self._take_fault(path)
+        response = None
         if fault is not None:
             if fault.latency > 0:
                 time.sleep(fault.latency)
             response = fault.response()
-            if response is not None:
-                return response
-        with self._lock:
-            return self._dispatch(method, path, query, body)
+        if response is None:
+            with self._lock:
+                response = self._dispatch(method, path, query, body)
+        if fault is not None and fault.hold > 0:
+            time.sleep(fault.hold)
+        return response
 
     def _take_fault(self, path: str) -> _Fault | None:
         """Consume one use of the first fault matching ``path``."""

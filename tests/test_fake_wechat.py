@@ -729,22 +729,62 @@ def test_fault_http_5xx_and_non_json(fake: FakeWeChat, http: requests.Session) -
     assert fake.messages() == []
 
 
-def test_fault_latency_delays_then_answers(fake: FakeWeChat, http: requests.Session) -> None:
+def post_robot(fake: FakeWeChat, http: requests.Session, content: str, timeout: float) -> Any:
+    return http.post(
+        fake.base_url + "/cgi-bin/webhook/send",
+        params={"key": ROBOT},
+        json=text(content),
+        timeout=timeout,
+    )
+
+
+def wait_until(condition: Any) -> bool:
+    """Poll ``condition`` for up to 10 s (what it waits for takes milliseconds)."""
+    for _ in range(1000):
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def test_fault_latency_delays_before_handling_then_answers(
+    fake: FakeWeChat, http: requests.Session
+) -> None:
     fake.inject("/cgi-bin/webhook/send", latency=0.2)
     started = time.monotonic()
     assert robot(fake, http, text("slow"))["errcode"] == 0
-    assert time.monotonic() - started >= 0.2
-    started = time.monotonic()
-    assert robot(fake, http, text("fast"))["errcode"] == 0
-    assert time.monotonic() - started < 0.2
-    fake.inject("/cgi-bin/webhook/send", latency=0.3)
+    assert time.monotonic() - started >= 0.2  # the lower bound is the fault's sleep
+    # The fault was used up: a client that waits less than the latency gets its answer.
+    assert post_robot(fake, http, "fast", timeout=2.0).json()["errcode"] == 0
+    fake.inject("/cgi-bin/webhook/send", latency=5.0)
     with pytest.raises(requests.Timeout):
-        http.post(
-            fake.base_url + "/cgi-bin/webhook/send",
-            params={"key": ROBOT},
-            json=text("too slow"),
-            timeout=0.05,
-        )
+        post_robot(fake, http, "too slow", timeout=0.05)
+    # Latency comes before the request is handled: the client gave up, nothing was accepted
+    # by then (the message is accepted only when the latency is over).
+    assert texts_of(fake) == ["slow", "fast"]
+
+
+def test_fault_hold_accepts_the_message_then_holds_the_answer(
+    fake: FakeWeChat, http: requests.Session
+) -> None:
+    fake.inject("/cgi-bin/webhook/send", hold=0.2)
+    started = time.monotonic()
+    assert robot(fake, http, text("late answer"))["errcode"] == 0
+    assert time.monotonic() - started >= 0.2
+    fake.inject("/cgi-bin/webhook/send", hold=5.0)
+    with pytest.raises(requests.Timeout):
+        post_robot(fake, http, "accepted, answer lost", timeout=0.05)
+    # The client timed out, yet WeChat had the message: a resend would be a duplicate.
+    assert wait_until(lambda: len(fake.messages("robot")) == 2)
+    assert texts_of(fake) == ["late answer", "accepted, answer lost"]
+    fake.inject("/cgi-bin/webhook/send", hold=0.5, errcode=-1)
+    assert robot(fake, http, text("busy"))["errcode"] == -1  # a held fault answer
+    with pytest.raises(ValueError):
+        fake.inject("*", hold=-1.0)
+
+
+def texts_of(fake: FakeWeChat) -> list[str]:
+    return [m["body"]["text"]["content"] for m in fake.messages("robot")]
 
 
 def test_inject_rejects_bad_times(fake: FakeWeChat) -> None:
