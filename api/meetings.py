@@ -590,8 +590,8 @@ def meeting_leaves(meeting_id: int) -> Response:
 
 @bp.post("/meetings/leaves/<int:leave_id>/decision")
 def meeting_leave_decision(leave_id: int) -> Response:
-    """Approve or reject a leave request (批准请假 / 驳回请假 in the bot); a later decision
-    replaces an earlier one."""
+    """Approve or reject a pending leave request of a meeting that has not ended (批准请假 /
+    驳回请假 in the bot, the same handler rule); a decided one is 409."""
     approve = body({"approve": Field(kind="bool")})["approve"]
     me = member()
     row = h.leave_request(leave_id)
@@ -599,7 +599,7 @@ def meeting_leave_decision(leave_id: int) -> Response:
         raise not_found()
     _check_managed(me, row.meeting)
     with write_tx():
-        row = h.decide_leave_by_id(me, leave_id, approve, now=utcnow())
+        row = h.decide_leave_by_id(me, leave_id, approve, now=utcnow(), settings=settings())
     return jsonify(_leave(row, _people([row.member_id, row.decided_by_id])))
 
 
@@ -951,11 +951,17 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/meetings/leaves/{leave_id}/decision": {
         "post": {
-            "summary": "Approve or reject a leave request (managers)",
+            "summary": "Approve or reject a pending leave request (managers)",
+            "description": "Only a pending request of a meeting that is scheduled and has not "
+            "ended can be decided, and only once. A decided request answers 409 leave_decided; "
+            "refusals (422): already_signed_in, meeting_cancelled, meeting_ended.",
             "security": BEARER,
             "parameters": [path_id("leave_id")],
             "requestBody": json_body("MeetingDecisionRequest"),
-            "responses": {"200": ok("MeetingLeave", "Decided"), **REFUSALS},
+            "responses": {
+                "200": ok("MeetingLeave", "Decided"),
+                **errors("400", "401", "403", "409", "422"),
+            },
         }
     },
 }

@@ -353,8 +353,20 @@ def register(dispatcher: Dispatcher) -> None:
         ("meeting_cancel", ("取消会议",), _on_cancel, "取消会议 编号", "manager"),
         ("signin_open", ("开始签到",), _on_open, "开始签到 — 获取签到码", "manager"),
         ("signin_mark", ("补签",), _on_mark, "补签 姓名 — 为参会人员补签", "manager"),
-        ("leave_approve", ("批准请假",), _approve, "批准请假 姓名", "manager"),
-        ("leave_reject", ("驳回请假", "不批准请假"), _reject, "驳回请假 姓名", "manager"),
+        (
+            "leave_approve",
+            ("批准请假",),
+            _approve,
+            "批准请假 姓名 — 批准待审批的请假（有多个会议时加编号）",
+            "manager",
+        ),
+        (
+            "leave_reject",
+            ("驳回请假", "不批准请假"),
+            _reject,
+            "驳回请假 姓名 — 驳回待审批的请假（有多个会议时加编号）",
+            "manager",
+        ),
         ("calendar_month", ("本月",), _month, "本月 — 本月组织生活完成情况", "manager"),
         ("calendar_quarter", ("本季度",), _quarter, "本季度 — 本季度完成情况", "manager"),
     ]

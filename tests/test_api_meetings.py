@@ -709,6 +709,33 @@ def test_leave_decisions_by_id(env: Env):
     assert (row.status, row.leave_status) == ("present", "rejected")
 
 
+def test_a_leave_is_decided_once_and_only_before_its_meeting_ends(env: Env):
+    """The bot's rule: a decided request is 409, one of an ended meeting 422 meeting_ended."""
+    mid = create(env)["id"]
+    with at(NOW):
+        asked = {}
+        for who in ("m1", "admin"):
+            r = env.api.post(
+                f"{MEETINGS}/{mid}/leave", token=env.token(who), json={"reason": "有事"}
+            )
+            asked[who] = r.json()["attendance"]["id"]
+        token = env.token("sec")
+        decide = f"{MEETINGS}/leaves/{asked['m1']}/decision"
+        assert env.api.post(decide, token=token, json={"approve": True}).status_code == 200
+        r = env.api.post(decide, token=token, json={"approve": False})
+        assert "已批准，不能再更改" in err(r, 409, "leave_decided")
+    with at(START + timedelta(days=60)):
+        token = env.token("sec")
+        err(env.api.post(decide, token=token, json={"approve": False}), 409, "leave_decided")
+        r = env.api.post(
+            f"{MEETINGS}/leaves/{asked['admin']}/decision", token=token, json={"approve": True}
+        )
+        assert "已于" in err(r, 422, "meeting_ended")
+    with env.ctx():
+        rows = {a.id: a.leave_status for a in Attendance.select()}
+    assert rows == {asked["m1"]: "approved", asked["admin"]: "pending"}
+
+
 # ---- 补签 and the report ---------------------------------------------------------------------
 
 

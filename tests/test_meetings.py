@@ -266,6 +266,63 @@ def test_leave_approval_and_the_report_after_the_meeting(wechat, org):
     ]
 
 
+def leave_of(member) -> list[tuple[int, str, str]]:
+    """(meeting, status, leave status) of a member's attendance rows."""
+    return sorted(
+        (a.meeting_id, a.status, a.leave_status) for a in attendance() if a.member_id == member.id
+    )
+
+
+def test_a_decision_without_a_number_leaves_decided_and_ended_leaves_alone(wechat, org):
+    m2 = org["people"]["m2"]
+    mid = schedule(wechat, org)
+    with at(NOW):
+        say(wechat, org, "m2", "请假 出差在外")
+        assert "已批准 党员丁" in say(wechat, org, "sec", "批准请假 党员丁")
+        # Decided stays decided, even while the meeting is ahead.
+        reply = say(wechat, org, "sec", "驳回请假 党员丁")
+        assert "已批准，不能再更改" in reply and f"请假 {mid} 原因" in reply
+    # Months later: nothing is pending, the approved leave of the ended meeting stays.
+    with at(START + timedelta(days=90)):
+        reply = say(wechat, org, "sec", "驳回请假 党员丁")
+        assert "已驳回" not in reply and "不能再更改" in reply
+        assert "不能再更改" in say(wechat, org, "sec", f"驳回请假 党员丁 {mid}")
+    assert leave_of(m2) == [(mid, "leave", "approved")]
+
+
+def test_a_pending_leave_of_an_ended_meeting_is_not_decided(wechat, org):
+    m2 = org["people"]["m2"]
+    mid = schedule(wechat, org)
+    with at(NOW):
+        say(wechat, org, "m2", "请假 出差在外")
+    with at(START + timedelta(days=1)):
+        reply = say(wechat, org, "sec", "批准请假 党员丁")
+        assert "结束" in reply and "不能再审批" in reply and "已批准" not in reply
+    assert leave_of(m2) == [(mid, "leave", "pending")]
+    with at(NOW):
+        reply = say(wechat, org, "sec", "批准请假 党员甲")
+        assert "没有找到“党员甲”的请假申请" in reply and "会议 情况 编号" in reply
+
+
+def test_several_pending_leaves_are_listed_and_the_number_picks_one(wechat, org):
+    m2 = org["people"]["m2"]
+    first = schedule(wechat, org)
+    second = schedule(wechat, org, "会议 主题党日 12月10日 9:00 广场 志愿服务")
+    with at(NOW):
+        say(wechat, org, "m2", f"请假 {first} 出差在外")
+        say(wechat, org, "m2", f"请假 {second} 家中有事")
+        reply = say(wechat, org, "sec", "驳回请假 党员丁")
+        assert "有 2 个会议的请假待审批" in reply
+        assert f"【编号{first}】党课《学习党章》" in reply and "原因：出差在外" in reply
+        assert f"【编号{second}】主题党日《志愿服务》" in reply and "原因：家中有事" in reply
+        assert f"驳回请假 党员丁 {first}" in reply
+        assert leave_of(m2) == [(first, "leave", "pending"), (second, "leave", "pending")]
+        assert "已批准 党员丁" in say(wechat, org, "sec", f"批准请假 党员丁 {second}")
+        # One pending request left: the name alone is enough again.
+        assert "已驳回 党员丁" in say(wechat, org, "sec", "驳回请假 党员丁")
+    assert leave_of(m2) == [(first, "leave", "rejected"), (second, "leave", "approved")]
+
+
 def test_quorum_not_met_is_flagged(wechat, org):
     schedule(wechat, org, "会议 支委会 12月3日 15:00 办公室")
     with at(START + timedelta(hours=2)):
