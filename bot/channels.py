@@ -6,6 +6,12 @@ one call, and ``send(payload, address)`` does both. Every failure is a ``Channel
 whether retrying may help (``retryable``) and, for rate limits, after how long
 (``retry_after``). Error texts never carry a robot key, chat id, token or secret.
 
+Delivery is at least once: no send carries an idempotency key (WeChat has none for template,
+subscribe, robot or app-chat messages), so a send whose answer is lost is sent again. A lost
+answer is either a failed connect, which sent nothing (safe to retry), or a read timeout after
+WeChat took the message: the one way to a duplicate. ``outbox.read_timeout_seconds`` (15 s by
+default) outlasts WeChat's stalls, so a 5 s stall duplicates nothing.
+
 ``drain(settings)`` is the one function the scheduler calls: it claims due outbox rows, sends
 each through its channel (paced per robot key through the database, so drainers in several
 processes together stay under the limit), and records the outcome. See handlers/outbox.py for
@@ -182,6 +188,12 @@ def _shorten(text: str, max_chars: int) -> str:
 # ----- channels ----------------------------------------------------------------------------
 
 
+def request_timeouts(settings: Settings) -> tuple[float, float]:
+    """Return the (connect, read) timeouts of one send, as requests takes them."""
+    cfg = settings["outbox"]
+    return float(cfg["connect_timeout_seconds"]), float(cfg["read_timeout_seconds"])
+
+
 class Channel(ABC):
     """Send outbox payloads of one kind; subclasses implement ``messages`` and ``post``."""
 
@@ -189,7 +201,7 @@ class Channel(ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.timeout = float(settings["outbox"]["request_timeout_seconds"])
+        self.timeout = request_timeouts(settings)
 
     @abstractmethod
     def messages(self, payload: Payload, address: Address) -> list[dict[str, Any]]:
@@ -256,10 +268,16 @@ class WeComRobot(Channel):
                 headers={"Content-Type": "application/json; charset=utf-8"},
                 timeout=self.timeout,
             )
-        except requests.Timeout:
+        except requests.ConnectTimeout:
             # Never quote the exception: its text holds the URL, and the URL holds the key.
             raise ChannelError(
-                f"robot: no answer within {self.timeout:g} s", retryable=True
+                f"robot: no connection within {self.timeout[0]:g} s (nothing sent)",
+                retryable=True,
+            ) from None
+        except requests.Timeout:
+            # The message went out: WeCom may have posted it, and the retry may repeat it.
+            raise ChannelError(
+                f"robot: no answer within {self.timeout[1]:g} s", retryable=True
             ) from None
         except requests.RequestException as exc:
             raise ChannelError(
@@ -704,9 +722,11 @@ def drain(
 
     ``now`` shifts the drain's clock (it still advances in real time); ``max_seconds``
     (default ``outbox.drain_max_seconds``) bounds the call, waits for robots' rate windows
-    included, to about that plus one request timeout. Rows claimed but not reached in time
-    are put back at once. Uses the caller's connection or opens its own; sender threads
-    (``outbox.concurrency``) open one each.
+    included, to about that plus the sends of the rows already started (each part up to the
+    connect and read timeouts: a late answer is waited for, never abandoned). Rows claimed
+    but not reached in time are put back at once. The scheduler runs it on its own thread,
+    one at a time: a drain waiting for WeChat delays no other job. Uses the caller's
+    connection or opens its own; sender threads (``outbox.concurrency``) open one each.
     """
     clock = clock or Clock(now)
     budget = settings["outbox"]["drain_max_seconds"] if max_seconds is None else max_seconds

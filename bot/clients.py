@@ -11,7 +11,8 @@ hard-coded. The clients built here fix all four:
 - tokens come from ``/cgi-bin/stable_token``, which hands every caller the same token instead
   of invalidating the previous one (``/cgi-bin/token`` is only a fallback, see
   ``STABLE_TOKEN_UNSUPPORTED``);
-- every request has a timeout (``REQUEST_TIMEOUT``);
+- every request has a timeout: ``REQUEST_TIMEOUT`` by default, or a (connect, read) pair (the
+  outbox's channels pass ``outbox.connect_timeout_seconds`` and ``read_timeout_seconds``);
 - a token error renews the shared token and retries the call exactly once;
 - every base URL, the token URL included, comes from the settings (tests point it at the fake);
 - every failure surfaces as one ``WeChatApiError`` whose message never carries a token or secret.
@@ -53,6 +54,10 @@ WECOM_API_ROOT = "https://qyapi.weixin.qq.com"
 SHOWQRCODE_URL = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
 
 REQUEST_TIMEOUT = 5.0  # seconds per request (connect and read); wechatpy's default is none
+# A timeout: seconds for both the connect and the answer, or a (connect, read) pair as requests
+# takes it. A connect timeout means nothing was sent; a read timeout means the request went
+# out and WeChat may have acted on it.
+Timeout = float | tuple[float, float]
 DEFAULT_TOKEN_TTL = 7200  # seconds, when a token answer lacks expires_in
 TOKEN_USE_MARGIN = timedelta(seconds=60)  # request paths renew a token closer than this to expiry
 REFRESH_MARGIN = timedelta(minutes=10)  # the scheduler job renews a token closer than this
@@ -244,10 +249,17 @@ def _root(base_url: str) -> str:
     return root
 
 
-def _transport_error(exc: requests.RequestException, api: str, timeout: float) -> WeChatApiError:
-    """Describe a request that got no usable answer; never quote ``exc`` (its URL has tokens)."""
+def _transport_error(exc: requests.RequestException, api: str, timeout: Timeout) -> WeChatApiError:
+    """Describe a request that got no usable answer; never quote ``exc`` (its URL has tokens).
+
+    A connect timeout or a refused connection sent nothing; a read timeout says the request
+    went out, so WeChat may have acted on it.
+    """
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if isinstance(exc, requests.ConnectTimeout):
+        return WeChatApiError(None, f"no connection within {connect:g} s (nothing sent)", api=api)
     if isinstance(exc, requests.Timeout):
-        return WeChatApiError(None, f"no answer within {timeout:g} s", api=api)
+        return WeChatApiError(None, f"no answer within {read:g} s", api=api)
     if isinstance(exc, requests.ConnectionError):
         return WeChatApiError(None, "connection failed", api=api)
     return WeChatApiError(None, f"request failed ({type(exc).__name__})", api=api)
@@ -278,7 +290,7 @@ class _SharedTokenMixin(ABC):
     access_token_key: str
     expires_at: int | None
     secret: str
-    timeout: float
+    timeout: Timeout
 
     @property
     def access_token(self) -> str:
@@ -440,7 +452,7 @@ class OfficialClient(_SharedTokenMixin, WeChatClient):
         api_base_url: str = OFFICIAL_API_ROOT,
         storage: DatabaseStorage | None = None,
         session: requests.Session | None = None,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: Timeout = REQUEST_TIMEOUT,
     ) -> None:
         """Build a client on ``api_base_url`` sharing its token through ``storage``."""
         storage = storage or DatabaseStorage()
@@ -489,7 +501,7 @@ class WorkClient(_SharedTokenMixin, WeComClient):
         api_base_url: str = WECOM_API_ROOT,
         storage: DatabaseStorage | None = None,
         session: requests.Session | None = None,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: Timeout = REQUEST_TIMEOUT,
     ) -> None:
         """Build a client on ``api_base_url`` sharing its token through ``storage``."""
         storage = storage or DatabaseStorage()
@@ -517,7 +529,7 @@ def official_client(
     settings: Mapping[str, Mapping[str, Any]],
     *,
     session: requests.Session | None = None,
-    timeout: float | None = None,
+    timeout: Timeout | None = None,
 ) -> OfficialClient:
     """Build the official-account client from settings["wechat"] (timeout: REQUEST_TIMEOUT)."""
     wechat = settings["wechat"]
@@ -537,7 +549,7 @@ def work_client(
     *,
     base_url: str = WECOM_API_ROOT,
     session: requests.Session | None = None,
-    timeout: float | None = None,
+    timeout: Timeout | None = None,
 ) -> WorkClient:
     """Build a WeCom client for one app; ``base_url`` is the fake's in tests and the demo."""
     return WorkClient(

@@ -268,7 +268,12 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "robot_rate_limit": Setting(int, 20, _positive),
         "robot_rate_window_seconds": Setting(float, 60.0, _positive),
         "robot_backoff_seconds": Setting(float, 60.0, _positive),
-        "request_timeout_seconds": Setting(float, 5.0, _positive),
+        # Each send: the time allowed to connect (nothing is sent before the connection
+        # stands, so a send that fails to connect is safe to retry), then to wait for the
+        # answer. A send whose answer does not come in time is retried and may arrive twice
+        # (WeChat has no idempotency key): the read timeout outlasts WeChat's stalls.
+        "connect_timeout_seconds": Setting(float, 4.0, _positive),
+        "read_timeout_seconds": Setting(float, 15.0, _positive),
     },
     "channels": {
         # WeCom (企业微信): the robot webhook and the app API; empty corp id: no WeCom app.
@@ -375,7 +380,29 @@ def load(
             if problem:
                 raise ConfigError(dotted, problem)
             merged[section][key] = value
+    _check_claim_outlasts_sends(merged["outbox"])
     return merged
+
+
+# One send makes at most six requests (a token fetch and its fallback, the send, a rejected
+# token's renewal, the retry), each up to connect + read timeout; the drain renews a claim
+# before a send only once it is a third of claim_timeout_seconds old. So the claim timeout
+# must exceed 1.5 x 6 = 9 request timeouts: 10 leaves a margin.
+CLAIM_TIMEOUTS_PER_SEND = 10
+
+
+def _check_claim_outlasts_sends(outbox: Mapping[str, Any]) -> None:
+    """Refuse a claim timeout under which a row still waiting for WeChat's answer could be
+    taken over (and sent again) by another drain."""
+    per_request = outbox["connect_timeout_seconds"] + outbox["read_timeout_seconds"]
+    least = CLAIM_TIMEOUTS_PER_SEND * per_request
+    if outbox["claim_timeout_seconds"] < least:
+        raise ConfigError(
+            "outbox.claim_timeout_seconds",
+            f"expected at least {least:g} ({CLAIM_TIMEOUTS_PER_SEND} x (connect_timeout_seconds"
+            " + read_timeout_seconds)), so a row still waiting for WeChat's answer is never"
+            " taken over by another drain",
+        )
 
 
 def redacted(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:

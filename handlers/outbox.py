@@ -13,8 +13,14 @@ conditional on the claim (``claimed_at``) still being ours, so:
 - a crash after ``claim`` leaves the row ``sending``; once ``claim_timeout_seconds`` pass, the
   next drain takes it over and sends it (nothing lost, nothing sent twice);
 - a crash between the channel's answer and the record sends that part again, once, when the
-  row is taken over (the only duplicate possible: WeCom robots have no idempotency key);
+  row is taken over (WeChat has no idempotency key for these messages);
 - a crash after the record loses nothing and repeats nothing.
+
+Delivery is therefore at least once. Besides such a crash, a duplicate needs a read timeout
+after WeChat accepted the message (its answer lost, the send retried); the read timeout
+(``read_timeout_seconds``) outlasts WeChat's stalls, and the claim outlasts the longest send
+(core.config checks ``claim_timeout_seconds``), so no other drain takes over a row that is
+still waiting for its answer.
 
 Payload (a JSON object) fields the channels read:
 
@@ -572,12 +578,12 @@ def begin_part(row: OutboxMessage, address: Address, now: datetime, settings: Se
     there is nothing to do.
 
     The claim is renewed only once it is a third of ``claim_timeout_seconds`` old: a younger
-    claim cannot be taken over before this part's record (``claim_timeout_seconds`` is meant
-    to be far longer than ``request_timeout_seconds``).
+    claim cannot be taken over before this part's record (core.config holds
+    ``claim_timeout_seconds`` to at least 10 x the connect plus read timeouts).
 
-    A reserved slot is recorded as a RateEvent dated ``now + request timeout`` (the latest the
-    request can reach WeCom), so a slow request still counts in every drainer's window; the
-    record after the answer moves it to the answer time (see ``_settle``).
+    A reserved slot is recorded as a RateEvent dated ``now + connect + read timeout`` (the
+    latest the request can reach WeCom), so a slow request still counts in every drainer's
+    window; the record after the answer moves it to the answer time (see ``_settle``).
     """
     cfg = settings["outbox"]
     renew = row.claimed_at is None or now - row.claimed_at > timedelta(
@@ -620,7 +626,9 @@ def begin_part(row: OutboxMessage, address: Address, now: datetime, settings: Se
             if len(recent) >= limit:
                 frees_at = recent[len(recent) - limit] + window
                 return Grant(False, wait=max((frees_at - now).total_seconds(), 0.001))
-            at = now + timedelta(seconds=cfg["request_timeout_seconds"])
+            at = now + timedelta(
+                seconds=cfg["connect_timeout_seconds"] + cfg["read_timeout_seconds"]
+            )
             cursor = _run(
                 "rate_reserve",
                 lambda v: RateEvent.insert(bucket=v["bucket"], at=v["at"]),

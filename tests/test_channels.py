@@ -5,6 +5,7 @@ CLI."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +18,9 @@ from bot.channels import (
     ROBOT_TEXT_MAX_BYTES,
     ChannelError,
     ConsoleChannel,
+    TemplateMessage,
     WeComRobot,
     check_channel_settings,
-    drain,
     split_content,
     utf8_len,
 )
@@ -27,6 +28,7 @@ from core.clock import utcnow
 from core.config import ConfigError
 from handlers import outbox
 from handlers.outbox import Address, Skip
+from models.base import db
 from models.outbox import DEAD_NOTICE_KIND, OutboxMessage, mask_target
 from models.wechat import SharedValue
 from tests import factories as f
@@ -38,6 +40,7 @@ from tests.test_outbox_support import (  # noqa: F401 - fixtures
     TEMPLATE_ID,
     WEBHOOK,
     Env,
+    drain_at,
     env_fixture,
     fake_fixture,
     make_env,
@@ -130,7 +133,7 @@ def test_robot_sends_chinese_text_at_the_byte_boundary_whole_or_split(env: Env, 
     br = robot_branch()
     put(br, "exact", text=HAN * 682 + "ab")
     put(br, "over", text=HAN * 683)
-    report = drain(env.settings, max_seconds=2)
+    report = drain_at(env.settings)
     assert report.sent == 2 and report.failed == 0
     got = texts(fake)
     assert got[0] == HAN * 682 + "ab"
@@ -144,7 +147,7 @@ def test_robot_mentions_by_userid_else_mobile_on_the_first_part_only(env: Env, f
     outbox.set_wecom_userid(with_userid.id, "zhangsan", utcnow())
     by_phone = f.member(br=br, phone="13887654321")
     put(br, text="\n".join([HAN * 400] * 3), mention_member_ids=[with_userid.id, by_phone.id])
-    drain(env.settings, max_seconds=2)
+    drain_at(env.settings)
     first, *rest = (m["body"]["text"] for m in fake.messages("robot"))
     assert len(rest) == 2
     assert first["mentioned_list"] == ["zhangsan"]
@@ -165,7 +168,7 @@ def test_robot_without_mentions_and_markdown_mentions(env: Env, fake):
     outbox.enqueue("meeting_reminder", "branch", loud.id, "md",
                    {"text": "**会议**", "format": "markdown", "mention_member_ids": [m2.id]},
                    branch_id=loud.id, now=utcnow())  # fmt: skip
-    drain(env.settings, max_seconds=2)
+    drain_at(env.settings)
     plain = fake.messages("robot", ROBOT)[0]["body"]["text"]
     assert plain == {"content": "会议提醒"}
     markdown = fake.messages("robot", ROBOT + "-b")[0]["body"]
@@ -176,7 +179,7 @@ def test_93000_kills_at_once_and_tells_the_secretary_the_robot_is_gone(env: Env,
     br = robot_branch("removed-robot-key-0000001")  # not "demo-": the fake answers 93000
     secretary = f.member("书记", br=br, roles="secretary")
     row = put(br, text="学习提醒")
-    report = drain(env.settings, max_seconds=1)
+    report = drain_at(env.settings)
     assert report.dead == 1 and fake.calls[WEBHOOK] == 1
     row = OutboxMessage.get_by_id(row.id)
     assert row.status == "dead" and row.attempts == 1 and "93000" in row.last_error
@@ -211,6 +214,48 @@ def test_robot_error_classification(env: Env, fake):
     assert caught.value.retry_after == env.settings["outbox"]["robot_backoff_seconds"]
 
 
+@pytest.fixture
+def unreachable():
+    """A port whose listen queue is full: a connect to it times out (its SYN goes unanswered)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    yield f"http://127.0.0.1:{port}"
+    for sock in (*fillers, server):
+        sock.close()
+
+
+def test_a_failed_connect_and_a_late_answer_are_told_apart(db_url, fake, unreachable):
+    """A connect timeout sent nothing; a read timeout may follow an accepted message."""
+    timeouts = {"connect_timeout_seconds": 0.3, "read_timeout_seconds": 0.5}
+    env = make_env(db_url, fake, outbox=timeouts)
+    message = {"msgtype": "text", "text": {"content": "x"}}
+    address = Address("wecom_robot", ROBOT, "test", lane="x", rate_bucket="robot:x")
+    fake.inject(WEBHOOK, hold=3.0)
+    with pytest.raises(ChannelError) as late:
+        WeComRobot(env.settings).post(message, address)
+    assert late.value.retryable and "no answer within 0.5 s" in str(late.value)
+    far = make_env(db_url, fake, outbox=timeouts, channels={"wecom_api_base_url": unreachable})
+    with pytest.raises(ChannelError) as refused:
+        WeComRobot(far.settings).post(message, address)
+    assert refused.value.retryable
+    assert "no connection within 0.3 s (nothing sent)" in str(refused.value)
+    assert ROBOT not in str(late.value) + str(refused.value)
+    far = make_env(db_url, fake, outbox=timeouts, wechat={"api_base_url": unreachable})
+    follower = Address("template", "oUnreachable00000001", "t", lane="m", template_id=TEMPLATE_ID)
+    with far.app.app_context(), db.connection_context():
+        with pytest.raises(ChannelError) as token:  # the token fetch cannot connect
+            TemplateMessage(far.settings).post({"template_id": TEMPLATE_ID, "data": {}}, follower)
+    assert "no connection within 0.3 s (nothing sent)" in str(token.value)
+
+
 # ----- WeCom app, app chat, template, subscribe, console -----------------------------------
 
 
@@ -221,7 +266,7 @@ def test_wecom_app_message_to_a_member_by_userid(env: Env, fake):
     f.bound(m, "oAlsoFollowsTheAccount01", app="oa")  # WeCom wins over the template
     outbox.enqueue("dues_personal", "member", m.id, "2026-03", {"text": "请缴纳三月党费"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
-    assert drain(env.settings, max_seconds=2).sent == 1
+    assert drain_at(env.settings).sent == 1
     (message,) = fake.messages("wecom_app", "zhaoliu")
     assert message["body"]["agentid"] == AGENT_ID
     assert message["body"]["text"]["content"] == "请缴纳三月党费"
@@ -237,7 +282,7 @@ def test_wecom_app_unknown_userid_is_dead_with_a_reason(env: Env, fake):
     fake.wecom_users = {"zhaoliu"}  # "ghost" is not in the app's visible range
     outbox.enqueue("dues_personal", "member", m.id, "2026-03", {"text": "党费"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
-    assert drain(env.settings, max_seconds=1).dead == 1
+    assert drain_at(env.settings).dead == 1
     notice = OutboxMessage.get(OutboxMessage.kind == DEAD_NOTICE_KIND)
     assert "可见范围" in notice.data["text"]
 
@@ -246,7 +291,7 @@ def test_wecom_appchat_to_a_branch_group(env: Env, fake):
     br = f.branch()
     outbox.set_branch_channel(br.id, "wecom_appchat", "chat-0123456789abcdef", utcnow())
     put(br, text="今日学习：党章第二章", format="markdown")
-    assert drain(env.settings, max_seconds=2).sent == 1
+    assert drain_at(env.settings).sent == 1
     (message,) = fake.messages("appchat", "chat-0123456789abcdef")
     assert message["body"]["msgtype"] == "markdown"
     assert message["body"]["markdown"]["content"] == "今日学习：党章第二章"
@@ -259,7 +304,7 @@ def test_template_message_and_one_token_refresh_after_revocation(env: Env, fake)
     outbox.enqueue("meeting_reminder", "member", m.id, "m1",
                    {"text": "明天15:00开会", "title": "会议提醒", "url": "https://example.org/m/1"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
-    assert drain(env.settings, max_seconds=2).sent == 1
+    assert drain_at(env.settings).sent == 1
     body = fake.messages("template", openid)[0]["body"]
     assert body["template_id"] == TEMPLATE_ID and body["url"] == "https://example.org/m/1"
     assert body["data"] == {"first": {"value": "会议提醒"}, "keyword1": {"value": "明天15:00开会"}}
@@ -267,7 +312,7 @@ def test_template_message_and_one_token_refresh_after_revocation(env: Env, fake)
     token_calls = fake.token_calls
     outbox.enqueue("meeting_reminder", "member", m.id, "m2", {"text": "一小时后开会"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
-    assert drain(env.settings, max_seconds=2).sent == 1
+    assert drain_at(env.settings).sent == 1
     assert fake.token_calls == token_calls + 1
     assert len(fake.messages("template", openid)) == 2
 
@@ -277,7 +322,7 @@ def test_console_channel_logs_the_message(env: Env, fake, caplog):
     f.group_channel(br)  # console
     caplog.set_level(logging.INFO, logger="bot.channels")
     put(br, text="控制台里的学习提醒")
-    assert drain(env.settings, max_seconds=1).sent == 1
+    assert drain_at(env.settings).sent == 1
     assert "控制台里的学习提醒" in caplog.text
     assert fake.received == []
     assert ConsoleChannel(env.settings).messages({"text": "x"}, None) == [{"content": "x"}]
@@ -373,9 +418,9 @@ def test_secrets_never_reach_logs_errors_or_cli(env: Env, fake, caplog):
         outbox.enqueue("k", "member", member.id, period, {"text": "个人"}, branch_id=good.id,
                        now=utcnow())  # fmt: skip
     fake.inject(WEBHOOK, http_status=500)  # a failure path too
-    drain(env.settings, max_seconds=1)
+    drain_at(env.settings)
     rows = list(OutboxMessage.select().where(OutboxMessage.status == "pending"))
-    drain(env.settings, now=max(r.next_attempt_at for r in rows), max_seconds=1)
+    drain_at(env.settings, max(r.next_attempt_at for r in rows))
     assert len(fake.messages("robot")) == 1
     assert fake.messages("template") and fake.messages("wecom_app")
     tokens = [sv.value.strip('"') for sv in SharedValue.select() if "token" in sv.key]

@@ -16,6 +16,7 @@ import pytest
 
 from bot.channels import DrainReport, drain
 from core.clock import utcnow
+from core.config import SCHEMA, ConfigError
 from handlers import outbox
 from models.base import db
 from models.outbox import DEAD_NOTICE_KIND, OutboxMessage, SubscribeCredit
@@ -28,6 +29,7 @@ from tests.test_outbox_support import (  # noqa: F401 - fixtures
     WEBHOOK,
     Env,
     SteppedClock,
+    drain_at,
     env_fixture,
     fake_fixture,
     fake_server,
@@ -189,7 +191,7 @@ def test_claim_takes_due_rows_and_takes_over_only_stale_claims(env: Env):
     "fault",
     [
         {"http_status": 502},
-        {"latency": 1.5},  # request timeout is 1 s
+        {"latency": 1.5},  # the read timeout is 1 s
         {"errcode": -1},
     ],
     ids=["5xx", "timeout", "errcode"],
@@ -206,7 +208,7 @@ def test_n3_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the
     t = utcnow()
     gaps: dict[int, list[float]] = {first: [], second: []}
     for _ in range(10):
-        drain(env.settings, now=t, max_seconds=0.5)
+        drain_at(env.settings, t)
         rows = {i: status_of(i) for i in gaps}
         if all(r.status == "dead" for r in rows.values()):
             break
@@ -230,7 +232,7 @@ def test_n3_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the
     # Every attempt reached the channel: max_attempts per row, no more.
     assert fake.calls[WEBHOOK] == 2 * max_attempts
     # Each branch's secretary (not the organizer) is told once per dead row, whatever runs next.
-    drain(env.settings, now=t + timedelta(hours=1), max_seconds=0.5)
+    drain_at(env.settings, t + timedelta(hours=1))
     notices = list(OutboxMessage.select().where(OutboxMessage.kind == DEAD_NOTICE_KIND))
     assert sorted(n.period for n in notices) == sorted([f"row-{first}", f"row-{second}"])
     assert {n.target_id for n in notices} == secretaries
@@ -241,12 +243,12 @@ def test_a_failing_row_holds_back_the_rest_of_its_robot_lane_in_order(env: Env, 
     br = robot_branch()
     rows = [put(br, f"p{i}", f"第{i}条") for i in range(3)]
     fake.inject(WEBHOOK, http_status=500, times=1)
-    report = drain(env.settings, max_seconds=0.5)
+    report = drain_at(env.settings)
     assert (report.failed, report.deferred, report.sent) == (1, 2, 0)
     held = [status_of(i) for i in rows]
     assert [r.attempts for r in held] == [1, 0, 0]
     assert len({r.next_attempt_at for r in held}) == 1  # all wait for the first one
-    report = drain(env.settings, now=held[0].next_attempt_at, max_seconds=0.5)
+    report = drain_at(env.settings, held[0].next_attempt_at)
     assert report.sent == 3
     assert texts(fake) == ["第0条", "第1条", "第2条"]
 
@@ -260,7 +262,7 @@ def test_n3_a_dying_notice_does_not_beget_another(env: Env, fake):
     row = put(br, "x")
     t = utcnow()
     for _ in range(12):
-        drain(env.settings, now=t, max_seconds=0.5)
+        drain_at(env.settings, t)
         pending = list(OutboxMessage.select().where(OutboxMessage.status == "pending"))
         if not pending:
             break
@@ -361,7 +363,7 @@ def _two_drainers_one_robot(env: Env, fake) -> None:
     def run() -> None:
         with env.app.app_context():
             barrier.wait(10)
-            reports.append(drain(env.settings, max_seconds=2))
+            reports.append(drain_at(env.settings))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -399,7 +401,7 @@ def test_parallel_drainers_never_send_a_row_twice(env: Env, fake):
     def run() -> None:
         with env.app.app_context():
             barrier.wait(10)
-            reports.append(drain(env.settings, max_seconds=10))
+            reports.append(drain_at(env.settings))
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:
@@ -428,7 +430,7 @@ def test_subscribe_one_credit_gives_one_send_and_none_gives_none(env: Env, fake)
             "study_nudge", "member", m.id, period, {"text": "今天还没学习", "title": "学习督促"},
             branch_id=br.id, now=utcnow(),
         )  # fmt: skip
-    report = drain(env.settings, max_seconds=1)
+    report = drain_at(env.settings)
     assert (report.sent, report.skipped) == (1, 1)
     assert len(fake.messages("subscribe", openid)) == 1
     sent = fake.messages("subscribe", openid)[0]["body"]
@@ -451,7 +453,7 @@ def test_subscribe_credit_is_taken_once_per_row_however_often_it_is_retried(env:
                    now=utcnow())  # fmt: skip
     t = utcnow()
     for _ in range(4):
-        drain(env.settings, now=t, max_seconds=0.5)
+        drain_at(env.settings, t)
         row = OutboxMessage.get()
         if row.status != "pending":
             break
@@ -468,7 +470,7 @@ def test_subscribe_43101_skips_the_row_and_forgets_our_count(env: Env, fake):
     outbox.add_subscribe_credits(openid, SUBSCRIBE_ID, utcnow(), n=3)  # WeChat has none
     outbox.enqueue("study_nudge", "member", m.id, "d", {"text": "学习"}, branch_id=br.id,
                    now=utcnow())  # fmt: skip
-    report = drain(env.settings, max_seconds=1)
+    report = drain_at(env.settings)
     assert report.skipped == 1 and report.dead == 0
     row = OutboxMessage.get()
     assert row.status == "skipped" and "43101" in row.last_error
@@ -519,7 +521,7 @@ def test_branch_without_a_channel_and_member_without_one_are_skipped(env: Env, f
     put(br, "g")
     outbox.enqueue("dues_personal", "member", m.id, "2026-03", {"text": "党费"},
                    branch_id=br.id, now=utcnow())  # fmt: skip
-    report = drain(env.settings, max_seconds=1)
+    report = drain_at(env.settings)
     assert report.skipped == 2 and report.dead == 0
     reasons = {r.target_type: r.last_error for r in OutboxMessage.select()}
     assert "群通知渠道" in reasons["branch"] and "个人通知渠道" in reasons["member"]
@@ -541,6 +543,60 @@ def test_dead_counts_per_branch(env: Env, fake):
     br = robot_branch("bad-key-not-demo-000001")  # the fake answers 93000
     put(br, "a")
     put(br, "b")
-    drain(env.settings, max_seconds=1)
+    drain_at(env.settings)
     assert outbox.dead_counts() == {br.id: 2}
     assert outbox.dead_counts([br.id + 1]) == {}
+
+
+# ----- a stalled WeChat: a late answer is waited for, not taken for a failure --------------
+
+STALL = 5.5  # seconds WeChat holds each answer: more than a 5 s stall
+TEMPLATE_SEND = "/cgi-bin/message/template/send"
+
+
+def test_a_5_second_stall_of_wechat_duplicates_no_message(db_url, fake):
+    """WeChat accepts each message at once and answers only after the stall (the finding: a
+    frozen WeChat got 4 template messages twice). With the default timeouts the drain waits
+    for the late answer; a resend, and so a duplicate, needs a stall past the read timeout."""
+    defaults = {k: s.default for k, s in SCHEMA["outbox"].items() if k.endswith("timeout_seconds")}
+    env = make_env(db_url, fake, outbox={**defaults, "concurrency": 8, "batch_size": 200})
+    with env.app.app_context(), db.connection_context():
+        keys, openids = [], []
+        for i in range(60):  # template messages and robot messages, interleaved
+            br = f.branch(f"支部{i}")
+            m = f.member(br=br)
+            openids.append(f.bound(m, f"oStallOpenid{i:08}", app="oa"))
+            outbox.enqueue("dues_personal", "member", m.id, "2026-03", {"text": f"个人{i}"},
+                           branch_id=br.id, now=utcnow())  # fmt: skip
+            if i < 40:
+                keys.append(f"demo-robot-{i:04}-stalled-key")
+                outbox.set_branch_channel(br.id, "wecom_robot", keys[-1], utcnow())
+                put(br, "p", f"群消息{i}")
+        # The first sends of each kind (one per sender thread) meet the stall.
+        fake.inject(TEMPLATE_SEND, hold=STALL, times=4)
+        fake.inject(WEBHOOK, hold=STALL, times=4)
+        t = utcnow()
+        for _ in range(5):  # and whatever a timeout put back for a retry, sent as well
+            drain_at(env.settings, t, max_seconds=60)
+            pending = list(OutboxMessage.select().where(OutboxMessage.status == "pending"))
+            if not pending:
+                break
+            t = max(r.next_attempt_at for r in pending)
+        assert Counter(m["target"] for m in fake.messages("robot")) == {k: 1 for k in keys}
+        assert Counter(m["target"] for m in fake.messages("template")) == {o: 1 for o in openids}
+        rows = list(OutboxMessage.select())
+        assert len(rows) == 100
+        assert all(r.status == "sent" and r.attempts == 1 for r in rows), [
+            (r.id, r.status, r.attempts, r.last_error) for r in rows if r.attempts != 1
+        ]
+
+
+def test_a_claim_timeout_shorter_than_the_longest_send_is_refused(db_url, fake):
+    """Another drain takes over a claim older than claim_timeout_seconds: were that shorter than
+    a send still waiting for WeChat's answer, the row would be sent twice."""
+    timeouts = {"connect_timeout_seconds": 4.0, "read_timeout_seconds": 15.0}
+    with pytest.raises(ConfigError) as caught:
+        make_env(db_url, fake, outbox={**timeouts, "claim_timeout_seconds": 189})
+    assert caught.value.key == "outbox.claim_timeout_seconds" and "190" in str(caught.value)
+    env = make_env(db_url, fake, outbox={**timeouts, "claim_timeout_seconds": 190})
+    assert env.settings["outbox"]["claim_timeout_seconds"] == 190

@@ -17,7 +17,6 @@ from collections import Counter
 
 import pytest
 
-from bot.channels import drain
 from core.clock import utcnow
 from handlers import outbox
 from models.outbox import OutboxMessage
@@ -26,6 +25,7 @@ from tests.procs import ROOT, clean_env
 from tests.test_outbox_support import (  # noqa: F401 - fixtures
     ROBOT,
     Env,
+    drain_at,
     env_fixture,
     fake_fixture,
     texts,
@@ -41,7 +41,8 @@ def run_child(env: Env, step: str, nth: int, shift: float = 0.0) -> subprocess.C
         ZHIBU_CHANNELS__WECOM_API_BASE_URL=env.fake.base_url,
         ZHIBU_OUTBOX__CONCURRENCY="1",
         ZHIBU_OUTBOX__CLAIM_TIMEOUT_SECONDS="60",
-        ZHIBU_OUTBOX__REQUEST_TIMEOUT_SECONDS="2",
+        ZHIBU_OUTBOX__CONNECT_TIMEOUT_SECONDS="1",
+        ZHIBU_OUTBOX__READ_TIMEOUT_SECONDS="2",
     )
     cmd = [sys.executable, "-m", "tests.test_outbox_support", "drain", step, str(nth), str(shift)]
     return subprocess.run(
@@ -69,7 +70,7 @@ def finish(env: Env) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert OutboxMessage.select().where(OutboxMessage.status != "sent").count() == 0
     before = len(env.fake.received)
-    drain(env.settings, max_seconds=0.5)  # and nothing is left to send
+    drain_at(env.settings)  # and nothing is left to send
     assert len(env.fake.received) == before
 
 

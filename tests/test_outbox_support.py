@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.channels import Clock
+from bot.channels import Clock, DrainReport, Hook, drain
 from bot.fake import FakeClock, FakeWeChat
 from core.clock import UTC, utcnow
 from models.base import db
@@ -43,7 +43,8 @@ FAST_OUTBOX: dict[str, Any] = {
     "backoff_jitter": 0.5,
     "claim_timeout_seconds": 60,
     "drain_max_seconds": 5.0,
-    "request_timeout_seconds": 1.0,
+    "connect_timeout_seconds": 1.0,
+    "read_timeout_seconds": 1.0,
 }
 
 
@@ -65,6 +66,23 @@ class SteppedClock(Clock):
         self.slept += seconds
         if self.fake is not None:
             self.fake.clock.advance(seconds)
+
+
+def drain_at(
+    settings: dict[str, dict[str, Any]],
+    now: datetime | None = None,
+    *,
+    max_seconds: float = 1.0,
+    hook: Hook | None = None,
+) -> DrainReport:
+    """Drain on a clock standing at ``now`` (default: the current time).
+
+    The clock moves only when the drain sleeps, so ``max_seconds`` bounds the drain's own time
+    (rows due within it are sent, later ones wait) and never the machine's speed: a busy
+    machine cannot cut a drain short.
+    """
+    start = (now or utcnow()).timestamp()
+    return drain(settings, clock=SteppedClock(start), max_seconds=max_seconds, hook=hook)
 
 
 def settings_for(fake: FakeWeChat, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -147,8 +165,6 @@ def _child_app() -> Any:
 
 
 def _child_drain(step: str, nth: int, shift: float) -> int:
-    from bot.channels import drain
-
     seen = {"count": 0}
 
     def hook(name: str, row: Any) -> None:
@@ -160,7 +176,8 @@ def _child_drain(step: str, nth: int, shift: float) -> int:
 
     app = _child_app()
     with app.app_context(), db.connection_context():
-        report = drain(app.config["ZHIBU"], now=utcnow() + timedelta(seconds=shift), hook=hook)
+        start = utcnow() + timedelta(seconds=shift)
+        report = drain_at(app.config["ZHIBU"], start, max_seconds=5.0, hook=hook)
     print(report)
     return 0
 
