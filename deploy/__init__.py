@@ -1,0 +1,1 @@
+"""The deployment recipe (nginx in front of gunicorn) and its loopback runner."""
