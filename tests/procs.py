@@ -74,6 +74,7 @@ class Gunicorn:
         workers: int = 4,
         threads: int = 4,
         env: dict[str, str] | None = None,
+        config: Path | None = None,
     ) -> None:
         self.db_url = db_url
         self.log_path = Path(log_path)
@@ -81,6 +82,7 @@ class Gunicorn:
         self.workers = workers
         self.threads = threads
         self.extra_env = env or {}
+        self.config = config  # a gunicorn.conf.py; the flags above win over it
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -99,6 +101,7 @@ class Gunicorn:
                 "--threads", str(self.threads),
                 "-b", f"127.0.0.1:{self.port}",
                 "--graceful-timeout", "5",
+                *(["-c", str(self.config)] if self.config else []),
                 self.app,
             ]  # fmt: skip
             env = clean_env(ZHIBU_DATABASE__URL=self.db_url, **self.extra_env)
@@ -128,6 +131,11 @@ class Gunicorn:
             time.sleep(0.1)
         return False
 
+    def timestamp(self) -> int:
+        """The Unix time the server's own clock shows (its Date header), for signed callbacks:
+        the app checks their timestamps against that clock, whatever the test process's says."""
+        return server_timestamp(self.url + "/healthz")
+
     def log(self) -> str:
         """Everything gunicorn and the app wrote so far."""
         try:
@@ -138,6 +146,14 @@ class Gunicorn:
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
+
+
+def server_timestamp(url: str, **request_kw: Any) -> int:
+    """The Unix time in the Date header of the answer to GET `url` (one-second precision)."""
+    from email.utils import parsedate_to_datetime
+
+    response = requests.get(url, timeout=10, **request_kw)
+    return int(parsedate_to_datetime(response.headers["Date"]).timestamp())
 
 
 # ---- posting --------------------------------------------------------------------------------
@@ -204,7 +220,11 @@ def post_from_processes(
 
 
 def probe_app() -> Any:
-    """The real app plus one route that reports the settings of the request's connection."""
+    """The real app plus routes that report the settings of the request's connection (D1) and
+    the client address and scheme the app sees (behind a proxy, deploy/)."""
+    from flask import request
+
+    from api.common import client_address
     from app import create_app
     from models.base import db, is_sqlite
 
@@ -219,6 +239,10 @@ def probe_app() -> Any:
         else:
             report["lock_timeout"] = db.execute_sql("SHOW lock_timeout").fetchone()[0]
         return report
+
+    @application.get("/_probe/client")
+    def client() -> dict[str, Any]:
+        return {"address": client_address(), "scheme": request.scheme}
 
     return application
 
