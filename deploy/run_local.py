@@ -276,18 +276,8 @@ class LocalNginx:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop nginx (SIGTERM to the master); kill its whole group if it does not exit."""
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the master and its workers
-            except ProcessLookupError:
-                pass
-            proc.wait(5)
+        if self.proc is not None:
+            stop_group(self.proc, timeout)  # the group: the master and its workers
 
 
 def start_gunicorn(port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -303,21 +293,57 @@ def start_gunicorn(port: int, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, timeout: float = 60.0) -> bool:
+    """Wait until `url` answers 200 while `proc` runs."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - our loopback
+                if answer.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM a child we started; SIGKILL its process group if it does not exit in time."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--upstream", help="a running gunicorn (host:port); default: start one")
     parser.add_argument("--prefix", type=Path, help="nginx's folder; default: a new temp folder")
     args = parser.parse_args(argv)
     nginx = find_nginx() or ensure_nginx()
-    prefix = args.prefix or Path(tempfile.mkdtemp(prefix="zhibu-nginx-"))
+    prefix = (args.prefix or Path(tempfile.mkdtemp(prefix="zhibu-nginx-"))).resolve()
+    prefix.mkdir(parents=True, exist_ok=True)
     gunicorn = None
     upstream = args.upstream
-    if upstream is None:
-        port = free_port()
-        gunicorn = start_gunicorn(port, prefix / "gunicorn.log")
-        upstream = f"127.0.0.1:{port}"
-    proxy = LocalNginx(prefix, upstream, nginx=nginx)
+    proxy = LocalNginx(prefix, "", nginx=nginx)
     try:
+        if upstream is None:
+            port = free_port()
+            log = prefix / "gunicorn.log"
+            gunicorn = start_gunicorn(port, log)
+            if not wait_healthy(gunicorn, f"http://127.0.0.1:{port}/healthz"):
+                print(f"gunicorn did not start:\n{log.read_text(errors='replace')[-3000:]}")
+                return 1
+            upstream = f"127.0.0.1:{port}"
+        proxy.upstream = upstream
         proxy.start()
         print(f"zhibu behind nginx: {proxy.url}/wechat  (certificate: {proxy.cert})")
         print(f"  try: curl --cacert {proxy.cert} {proxy.url}/healthz")
@@ -330,8 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         proxy.stop()
         if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(30)
+            stop_group(gunicorn)
     return 0
 
 

@@ -29,7 +29,15 @@ import pytest
 import requests
 
 from bot.simulate import WECHAT_TIMEOUT, CallbackDriver
-from deploy.run_local import ENSURE_NGINX, GUNICORN_CONF, SITE, LocalNginx
+from deploy.run_local import (
+    ENSURE_NGINX,
+    GUNICORN_CONF,
+    REWRITES,
+    SITE,
+    LocalNginx,
+    RecipeDrift,
+    render_site,
+)
 from models.base import db
 from models.study import StudyCheckin
 from tests import factories as f
@@ -336,3 +344,25 @@ def test_through_nginx_the_app_sees_the_real_client_https_and_the_same_body_limi
     assert at_limit.status_code == 400  # the app's answer to a body that is not XML
     over = requests.post(proxy.url + "/wechat", data=b"x" * (limit + 1), **post)
     assert over.status_code == 413 and "nginx" in over.text
+
+
+# ---- one source of truth --------------------------------------------------------------------
+
+
+def test_the_loopback_run_changes_only_the_lines_it_names_and_refuses_a_drifted_file() -> None:
+    values = {
+        "http_port": 8080, "https_port": 8443, "upstream": "127.0.0.1:9000",
+        "cert": "/p/c.crt", "key": "/p/c.key", "logs": "/p/logs",
+    }  # fmt: skip
+    source = SITE.read_text().splitlines()
+    rendered = render_site(SITE.read_text(), values).splitlines()
+    changed = [line for line in source if line not in rendered]
+    directives = {rw.directive for rw in REWRITES}
+    assert len(changed) == len(REWRITES)  # each named line once, nothing else
+    assert all(line.split()[0] in directives for line in changed), changed
+    assert "    listen 127.0.0.1:8443 ssl;" in rendered
+    assert "    server 127.0.0.1:9000;" in rendered
+
+    drifted = SITE.read_text().replace("listen 443 ssl;", "listen 443 ssl http2;")
+    with pytest.raises(RecipeDrift, match="listen 443 ssl;"):
+        render_site(drifted, values)
