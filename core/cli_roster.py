@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from typing import NoReturn
@@ -13,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.clock import utcnow
+from core.tabular import csv_writer
 from handlers.binding import IssuedCode, format_code
 from handlers.errors import DomainError
 from handlers.roster import RosterError, import_roster, invite
@@ -102,8 +102,9 @@ def invite_command(branch: str | None, committee: str | None, out: str | None) -
     path = os.path.abspath(out or f"bind-codes-{now.astimezone(tz):%Y%m%d-%H%M%S}.csv")
 
     def write_csv(issued: list[IssuedCode]) -> None:
-        # Runs inside the issuing transaction: a failed write issues no code.
-        writer = csv.writer(fh)
+        # Runs inside the issuing transaction: a failed write issues no code. Names and
+        # branches are whatever people typed: the writer keeps them from running as formulas.
+        writer = csv_writer(fh)
         writer.writerow(INVITE_COLUMNS)
         for item in issued:
             code = format_code(item.code)
