@@ -223,6 +223,18 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "lapse_months": Setting(int, 6, _positive),
         "lookback_months": Setting(int, 12, _positive),
     },
+    "imports": {
+        # Roster and dues files (.xlsx, .csv), checked before anything parses them. The
+        # defaults fit a 100,000-member committee twice over (README: Importing the roster).
+        "max_file_bytes": Setting(int, 32 * 1024 * 1024, _positive),
+        "max_uncompressed_bytes": Setting(int, 200 * 1024 * 1024, _positive),
+        "max_zip_members": Setting(int, 1000, _positive),
+        "max_rows": Setting(int, 200_000, _positive),
+        "max_columns": Setting(int, 200, lambda v: None if v >= 20 else "expected at least 20"),
+        "max_cell_chars": Setting(
+            int, 1000, lambda v: None if v >= 100 else "expected at least 100"
+        ),
+    },
     "scheduler": {
         # Cron strings (minute hour day month day-of-week), in app.timezone. Day-of-week
         # by name (mon-sun): APScheduler 3 reads 0 as Monday, crontab as Sunday.

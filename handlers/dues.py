@@ -2493,8 +2493,9 @@ def _read_table(
     columns: dict[str, tuple[str, ...]],
     labels: dict[str, str],
     required: tuple[str, ...],
+    settings: Settings,
 ) -> list[tuple[int, dict[str, str]]]:
-    """Read an .xlsx or .csv (roster's readers) into (row number, {column: text}) rows."""
+    """Read an .xlsx or .csv (roster's readers, the [imports] limits) into numbered rows."""
     lookup = {_header_key(alias): key for key, aliases in columns.items() for alias in aliases}
     expected = (
         "表头应为："
@@ -2503,7 +2504,7 @@ def _read_table(
         + "、".join(labels[k] for k in columns if k not in required)
         + "（选填）"
     )
-    rows: Iterator[list[Any]] = _table_rows(os.fspath(path))
+    rows: Iterator[list[Any]] = _table_rows(os.fspath(path), settings)
     header: dict[str, int] | None = None
     header_row = first = 0
     for row_number, cells in enumerate(rows, start=1):
@@ -2538,7 +2539,7 @@ def _read_table(
     for row_number, cells in enumerate(rows, start=header_row + 1):
         cells = list(cells) + [None] * max(0, width - len(cells))
         values = {key: _cell_text(cells[index]) for key, index in header.items()}
-        if any(values.values()):
+        if any(v.strip() for v in values.values()):
             out.append((row_number, values))
     return out
 
@@ -2646,7 +2647,7 @@ def check_payments(
 ) -> list[_PaymentRow]:
     """Check every row of a payments file; raise DuesImportError listing every error."""
     tz = ZoneInfo(settings["app"]["timezone"])
-    rows = _read_table(path, PAYMENT_COLUMNS, PAYMENT_LABELS, PAYMENT_REQUIRED)
+    rows = _read_table(path, PAYMENT_COLUMNS, PAYMENT_LABELS, PAYMENT_REQUIRED, settings)
     if not rows:
         raise DomainError("文件中没有数据（表头下面是空的）。")
     members, errors = _import_members(rows, committee)
@@ -2759,7 +2760,9 @@ def import_assessments(
 ) -> int:
     """Check a whole file of categories and bases, then record every row; any error, none."""
     tz = ZoneInfo(settings["app"]["timezone"])
-    rows = _read_table(path, ASSESSMENT_COLUMNS, ASSESSMENT_LABELS, ASSESSMENT_REQUIRED)
+    rows = _read_table(
+        path, ASSESSMENT_COLUMNS, ASSESSMENT_LABELS, ASSESSMENT_REQUIRED, settings
+    )
     if not rows:
         raise DomainError("文件中没有数据（表头下面是空的）。")
     members, errors = _import_members(rows, committee)

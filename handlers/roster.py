@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 
-from core.clock import utcnow
+from core.clock import local_day, utcnow
 from core.config import defaults
+from core.tabular import INVISIBLE_CATEGORIES, Limits, TableError, preview, read_rows
 from handlers.binding import IssuedCode, issue_codes
 from handlers.errors import DomainError
 from models.base import write_tx
@@ -44,6 +40,8 @@ Progress = Callable[[int, int], None]
 Settings = dict[str, dict[str, Any]]
 
 PROGRESS_EVERY = 500
+# Cell text quoted in a message is cut to this many characters.
+ECHO_CHARS = 30
 # Rows per INSERT / IN (...) query: well under SQLite's and PostgreSQL's bound-variable limits.
 BATCH = 500
 # The header is usually row 1; a title row or two above it is tolerated.
@@ -206,6 +204,26 @@ class _Entry:
     dues_new: bool = False  # checked against the member's history: a new assessment is due
 
 
+def _hidden_char(text: str) -> str | None:
+    """Return the first control, format or line-separator character of a name, if any."""
+    if text.isprintable():
+        return None
+    return next((ch for ch in text if unicodedata.category(ch) in INVISIBLE_CATEGORIES), None)
+
+
+def _name_problem(label: str, raw: str, limit: int) -> str | None:
+    """What is wrong with a name cell (姓名, 支部, 党小组) other than being empty."""
+    hidden = _hidden_char(raw)
+    if hidden is not None:
+        return (
+            f"{label}“{preview(raw, ECHO_CHARS)}”含有控制字符（U+{ord(hidden):04X}），"
+            "请删除后重新填写"
+        )
+    if len(raw.strip()) > limit:
+        return f"{label}“{preview(raw.strip(), ECHO_CHARS)}”过长（最多{limit}个字）"
+    return None
+
+
 def _row_error(row_number: int, text: str) -> RowError:
     return RowError(row_number, f"第{row_number}行：{text}")
 
@@ -223,6 +241,11 @@ def _header_key(text: str) -> str:
 _HEADER_LOOKUP = {_header_key(alias): key for key, aliases in COLUMNS.items() for alias in aliases}
 
 
+# Spaces trimmed from both ends of a cell: the Unicode space separators (U+3000 among them).
+# Not tabs or line breaks: a name with those is refused (see _check_row), not silently fixed.
+_SPACES = " \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+
+
 def _cell_text(value: Any) -> str:
     """Render a cell as text; Excel numbers lose their '.0', Excel dates become ISO dates."""
     if value is None:
@@ -237,60 +260,15 @@ def _cell_text(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip()
+    return str(value).strip(_SPACES)
 
 
-def _decode(data: bytes) -> str:
-    """Decode CSV bytes: UTF-8 (with or without BOM), else GBK as saved by Chinese Excel."""
+def _table_rows(path: str, settings: Settings | None = None) -> Iterator[list[Any]]:
+    """The rows of an .xlsx or .csv, checked against the [imports] limits (core.tabular)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # GB18030 is a superset of GBK and GB2312.
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise DomainError(
-            "无法识别CSV文件的编码，请在Excel中另存为“CSV UTF-8”格式后重试。"
-        ) from None
-
-
-def _csv_rows(path: str) -> Iterator[list[Any]]:
-    with open(path, "rb") as fh:
-        text = _decode(fh.read())
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-def _xlsx_rows(path: str) -> Iterator[list[Any]]:
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DomainError(
-            f"无法读取Excel文件（{exc.__class__.__name__}），请确认是 .xlsx 格式。"
-        ) from None
-    try:
-        ws = wb.worksheets[0]
-        # Some writers record a wrong sheet size; read every cell actually present.
-        ws.reset_dimensions()
-        for values in ws.iter_rows(values_only=True):
-            yield list(values)
-    finally:
-        wb.close()
-
-
-def _table_rows(path: str) -> Iterator[list[Any]]:
-    ext = os.path.splitext(path)[1].lower()
-    if not os.path.isfile(path):
-        raise DomainError(f"找不到文件：{path}")
-    if ext in (".xlsx", ".xlsm"):
-        return _xlsx_rows(path)
-    if ext in (".csv", ".txt"):
-        return _csv_rows(path)
-    if ext == ".xls":
-        raise DomainError("不支持旧版 .xls 文件，请在Excel中另存为 .xlsx 或 CSV 后重试。")
-    raise DomainError(f"不支持的文件类型“{ext or path}”，请使用 .xlsx 或 .csv 文件。")
+        yield from read_rows(path, Limits.from_settings(settings or defaults()))
+    except TableError as exc:
+        raise DomainError(exc.message) from None
 
 
 def _find_header(
@@ -347,10 +325,15 @@ def _expected_header() -> str:
     )
 
 
-def parse_roster(path: str | os.PathLike[str]) -> list[RosterRow]:
-    """Read a roster .xlsx or .csv into rows of text, numbered as in the spreadsheet."""
+def parse_roster(
+    path: str | os.PathLike[str], *, settings: Settings | None = None
+) -> list[RosterRow]:
+    """Read a roster .xlsx or .csv into rows of text, numbered as in the spreadsheet.
+
+    ``settings`` give the [imports] limits on the file (the defaults when None).
+    """
     path = os.fspath(path)
-    rows = _table_rows(path)
+    rows = _table_rows(path, settings)
     header_row, columns = _find_header(rows)
     width = max(columns.values()) + 1
     out: list[RosterRow] = []
@@ -358,7 +341,7 @@ def parse_roster(path: str | os.PathLike[str]) -> list[RosterRow]:
         if len(cells) < width:
             cells = list(cells) + [None] * (width - len(cells))
         values = {key: _cell_text(cells[index]) for key, index in columns.items()}
-        if not any(values.values()):
+        if not any(v.strip() for v in values.values()):
             continue  # blank lines and Excel's formatted-but-empty rows
         out.append(
             RosterRow(
@@ -393,6 +376,7 @@ def normalize_phone(raw: str) -> str:
 def _phone_problem(raw: str, phone: str) -> str | None:
     if _MOBILE.fullmatch(phone):
         return None
+    raw = preview(raw, ECHO_CHARS)
     if _SCIENTIFIC.fullmatch(raw.strip()):
         return (
             f"手机号“{raw}”被Excel显示成了科学计数法，号码已不完整，"
@@ -473,8 +457,8 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[_Entry | None, list[R
     name = row.name.strip()
     if not name:
         errors.append("姓名不能为空")
-    elif len(name) > 50:
-        errors.append(f"姓名“{name}”过长（最多50个字）")
+    elif problem := _name_problem("姓名", row.name, 50):
+        errors.append(problem)
     phone = normalize_phone(row.phone)
     if not row.phone.strip():
         errors.append("手机号不能为空")
@@ -485,29 +469,32 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[_Entry | None, list[R
     branch = row.branch.strip()
     if not branch:
         errors.append("支部不能为空")
-    elif len(branch) > 100:
-        errors.append(f"支部“{branch}”名称过长（最多100个字）")
+    elif problem := _name_problem("支部", row.branch, 100):
+        errors.append(problem)
     group = (row.group or "").strip() or None
-    if group and len(group) > 100:
-        errors.append(f"党小组“{group}”名称过长（最多100个字）")
+    if group and (problem := _name_problem("党小组", row.group or "", 100)):
+        errors.append(problem)
     status = "full"
     status_text = (row.status or "").strip()
     if status_text:
         found = STATUS_ALIASES.get(re.sub(r"\s", "", unicodedata.normalize("NFKC", status_text)))
         if found is None:
             errors.append(
-                f"党员状态“{status_text}”无法识别，可填：" + "、".join(STATUSES.values())
+                f"党员状态“{preview(status_text, ECHO_CHARS)}”无法识别，可填："
+                + "、".join(STATUSES.values())
             )
         else:
             status = found
     roles, unknown = _roles(row.roles or "")
     for word in unknown:
         errors.append(
-            f"职务“{row.roles}”中的“{word}”无法识别，可填："
+            f"职务“{preview(row.roles or '', ECHO_CHARS)}”中的“{preview(word, ECHO_CHARS)}”"
+            "无法识别，可填："
             + "、".join(ROLES.values())
             + "（多个职务用顿号分隔）"
         )
     dates: dict[str, date | None] = {}
+    today = local_day(ctx.now, ctx.tz)
     for key in ("joined_on", "full_on"):
         text = (getattr(row, key) or "").strip()
         dates[key] = None
@@ -515,7 +502,12 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[_Entry | None, list[R
             try:
                 dates[key] = parse_date(text)
             except ValueError:
-                errors.append(f"{LABELS[key]}“{text}”不是有效日期（示例：2020-07-01）")
+                errors.append(
+                    f"{LABELS[key]}“{preview(text, ECHO_CHARS)}”不是有效日期（示例：2020-07-01）"
+                )
+            else:
+                if dates[key] > today:
+                    errors.append(f"{LABELS[key]}“{text}”晚于今天（{today:%Y-%m-%d}），请核对")
     joined_on, full_on = dates["joined_on"], dates["full_on"]
     if joined_on and full_on and full_on < joined_on:
         errors.append(f"转正日期“{row.full_on}”早于入党日期“{row.joined_on}”")
@@ -892,7 +884,7 @@ def import_roster(
         raise DomainError("请填写党委名称。")
     if len(committee_name) > 100:
         raise DomainError(f"党委名称“{committee_name}”过长（最多100个字）。")
-    rows = parse_roster(path)
+    rows = parse_roster(path, settings=settings)
     if not rows:
         raise DomainError("名册中没有党员数据（表头下面是空的）。")
     present = _present(rows)

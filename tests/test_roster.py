@@ -21,6 +21,7 @@ from handlers.binding import bind
 from handlers.errors import DomainError
 from handlers.roster import (
     RosterError,
+    RosterRow,
     import_roster,
     invite,
     parse_roster,
@@ -242,7 +243,8 @@ def test_an_edited_row_updates_only_that_member(app, conn, tmp_path):
     rows[2][3:8] = ["第一党小组", "正式", "组织委员", "2024-06-28", "2025年6月28日"]  # 张伟 转正
     rows[4][2:4] = ["第二党支部", "第三党小组"]  # 陈晓东 moves branch, into a new group
     rows.append(["吴静", "13800000009", "第三党支部", "", "预备党员", "", "2025-01-10", ""])
-    report = import_roster(write_csv(tmp_path / "edited.csv", rows), COMMITTEE, now=T1)
+    later = datetime(2025, 7, 1, 2, 0, tzinfo=UTC)  # after 张伟's 转正日期: not in the future
+    report = import_roster(write_csv(tmp_path / "edited.csv", rows), COMMITTEE, now=later)
     assert (report.created, report.updated, report.unchanged) == (1, 2, 6)
     assert (report.branches_created, report.groups_created) == (1, 1)
     after, members = stamps(app), stored(app)
@@ -266,7 +268,7 @@ def test_an_edited_row_updates_only_that_member(app, conn, tmp_path):
         None,
     )
     for phone in ("13800000003", "13800000005"):
-        assert after[phone] == (before[phone][0], T1, 2)
+        assert after[phone] == (before[phone][0], later, 2)
     for phone in set(EXAMPLE) - {"13800000003", "13800000005"}:
         assert after[phone] == before[phone]
 
@@ -584,6 +586,66 @@ def test_each_rule_names_the_row_column_and_value(conn, tmp_path, row, message):
     assert len(errors) == 1, errors
     assert errors[0][0] == 3
     assert message in errors[0][1], errors[0][1]
+
+
+def test_dates_in_the_future_are_refused_and_nothing_is_written(app, conn, tmp_path):
+    now = datetime(2026, 6, 9, 17, 0, tzinfo=UTC)  # 2026-06-10 01:00 in Beijing
+    rows = [
+        ["甲", "13800000011", "一支部", "", "", "", "2026-06-10", ""],  # today in Beijing
+        ["乙", "13800000012", "一支部", "", "", "", "2026-06-11", ""],
+        ["丙", "13800000013", "一支部", "", "", "", "2020-07-01", "2026年6月11日"],
+    ]
+    path = write_csv(tmp_path / "future.csv", rows)
+    assert errors_of(path, now=now) == [
+        (3, "第3行：入党日期“2026-06-11”晚于今天（2026-06-10），请核对"),
+        (4, "第4行：转正日期“2026年6月11日”晚于今天（2026-06-10），请核对"),
+    ]
+    with pytest.raises(RosterError):
+        import_roster(path, COMMITTEE, now=now)
+    assert set(table_counts(app).values()) == {0}
+    later = datetime(2026, 6, 10, 16, 0, tzinfo=UTC)  # 2026-06-11 00:00 in Beijing
+    assert import_roster(path, COMMITTEE, now=later).created == 3
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            ["\t=1+2", "13800000011", "一支部"],
+            "第3行：姓名“\\u0009=1+2”含有控制字符（U+0009），请删除后重新填写",
+        ),
+        (["张\x01三", "13800000011", "一支部"], "第3行：姓名“张\\u0001三”含有控制字符（U+0001）"),
+        (["李\u200b四", "13800000011", "一支部"], "姓名“李\\u200b四”含有控制字符（U+200B）"),
+        (["王五\n", "13800000011", "一支部"], "姓名“王五\\u000a”含有控制字符（U+000A）"),
+        (["赵六", "13800000011", "一支部\x1b[2J"], "第3行：支部“一支部\\u001b[2J”含有控制字符"),
+        (
+            ["钱七", "13800000011", "一支部", "一组\u2028"],
+            "第3行：党小组“一组\\u2028”含有控制字符",
+        ),
+    ],
+    ids=["leading-tab", "soh", "zero-width-space", "newline", "escape", "line-separator"],
+)
+def test_names_with_control_characters_are_refused(app, conn, tmp_path, row, message):
+    path = write_csv(tmp_path / "ctl.csv", [GOOD, row], HEADER[: len(row)])
+    errors = errors_of(path)
+    assert [n for n, _ in errors] == [3], errors
+    assert message in errors[0][1], errors[0][1]
+    with pytest.raises(RosterError):
+        import_roster(path, COMMITTEE)
+    assert set(table_counts(app).values()) == {0}
+
+
+def test_a_nul_in_a_name_is_refused_whatever_the_reader(conn):
+    row = RosterRow(row_number=7, name="张\x00三", phone="13800000011", branch="一支部")
+    assert [e.message for e in validate([row], None)] == [
+        "第7行：姓名“张\\u0000三”含有控制字符（U+0000），请删除后重新填写"
+    ]
+
+
+def test_spaces_around_and_inside_names_are_kept_apart(app, conn, tmp_path):
+    rows = [["\u3000王\u3000伟 ", "13800000011", " 一支部\u3000"]]
+    import_roster(write_csv(tmp_path / "sp.csv", rows, HEADER[:3]), COMMITTEE)
+    assert stored(app)["13800000011"][:2] == ("王\u3000伟", "一支部")
 
 
 def test_every_problem_of_a_row_is_reported(conn, tmp_path):
