@@ -12,7 +12,8 @@ import psycopg2
 import pytest
 from werkzeug.serving import make_server
 
-pytest_plugins = ["tests.api_env"]  # the /api/v1 fixtures: fake, make_env, env
+# tests.clock pins every test to the suite clock; tests.api_env: the /api/v1 fixtures.
+pytest_plugins = ["tests.clock", "tests.api_env"]
 
 HERE = Path(__file__).parent
 os.environ["ZHIBU_CONFIG"] = str(HERE / "config.test.toml")

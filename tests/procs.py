@@ -17,10 +17,13 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.clockshim import CLOCK_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CONFIG = ROOT / "tests" / "config.test.toml"
@@ -39,12 +42,19 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for a child: no developer ZHIBU_ overrides, the test config, `extra`."""
+    """The environment for a child: no developer ZHIBU_ overrides, the test config, the test's
+    clock (for `python`), `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIBU_")}
     env["ZHIBU_CONFIG"] = str(TEST_CONFIG)
+    env[CLOCK_ENV] = datetime.now(UTC).isoformat()
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+def python(*args: str) -> list[str]:
+    """The argv running `python ARGS` (ARGS start with -m MODULE) on the test's clock."""
+    return [sys.executable, "-m", "tests.clockshim", *args]
 
 
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
@@ -94,8 +104,8 @@ class Gunicorn:
         """Start and wait until /healthz answers; retry on another port if the bind lost a race."""
         for _ in range(3):
             self.port = free_port()
-            cmd = [
-                str(BIN / "gunicorn"),
+            cmd = python(
+                "-m", "gunicorn",
                 "-w", str(self.workers),
                 "-k", "gthread",
                 "--threads", str(self.threads),
@@ -103,7 +113,7 @@ class Gunicorn:
                 "--graceful-timeout", "5",
                 *(["-c", str(self.config)] if self.config else []),
                 self.app,
-            ]  # fmt: skip
+            )  # fmt: skip
             env = clean_env(ZHIBU_DATABASE__URL=self.db_url, **self.extra_env)
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
@@ -202,7 +212,7 @@ def post_from_processes(
         jobs = workdir / f"jobs-{n}.json"
         out = workdir / f"out-{n}.json"
         jobs.write_text(json.dumps({"url": url, "lanes": [lanes[i] for i in indexes]}))
-        cmd = [sys.executable, "-m", "tests.procs", "post", str(jobs), str(out), str(threads)]
+        cmd = python("-m", "tests.procs", "post", str(jobs), str(out), str(threads))
         procs.append((indexes, out, subprocess.Popen(cmd, cwd=ROOT, env=clean_env())))
     answers: list[list[Answer]] = [[] for _ in lanes]
     try:

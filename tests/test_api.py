@@ -272,12 +272,12 @@ def test_repeat_checkin_updates_and_my_study_shows_streak(env: Env):
         assert second.status_code == 200 and second.json()["created"] is False
         assert second.json()["checkin"]["reflection"] == "二"
         mine = env.api.get("/api/v1/study/me", token=token).json()
+        # Another member's token sees only their own (empty) history.
+        other = env.api.get("/api/v1/study/me", token=other_token).json()
     assert mine["week"]["streak"] == 3 and mine["week"]["total"] == 3
     assert mine["week"]["week_start"] == "2026-11-23"
     assert mine["week"]["days_checked"] == [False, True, True, True, False, False, False]
     assert [c["day"] for c in mine["recent"]] == ["2026-11-26", "2026-11-25", "2026-11-24"]
-    # Another member's token sees only their own (empty) history.
-    other = env.api.get("/api/v1/study/me", token=other_token).json()
     assert other["recent"] == [] and other["week"]["total"] == 0
 
 

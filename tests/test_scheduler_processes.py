@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from core.clock import utcnow
 from models.base import db
 from models.jobs import JobRun
 from scheduler import lease
-from tests.procs import clean_env, stop_process
+from tests.procs import clean_env, python, stop_process
 
 ROOT = Path(__file__).parent.parent
 
@@ -24,7 +23,7 @@ def start_scheduler(db_url: str, log: Path) -> subprocess.Popen:
         ZHIBU_SCHEDULER__LEASE_SECONDS="3",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "scheduler"],
+        python("-m", "flask", "--app", "app", "scheduler"),
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
