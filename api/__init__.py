@@ -9,8 +9,8 @@ def init_app(app: Flask) -> None:
     """Register the API blueprint and its JSON error answers."""
     import importlib
 
-    from api import errors, v1  # noqa: F401 - registers the core routes
-    from api.common import bp
+    from api import busy, errors, v1  # noqa: F401 - registers the core routes
+    from api.common import IdConverter, bp
     from api.openapi import MODULES
 
     for name in MODULES:
@@ -18,5 +18,9 @@ def init_app(app: Flask) -> None:
 
     # JSON_AS_ASCII is gone from Flask 3: say it to the JSON provider (Chinese stays readable).
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.url_map.converters["id"] = IdConverter  # before the routes that use it are added
     app.register_blueprint(bp)
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.startswith(bp.name + "."):  # a locked database: run again, then 503
+            app.view_functions[endpoint] = busy.retrying(view)
     errors.register(app)

@@ -437,7 +437,7 @@ def branch_binding_codes() -> Response:
     )
 
 
-@bp.post("/branch/members/<int:member_id>/unbind")
+@bp.post("/branch/members/<id:member_id>/unbind")
 def branch_unbind(member_id: int) -> Response:
     """Unbind the member's WeChat accounts; their API tokens stop working at once."""
     body({})

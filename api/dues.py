@@ -518,7 +518,7 @@ def _report(actor: Member, report_id: int) -> DuesReport:
     return report
 
 
-@bp.post("/dues/reports/<int:report_id>/confirm")
+@bp.post("/dues/reports/<id:report_id>/confirm")
 def dues_confirm(report_id: int) -> Response:
     """确认党费: the report becomes a ledger entry."""
     body({})
@@ -536,7 +536,7 @@ def dues_confirm(report_id: int) -> Response:
     )
 
 
-@bp.post("/dues/reports/<int:report_id>/reject")
+@bp.post("/dues/reports/<id:report_id>/reject")
 def dues_reject(report_id: int) -> Response:
     """退回党费: send the report back with a reason; nothing is recorded."""
     reason = body({"reason": REASON})["reason"]
@@ -612,7 +612,7 @@ def dues_pay() -> tuple[Response, int]:
     return jsonify(answer), 201
 
 
-@bp.post("/dues/payments/<int:payment_id>/reverse")
+@bp.post("/dues/payments/<id:payment_id>/reverse")
 def dues_reverse(payment_id: int) -> tuple[Response, int]:
     """更正党费: a reversal entry cancels the payment; its months may then be paid again."""
     reason = body({"reason": REASON})["reason"]

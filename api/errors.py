@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from api import busy
 from handlers.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found", "请求的接口或资源不存在。"),
     405: ("method_not_allowed", "该接口不支持此请求方法。"),
     413: ("body_too_large", "请求内容过大。"),
-    415: ("unsupported_media_type", "请求内容须为 JSON。"),
+    415: ("unsupported_media_type", "请求内容须为 JSON（Content-Type: application/json）。"),
     429: ("rate_limited", "操作过于频繁，请稍后再试。"),
 }
 INTERNAL = ("internal_error", "系统繁忙，请稍后再试。")
@@ -57,13 +58,21 @@ def _on_http_error(exc: HTTPException) -> Any:
 
 
 def handle(exc: Exception) -> Any:
-    """The blueprint's one error handler: ApiError, HTTP errors, and anything unexpected."""
+    """The blueprint's one error handler: ApiError, HTTP errors, a busy database (503, after
+    api.busy's retries), and anything unexpected."""
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.errcode, exc.errmsg)
     if isinstance(exc, DomainError):  # a handler's rule refused it, in words for the member
         return error_response(exc.status, exc.errcode, exc.message)
     if isinstance(exc, HTTPException):
         return _on_http_error(exc)
+    if busy.is_transient(exc):
+        seconds = busy.retry_after()
+        response = error_response(
+            503, busy.BUSY_ERRCODE, busy.BUSY_MESSAGE.format(seconds=seconds)
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
     log.exception("API %s %s failed", request.method, request.path)
     return error_response(500, *INTERNAL)
 

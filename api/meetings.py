@@ -269,7 +269,7 @@ def meetings_list() -> Response:
     return jsonify(_page_of_meetings(select, args, me))
 
 
-@bp.get("/meetings/<int:meeting_id>")
+@bp.get("/meetings/<id:meeting_id>")
 def meeting_detail(meeting_id: int) -> Response:
     query({})
     me = member()
@@ -316,7 +316,7 @@ def meeting_signin() -> tuple[Response, int]:
     return jsonify(answer), 201 if result.created else 200
 
 
-@bp.post("/meetings/<int:meeting_id>/leave")
+@bp.post("/meetings/<id:meeting_id>/leave")
 def meeting_leave(meeting_id: int) -> tuple[Response, int]:
     """Ask leave for an upcoming meeting (请假 in the bot); asking again replaces the reason."""
     reason = body({"reason": Field(max_len=200)})["reason"]
@@ -425,12 +425,12 @@ EDIT_FIELDS: dict[str, Field] = {
     "duration_minutes": Field(required=False, kind="int", minimum=1, maximum=MAX_DURATION_MINUTES),
     "host_id": Field(required=False, kind="int", minimum=1),
     "recorder_id": Field(required=False, kind="int", minimum=1),
-    "minutes": Field(required=False, max_len=h.MINUTES_MAX_CHARS),
-    "decisions": Field(required=False, max_len=h.MINUTES_MAX_CHARS),
+    "minutes": Field(required=False, max_len=h.MINUTES_MAX_CHARS, multiline=True),
+    "decisions": Field(required=False, max_len=h.MINUTES_MAX_CHARS, multiline=True),
 }
 
 
-@bp.patch("/meetings/<int:meeting_id>")
+@bp.patch("/meetings/<id:meeting_id>")
 def meeting_edit(meeting_id: int) -> Response:
     """Change a meeting (修改会议 in the bot); attendance already recorded stays."""
     data = body(EDIT_FIELDS)
@@ -458,7 +458,7 @@ def meeting_edit(meeting_id: int) -> Response:
     return jsonify(_detail(h.find_meeting(meeting.id), me))
 
 
-@bp.post("/meetings/<int:meeting_id>/cancel")
+@bp.post("/meetings/<id:meeting_id>/cancel")
 def meeting_cancel(meeting_id: int) -> Response:
     """Cancel a meeting (取消会议 in the bot); attendance already recorded stays."""
     body({})
@@ -492,7 +492,7 @@ def _qr(meeting: Meeting, now: datetime, cfg: dict[str, Any]) -> dict[str, Any] 
     }
 
 
-@bp.post("/meetings/<int:meeting_id>/signin-code")
+@bp.post("/meetings/<id:meeting_id>/signin-code")
 def meeting_open_signin(meeting_id: int) -> Response:
     """Open sign-in (开始签到 in the bot): the code, its window, and the QR code."""
     body({})
@@ -514,7 +514,7 @@ def meeting_open_signin(meeting_id: int) -> Response:
     )
 
 
-@bp.post("/meetings/<int:meeting_id>/attendance")
+@bp.post("/meetings/<id:meeting_id>/attendance")
 def meeting_mark(meeting_id: int) -> Response:
     """补签: record expected members present by hand, with who did it."""
     ids = body({"member_ids": Field(kind="ids", max_len=MAX_MARK)})["member_ids"]
@@ -526,7 +526,7 @@ def meeting_mark(meeting_id: int) -> Response:
     return jsonify({"meeting": _summary(meeting, me), "items": items})
 
 
-@bp.get("/meetings/<int:meeting_id>/attendance")
+@bp.get("/meetings/<id:meeting_id>/attendance")
 def meeting_report(meeting_id: int) -> Response:
     """Present / on leave / absent with names, the rate, and quorum (会议 情况 in the bot)."""
     query({})
@@ -567,7 +567,7 @@ def meeting_report(meeting_id: int) -> Response:
     )
 
 
-@bp.get("/meetings/<int:meeting_id>/leaves")
+@bp.get("/meetings/<id:meeting_id>/leaves")
 def meeting_leaves(meeting_id: int) -> Response:
     """The meeting's leave requests: pending ones, and those decided."""
     query({})
@@ -588,7 +588,7 @@ def meeting_leaves(meeting_id: int) -> Response:
     )
 
 
-@bp.post("/meetings/leaves/<int:leave_id>/decision")
+@bp.post("/meetings/leaves/<id:leave_id>/decision")
 def meeting_leave_decision(leave_id: int) -> Response:
     """Approve or reject a pending leave request of a meeting that has not ended (批准请假 /
     驳回请假 in the bot, the same handler rule); a decided one is 409."""

@@ -123,10 +123,12 @@ ERROR_TEXT = {
     "405": "Method not allowed",
     "409": "Conflict (e.g. already bound)",
     "413": "Body over app.max_body_bytes",
+    "415": "A body whose Content-Type is not JSON (a body without one is read as JSON)",
     "422": "Refused by a rule of the branch's work (errmsg says which and what to do)",
     "429": "Rate limited",
     "500": "Unexpected failure (generic message, logged)",
     "502": "WeChat unavailable",
+    "503": "Database busy after a short retry; try again after Retry-After seconds",
 }
 
 
@@ -209,7 +211,12 @@ DOCUMENT: dict[str, Any] = {
         "description": (
             "Times are ISO 8601 with +08:00; days are YYYY-MM-DD. Every error is "
             '{"errcode": "<stable code>", "errmsg": "<中文说明>"}. Unknown body fields are '
-            "refused. Send the login token as `Authorization: Bearer <token>`."
+            "refused. Send the login token as `Authorization: Bearer <token>`: a route that "
+            "needs it answers 401 before it looks at anything else. Bodies are JSON (415 "
+            "otherwise), nested at most api.max_json_depth deep; text takes no control "
+            "characters (multi-line fields keep line breaks) and no lone surrogates; integers "
+            "and ids are at most 2147483647; times, days and months fall within "
+            "api.earliest_year..api.latest_year. A busy database answers 503 with Retry-After."
         ),
     },
     "servers": [{"url": "/"}],
@@ -220,6 +227,19 @@ DOCUMENT: dict[str, Any] = {
             f"E{code}": {
                 "description": text,
                 "content": {"application/json": {"schema": _ref("Error")}},
+                **(
+                    {
+                        "headers": {
+                            "Retry-After": {
+                                "description": "Seconds to wait (api.busy_retry_after_seconds)",
+                                "required": True,
+                                "schema": {"type": "integer", "minimum": 1},
+                            }
+                        }
+                    }
+                    if code == "503"
+                    else {}
+                ),
             }
             for code, text in ERROR_TEXT.items()
         },
@@ -241,7 +261,16 @@ def _merge() -> None:
             mine.update(theirs)
 
 
+def _bodies_may_be_415() -> None:
+    """Any body may come with a Content-Type that is not JSON: 415 on every such method."""
+    for operations in PATHS.values():
+        for method, operation in operations.items():
+            if method in ("post", "put", "patch"):
+                operation["responses"].setdefault("415", {"$ref": "#/components/responses/E415"})
+
+
 _merge()
+_bodies_may_be_415()
 
 
 def document() -> dict[str, Any]:

@@ -58,10 +58,11 @@ BEARER = [{"bearer": []}]
 
 
 def errors(*codes: str) -> dict[str, Any]:
-    """References to the shared error answers; 404, 405, 413 and 500 are always possible."""
+    """References to the shared error answers; 404, 405, 413, 500 and 503 are always possible
+    (api/openapi.py adds 415 to every operation that takes a body)."""
     return {
         code: {"$ref": f"#/components/responses/E{code}"}
-        for code in ("404", "405", "413", "500", *codes)
+        for code in ("404", "405", "413", "500", "503", *codes)
     }
 
 

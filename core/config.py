@@ -307,6 +307,16 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "session_ttl_seconds": Setting(int, 7 * 24 * 3600, _positive),
         "login_rate_per_minute": Setting(int, 10, _positive),
         "signin_rate_per_minute": Setting(int, 10, _positive),
+        # Input limits: JSON bodies nested deeper than this, and dates, months and times
+        # outside these years, answer 400 naming the field.
+        "max_json_depth": Setting(int, 16, _positive),
+        "earliest_year": Setting(int, 1900, lambda v: None if v >= 1000 else "expected >= 1000"),
+        "latest_year": Setting(int, 2100, lambda v: None if v <= 9000 else "expected <= 9000"),
+        # A request that meets a locked database (another writer holds it past
+        # database.lock_timeout) is tried this many times in all, then answers 503 with this
+        # Retry-After.
+        "busy_attempts": Setting(int, 3, _positive),
+        "busy_retry_after_seconds": Setting(int, 5, _positive),
     },
     "demo": {
         "host": Setting(str, "127.0.0.1", _nonempty),

@@ -165,9 +165,27 @@ def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
 
 
+_commits = threading.local()
+
+
+def commits() -> int:
+    """How many write transactions this thread has committed (a request tells by it whether it
+    has written anything yet, and so whether running it again could write twice)."""
+    return getattr(_commits, "count", 0)
+
+
 @contextmanager
 def write_tx() -> Iterator[Any]:
     """Open a short write transaction; SQLite takes the write lock up front (IMMEDIATE)."""
+    outermost = not db.in_transaction()
+    with _write_tx() as tx:
+        yield tx
+    if outermost:
+        _commits.count = commits() + 1
+
+
+@contextmanager
+def _write_tx() -> Iterator[Any]:
     if not is_sqlite():
         with db.atomic() as tx:
             yield tx
