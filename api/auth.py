@@ -8,18 +8,19 @@ stored, returned or logged.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from api.errors import ApiError
 from bot.clients import REQUEST_TIMEOUT
 from handlers.sessions import revoke_member_sessions  # noqa: F401 - re-exported
-from models.api import ApiSession
+from models.api import TOKEN_ID_CHARS, ApiSession
 from models.base import write_tx
 from models.org import Member
 from models.wechat import RateEvent
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_SALT = "zhibu.api.session"  # noqa: S105 - a namespace, not a secret
 JSCODE2SESSION = "/sns/jscode2session"
+_TOKEN_ID = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_ID_CHARS}}}")  # secrets.token_urlsafe
 
 # jscode2session errcodes → (HTTP status, stable errcode, message for the member).
 CODE_ERRORS: dict[int, tuple[int, str, str]] = {
@@ -123,8 +125,14 @@ def start_session(
             issued_at=now,
             expires_at=now + timedelta(seconds=ttl),
         )
-    token = _serializer(settings).dumps({"sid": row.id})
+    token = _serializer(settings).dumps({"sid": row.token_id})
     return token, row
+
+
+def _token_id(data: Any) -> str | None:
+    """The session's random id from a token's payload, or None if the payload is not ours."""
+    sid = data.get("sid") if isinstance(data, dict) else None
+    return sid if isinstance(sid, str) and _TOKEN_ID.fullmatch(sid) else None
 
 
 def check_token(
@@ -136,10 +144,10 @@ def check_token(
         data = _serializer(settings).loads(token, max_age=ttl)
     except SignatureExpired:
         raise ApiError(401, "token_expired", "登录已过期，请重新进入小程序") from None
-    except BadSignature:
+    except BadData:  # a bad signature, or a payload that does not decode
         raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入小程序") from None
-    sid = data.get("sid") if isinstance(data, dict) else None
-    row = ApiSession.get_or_none(ApiSession.id == sid) if isinstance(sid, int) else None
+    sid = _token_id(data)
+    row = ApiSession.get_or_none(ApiSession.token_id == sid) if sid else None
     if row is None:
         raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入小程序")
     if row.revoked_at is not None:

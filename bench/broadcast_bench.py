@@ -195,7 +195,10 @@ class StatementCounter:
 
 def setup_app(db_url: str, base_url: str, args: argparse.Namespace, tmp: Path) -> Any:
     config = tmp / "config.toml"
-    config.write_text('[app]\nlog_level = "WARNING"\n', encoding="utf-8")
+    config.write_text(
+        '[app]\nlog_level = "WARNING"\nsecret_key = "bench-broadcast-signing-key-0123456789ab"\n',
+        encoding="utf-8",
+    )
     for name in [n for n in os.environ if n.startswith("ZHIBU_")]:
         del os.environ[name]
     os.environ["ZHIBU_CONFIG"] = str(config)

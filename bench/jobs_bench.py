@@ -92,7 +92,10 @@ CHUNK = 5000
 
 def write_config(folder: Path) -> Path:
     config = folder / "config.toml"
-    config.write_text('[app]\nlog_level = "WARNING"\n', encoding="utf-8")
+    config.write_text(
+        '[app]\nlog_level = "WARNING"\nsecret_key = "bench-jobs-signing-key-0123456789abcdef"\n',
+        encoding="utf-8",
+    )
     return config
 
 

@@ -22,6 +22,10 @@ ENV_PREFIX = "ZHIBU_"
 DEMO_TOKEN = "zhibudemotoken"  # noqa: S105 - demo only, documented as public
 DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEMO_APPID = "wxdemoappid000001"
+# The demo's signing key, also the value in config.example.toml: refused outside the demo.
+DEMO_SECRET_KEY = "demo-secret-key-change-me"  # noqa: S105 - demo only, documented as public
+EXAMPLE_SECRET_KEYS = frozenset({DEMO_SECRET_KEY})
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(SystemExit):
@@ -149,7 +153,7 @@ class Setting:
 
 SCHEMA: dict[str, dict[str, Setting]] = {
     "app": {
-        "secret_key": Setting(str, "demo-secret-key-change-me", _nonempty),
+        "secret_key": Setting(str, DEMO_SECRET_KEY, _nonempty),
         "timezone": Setting(str, "Asia/Shanghai", _timezone),
         "log_level": Setting(str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
         "max_body_bytes": Setting(int, 65536, _positive),
@@ -365,7 +369,8 @@ def load(
     merged = defaults()
     path = environ.get(ENV_PREFIX + "CONFIG", "config.toml")
     layers: list[tuple[str, Mapping[str, Any]]] = []
-    if os.path.exists(path):
+    has_file = os.path.exists(path)
+    if has_file:
         try:
             with open(path, "rb") as fh:
                 layers.append((path, tomllib.load(fh)))
@@ -403,7 +408,28 @@ def load(
                 raise ConfigError(dotted, problem)
             merged[section][key] = value
     _check_claim_outlasts_sends(merged["outbox"])
+    _check_secret_key(merged, demo=not has_file and merged["wechat"]["app_id"] == DEMO_APPID)
     return merged
+
+
+def _check_secret_key(merged: Mapping[str, Mapping[str, Any]], *, demo: bool) -> None:
+    """Outside the demo, refuse a signing key that is empty, the example's or short.
+
+    The demo is the app on its built-in defaults: no config file (no config.toml, no
+    ZHIBU_CONFIG) and the demo's WeChat app id, as `make demo` and `flask simulate` run it.
+    A config file, or a real app id from the environment, is a deployment.
+    """
+    key = merged["app"]["secret_key"]
+    if demo:
+        return
+    how = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    if key in EXAMPLE_SECRET_KEYS:
+        problem = "the example key is public; set a random key of your own"
+    elif len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        problem = f"expected a random key of at least {MIN_SECRET_KEY_BYTES} bytes"
+    else:
+        return
+    raise ConfigError("app.secret_key", f"{problem} ({how})")
 
 
 # One send makes at most six requests (a token fetch and its fallback, the send, a rejected

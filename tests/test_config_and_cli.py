@@ -18,6 +18,8 @@ from models.base import db
 from models.registry import ALL_MODELS
 
 ROOT = Path(__file__).parent.parent
+# A config file makes a deployment, which needs a signing key of its own.
+STRONG_KEY = '[app]\nsecret_key = "a-test-key-that-is-long-enough-0123456789"\n'
 
 
 def write(tmp_path: Path, text: str) -> dict[str, str]:
@@ -38,7 +40,7 @@ def test_defaults_run_the_demo_without_any_file(tmp_path, monkeypatch, caplog):
 
 
 def test_file_then_environment_override(tmp_path):
-    env = write(tmp_path, '[wechat]\ntoken = "from-file"\ntimestamp_window = 120\n')
+    env = write(tmp_path, f'{STRONG_KEY}[wechat]\ntoken = "from-file"\ntimestamp_window = 120\n')
     env["ZHIBU_WECHAT__TOKEN"] = "from-env"
     env["ZHIBU_DATABASE__LOCK_TIMEOUT"] = "1.5"
     settings = config.load(environ=env)
