@@ -116,7 +116,7 @@ def test_n1_ten_processes_enqueueing_the_same_reminder_make_one_row(env: Env):
         )
         for _ in range(10)
     ]
-    outputs = [p.communicate(timeout=60) for p in procs]
+    outputs = [p.communicate(timeout=600) for p in procs]  # a guard against a hang only
     assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outputs]
     said = Counter(out.strip() for out, _ in outputs)
     assert said == {"created": 1, "exists": 9}
@@ -191,7 +191,7 @@ def test_claim_takes_due_rows_and_takes_over_only_stale_claims(env: Env):
     "fault",
     [
         {"http_status": 502},
-        {"latency": 1.5},  # the read timeout is 1 s
+        {"latency": 1.5},  # answers after the read timeout, set to 0.5 s below
         {"errcode": -1},
     ],
     ids=["5xx", "timeout", "errcode"],
@@ -203,6 +203,7 @@ def test_n3_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the
     br2 = robot_branch(ROBOT + "-2", "第二党支部")  # two robots: two lanes failing together
     secretaries = {f.member("书记", br=b, roles="secretary").id for b in (br1, br2)}
     f.member("组织委员", br=br1, roles="organizer")
+    env.settings["outbox"]["read_timeout_seconds"] = 0.5  # each timed-out attempt waits this
     fake.inject(WEBHOOK, times=None, **fault)
     first, second = put(br1, "a"), put(br2, "b")
     t = utcnow()

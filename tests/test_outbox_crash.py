@@ -42,11 +42,11 @@ def run_child(env: Env, step: str, nth: int, shift: float = 0.0) -> subprocess.C
         ZHIBU_OUTBOX__CONCURRENCY="1",
         ZHIBU_OUTBOX__CLAIM_TIMEOUT_SECONDS="60",
         ZHIBU_OUTBOX__CONNECT_TIMEOUT_SECONDS="1",
-        ZHIBU_OUTBOX__READ_TIMEOUT_SECONDS="2",
+        ZHIBU_OUTBOX__READ_TIMEOUT_SECONDS="5",
     )
     cmd = [sys.executable, "-m", "tests.test_outbox_support", "drain", step, str(nth), str(shift)]
     return subprocess.run(
-        cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=60, check=False
+        cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=600, check=False
     )
 
 
