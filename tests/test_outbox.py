@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from models.base import db
 from models.outbox import DEAD_NOTICE_KIND, OutboxMessage, SubscribeCredit
 from models.wechat import RateEvent
 from tests import factories as f
-from tests.procs import ROOT, clean_env
+from tests.procs import ROOT, clean_env, python
 from tests.test_outbox_support import (  # noqa: F401 - fixtures
     ROBOT,
     SUBSCRIBE_ID,
@@ -107,7 +106,7 @@ def test_n1_ten_processes_enqueueing_the_same_reminder_make_one_row(env: Env):
     child_env = clean_env(ZHIBU_DATABASE__URL=env.db_url)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.test_outbox_support", "enqueue", str(start_at)],
+            python("-m", "tests.test_outbox_support", "enqueue", str(start_at)),
             cwd=ROOT,
             env=child_env,
             stdout=subprocess.PIPE,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -21,7 +20,7 @@ from core.clock import utcnow
 from handlers import outbox
 from models.outbox import OutboxMessage
 from tests import factories as f
-from tests.procs import ROOT, clean_env
+from tests.procs import ROOT, clean_env, python
 from tests.test_outbox_support import (  # noqa: F401 - fixtures
     ROBOT,
     Env,
@@ -44,7 +43,7 @@ def run_child(env: Env, step: str, nth: int, shift: float = 0.0) -> subprocess.C
         ZHIBU_OUTBOX__CONNECT_TIMEOUT_SECONDS="1",
         ZHIBU_OUTBOX__READ_TIMEOUT_SECONDS="5",
     )
-    cmd = [sys.executable, "-m", "tests.test_outbox_support", "drain", step, str(nth), str(shift)]
+    cmd = python("-m", "tests.test_outbox_support", "drain", step, str(nth), str(shift))
     return subprocess.run(
         cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=600, check=False
     )
