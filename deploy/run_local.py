@@ -185,10 +185,18 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
 class LocalNginx:
     """nginx running deploy/nginx/zhibu.conf on 127.0.0.1 in front of `upstream`."""
 
-    def __init__(self, prefix: Path, upstream: str, *, nginx: str | None = None) -> None:
+    def __init__(
+        self,
+        prefix: Path,
+        upstream: str,
+        *,
+        nginx: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.prefix = Path(prefix).resolve()
         self.upstream = upstream  # host:port, or unix:/path
         self.nginx = nginx or find_nginx()
+        self.env = env  # nginx's environment; None: this process's
         self.proc: subprocess.Popen[bytes] | None = None
         self.http_port = 0
         self.https_port = 0
@@ -238,8 +246,9 @@ class LocalNginx:
             ]  # fmt: skip
             with open(self.prefix / "logs" / "stderr.log", "ab") as out:
                 self.proc = subprocess.Popen(  # noqa: S603 - fixed arguments
-                    cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-                )
+                    cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                    start_new_session=True,
+                )  # fmt: skip
             if self._wait_listening(timeout):
                 return self
             self.stop()

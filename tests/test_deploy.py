@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import select
 import socket
@@ -136,7 +137,10 @@ class SlowClients:
         return opened
 
     def _trickle(self) -> None:
-        while not self.stop.wait(1.0):  # a byte a second to every trickling client
+        # A byte a second to every trickling client. time.sleep, not Event.wait(1.0): under
+        # libfaketime (D8's shifted-clock runs) timed condition waits may never return.
+        while not self.stop.is_set():
+            time.sleep(1.0)
             for client in self.clients:
                 if client.mode != "stall" and not client.closed and client.sent < ANNOUNCED - 1:
                     client.send(b"x")
@@ -151,7 +155,7 @@ class SlowClients:
     def close(self) -> None:
         self.stop.set()
         if self.thread is not None:
-            self.thread.join(10)
+            self.thread.join()  # within a second: the loop checks `stop` after each sleep
         for client in self.clients:
             client.sock.close()
 
@@ -203,7 +207,11 @@ def stack(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Stack:
 @pytest.fixture
 def proxy(stack: Stack, nginx_bin: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     """nginx running deploy/nginx/zhibu.conf in front of the stack's gunicorn."""
-    nginx = LocalNginx(tmp_path / "nginx", f"127.0.0.1:{stack.server.port}", nginx=nginx_bin)
+    # nginx keeps the real clock: libfaketime (D8's shifted-clock runs of the suite) breaks
+    # its timers, and only the app's notion of dates is under test there.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and "FAKETIME" not in k}
+    upstream = f"127.0.0.1:{stack.server.port}"
+    nginx = LocalNginx(tmp_path / "nginx", upstream, nginx=nginx_bin, env=env)
     request.addfinalizer(nginx.stop)
     return nginx.start()
 
@@ -248,7 +256,10 @@ def check_in(stack: Stack, url: str, openid: str, timestamp: int, **post_kw: Any
 def _wait_answered(clients: list[SlowClient], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while not all(c.answered() for c in clients):
-        assert time.monotonic() < deadline, "nginx kept a connection it should have ended"
+        assert time.monotonic() < deadline, (
+            "nginx kept a connection it should have ended: "
+            f"{[(c.mode, c.sent) for c in clients if not c.answered()][:5]}"
+        )
         time.sleep(0.1)
 
 
