@@ -253,6 +253,10 @@ def check_in(stack: Stack, url: str, openid: str, timestamp: int, **post_kw: Any
     return Timed(r.status_code, d.read_reply(r.text) if r.status_code == 200 else None, seconds)
 
 
+def _figures(answers: list[Timed]) -> str:
+    return ", ".join(f"{a.status or a.error} in {a.seconds:.3f} s" for a in answers)
+
+
 def _wait_answered(clients: list[SlowClient], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while not all(c.answered() for c in clients):
@@ -285,6 +289,7 @@ def test_w8_callbacks_through_nginx_are_answered_in_time_while_slow_clients_hang
     ]
     assert [(a.status, a.reply) for a in answers] == [(200, EXPECTED_REPLY)] * CALLBACKS, answers
     slowest = max(a.seconds for a in answers)
+    print("through nginx:", _figures(answers))  # shown with -s; deploy/README.md quotes them
     assert slowest < W8_SECONDS, [round(a.seconds, 3) for a in answers]
     assert stack.checkins() == CALLBACKS
     assert not any(c.answered() for c in trickling), "nginx dropped a trickling client"
@@ -318,6 +323,7 @@ def test_slow_clients_straight_at_gunicorn_hold_callbacks_back(
             pool.map(lambda o: check_in(stack, stack.server.url, o, timestamp), stack.openids)
         )
     late = [a for a in answers if a.status != 200 or a.seconds >= W8_SECONDS]
+    print("straight at gunicorn:", _figures(answers))  # shown with -s
     # Each callback lands on a worker whose threads are all held, unless one worker got fewer
     # slow clients than threads and every callback landed there (about 1 in 10,000).
     assert late, [(a.status, round(a.seconds, 2)) for a in answers]
