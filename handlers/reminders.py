@@ -20,6 +20,7 @@ from peewee import Expression, fn
 from core.clock import local_day
 from handlers.meetings import COMMITTEE_ROLES, describe, signin_window
 from handlers.outbox import Outgoing
+from models.dues import DuesPayment
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member
 from models.outbox import BranchChannel, OutboxMessage
@@ -377,11 +378,39 @@ def volunteer_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
 
 
 def _out_of_touch(now: datetime, settings: Settings) -> Expression:
+    """Party members (in the system for the whole span) with no interaction in the span.
+
+    Interactions (DOMAIN.md): the member's own messages and mini-program actions (check-ins,
+    sign-ins, leave requests, reports: ``last_active_at``), being present at a meeting that
+    started in the span (signed in by code or scan, or 补签 by a manager), and a dues payment
+    booked for them in the span (by a collector, a confirmed report or an import; not a
+    reversal, nor a payment since reversed). The other two are correlated EXISTS probes on
+    the member's attendance and payment indexes, run only for members whose own activity is
+    stale: one query however many members there are.
+    """
     cutoff = now - timedelta(days=settings["alerts"]["lost_contact_days"])
+    attended = (
+        Attendance.select(Attendance.id)
+        .join(Meeting, on=Attendance.meeting == Meeting.id)
+        .where(
+            Attendance.member == Member.id,
+            Attendance.status == "present",
+            Meeting.starts_at >= cutoff,
+        )
+    )
+    reversal = DuesPayment.alias("reversal")
+    paid = DuesPayment.select(DuesPayment.id).where(
+        DuesPayment.member == Member.id,
+        DuesPayment.kind != "reversal",
+        DuesPayment.recorded_at >= cutoff,
+        ~fn.EXISTS(reversal.select(reversal.id).where(reversal.reverses == DuesPayment.id)),
+    )
     return (
         Member.status.in_(PARTY_MEMBER_STATUSES)
         & (Member.created_at < cutoff)
         & (Member.last_active_at.is_null() | (Member.last_active_at < cutoff))
+        & ~fn.EXISTS(attended)
+        & ~fn.EXISTS(paid)
     )
 
 
