@@ -154,6 +154,7 @@ def meeting_kinds_json(reqs: list[Requirement]) -> list[dict[str, Any]]:
                 "required": len(group),
                 "satisfied": sum(r.satisfied for r in group),
                 "held": sum(r.held for r in group),
+                "held_without_quorum": sum(r.held_without_quorum for r in group),
                 "planned": sum(r.planned for r in group),
                 "next_planned_at": iso(min(planned)) if planned else None,
                 "due_by": None if all(r.satisfied for r in group) else day_text(period.end),
@@ -246,6 +247,7 @@ def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any
                     "due_by": day_text(r.period.end),
                     "days_left": r.days_left,
                     "status": r.status,
+                    "held_without_quorum": r.held_without_quorum,
                 }
                 for r in alerts.meetings
             ],
@@ -632,7 +634,18 @@ SCHEMAS: dict[str, Any] = {
                 "period": obj({"label": STR, "start": DAY, "end": DAY}),
                 "required": {**_COUNT, "description": "1, or one per party group (党小组会)"},
                 "satisfied": _COUNT,
-                "held": {**_COUNT, "description": "Meetings held (ended) this period"},
+                "held": {
+                    **_COUNT,
+                    "description": "Meetings held (ended) this period that count: for 党员大会 "
+                    "and 支委会 only those where more than half of the voting members were "
+                    "present",
+                },
+                "held_without_quorum": {
+                    **_COUNT,
+                    "description": "党员大会 or 支委会 that ended this period without a "
+                    "quorum (nobody recorded present included); they do not satisfy the "
+                    "requirement",
+                },
                 "planned": _COUNT,
                 "next_planned_at": nullable(TIME),
                 "due_by": {**nullable(DAY), "description": "Period end; null when satisfied"},
@@ -730,6 +743,11 @@ SCHEMAS: dict[str, Any] = {
                                     "due_by": DAY,
                                     "days_left": INT,
                                     "status": {"type": "string", "enum": list(DUE)},
+                                    "held_without_quorum": {
+                                        **_COUNT,
+                                        "description": "Held this period without a quorum "
+                                        "(not counted)",
+                                    },
                                 }
                             )
                         ),

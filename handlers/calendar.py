@@ -11,6 +11,15 @@ Rules (DOMAIN.md, 三会一课 table; frequencies from the [meetings] settings):
   period and it has ended by the given moment (``ends_at <= at``). A scheduled meeting of the
   period that has not ended yet (later in the period, or in progress) is **planned**: shown, but
   it does not satisfy the requirement yet. Cancelled meetings count for nothing.
+- Quorum: a 党员大会 (``general``) or 支委会 (``committee``) counts as held only when more than
+  half of its voting members were present (handlers.meetings: is_voter, quorum_needed, the
+  rule the 会议 情况 report shows). One that ended without is **held without quorum**
+  (``held_without_quorum``): shown, and it does not satisfy the requirement. Attendance is
+  judged from the record: an ended meeting with nobody recorded present (sign-in never opened,
+  attendance kept on paper) or with no voter on its list is held without quorum too, since the
+  record cannot tell it from a meeting nobody came to; the text asks the secretary to 补签 those
+  who were there, which also keeps the six-month rule right. Quorum is not judged before the
+  meeting ends (it is planned until then), so late sign-ins and 补签 still count.
 - ``days_left`` is ``period.end - today`` in calendar days: 0 on the last day of the period.
 - ``previous_missed``: the previous period of the same frequency ended with nothing held. A
   branch is only judged for periods it was in the system from the first day (its ``created_at``
@@ -29,6 +38,7 @@ query over meetings), whatever the number of branches.
 from __future__ import annotations
 
 import operator
+import sqlite3
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -36,13 +46,13 @@ from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import Case, Expression, fn
+from peewee import JOIN, Case, Expression, Select, fn
 
 from core.clock import UTC, local_day
 from handlers.errors import DomainError
-from handlers.meetings import day_hm
+from handlers.meetings import day_hm, quorum_tallies
 from models.base import db
-from models.meetings import KINDS, Meeting
+from models.meetings import KINDS, QUORUM_KINDS, Meeting
 from models.org import Branch, PartyGroup
 
 Settings = dict[str, dict[str, Any]]
@@ -111,6 +121,8 @@ class Requirement:
     branch_name: str = ""
     group_name: str = ""
     next_planned: datetime | None = None  # start of the earliest planned meeting, aware UTC
+    held_without_quorum: int = 0  # ended without quorum: not counted in held
+    previous_without_quorum: int = 0  # the same, in the previous period
 
 
 def required_kinds(settings: Settings) -> dict[str, str]:
@@ -142,7 +154,18 @@ def _periods_back(day: date, frequency: str, depth: int) -> list[Period]:
 class _Counts:
     held: list[int]
     planned: list[int]
+    short: list[int]  # held without quorum
     next_planned: datetime | None = None
+
+    @classmethod
+    def zero(cls, depth: int) -> _Counts:
+        return cls([0] * depth, [0] * depth, [0] * depth)
+
+
+# A meeting's state in _meeting_counts.
+HELD, PLANNED, SHORT = 1, 2, 3  # ended (with quorum where one is needed), ahead, without quorum
+# WITH … AS MATERIALIZED: PostgreSQL 12+, SQLite 3.35+ (older SQLite: a plain CTE).
+_MATERIALIZED_CTE = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
 def _meeting_counts(
@@ -152,13 +175,43 @@ def _meeting_counts(
     tz: ZoneInfo,
     branch_filter: Expression | None,
 ) -> dict[tuple[int, int | None, str], _Counts]:
-    """Count held and planned meetings per (branch, group, kind) and period, in one query."""
+    """Count held, held-without-quorum and planned meetings per (branch, group, kind) and
+    period, in one query (the quorum tallies are a grouped subquery joined to it)."""
     depth = len(next(iter(periods.values())))
     by_frequency: dict[str, list[str]] = {}
     for kind, frequency in kinds.items():
         by_frequency.setdefault(frequency, []).append(kind)
     bounds = {f: [_utc_bounds(p, tz) for p in periods[f]] for f in by_frequency}
     ended = Meeting.ends_at <= at
+    window_start = min(b[-1][0] for b in bounds.values())
+    window_end = max(b[0][1] for b in bounds.values())
+    in_window = (
+        (Meeting.status == "scheduled")
+        & Meeting.kind.in_(list(kinds))
+        & (Meeting.starts_at >= window_start)
+        & (Meeting.starts_at < window_end)
+    )
+    if branch_filter is not None:
+        in_window &= branch_filter
+    # Has quorum, or needs none (quorum_met in SQL: present * 2 > voters).
+    quorate = Meeting.kind.not_in(QUORUM_KINDS)
+    tally = None
+    judged = [kind for kind in QUORUM_KINDS if kind in kinds]
+    if judged:
+        # Only the periods counted for each kind (a monthly 支委会's two months, not the two
+        # quarters the window spans for quarterly kinds): the tallies cost per attendee.
+        spans = reduce(
+            operator.or_,
+            (
+                (Meeting.kind == kind)
+                & (Meeting.starts_at >= bounds[kinds[kind]][-1][0])
+                & (Meeting.starts_at < bounds[kinds[kind]][0][1])
+                for kind in judged
+            ),
+        )
+        tally = quorum_tallies(in_window & ended & spans).alias("tally")
+        present, voters = fn.COALESCE(tally.c.present, 0), fn.COALESCE(tally.c.voters, 0)
+        quorate |= present * 2 > voters
 
     def in_period(k: int) -> Expression:
         return reduce(
@@ -171,33 +224,46 @@ def _meeting_counts(
             ),
         )
 
-    columns = []
-    for k in range(depth):
-        columns.append(fn.SUM(Case(None, [(in_period(k) & ended, 1)], 0)))
-        columns.append(fn.SUM(Case(None, [(in_period(k) & ~ended, 1)], 0)))
-    columns.append(fn.MIN(Case(None, [(in_period(0) & ~ended, Meeting.starts_at)])))
-    window_start = min(b[-1][0] for b in bounds.values())
-    window_end = max(b[0][1] for b in bounds.values())
-    query = (
-        Meeting.select(Meeting.branch, Meeting.party_group, Meeting.kind, *columns)
-        .where(
-            Meeting.status == "scheduled",
-            Meeting.kind.in_(list(kinds)),
-            Meeting.starts_at >= window_start,
-            Meeting.starts_at < window_end,
-        )
-        .group_by(Meeting.branch, Meeting.party_group, Meeting.kind)
+    # Each meeting's period (0 = current) and state, worked out once per meeting in a
+    # materialized CTE; the sums then compare two small integers per column.
+    period = Case(None, [(in_period(k), k) for k in range(depth)])
+    state = Case(None, [(~ended, PLANNED), (quorate, HELD)], SHORT)
+    meetings = Meeting.select(
+        Meeting.branch,
+        Meeting.party_group,
+        Meeting.kind,
+        Meeting.starts_at,
+        period.alias("period"),
+        state.alias("state"),
     )
-    if branch_filter is not None:
-        query = query.where(branch_filter)
+    if tally is not None:
+        meetings = meetings.join(tally, JOIN.LEFT_OUTER, on=tally.c.meeting_id == Meeting.id)
+    rows = meetings.where(in_window).cte("counted", materialized=_MATERIALIZED_CTE or None)
+    columns = [
+        fn.SUM(Case(None, [((rows.c.period == k) & (rows.c.state == s), 1)], 0))
+        for k in range(depth)
+        for s in (HELD, PLANNED, SHORT)
+    ]
+    first = (rows.c.period == 0) & (rows.c.state == PLANNED)
+    columns.append(fn.MIN(Case(None, [(first, rows.c.starts_at)])))
+    query = (
+        Select(
+            [rows],
+            [rows.c.branch_id, rows.c.party_group_id, rows.c.kind, *columns],
+        )
+        .group_by(rows.c.branch_id, rows.c.party_group_id, rows.c.kind)
+        .with_cte(rows)
+        .bind(db)
+    )
     counts: dict[tuple[int, int | None, str], _Counts] = {}
     # The driver's plain rows: the ids, kind and sums need no conversion, and peewee's
     # per-value conversion of 10,000 rows cost more than the query.
     for branch_id, group_id, kind, *values in db.execute(query):
         first = values[-1]
         counts[(branch_id, group_id, kind)] = _Counts(
-            held=[int(values[2 * k] or 0) for k in range(depth)],
-            planned=[int(values[2 * k + 1] or 0) for k in range(depth)],
+            held=[int(values[3 * k] or 0) for k in range(depth)],
+            planned=[int(values[3 * k + 1] or 0) for k in range(depth)],
+            short=[int(values[3 * k + 2] or 0) for k in range(depth)],
             next_planned=Meeting.starts_at.python_value(first) if first is not None else None,
         )
     return counts
@@ -205,10 +271,11 @@ def _meeting_counts(
 
 def _merge(parts: Iterable[_Counts], depth: int) -> _Counts:
     """Add up the counts of one kind over a branch's groups (kinds other than "group")."""
-    total = _Counts([0] * depth, [0] * depth)
+    total = _Counts.zero(depth)
     for part in parts:
         total.held = [a + b for a, b in zip(total.held, part.held, strict=True)]
         total.planned = [a + b for a, b in zip(total.planned, part.planned, strict=True)]
+        total.short = [a + b for a, b in zip(total.short, part.short, strict=True)]
         if part.next_planned and (
             total.next_planned is None or part.next_planned < total.next_planned
         ):
@@ -274,7 +341,7 @@ def _build(
                 merged = _merge(by_branch_kind.get((branch.id, kind), []), depth)
                 targets = [(None, "", merged)]
             for group_id, group_name, value in targets:
-                value = value or _Counts([0] * depth, [0] * depth)
+                value = value or _Counts.zero(depth)
                 for k in back[frequency]:
                     period = periods[frequency][k]
                     if k > 0 and since > period.start:
@@ -302,6 +369,8 @@ def _build(
                             branch_name=branch.name,
                             group_name=group_name,
                             next_planned=value.next_planned if k == 0 else None,
+                            held_without_quorum=value.short[k],
+                            previous_without_quorum=value.short[k + 1],
                         )
                     )
     return reqs
@@ -384,9 +453,25 @@ def _left(days_left: int) -> str:
     return "今天截止" if days_left == 0 else f"还剩 {days_left} 天"
 
 
+def without_quorum_text(count: int) -> str:
+    """Say that `count` meetings ended without a quorum and so do not count."""
+    return f"{count} 次召开但未达法定人数（不计入）"
+
+
+def quorum_hint(req: Requirement) -> str:
+    """What a secretary can do about a meeting held without quorum."""
+    who = "支委" if req.kind == "committee" else "有表决权的正式党员"
+    return (
+        f"须有过半{who}出席，会议才算召开；如有人到会未签到，"
+        "请发送“补签 姓名 编号”补录，否则请重新召开。"
+    )
+
+
 def _line(req: Requirement, tz: ZoneInfo) -> list[str]:
     """Render one current requirement, and a note when its previous period was missed."""
     parts = [f"已召开 {req.held} 次"]
+    if req.held_without_quorum:
+        parts.append("另有 " + without_quorum_text(req.held_without_quorum))
     if req.planned:
         when = f"（最近 {day_hm(req.next_planned, tz)}）" if req.next_planned else ""
         parts.append(f"已安排 {req.planned} 次{when}")
@@ -394,8 +479,14 @@ def _line(req: Requirement, tz: ZoneInfo) -> list[str]:
     if not req.satisfied and not req.planned:
         parts.append("尚未安排")
     lines = [f"{_MARKS[req.status]} {_who(req)}：" + "，".join(parts)]
+    if req.held_without_quorum and not req.satisfied:
+        lines.append("    " + quorum_hint(req))
     if req.previous_missed:
-        lines.append(f"    上期未开：{req.period.previous().label}没有召开{req.kind_label}")
+        previous = req.period.previous().label
+        if req.previous_without_quorum:
+            lines.append(f"    上期未开：{previous}的{req.kind_label}未达法定人数")
+        else:
+            lines.append(f"    上期未开：{previous}没有召开{req.kind_label}")
     return lines
 
 
@@ -421,9 +512,10 @@ def _month_cell(month: date, req: Requirement | None) -> str:
     if req.satisfied:
         return f"{name} ✓{req.held}次"
     if req.days_left < 0:
-        return f"{name} ✗未开"
+        return f"{name} ✗{'未达法定人数' if req.held_without_quorum else '未开'}"
+    short = f"（未达法定人数{req.held_without_quorum}次）" if req.held_without_quorum else ""
     planned = f"（已安排{req.planned}次）" if req.planned else ""
-    return f"{name} {_left(req.days_left)}{planned}"
+    return f"{name} {_left(req.days_left)}{short}{planned}"
 
 
 def _quarter_months(reqs: list[Requirement], today: date) -> list[str]:

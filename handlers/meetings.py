@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import JOIN, IntegrityError
+from peewee import JOIN, Case, Expression, IntegrityError, Select, fn
 
 from core.clock import local_day
 from handlers.errors import DomainError
@@ -974,6 +974,48 @@ class AttendanceReport:
         return None if self.quorum_needed is None else self.quorum_present >= self.quorum_needed
 
 
+# ---- quorum: one rule for the attendance report and the compliance calendar ----------------
+
+
+def is_voter(kind: str, status: str) -> bool:
+    """Whether an expected attendee counts towards the quorum of a general or committee
+    meeting: every committee member at a committee meeting; at a general meeting the full
+    members (probationary members have no vote)."""
+    return kind == "committee" or status == "full"
+
+
+def quorum_needed(voters: int) -> int:
+    """Voting members present for a quorum: more than half (at least 1, even of none)."""
+    return voters // 2 + 1
+
+
+def quorum_tallies(meetings: Expression) -> Select:
+    """Per meeting matching `meetings` (a condition on Meeting) with at least one voter on its
+    list, as columns meeting_id, voters, present: its voting members (is_voter, in SQL) and
+    how many of them were present. One grouped query over the expected attendees; a meeting
+    has quorum when present >= quorum_needed(voters), in SQL present * 2 > voters."""
+    voter = (Meeting.kind == "committee") | (Member.status == "full")
+    return (
+        MeetingAttendee.select(
+            MeetingAttendee.meeting.alias("meeting_id"),
+            fn.COUNT(MeetingAttendee.id).alias("voters"),
+            fn.SUM(Case(None, [(Attendance.status == "present", 1)], 0)).alias("present"),
+        )
+        .join(Meeting, on=MeetingAttendee.meeting == Meeting.id)
+        .switch(MeetingAttendee)
+        .join(Member, on=MeetingAttendee.member == Member.id)
+        .switch(MeetingAttendee)
+        .join(
+            Attendance,
+            JOIN.LEFT_OUTER,
+            on=(Attendance.meeting == MeetingAttendee.meeting)
+            & (Attendance.member == MeetingAttendee.member),
+        )
+        .where(meetings, Meeting.kind.in_(QUORUM_KINDS), voter)
+        .group_by(MeetingAttendee.meeting)
+    )
+
+
 def attendance_report(meeting: Meeting, *, now: datetime) -> AttendanceReport:
     """Present / on leave / absent with names, the rate, and quorum where it applies."""
     expected = list(
@@ -999,9 +1041,8 @@ def attendance_report(meeting: Meeting, *, now: datetime) -> AttendanceReport:
             report.leave_pending.append((member, row.leave_reason))
             report.not_signed.append(member)
     if meeting.kind in QUORUM_KINDS:
-        # Votes at a general meeting belong to full members; more than half must be present.
-        voters = [m for m in expected if meeting.kind == "committee" or m.status == "full"]
-        report.quorum_needed = len(voters) // 2 + 1
+        voters = [m for m in expected if is_voter(meeting.kind, m.status)]
+        report.quorum_needed = quorum_needed(len(voters))
         present_ids = {m.id for m in report.present}
         report.quorum_present = sum(1 for m in voters if m.id in present_ids)
     return report

@@ -629,6 +629,7 @@ def _secretary_alerts(
 
 
 def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
+    from handlers.calendar import without_quorum_text
     from handlers.dues import fen_to_text
 
     day = local_day(now, _tz(settings))
@@ -646,11 +647,12 @@ def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             )
         for req in found.meetings:
             who = f"（{req.group_name}）" if req.group_name else ""
-            state = (
-                f"上期未开，本期还剩 {req.days_left} 天"
-                if req.status == "overdue"
-                else f"还剩 {req.days_left} 天，尚未召开"
-            )
+            short = req.held_without_quorum
+            held = f"，已有 {without_quorum_text(short)}" if short else ""
+            if req.status == "overdue":
+                state = f"上期未开，本期还剩 {req.days_left} 天{held}"
+            else:
+                state = f"还剩 {req.days_left} 天{held or '，尚未召开'}"
             lines.append(f"会议：{req.kind_label}{who}{req.period.label}{state}")
         for alert in found.lapse:
             lines.append(

@@ -70,9 +70,10 @@ def busy_branch(env: Env) -> dict[str, Any]:
     a.save()
     group = f.group(a, "第一党小组")
     Member.update(party_group=group).where(Member.id == people["m1"].id).execute()
-    meet(a, "committee", datetime(2026, 10, 12, 9, tzinfo=SH))
-    meet(a, "committee", datetime(2026, 11, 9, 9, tzinfo=SH))
-    meet(a, "general", datetime(2026, 11, 16, 14, tzinfo=SH))
+    # With a quorum: the secretary, the one voter on their list, came.
+    meet(a, "committee", datetime(2026, 10, 12, 9, tzinfo=SH), present=[people["sec"]])
+    meet(a, "committee", datetime(2026, 11, 9, 9, tzinfo=SH), present=[people["sec"]])
+    meet(a, "general", datetime(2026, 11, 16, 14, tzinfo=SH), present=[people["sec"]])
     meet(a, "lesson", datetime(2026, 12, 10, 14, tzinfo=SH))  # planned, later this quarter
     meet(b, "theme_day", datetime(2026, 11, 2, 9, tzinfo=SH))  # another branch's
     for who, day in (("m1", 3), ("m1", 20), ("m2", 25)):
@@ -138,6 +139,7 @@ def test_overview_figures_and_alerts_match_the_digest(env: Env):
         "required": 1,
         "satisfied": 1,
         "held": 1,
+        "held_without_quorum": 0,
         "planned": 0,
         "next_planned_at": None,
         "due_by": None,
@@ -532,7 +534,7 @@ def test_committee_branches_use_a_constant_number_of_queries(env: Env, monkeypat
                 f.member(f"预备{made}", br, status="probationary", joined_on=date(2025, 12, 1))
                 f.group(br, f"小组{made}")
                 StudyCheckin.create(member=m, day=date(2026, 11, 2))
-                meet(br, "committee", datetime(2026, 11, 3, 9, tzinfo=SH))
+                meet(br, "committee", datetime(2026, 11, 3, 9, tzinfo=SH), present=[sec])
                 dead_row(br, f"d{made}")
 
     def count() -> tuple[int, dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,15 +15,17 @@ from core.clock import UTC
 from handlers.calendar import (
     Period,
     Requirement,
+    all_branches_calendar,
     all_branches_due,
     branch_calendar,
     period_of,
     render_calendar,
 )
 from handlers.errors import DomainError
+from handlers.meetings import attendance_report
 from models.base import db
-from models.meetings import Meeting
-from models.org import Branch, Committee, PartyGroup
+from models.meetings import QUORUM_KINDS, Attendance, Meeting, MeetingAttendee
+from models.org import Branch, Committee, Member, PartyGroup
 from tests import factories as f
 from tests.conftest import make_app
 
@@ -53,8 +55,15 @@ def meet(
     *,
     group: PartyGroup | None = None,
     status: str = "scheduled",
+    present: Sequence[Member] | None = None,
+    absent: Sequence[Member] = (),
 ) -> Meeting:
-    return Meeting.create(
+    """A meeting with `present` and `absent` expected and their attendance recorded.
+
+    A 党员大会 or 支委会 counts only with a quorum: without `present`, one voter (a full member
+    made for it) is expected and present, so the meeting has one; pass present=[] for none.
+    """
+    meeting = Meeting.create(
         branch=br,
         party_group=group,
         kind=kind,
@@ -63,6 +72,13 @@ def meet(
         status=status,
         qr_scene=f"mtg_cal_{next(_scene)}",
     )
+    if present is None:
+        present = [f.member(br=br)] if kind in QUORUM_KINDS else []
+    for member in (*present, *absent):
+        MeetingAttendee.create(meeting=meeting, member=member)
+    for member in present:
+        Attendance.create(meeting=meeting, member=member, status="present", method="code")
+    return meeting
 
 
 def pick(reqs: list[Requirement], kind: str, group_id: int | None = None) -> Requirement:
@@ -231,6 +247,105 @@ def test_held_planned_and_cancelled(conn: None, settings: dict[str, dict[str, An
         "appraisal",
     }  # no groups, so no 党小组会; "other" is never required
     assert all(r.branch_id == br.id and r.branch_name == "第一党支部" for r in reqs)
+
+
+# ---- quorum ---------------------------------------------------------------------------------
+
+
+def test_a_general_or_committee_meeting_without_quorum_is_not_held(
+    conn: None, settings: dict[str, dict[str, Any]]
+) -> None:
+    """More than half of the voters present, by the rule of the 会议 情况 report."""
+    at = sh(2026, 11, 20, 10)
+    br, ok = old_branch("第一党支部"), old_branch("第二党支部")
+    full = [f.member(f"正式{i}", br) for i in range(4)]
+    probationary = f.member("预备甲", br, status="probationary")
+    # 2 of 4 voters: not more than half, though 3 of 5 people came (预备党员 do not vote).
+    short = meet(
+        br, "general", sh(2026, 11, 5, 15), present=[*full[:2], probationary], absent=full[2:]
+    )
+    nobody = meet(br, "general", sh(2026, 10, 5, 15), present=[], absent=full)
+    theirs = [f.member(f"党员{i}", ok) for i in range(4)]
+    met = meet(ok, "general", sh(2026, 11, 5, 15), present=theirs[:3], absent=theirs[3:])
+    unlisted = meet(br, "committee", sh(2026, 10, 9, 15), present=[], absent=[])
+    one_of_three = meet(br, "committee", sh(2026, 11, 9, 15), present=full[:1], absent=full[1:3])
+    running_late = meet(br, "committee", sh(2026, 11, 20, 9, 30), present=[], absent=full[:3])
+
+    general = pick(branch_calendar(br.id, at, settings), "general")
+    assert (general.held, general.held_without_quorum, general.satisfied) == (0, 2, False)
+    assert general.status == "overdue"  # Q3 had none (nothing since 2020)
+    assert pick(branch_calendar(ok.id, at, settings), "general").satisfied
+    committee = pick(branch_calendar(br.id, at, settings), "committee")
+    assert (committee.held, committee.held_without_quorum, committee.planned) == (0, 1, 1)
+    assert committee.previous_missed and committee.previous_without_quorum == 1
+    assert committee.status == "overdue"
+    # The same verdict as the attendance report of each ended meeting.
+    for meeting, met_quorum in ((short, False), (nobody, False), (met, True), (unlisted, False)):
+        report = attendance_report(meeting, now=at)
+        assert report.quorum_met is met_quorum, meeting.id
+    assert attendance_report(one_of_three, now=at).quorum_met is False
+    # In progress: planned, not judged yet; recorded attendance counts once it ends.
+    assert attendance_report(running_late, now=at).quorum_needed == 2
+    for member in full[:2]:
+        Attendance.create(meeting=running_late, member=member, status="present", method="manual")
+    later = pick(branch_calendar(br.id, sh(2026, 11, 21, 9), settings), "committee")
+    assert (later.held, later.held_without_quorum, later.status) == (1, 1, "ok")
+
+
+def test_quorum_tallies_are_part_of_the_one_calendar_query(
+    conn: None, settings: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = sh(2026, 11, 20, 10)
+    comm = f.committee("第一党委")
+
+    quorate: dict[int, bool] = {}
+
+    def grow(start: int, stop: int) -> int:
+        for n in range(start, stop):
+            br = old_branch(f"支部{n}", comm)
+            voters = [f.member(f"支委{n}-{i}", br) for i in range(3)]
+            came = n % 4  # 0 to 3 of the 3 voters; 2 and 3 are a quorum
+            meet(
+                br,
+                "committee",
+                sh(2026, 11, 3, 9),
+                present=voters[:came],
+                absent=voters[came:],
+            )
+            quorate[br.id] = came >= 2
+        with counting_queries(monkeypatch) as seen:
+            reqs = all_branches_calendar(at, settings, committee_id=comm.id)
+        committee = {r.branch_id: r for r in reqs if r.kind == "committee"}
+        assert {b: r.satisfied for b, r in committee.items()} == quorate
+        assert all(r.held_without_quorum == (not quorate[b]) for b, r in committee.items())
+        return len(seen)
+
+    assert grow(0, 4) == grow(4, 30)
+
+
+def test_render_held_without_quorum(conn: None, settings: dict[str, dict[str, Any]]) -> None:
+    br = old_branch("第一党支部")
+    voters = [f.member(f"支委{i}", br) for i in range(3)]
+    meet(br, "committee", sh(2026, 10, 9, 15), present=voters[:1], absent=voters[1:])
+    meet(br, "committee", sh(2026, 11, 5, 15), present=voters[:1], absent=voters[1:])
+    meet(br, "committee", sh(2026, 12, 3, 15), present=voters[:2], absent=voters[2:])
+    meet(br, "general", sh(2026, 9, 9, 15))
+    meet(br, "general", sh(2026, 11, 9, 15), present=[], absent=voters)
+    at = sh(2026, 11, 20, 10)
+    lines = render_calendar(br.name, branch_calendar(br.id, at, settings), "month", SH)
+    lines = lines.splitlines()
+    head = "❗ 支部委员会会议：已召开 0 次，另有 1 次召开但未达法定人数（不计入），还剩 10 天"
+    assert head + "，尚未安排" in lines
+    hint = lines[lines.index(head + "，尚未安排") + 1]
+    assert "须有过半支委出席，会议才算召开" in hint and "补签 姓名 编号" in hint
+    assert "    上期未开：2026年10月的支部委员会会议未达法定人数" in lines
+    general = "⬜ 支部党员大会：已召开 0 次，另有 1 次召开但未达法定人数（不计入），还剩 41 天"
+    assert general + "，尚未安排" in lines
+    assert "有表决权的正式党员" in lines[lines.index(general + "，尚未安排") + 1]
+    assert "本期要求的会议均已召开" not in lines[-1]
+    quarter = branch_calendar(br.id, sh(2026, 12, 10, 10), settings, scope="quarter")
+    lines = render_calendar(br.name, quarter, "quarter", SH).splitlines()
+    assert "支部委员会会议：10月 ✗未达法定人数 · 11月 ✗未达法定人数 · 12月 ✓1次" in lines
 
 
 def test_unknown_branch_is_refused(conn: None, settings: dict[str, dict[str, Any]]) -> None:
