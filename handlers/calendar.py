@@ -244,8 +244,8 @@ def _meeting_counts(
         for k in range(depth)
         for s in (HELD, PLANNED, SHORT)
     ]
-    first = (rows.c.period == 0) & (rows.c.state == PLANNED)
-    columns.append(fn.MIN(Case(None, [(first, rows.c.starts_at)])))
+    ahead = (rows.c.period == 0) & (rows.c.state == PLANNED)
+    columns.append(fn.MIN(Case(None, [(ahead, rows.c.starts_at)])))  # the next planned
     query = (
         Select(
             [rows],
