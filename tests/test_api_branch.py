@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 
-from bot.channels import drain
 from handlers import outbox, reminders
 from handlers.dues import monthly_amount
 from models.api import ApiSession
@@ -25,9 +25,12 @@ from tests import factories as f
 from tests.api_env import Env
 from tests.conftest import make_driver
 from tests.test_calendar import counting_queries, meet
+from tests.test_outbox_support import drain_at
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)  # a Thursday, 4 days left in November
+# The branches and members are set up three weeks before NOW (not lost contact by NOW).
+pytestmark = pytest.mark.clock(NOW - timedelta(days=21))
 NOV = date(2026, 11, 1)
 TEMPLATE = "tpl-subscribe-01"
 BASE_FEN = 800000  # 8,000.00 yuan after tax
@@ -578,7 +581,7 @@ def test_subscribe_credit_lets_one_reminder_through(make_env):
         assert (row.openid, row.template_id, row.credits) == ("mini-m1", TEMPLATE, 1)
         outbox.enqueue("dues_personal", "member", m1.id, "first", {"text": "请交党费"},
                        branch_id=m1.branch_id, now=datetime.now(SH))  # fmt: skip
-        assert drain(env.settings, max_seconds=2).sent == 1
+        assert drain_at(env.settings, max_seconds=2).sent == 1
         sent = OutboxMessage.get(OutboxMessage.period == "first")
         assert (sent.status, sent.channel) == ("sent", "subscribe")
     (message,) = env.fake.messages("subscribe", "mini-m1")
@@ -588,7 +591,7 @@ def test_subscribe_credit_lets_one_reminder_through(make_env):
     with env.ctx():
         outbox.enqueue("dues_personal", "member", m1.id, "second", {"text": "再交党费"},
                        branch_id=m1.branch_id, now=datetime.now(SH))  # fmt: skip
-        report = drain(env.settings, max_seconds=2)
+        report = drain_at(env.settings, max_seconds=2)
         assert report.sent == 0 and report.skipped == 1
         second = OutboxMessage.get(OutboxMessage.period == "second")
         assert second.status == "skipped" and "额度" in second.last_error
