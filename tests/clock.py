@@ -54,11 +54,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _session_travel.stop()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return (
-        f"suite clock: {suite_now().isoformat()} (real clock {_REAL_NOW.isoformat()}); "
-        f"every test starts at the suite clock"
-    )
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Say the suite clock at the start of every run, -q included (xdist workers stay quiet)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not hasattr(session.config, "workerinput"):
+        reporter.write_line(
+            f"suite clock: {suite_now().isoformat()} (real clock {_REAL_NOW.isoformat()}); "
+            f"every test starts at the suite clock"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
