@@ -925,7 +925,8 @@ def main(argv: list[str] | None = None) -> int:
     content = "学习 第{n}次学习心得：今天读了党章第一章，很有收获。"
     env_note = (
         f"One machine, {os.cpu_count()} cores ({cpu_model()}) shared by wrk "
-        f"(-t{args.wrk_threads}) and both servers; Python {platform.python_version()}, "
+        f"(-t{args.wrk_threads}) and the servers (one at a time); "
+        f"Python {platform.python_version()}, "
         f"{'PostgreSQL' if args.database_url else 'SQLite ' + sqlite3.sqlite_version + ' (WAL)'}"
         f"; zhibu {source_version()}."
     )
