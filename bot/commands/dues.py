@@ -7,7 +7,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.context import Context
+from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
 from core.clock import local_day
 from core.text import split_command

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.context import Context
+from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
 from core.datetext import DateTextError, parse_when
 from handlers import calendar
