@@ -620,7 +620,7 @@ def mark_present(
     if not name:
         raise DomainError("请写明补签人的姓名，例如：补签 张三（或：补签 张三 编号12）")
     if meeting_id is None:
-        meeting = _latest_started(actor, now, settings)
+        meeting = latest_started(actor, now, settings)
     else:
         meeting = get_meeting(actor, meeting_id)
     _check_markable(meeting, now, settings)
@@ -687,7 +687,7 @@ def _check_markable(meeting: Meeting, now: datetime, settings: Settings) -> None
         )
 
 
-def _latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
+def latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
     """The branch's meeting whose sign-in opened most recently (for 补签, 会议 情况)."""
     branch = Branch.get_by_id(actor.branch_id)
     require_manager(actor, branch)

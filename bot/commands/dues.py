@@ -79,7 +79,7 @@ def _branch(ctx: Context) -> Branch:
 
 
 def _amounts(plan: list[tuple[date, int]]) -> str:
-    return d._amounts_text(plan)
+    return d.amounts_text(plan)
 
 
 # ---- a member's own dues --------------------------------------------------------------------

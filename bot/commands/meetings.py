@@ -147,7 +147,7 @@ def _list(ctx: Context) -> str:
 
 def _report(ctx: Context, meeting_id: int | None) -> str:
     if meeting_id is None:
-        meeting = m._latest_started(ctx.member, ctx.now, ctx.settings)
+        meeting = m.latest_started(ctx.member, ctx.now, ctx.settings)
     else:
         meeting = m.get_meeting(ctx.member, meeting_id)
     r = m.attendance_report(meeting, now=ctx.now)
