@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.commands.binding import BIND_HELP
 from bot.context import Context
 from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
@@ -276,8 +277,6 @@ def _on_scan(ctx: Context) -> str:
         meeting = m.remember_scan(
             ctx.incoming.openid, ctx.incoming.scene, now=ctx.now, settings=ctx.settings
         )
-        from handlers.binding import BIND_HELP
-
         note = ""
         if meeting is not None:
             _, closes = m.signin_window(meeting, ctx.settings)
