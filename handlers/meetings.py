@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from peewee import JOIN, Case, Expression, IntegrityError, Select, fn
 
 from core.clock import local_day
 from handlers.errors import DomainError
-from models.base import db
+from models.base import db, write_tx
 from models.meetings import KINDS, QUORUM_KINDS, Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup, acts_for
 from models.wechat import RateEvent, SharedValue
@@ -27,6 +28,8 @@ WEEKDAYS = "一二三四五六日"
 
 
 Settings = dict[str, dict[str, Any]]
+# (scene, expire_seconds) -> the made code, with .ticket, .url and .expires_at
+QrMaker = Callable[[str, int], Any]
 
 
 def hm(at: datetime, tz: ZoneInfo) -> str:
@@ -579,6 +582,19 @@ def attach_qr(meeting: Meeting, *, ticket: str, url: str, expires_at: datetime) 
     Meeting.update(qr_ticket=ticket, qr_url=url, qr_expires_at=expires_at).where(
         Meeting.id == meeting.id
     ).execute()
+
+
+def make_qr(meeting: Meeting, now: datetime, settings: Settings, create: QrMaker) -> None:
+    """Have WeChat make the meeting's sign-in QR code (through `create`) and store it.
+
+    `create(scene, expire_seconds)` is the WeChat adapter (bot.clients.create_meeting_qr),
+    handed in by the caller; its errors reach the caller, and then nothing is stored.
+    """
+    made = create(meeting.qr_scene, qr_lifetime(meeting, now, settings))
+    with write_tx():
+        attach_qr(meeting, ticket=made.ticket, url=made.url, expires_at=made.expires_at)
+    meeting.qr_ticket, meeting.qr_url = made.ticket, made.url
+    meeting.qr_expires_at = made.expires_at
 
 
 def remember_scan(openid: str, scene: str, *, now: datetime, settings: Settings) -> Meeting | None:
