@@ -1,7 +1,8 @@
 """Route an Incoming to the first matching handler, in ordered groups, with one error hook.
 
 The transport knows no feature: the commands are registered from bot/routes.py, and the
-sender's member comes from the lookup handed to the Dispatcher there.
+sender's member comes from the lookup handed to the Dispatcher there, and so does the hook
+that notes a member's activity.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ BUSY_REPLY = "系统繁忙，请稍后再试。"
 
 Callback = Callable[["Context"], "str | None"]
 ErrorHook = Callable[["Context", BaseException], None]
+ActivityHook = Callable[[Any, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,12 @@ class Handler:
 class Dispatcher:
     """Ordered groups of handlers; the first handler whose filter matches answers."""
 
-    def __init__(self, member_lookup: MemberLookup) -> None:
+    def __init__(self, member_lookup: MemberLookup, note_activity: ActivityHook) -> None:
         self._groups: dict[int, list[Handler]] = {}
         self._error_hooks: list[ErrorHook] = []
         self.member_lookup = member_lookup
+        # Called with (member, now) in the message's write transaction, for a bound sender.
+        self.note_activity = note_activity
 
     def context(
         self, incoming: Incoming, settings: dict[str, dict[str, Any]], now: datetime

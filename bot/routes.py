@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from bot.commands import binding, dues, meetings, menu, profile, study
 from bot.dispatcher import Dispatcher
-from handlers.binding import member_for_openid
+from handlers.binding import member_for_openid, touch
 
 
 def build_dispatcher() -> Dispatcher:
     """Register each feature's handlers (see the GROUP_* constants for the ordering)."""
-    dispatcher = Dispatcher(member_lookup=member_for_openid)
+    # Who the sender is, and noting that a member interacted (the lost-contact rule).
+    dispatcher = Dispatcher(member_lookup=member_for_openid, note_activity=touch)
     # Meeting QR scans first: a subscribe event with a meeting scene is a sign-in, not a follow.
     meetings.register(dispatcher)  # scans, 会议, 开始签到, 签到, 补签, 请假, 批准请假
     binding.register(dispatcher)  # follow event, 绑定, and the gate for unbound accounts

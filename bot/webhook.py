@@ -21,7 +21,6 @@ from bot.dispatcher import BUSY_REPLY, Dispatcher
 from bot.incoming import Incoming
 from core.clock import UTC, utcnow
 from core.text import safe_for_reply
-from handlers.binding import touch
 from models.base import write_tx
 from models.wechat import InboundMessage
 
@@ -215,7 +214,7 @@ def process(incoming: Incoming) -> str | None:
                     return prior.reply
                 reply = dispatcher.dispatch(ctx)
                 if member is not None:
-                    touch(member, ctx.now)
+                    dispatcher.note_activity(member, ctx.now)
                 InboundMessage.insert(
                     dedupe_key=key, openid=incoming.openid, reply=reply, created_at=ctx.now
                 ).execute()
