@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/flask --app app demo
 
-## test: install and run the whole suite on SQLite, then on PostgreSQL when one is reachable
+## test: install, check the layer rules, run the whole suite on SQLite, then on PostgreSQL when one is reachable
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n 2
 	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(TEST_PG_URL)', connect_timeout=3)" 2>/dev/null; then \
 		echo "== again on PostgreSQL ($(TEST_PG_URL))"; \
@@ -45,8 +46,10 @@ test-shifted: $(STAMP)
 			FAKETIME_FORCE_MONOTONIC_FIX=0 $(BIN)/python -m pytest -q -n 2 || exit 1; \
 	done
 
+# The layer rules are import-linter contracts in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/callback_bench.py

@@ -60,7 +60,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from core.cli import register_cli
+    from cli import register_cli
 
     register_cli(app)
     return app

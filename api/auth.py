@@ -10,15 +10,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from api.errors import ApiError
-from bot.clients import REQUEST_TIMEOUT
+from bot import clients
+from bot.clients import WeChatApiError, WxSession
 from handlers.sessions import revoke_member_sessions  # noqa: F401 - re-exported
 from models.api import TOKEN_ID_CHARS, ApiSession
 from models.base import write_tx
@@ -28,7 +27,6 @@ from models.wechat import RateEvent
 log = logging.getLogger(__name__)
 
 TOKEN_SALT = "zhibu.api.session"  # noqa: S105 - a namespace, not a secret
-JSCODE2SESSION = "/sns/jscode2session"
 _TOKEN_ID = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_ID_CHARS}}}")  # secrets.token_urlsafe
 
 # jscode2session errcodes → (HTTP status, stable errcode, message for the member).
@@ -41,51 +39,15 @@ CODE_ERRORS: dict[int, tuple[int, str, str]] = {
 WECHAT_UNAVAILABLE = (502, "wechat_unavailable", "微信服务暂时不可用，请稍后再试")
 
 
-@dataclass(frozen=True)
-class WxSession:
-    """What code2session told us, without the session_key."""
-
-    openid: str
-    unionid: str | None
-
-
 def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxSession:
     """Exchange a wx.login code for the openid (the code is single use), or raise ApiError.
 
-    wechatpy's ``client.wxa.code_to_session`` fetches an access token first, which this
-    endpoint does not need (WECHAT.md §4); the call goes straight to the configured API root.
+    The call itself is bot.clients.code_to_session; this maps its refusals to API errors.
     """
-    wechat = settings["wechat"]
-    url = wechat["api_base_url"].rstrip("/") + JSCODE2SESSION
-    params = {
-        "appid": wechat["app_id"],
-        "secret": wechat["app_secret"],
-        "js_code": code,
-        "grant_type": "authorization_code",
-    }
     try:
-        res = requests.get(url, params=params, timeout=REQUEST_TIMEOUT)
-        answer = res.json() if res.status_code < 400 else None
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("jscode2session failed: %s", type(exc).__name__)
-        raise ApiError(*WECHAT_UNAVAILABLE) from None
-    if not isinstance(answer, dict):
-        log.warning("jscode2session answered HTTP %s without a JSON object", res.status_code)
-        raise ApiError(*WECHAT_UNAVAILABLE)
-    try:
-        errcode = int(answer.get("errcode") or 0)
-    except (TypeError, ValueError):
-        errcode = -1
-    if errcode:
-        log.info("jscode2session refused the code: errcode %s", errcode)
-        raise ApiError(*CODE_ERRORS.get(errcode, WECHAT_UNAVAILABLE))
-    openid, unionid = answer.get("openid"), answer.get("unionid")
-    if not isinstance(openid, str) or not 0 < len(openid) <= 64:
-        log.warning("jscode2session answered without a usable openid")
-        raise ApiError(*WECHAT_UNAVAILABLE)
-    if not isinstance(unionid, str) or not 0 < len(unionid) <= 64:
-        unionid = None
-    return WxSession(openid, unionid)
+        return clients.code_to_session(settings, code)
+    except WeChatApiError as exc:
+        raise ApiError(*CODE_ERRORS.get(exc.errcode, WECHAT_UNAVAILABLE)) from None
 
 
 def rate_limit(bucket: str, per_minute: int, now: datetime) -> None:

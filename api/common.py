@@ -131,7 +131,7 @@ def _years(name: str, year: int) -> None:
         raise _invalid(name, f"的年份应在 {first} 到 {last} 之间。")
 
 
-def _convert(name: str, spec: Field, value: Any, *, from_query: bool) -> Any:
+def convert(name: str, spec: Field, value: Any, *, from_query: bool) -> Any:
     """Check one present value against its spec; return it converted."""
     kind = spec.kind
     if kind == "raw":
@@ -270,7 +270,7 @@ def body(fields: Mapping[str, Field]) -> dict[str, Any]:
             if spec.required:
                 raise ApiError(400, "missing_field", f"缺少字段：{name}")
             continue
-        out[name] = _convert(name, spec, value, from_query=False)
+        out[name] = convert(name, spec, value, from_query=False)
     return out
 
 
@@ -288,7 +288,7 @@ def query(fields: Mapping[str, Field]) -> dict[str, Any]:
             if spec.required:
                 raise ApiError(400, "missing_field", f"缺少参数：{name}")
             continue
-        out[name] = _convert(name, spec, value, from_query=True)
+        out[name] = convert(name, spec, value, from_query=True)
     return out
 
 

@@ -16,10 +16,10 @@ from api.common import (
     DEFAULT_LIMIT,
     PAGE_FIELDS,
     Field,
-    _convert,
     body,
     bp,
     branch_for,
+    convert,
     iso,
     member,
     not_found,
@@ -132,7 +132,7 @@ def _months(value: Any, *, contiguous: bool) -> list[date] | None:
     if len(value) > MAX_MONTHS:
         raise _invalid("months", f"最多 {MAX_MONTHS} 个月，当前 {len(value)} 个。")
     months = [
-        _convert(f"months 第 {i} 项", _MONTH_FIELD, v, from_query=False)
+        convert(f"months 第 {i} 项", _MONTH_FIELD, v, from_query=False)
         for i, v in enumerate(value, 1)
     ]
     if len(set(months)) != len(months):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from flask import Response, jsonify
@@ -477,14 +478,10 @@ def _qr(meeting: Meeting, now: datetime, cfg: dict[str, Any]) -> dict[str, Any] 
     live = meeting.qr_expires_at is None or meeting.qr_expires_at > now
     if not (meeting.qr_ticket and meeting.qr_url and live):
         try:
-            made = create_meeting_qr(cfg, meeting.qr_scene, h.qr_lifetime(meeting, now, cfg))
+            h.make_qr(meeting, now, cfg, partial(create_meeting_qr, cfg))
         except (WeChatApiError, ValueError) as exc:
             log.warning("QR code for meeting %s failed: %s", meeting.id, exc)
             return None
-        with write_tx():
-            h.attach_qr(meeting, ticket=made.ticket, url=made.url, expires_at=made.expires_at)
-        meeting.qr_ticket, meeting.qr_url = made.ticket, made.url
-        meeting.qr_expires_at = made.expires_at
     return {
         "ticket": meeting.qr_ticket,
         "url": meeting.qr_url,

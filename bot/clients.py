@@ -660,3 +660,61 @@ def create_meeting_qr(
         expires_at=started + timedelta(seconds=min(granted, expire)),
         content_url=content_url if isinstance(content_url, str) else "",
     )
+
+
+# ---- mini-program login -------------------------------------------------------------------
+
+JSCODE2SESSION = "/sns/jscode2session"
+
+
+@dataclass(frozen=True)
+class WxSession:
+    """What code2session told us, without the session_key."""
+
+    openid: str
+    unionid: str | None
+
+
+def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxSession:
+    """Exchange a wx.login code for the openid (the code is single use).
+
+    Raise WeChatApiError: with WeChat's errcode when it refused the code (-1 for an errcode
+    that is not a number), with None when no usable answer came. The session_key in the
+    answer is dropped here: never stored, returned or logged.
+
+    wechatpy's ``client.wxa.code_to_session`` fetches an access token first, which this
+    endpoint does not need (WECHAT.md §4); the call goes straight to the configured API root.
+    """
+    wechat = settings["wechat"]
+    url = wechat["api_base_url"].rstrip("/") + JSCODE2SESSION
+    params = {
+        "appid": wechat["app_id"],
+        "secret": wechat["app_secret"],
+        "js_code": code,
+        "grant_type": "authorization_code",
+    }
+    try:
+        res = requests.get(url, params=params, timeout=REQUEST_TIMEOUT)
+        answer = res.json() if res.status_code < 400 else None
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("jscode2session failed: %s", type(exc).__name__)
+        raise WeChatApiError(None, type(exc).__name__, api=JSCODE2SESSION) from None
+    if not isinstance(answer, dict):
+        log.warning("jscode2session answered HTTP %s without a JSON object", res.status_code)
+        raise WeChatApiError(
+            None, "answer is not a JSON object", api=JSCODE2SESSION, http_status=res.status_code
+        )
+    try:
+        errcode = int(answer.get("errcode") or 0)
+    except (TypeError, ValueError):
+        errcode = -1
+    if errcode:
+        log.info("jscode2session refused the code: errcode %s", errcode)
+        raise WeChatApiError(errcode, "the code was refused", api=JSCODE2SESSION)
+    openid, unionid = answer.get("openid"), answer.get("unionid")
+    if not isinstance(openid, str) or not 0 < len(openid) <= 64:
+        log.warning("jscode2session answered without a usable openid")
+        raise WeChatApiError(None, "answer has no usable openid", api=JSCODE2SESSION)
+    if not isinstance(unionid, str) or not 0 < len(unionid) <= 64:
+        unionid = None
+    return WxSession(openid, unionid)

@@ -1,17 +1,21 @@
-"""Route an Incoming to the first matching handler, in ordered groups, with one error hook."""
+"""Route an Incoming to the first matching handler, in ordered groups, with one error hook.
+
+The transport knows no feature: the commands are registered from bot/routes.py, and the
+sender's member comes from the lookup handed to the Dispatcher there, and so does the hook
+that notes a member's activity.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.context import Context, MemberLookup
 from bot.filters import Filter
 from bot.incoming import Incoming
-from core.clock import utcnow
 from handlers.errors import DomainError
 from models.base import db
 
@@ -21,38 +25,7 @@ BUSY_REPLY = "系统繁忙，请稍后再试。"
 
 Callback = Callable[["Context"], "str | None"]
 ErrorHook = Callable[["Context", BaseException], None]
-
-
-@dataclass
-class Context:
-    """What a handler gets: the message, settings, the clock and the sender's member."""
-
-    incoming: Incoming
-    settings: dict[str, dict[str, Any]]
-    now: datetime = field(default_factory=utcnow)
-    command: str = ""
-    args: str = ""
-    _member: Any = field(default=None, repr=False)
-    _member_loaded: bool = field(default=False, repr=False)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings["app"]["timezone"])
-
-    @property
-    def member(self) -> Any:
-        """Return the member bound to the sender's account, looked up once."""
-        if not self._member_loaded:
-            from handlers.binding import member_for_openid
-
-            self._member = member_for_openid(self.incoming.openid)
-            self._member_loaded = True
-        return self._member
-
-    def forget_member(self) -> None:
-        """Drop the cached member (after binding or unbinding)."""
-        self._member_loaded = False
-        self._member = None
+ActivityHook = Callable[[Any, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -72,9 +45,18 @@ class Handler:
 class Dispatcher:
     """Ordered groups of handlers; the first handler whose filter matches answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, member_lookup: MemberLookup, note_activity: ActivityHook) -> None:
         self._groups: dict[int, list[Handler]] = {}
         self._error_hooks: list[ErrorHook] = []
+        self.member_lookup = member_lookup
+        # Called with (member, now) in the message's write transaction, for a bound sender.
+        self.note_activity = note_activity
+
+    def context(
+        self, incoming: Incoming, settings: dict[str, dict[str, Any]], now: datetime
+    ) -> Context:
+        """Return the Context a message is dispatched with (its member looked up on demand)."""
+        return Context(incoming, settings, now, member_lookup=self.member_lookup)
 
     def add(self, handler: Handler, group: int = 0) -> None:
         if any(h.name == handler.name for h in self.handlers()):

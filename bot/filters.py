@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from core.text import split_command
 
 if TYPE_CHECKING:
-    from bot.dispatcher import Context
+    from bot.context import Context
 
 
 class Filter(ABC):

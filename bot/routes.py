@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from bot.commands import binding, dues, meetings, menu, profile, study
 from bot.dispatcher import Dispatcher
-from handlers import binding, dues_commands, meeting_commands, menu, profile, study
+from handlers.binding import member_for_openid, touch
 
 
 def build_dispatcher() -> Dispatcher:
     """Register each feature's handlers (see the GROUP_* constants for the ordering)."""
-    dispatcher = Dispatcher()
+    # Who the sender is, and noting that a member interacted (the lost-contact rule).
+    dispatcher = Dispatcher(member_lookup=member_for_openid, note_activity=touch)
     # Meeting QR scans first: a subscribe event with a meeting scene is a sign-in, not a follow.
-    meeting_commands.register(dispatcher)  # scans, 会议, 开始签到, 签到, 补签, 请假, 批准请假
+    meetings.register(dispatcher)  # scans, 会议, 开始签到, 签到, 补签, 请假, 批准请假
     binding.register(dispatcher)  # follow event, 绑定, and the gate for unbound accounts
     study.register(dispatcher)  # 学习 / 打卡
     profile.register(dispatcher)  # 我的
-    dues_commands.register(dispatcher)  # 党费 (own, 情况, 设置, 减免), 收/交/确认/退回/更正党费
+    dues.register(dispatcher)  # 党费 (own, 情况, 设置, 减免), 收/交/确认/退回/更正党费
     menu.register(dispatcher)  # 帮助 and the unknown-text hint, last
     return dispatcher

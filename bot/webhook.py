@@ -17,11 +17,10 @@ from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.dispatcher import BUSY_REPLY, Context, Dispatcher
+from bot.dispatcher import BUSY_REPLY, Dispatcher
 from bot.incoming import Incoming
 from core.clock import UTC, utcnow
 from core.text import safe_for_reply
-from handlers.binding import touch
 from models.base import write_tx
 from models.wechat import InboundMessage
 
@@ -207,7 +206,7 @@ def process(incoming: Incoming) -> str | None:
             prior = _stored(key)
             if prior is not None:
                 return prior.reply
-            ctx = Context(incoming=incoming, settings=_settings(), now=utcnow())
+            ctx = dispatcher.context(incoming, _settings(), utcnow())
             member = ctx.member  # looked up before the write lock is taken
             with write_tx():
                 prior = _stored(key)
@@ -215,7 +214,7 @@ def process(incoming: Incoming) -> str | None:
                     return prior.reply
                 reply = dispatcher.dispatch(ctx)
                 if member is not None:
-                    touch(member, ctx.now)
+                    dispatcher.note_activity(member, ctx.now)
                 InboundMessage.insert(
                     dedupe_key=key, openid=incoming.openid, reply=reply, created_at=ctx.now
                 ).execute()

@@ -81,15 +81,15 @@ from core.clock import UTC, local_day
 from core.config import parse_rates
 from core.datetext import DateTextError, parse_month, parse_month_range
 from handlers.errors import DomainError
-from handlers.roster import (
+from handlers.sheets import (
     RowError,
-    _cell_text,
-    _chunks,
-    _header_key,
-    _phone_problem,
-    _row_error,
-    _table_rows,
+    cell_text,
+    chunks,
+    header_key,
     normalize_phone,
+    phone_problem,
+    row_error,
+    table_rows,
 )
 from models.base import db, is_sqlite, write_tx
 from models.dues import (
@@ -317,7 +317,7 @@ def parse_one_month(text: str, *, now: datetime, tz: ZoneInfo) -> date:
     return date(year, month, 1)
 
 
-def _amounts_text(plan: list[tuple[date, int]]) -> str:
+def amounts_text(plan: list[tuple[date, int]]) -> str:
     """Render per-month amounts grouped by equal amount: 2026年1-2月 每月 30.00元，2026年3月 …"""
     groups: list[tuple[list[date], int]] = []
     for month, fen in plan:
@@ -1063,7 +1063,7 @@ class NewAssessment:
 def assessment_histories(member_ids: Iterable[int]) -> dict[int, list[Any]]:
     """Return each member's assessments ordered by (from_month, id); a query per 500 members."""
     histories: dict[int, list[Any]] = {}
-    for chunk in _chunks(sorted(set(member_ids))):
+    for chunk in chunks(sorted(set(member_ids))):
         rows = (
             DuesAssessment.select(
                 DuesAssessment.id,
@@ -1121,7 +1121,7 @@ def add_assessments(
         }
         for item in items
     ]
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows):
         DuesAssessment.insert_many(chunk).as_rowcount().execute()
     log.info("dues categories recorded for %d members", len(rows))
     return len(rows)
@@ -1285,7 +1285,7 @@ def plan_payment(
         )
         raise DomainError(
             f"{member.name} {months_text(months)}应交 {fen_to_text(total)}"
-            f"（{_amounts_text(plan)}），与所填金额 {fen_to_text(amount_fen)} 不符。"
+            f"（{amounts_text(plan)}），与所填金额 {fen_to_text(amount_fen)} 不符。"
             f"请核对金额或月份，例如：收党费 {member.name} {yuan(total)} "
             f"{months_text(months)}{hint}",
             errcode="amount_mismatch",
@@ -1329,7 +1329,7 @@ def _allocate(
     if owed:
         situation = (
             f"{member.name}欠交 {months_text(m for m, _ in owed)}，共 {fen_to_text(owed_fen)}"
-            f"（{_amounts_text(owed)}）"
+            f"（{amounts_text(owed)}）"
         )
         example = f"收党费 {member.name} {yuan(owed_fen)} {months_text(m for m, _ in owed)}"
     else:
@@ -2496,7 +2496,7 @@ def _read_table(
     settings: Settings,
 ) -> list[tuple[int, dict[str, str]]]:
     """Read an .xlsx or .csv (roster's readers, the [imports] limits) into numbered rows."""
-    lookup = {_header_key(alias): key for key, aliases in columns.items() for alias in aliases}
+    lookup = {header_key(alias): key for key, aliases in columns.items() for alias in aliases}
     expected = (
         "表头应为："
         + "、".join(labels[k] for k in required)
@@ -2504,16 +2504,16 @@ def _read_table(
         + "、".join(labels[k] for k in columns if k not in required)
         + "（选填）"
     )
-    rows: Iterator[list[Any]] = _table_rows(os.fspath(path), settings)
+    rows: Iterator[list[Any]] = table_rows(os.fspath(path), settings)
     header: dict[str, int] | None = None
     header_row = first = 0
     for row_number, cells in enumerate(rows, start=1):
-        texts = [_cell_text(c) for c in cells]
+        texts = [cell_text(c) for c in cells]
         if not first and any(texts):
             first = row_number
         found = {}
         for index, text in enumerate(texts):
-            key = lookup.get(_header_key(text))
+            key = lookup.get(header_key(text))
             if key is not None and key not in found:
                 found[key] = index
         if found:
@@ -2521,7 +2521,7 @@ def _read_table(
             if missing:
                 raise DuesImportError(
                     [
-                        _row_error(
+                        row_error(
                             row_number, "表头缺少必填列“" + "”“".join(missing) + "”。" + expected
                         )
                     ]
@@ -2532,13 +2532,13 @@ def _read_table(
             break
     if header is None:
         if not first:
-            raise DuesImportError([_row_error(1, "文件是空的，没有表头和数据")])
-        raise DuesImportError([_row_error(first, "找不到表头。" + expected)])
+            raise DuesImportError([row_error(1, "文件是空的，没有表头和数据")])
+        raise DuesImportError([row_error(first, "找不到表头。" + expected)])
     width = max(header.values()) + 1
     out = []
     for row_number, cells in enumerate(rows, start=header_row + 1):
         cells = list(cells) + [None] * max(0, width - len(cells))
-        values = {key: _cell_text(cells[index]) for key, index in header.items()}
+        values = {key: cell_text(cells[index]) for key, index in header.items()}
         if any(v.strip() for v in values.values()):
             out.append((row_number, values))
     return out
@@ -2553,18 +2553,18 @@ def _import_members(
     for n, values in rows:
         name, raw = values.get("name", "").strip(), values.get("phone", "")
         if not name:
-            errors.append(_row_error(n, "姓名不能为空"))
+            errors.append(row_error(n, "姓名不能为空"))
         if not raw.strip():
-            errors.append(_row_error(n, "手机号不能为空"))
+            errors.append(row_error(n, "手机号不能为空"))
             continue
         phone = normalize_phone(raw)
-        problem = _phone_problem(raw, phone)
+        problem = phone_problem(raw, phone)
         if problem:
-            errors.append(_row_error(n, problem))
+            errors.append(row_error(n, problem))
         else:
             phones[n] = phone
     found: dict[str, Member] = {}
-    for chunk in _chunks(sorted(set(phones.values()))):
+    for chunk in chunks(sorted(set(phones.values()))):
         query = Member.select(Member, Branch).join(Branch).where(Member.phone.in_(chunk))
         if committee is not None:
             query = query.where(Branch.committee == committee.id)
@@ -2577,10 +2577,10 @@ def _import_members(
         name = values.get("name", "").strip()
         if member is None:
             where = f"{committee.name}的" if committee else ""
-            errors.append(_row_error(n, f"手机号“{values['phone']}”不在{where}党员名册中，请核对"))
+            errors.append(row_error(n, f"手机号“{values['phone']}”不在{where}党员名册中，请核对"))
         elif name and member.name != name:
             errors.append(
-                _row_error(
+                row_error(
                     n, f"手机号“{values['phone']}”登记的是“{member.name}”，与姓名“{name}”不符"
                 )
             )
@@ -2590,7 +2590,7 @@ def _import_members(
 def _books_of(members: list[Member]) -> dict[int, Book]:
     """Books with every paid month for the members of a file, a few queries per 500."""
     books: dict[int, Book] = {}
-    for chunk in _chunks(members):
+    for chunk in chunks(members):
         scope = Member.select(Member.id).where(Member.id.in_([m.id for m in chunk]))
         part = _books(chunk, scope)
         _fill_paid(part, scope)
@@ -2696,7 +2696,7 @@ def check_payments(
             except DomainError as exc:
                 problems.append(exc.message)
         for problem in problems:
-            errors.append(_row_error(n, problem))
+            errors.append(row_error(n, problem))
         if not problems and member is not None and fen is not None and n not in bad_rows:
             checked.append(
                 _PaymentRow(n, member, fen, voluntary, plan, values.get("note", "")[:200])
@@ -2807,7 +2807,7 @@ def import_assessments(
                 )
             except DomainError as exc:
                 problems.append(exc.message)
-        errors.extend(_row_error(n, p) for p in problems)
+        errors.extend(row_error(n, p) for p in problems)
         if not problems and n not in bad_rows and member is not None and category is not None:
             checked.append((member, category, amounts, from_month, approved_by))
     if errors:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from peewee import JOIN, Case, Expression, IntegrityError, Select, fn
 
 from core.clock import local_day
 from handlers.errors import DomainError
-from models.base import db
+from models.base import db, write_tx
 from models.meetings import KINDS, QUORUM_KINDS, Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup, acts_for
 from models.wechat import RateEvent, SharedValue
@@ -27,6 +28,8 @@ WEEKDAYS = "一二三四五六日"
 
 
 Settings = dict[str, dict[str, Any]]
+# (scene, expire_seconds) -> the made code, with .ticket, .url and .expires_at
+QrMaker = Callable[[str, int], Any]
 
 
 def hm(at: datetime, tz: ZoneInfo) -> str:
@@ -581,6 +584,19 @@ def attach_qr(meeting: Meeting, *, ticket: str, url: str, expires_at: datetime) 
     ).execute()
 
 
+def make_qr(meeting: Meeting, now: datetime, settings: Settings, create: QrMaker) -> None:
+    """Have WeChat make the meeting's sign-in QR code (through `create`) and store it.
+
+    `create(scene, expire_seconds)` is the WeChat adapter (bot.clients.create_meeting_qr),
+    handed in by the caller; its errors reach the caller, and then nothing is stored.
+    """
+    made = create(meeting.qr_scene, qr_lifetime(meeting, now, settings))
+    with write_tx():
+        attach_qr(meeting, ticket=made.ticket, url=made.url, expires_at=made.expires_at)
+    meeting.qr_ticket, meeting.qr_url = made.ticket, made.url
+    meeting.qr_expires_at = made.expires_at
+
+
 def remember_scan(openid: str, scene: str, *, now: datetime, settings: Settings) -> Meeting | None:
     """Keep an unbound newcomer's scan until they bind, if sign-in is still open."""
     meeting = meeting_for_scene(scene)
@@ -620,7 +636,7 @@ def mark_present(
     if not name:
         raise DomainError("请写明补签人的姓名，例如：补签 张三（或：补签 张三 编号12）")
     if meeting_id is None:
-        meeting = _latest_started(actor, now, settings)
+        meeting = latest_started(actor, now, settings)
     else:
         meeting = get_meeting(actor, meeting_id)
     _check_markable(meeting, now, settings)
@@ -687,7 +703,7 @@ def _check_markable(meeting: Meeting, now: datetime, settings: Settings) -> None
         )
 
 
-def _latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
+def latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
     """The branch's meeting whose sign-in opened most recently (for 补签, 会议 情况)."""
     branch = Branch.get_by_id(actor.branch_id)
     require_manager(actor, branch)

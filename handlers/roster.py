@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,20 @@ from openpyxl.utils import get_column_letter
 
 from core.clock import local_day, utcnow
 from core.config import defaults
-from core.tabular import INVISIBLE_CATEGORIES, Limits, TableError, preview, read_rows
+from core.tabular import INVISIBLE_CATEGORIES, preview
 from handlers.binding import IssuedCode, issue_codes
 from handlers.errors import DomainError
+from handlers.sheets import (
+    ECHO_CHARS,
+    RowError,
+    cell_text,
+    chunks,
+    header_key,
+    normalize_phone,
+    phone_problem,
+    row_error,
+    table_rows,
+)
 from models.base import write_tx
 from models.org import (
     PARTY_MEMBER_STATUSES,
@@ -40,15 +51,11 @@ Progress = Callable[[int, int], None]
 Settings = dict[str, dict[str, Any]]
 
 PROGRESS_EVERY = 500
-# Cell text quoted in a message is cut to this many characters.
-ECHO_CHARS = 30
-# Rows per INSERT / IN (...) query: well under SQLite's and PostgreSQL's bound-variable limits.
-BATCH = 500
 # The header is usually row 1; a title row or two above it is tolerated.
 HEADER_SEARCH_ROWS = 10
 FIRST_PARTY_YEAR = 1921
 
-# Canonical columns and the header texts accepted for each (compared after _header_key).
+# Canonical columns and the header texts accepted for each (compared after header_key).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "名字"),
     "phone": ("手机号", "手机号码", "手机", "联系手机"),
@@ -112,8 +119,6 @@ ROLE_ALIASES: dict[str, str] = {
 NO_ROLE = frozenset({"无", "党员", "普通党员", "-", "—", "--", "——"})
 
 _ROLE_SPLIT = re.compile(r"[、,/;\s]+")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
 _DATE_PARTS = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(\s+\d{1,2}:\d{2}(:\d{2})?)?"
 )
@@ -136,12 +141,6 @@ class RosterRow:
     dues_category: str | None = None
     dues_base: str | None = None
     dues_from: str | None = None
-
-
-@dataclass(frozen=True)
-class RowError:
-    row_number: int
-    message: str  # the full line shown to the secretary: "第5行：…"
 
 
 @dataclass(frozen=True)
@@ -224,51 +223,10 @@ def _name_problem(label: str, raw: str, limit: int) -> str | None:
     return None
 
 
-def _row_error(row_number: int, text: str) -> RowError:
-    return RowError(row_number, f"第{row_number}行：{text}")
-
-
 # ---- reading files ------------------------------------------------------------------------
 
 
-def _header_key(text: str) -> str:
-    """Fold a header cell for matching: full-width forms, spaces, '*' and (remarks) dropped."""
-    s = unicodedata.normalize("NFKC", text)
-    s = re.sub(r"\(.*?\)", "", s)
-    return re.sub(r"[\s*]", "", s)
-
-
-_HEADER_LOOKUP = {_header_key(alias): key for key, aliases in COLUMNS.items() for alias in aliases}
-
-
-# Spaces trimmed from both ends of a cell: the Unicode space separators (U+3000 among them).
-# Not tabs or line breaks: a name with those is refused (see _check_row), not silently fixed.
-_SPACES = " \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
-
-
-def _cell_text(value: Any) -> str:
-    """Render a cell as text; Excel numbers lose their '.0', Excel dates become ISO dates."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip(_SPACES)
-
-
-def _table_rows(path: str, settings: Settings | None = None) -> Iterator[list[Any]]:
-    """The rows of an .xlsx or .csv, checked against the [imports] limits (core.tabular)."""
-    try:
-        yield from read_rows(path, Limits.from_settings(settings or defaults()))
-    except TableError as exc:
-        raise DomainError(exc.message) from None
+_HEADER_LOOKUP = {header_key(alias): key for key, aliases in COLUMNS.items() for alias in aliases}
 
 
 def _find_header(
@@ -277,18 +235,18 @@ def _find_header(
     """Consume rows up to the header; return its row number and column index per field."""
     first_nonempty = 0
     for row_number, cells in enumerate(rows, start=1):
-        texts = [_cell_text(c) for c in cells]
+        texts = [cell_text(c) for c in cells]
         if not first_nonempty and any(texts):
             first_nonempty = row_number
         columns: dict[str, int] = {}
         errors = []
         for index, text in enumerate(texts):
-            key = _HEADER_LOOKUP.get(_header_key(text))
+            key = _HEADER_LOOKUP.get(header_key(text))
             if key is None:
                 continue
             if key in columns:
                 errors.append(
-                    _row_error(
+                    row_error(
                         row_number,
                         f"表头“{LABELS[key]}”出现了两次（第{get_column_letter(columns[key] + 1)}列"
                         f"和第{get_column_letter(index + 1)}列），请删除多余的一列",
@@ -300,7 +258,7 @@ def _find_header(
             missing = [LABELS[k] for k in REQUIRED if k not in columns]
             if missing:
                 errors.append(
-                    _row_error(
+                    row_error(
                         row_number,
                         "表头缺少必填列“" + "”“".join(missing) + "”。" + _expected_header(),
                     )
@@ -311,8 +269,8 @@ def _find_header(
         if row_number >= HEADER_SEARCH_ROWS:
             break
     if not first_nonempty:
-        raise RosterError([_row_error(1, "文件是空的，没有表头和数据")])
-    raise RosterError([_row_error(first_nonempty, "找不到表头。" + _expected_header())])
+        raise RosterError([row_error(1, "文件是空的，没有表头和数据")])
+    raise RosterError([row_error(first_nonempty, "找不到表头。" + _expected_header())])
 
 
 def _expected_header() -> str:
@@ -333,14 +291,14 @@ def parse_roster(
     ``settings`` give the [imports] limits on the file (the defaults when None).
     """
     path = os.fspath(path)
-    rows = _table_rows(path, settings)
+    rows = table_rows(path, settings)
     header_row, columns = _find_header(rows)
     width = max(columns.values()) + 1
     out: list[RosterRow] = []
     for row_number, cells in enumerate(rows, start=header_row + 1):
         if len(cells) < width:
             cells = list(cells) + [None] * (width - len(cells))
-        values = {key: _cell_text(cells[index]) for key, index in columns.items()}
+        values = {key: cell_text(cells[index]) for key, index in columns.items()}
         if not any(v.strip() for v in values.values()):
             continue  # blank lines and Excel's formatted-but-empty rows
         out.append(
@@ -357,34 +315,6 @@ def parse_roster(
 
 
 # ---- checking rows ------------------------------------------------------------------------
-
-
-def normalize_phone(raw: str) -> str:
-    """Strip what people and Excel add to a mobile number: spaces, dashes, +86, a trailing .0."""
-    s = unicodedata.normalize("NFKC", raw).strip()
-    s = re.sub(r"\.0+$", "", s)
-    s = re.sub(r"[\s\-()]", "", s)
-    if s.startswith("+86"):
-        s = s[3:]
-    elif s.startswith("0086"):
-        s = s[4:]
-    elif s.startswith("86") and len(s) == 13:
-        s = s[2:]
-    return s
-
-
-def _phone_problem(raw: str, phone: str) -> str | None:
-    if _MOBILE.fullmatch(phone):
-        return None
-    raw = preview(raw, ECHO_CHARS)
-    if _SCIENTIFIC.fullmatch(raw.strip()):
-        return (
-            f"手机号“{raw}”被Excel显示成了科学计数法，号码已不完整，"
-            "请把该列设为“文本”格式后重新填写"
-        )
-    if not phone.isdigit() or len(phone) != 11:
-        return f"手机号“{raw}”不是11位手机号"
-    return f"手机号“{raw}”不是有效的手机号（应以13～19开头）"
 
 
 def parse_date(text: str) -> date:
@@ -463,7 +393,7 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[_Entry | None, list[R
     if not row.phone.strip():
         errors.append("手机号不能为空")
     else:
-        problem = _phone_problem(row.phone, phone)
+        problem = phone_problem(row.phone, phone)
         if problem:
             errors.append(problem)
     branch = row.branch.strip()
@@ -516,20 +446,15 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[_Entry | None, list[R
     dues_cells, dues_errors = _dues_cells(row, ctx)
     errors.extend(dues_errors)
     if errors:
-        return None, [_row_error(n, e) for e in errors]
+        return None, [row_error(n, e) for e in errors]
     entry = _Entry(n, name, phone, branch, group, status, roles, joined_on, full_on, dues_cells)
     return entry, []
-
-
-def _chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _phones_elsewhere(phones: Iterable[str], committee: Committee | None) -> set[str]:
     """Return the phones already registered to members outside this committee."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(set(phones))):
+    for chunk in chunks(sorted(set(phones))):
         query = Member.select(Member.phone).join(Branch).where(Member.phone.in_(chunk))
         if committee is not None:
             query = query.where(Branch.committee != committee.id)
@@ -616,7 +541,7 @@ def _check_dues(
             status = member["status"]
         if status not in PARTY_MEMBER_STATUSES:
             errors.append(
-                _row_error(
+                row_error(
                     entry.row_number,
                     f"党员状态为{STATUSES.get(status, status)}，只有预备党员和正式党员交纳党费，"
                     "请清空党费类别、工资基数和基数起始月",
@@ -628,7 +553,7 @@ def _check_dues(
             continue
         problem = _assessment_problem(entry, item, ctx)
         if problem:
-            errors.append(_row_error(entry.row_number, problem))
+            errors.append(row_error(entry.row_number, problem))
         else:
             new.add(entry.row_number)
     return [replace(e, dues_new=e.row_number in new) for e in entries], errors
@@ -655,7 +580,7 @@ def _check(
             earlier = first_row_of.get(entry.phone)
             if earlier is not None:
                 errors.append(
-                    _row_error(
+                    row_error(
                         row.row_number,
                         f"手机号“{row.phone}”与第{earlier}行重复，同一手机号只能出现一次",
                     )
@@ -669,7 +594,7 @@ def _check(
     for entry in entries:
         if entry.phone in elsewhere:
             errors.append(
-                _row_error(
+                row_error(
                     entry.row_number,
                     f"手机号“{entry.phone}”已登记在其他党委的党员名下，请核对手机号，"
                     "或联系原党委先办理组织关系转出",
@@ -708,7 +633,7 @@ def _ensure_branches(
         for b in Branch.select(Branch.id, Branch.name).where(Branch.committee == committee.id)
     }
     missing = sorted(names - existing.keys())
-    for chunk in _chunks(missing):
+    for chunk in chunks(missing):
         Branch.insert_many(
             [{"committee": committee.id, "name": n, "created_at": now} for n in chunk]
         ).as_rowcount().execute()
@@ -726,7 +651,7 @@ def _ensure_groups(wanted: set[tuple[int, str]]) -> tuple[dict[tuple[int, str], 
 
     def load() -> dict[tuple[int, str], int]:
         found: dict[tuple[int, str], int] = {}
-        for chunk in _chunks(branch_ids):
+        for chunk in chunks(branch_ids):
             query = PartyGroup.select(PartyGroup.id, PartyGroup.branch, PartyGroup.name)
             for g in query.where(PartyGroup.branch.in_(chunk)):
                 found[(g.branch_id, g.name)] = g.id
@@ -734,7 +659,7 @@ def _ensure_groups(wanted: set[tuple[int, str]]) -> tuple[dict[tuple[int, str], 
 
     existing = load()
     missing = sorted(wanted - existing.keys())
-    for chunk in _chunks(missing):
+    for chunk in chunks(missing):
         rows = [{"branch": b, "name": n} for b, n in chunk]
         PartyGroup.insert_many(rows).as_rowcount().execute()
     return (load() if missing else existing), len(missing)
@@ -750,7 +675,7 @@ def _existing_members(phones: list[str]) -> dict[str, dict[str, Any]]:
         getattr(Member, name) for name in _COMPARED
     ]
     found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(phones):
+    for chunk in chunks(phones):
         for row in Member.select(*columns).where(Member.phone.in_(chunk)).dicts():
             found[row["phone"]] = row
     return found
@@ -804,7 +729,7 @@ def _write(
         if moved:
             raise RosterError(
                 [
-                    _row_error(e.row_number, f"手机号“{e.phone}”已登记在其他党委的党员名下")
+                    row_error(e.row_number, f"手机号“{e.phone}”已登记在其他党委的党员名下")
                     for e in moved
                 ]
             )
@@ -839,7 +764,7 @@ def _write(
             if done != 1:
                 raise DomainError("导入期间有人修改了党员信息，未导入任何数据，请重新导入。")
             updated += 1
-        for chunk in _chunks(to_create):
+        for chunk in chunks(to_create):
             Member.insert_many(chunk).as_rowcount().execute()
         dues_set = _write_dues(entries, existing, now)
     report = ImportReport(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bot.channels import drain
@@ -16,7 +17,6 @@ from bot.clients import (
 from core.clock import utcnow
 from handlers import housekeeping, meetings, reminders
 from handlers.outbox import Outgoing, enqueue_many
-from models.base import write_tx
 from models.meetings import Meeting
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,14 @@ def meeting_qr_codes(settings: Settings, now: datetime | None = None) -> list[tu
     """
     now = now or utcnow()
     client = official_client(settings)
+    create = partial(create_meeting_qr, settings, client=client)
     failures = []
     for meeting in meetings.meetings_needing_qr(now, settings):
-        lifetime = meetings.qr_lifetime(meeting, now, settings)
         try:
-            qr = create_meeting_qr(settings, meeting.qr_scene, lifetime, client=client)
+            meetings.make_qr(meeting, now, settings, create)
         except WeChatApiError as exc:
             log.warning("QR code for meeting %s failed: %s", meeting.id, exc)
             failures.append((meeting, str(exc)))
-            continue
-        with write_tx():
-            meetings.attach_qr(meeting, ticket=qr.ticket, url=qr.url, expires_at=qr.expires_at)
     return failures
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from core.cli_roster import INVITE_COLUMNS
+from cli.roster import INVITE_COLUMNS
 from core.tabular import FORMULA_PREFIXES, csv_writer, safe_cell, write_xlsx
 from models.base import db
 from tests import factories as f

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import Workbook
 
-from core.cli_roster import INVITE_COLUMNS
+from cli.roster import INVITE_COLUMNS
 from core.clock import UTC, utcnow
 from handlers import dues as d
 from handlers.binding import bind

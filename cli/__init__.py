@@ -1,4 +1,8 @@
-"""Flask CLI commands: db, simulate, demo (roster and others register their own groups)."""
+"""The `flask --app app …` front door: db, simulate, demo here; each feature's group in its module.
+
+Command objects here never share a name with a submodule (`cli.demo` the module would replace
+`cli.demo` the command once imported), hence `demo_command`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from core.cli_channels import channels_cli, outbox_cli
-from core.cli_dues import dues_cli
-from core.cli_meetings import meetings_cli
-from core.cli_roster import roster_cli
-from core.cli_scheduler import jobs_command, scheduler_command
+from cli.channels import channels_cli, outbox_cli
+from cli.dues import dues_cli
+from cli.meetings import meetings_cli
+from cli.roster import roster_cli
+from cli.scheduler import jobs_command, scheduler_command
 from models.base import db
 
 db_cli = AppGroup("db", help="Database schema migrations.")
@@ -141,9 +145,9 @@ def simulate_login(openid: str, api_url: str | None, fake_url: str | None) -> No
 @click.command("demo")
 @with_appcontext
 @click.option("--no-serve", is_flag=True, help="Only create and fill the demo database.")
-def demo(no_serve: bool) -> None:
+def demo_command(no_serve: bool) -> None:
     """Create the demo database, start the fake WeChat and serve on 127.0.0.1."""
-    from core.demo import run_demo
+    from cli.demo import run_demo
 
     run_demo(current_app._get_current_object(), serve=not no_serve)
 
@@ -168,7 +172,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(simulate)
     app.cli.add_command(simulate_login)
-    app.cli.add_command(demo)
+    app.cli.add_command(demo_command)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(roster_cli)
     app.cli.add_command(meetings_cli)

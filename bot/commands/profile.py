@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.context import Context
+from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command
 from handlers.dues import fen_to_text, member_dues
 from handlers.meetings import describe, member_meetings

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.commands.binding import BIND_HELP
+from bot.context import Context
+from bot.dispatcher import GROUP_EVENTS, GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
 from core.datetext import DateTextError, parse_when
 from handlers import calendar
@@ -146,7 +148,7 @@ def _list(ctx: Context) -> str:
 
 def _report(ctx: Context, meeting_id: int | None) -> str:
     if meeting_id is None:
-        meeting = m._latest_started(ctx.member, ctx.now, ctx.settings)
+        meeting = m.latest_started(ctx.member, ctx.now, ctx.settings)
     else:
         meeting = m.get_meeting(ctx.member, meeting_id)
     r = m.attendance_report(meeting, now=ctx.now)
@@ -275,8 +277,6 @@ def _on_scan(ctx: Context) -> str:
         meeting = m.remember_scan(
             ctx.incoming.openid, ctx.incoming.scene, now=ctx.now, settings=ctx.settings
         )
-        from handlers.binding import BIND_HELP
-
         note = ""
         if meeting is not None:
             _, closes = m.signin_window(meeting, ctx.settings)

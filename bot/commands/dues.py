@@ -7,7 +7,8 @@ import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.dispatcher import GROUP_MEMBER, Context, Dispatcher, Handler
+from bot.context import Context
+from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
 from core.clock import local_day
 from core.text import split_command
@@ -78,7 +79,7 @@ def _branch(ctx: Context) -> Branch:
 
 
 def _amounts(plan: list[tuple[date, int]]) -> str:
-    return d._amounts_text(plan)
+    return d.amounts_text(plan)
 
 
 # ---- a member's own dues --------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.dispatcher import GROUP_FALLBACK, GROUP_PUBLIC, Context, Dispatcher, Handler
+from bot.context import Context
+from bot.dispatcher import GROUP_FALLBACK, GROUP_PUBLIC, Dispatcher, Handler
 from bot.filters import Command, Text
 from models.org import BRANCH_MANAGERS
 

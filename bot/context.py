@@ -1,0 +1,47 @@
+"""What a bot command gets: the message, settings, the clock and the sender's member."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.incoming import Incoming
+from core.clock import utcnow
+
+# Who the sender is: openid -> their member, or None. The dispatcher is handed this at
+# registration (bot/routes.py), so the transport knows no feature.
+MemberLookup = Callable[[str], Any]
+
+
+@dataclass
+class Context:
+    """The message, settings, the clock and the sender's member (looked up once, on demand)."""
+
+    incoming: Incoming
+    settings: dict[str, dict[str, Any]]
+    now: datetime = field(default_factory=utcnow)
+    command: str = ""
+    args: str = ""
+    member_lookup: MemberLookup = field(kw_only=True, repr=False)
+    _member: Any = field(default=None, repr=False)
+    _member_loaded: bool = field(default=False, repr=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings["app"]["timezone"])
+
+    @property
+    def member(self) -> Any:
+        """Return the member bound to the sender's account, looked up once."""
+        if not self._member_loaded:
+            self._member = self.member_lookup(self.incoming.openid)
+            self._member_loaded = True
+        return self._member
+
+    def forget_member(self) -> None:
+        """Drop the cached member (after binding or unbinding)."""
+        self._member_loaded = False
+        self._member = None

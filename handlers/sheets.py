@@ -1,0 +1,111 @@
+"""Reading imported spreadsheets, shared by the roster and dues imports.
+
+The file itself is checked and read by core.tabular (limits, hostile .xlsx); this module turns
+its cells into text, matches headers, checks mobile numbers and words row errors the same way
+for every import.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from core.config import defaults
+from core.tabular import Limits, TableError, preview, read_rows
+from handlers.errors import DomainError
+
+Settings = dict[str, dict[str, Any]]
+
+# Cell text quoted in a message is cut to this many characters.
+ECHO_CHARS = 30
+# Rows per INSERT / IN (...) query: well under SQLite's and PostgreSQL's bound-variable limits.
+BATCH = 500
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row_number: int
+    message: str  # the full line shown to the secretary: "第5行：…"
+
+
+def row_error(row_number: int, text: str) -> RowError:
+    """Word an error on a file row: 第5行：…"""
+    return RowError(row_number, f"第{row_number}行：{text}")
+
+
+def header_key(text: str) -> str:
+    """Fold a header cell for matching: full-width forms, spaces, '*' and (remarks) dropped."""
+    s = unicodedata.normalize("NFKC", text)
+    s = re.sub(r"\(.*?\)", "", s)
+    return re.sub(r"[\s*]", "", s)
+
+
+# Spaces trimmed from both ends of a cell: the Unicode space separators (U+3000 among them).
+# Not tabs or line breaks: a name with those is refused (see handlers.roster), not silently fixed.
+_SPACES = " \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+
+
+def cell_text(value: Any) -> str:
+    """Render a cell as text; Excel numbers lose their '.0', Excel dates become ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip(_SPACES)
+
+
+def table_rows(path: str, settings: Settings | None = None) -> Iterator[list[Any]]:
+    """The rows of an .xlsx or .csv, checked against the [imports] limits (core.tabular)."""
+    try:
+        yield from read_rows(path, Limits.from_settings(settings or defaults()))
+    except TableError as exc:
+        raise DomainError(exc.message) from None
+
+
+def normalize_phone(raw: str) -> str:
+    """Strip what people and Excel add to a mobile number: spaces, dashes, +86, a trailing .0."""
+    s = unicodedata.normalize("NFKC", raw).strip()
+    s = re.sub(r"\.0+$", "", s)
+    s = re.sub(r"[\s\-()]", "", s)
+    if s.startswith("+86"):
+        s = s[3:]
+    elif s.startswith("0086"):
+        s = s[4:]
+    elif s.startswith("86") and len(s) == 13:
+        s = s[2:]
+    return s
+
+
+def phone_problem(raw: str, phone: str) -> str | None:
+    """Say what is wrong with a normalized mobile number (None when it is one), quoting `raw`."""
+    if _MOBILE.fullmatch(phone):
+        return None
+    raw = preview(raw, ECHO_CHARS)
+    if _SCIENTIFIC.fullmatch(raw.strip()):
+        return (
+            f"手机号“{raw}”被Excel显示成了科学计数法，号码已不完整，"
+            "请把该列设为“文本”格式后重新填写"
+        )
+    if not phone.isdigit() or len(phone) != 11:
+        return f"手机号“{raw}”不是11位手机号"
+    return f"手机号“{raw}”不是有效的手机号（应以13～19开头）"
+
+
+def chunks(items: list[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    """Split items into lists of at most `size` (one INSERT or IN (...) each)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
