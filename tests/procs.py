@@ -111,6 +111,9 @@ class Gunicorn:
                 "--threads", str(self.threads),
                 "-b", f"127.0.0.1:{self.port}",
                 "--graceful-timeout", "5",
+                # Longer than a busy machine's pause between one client's requests: with
+                # gunicorn's 2 s default, a request racing the idle close is reset.
+                "--keep-alive", "30",
                 *(["-c", str(self.config)] if self.config else []),
                 self.app,
             )  # fmt: skip
