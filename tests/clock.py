@@ -3,8 +3,8 @@
 A test that reads time outside its own `time_machine.travel` still reads this pinned clock, so
 its result never depends on the day the suite runs; a test that leaks to the real clock shows up
 as a failure on every day, not on some days. Child processes follow the same clock through
-`tests.clockshim` (see `tests.procs.python`). Set ZHIBU_TEST_NOW (ISO 8601 with an offset) to run
-the suite at another moment.
+`tests.clockshim` (see `tests.support.procs.python`). Set ZHIBU_TEST_NOW (ISO 8601 with an
+offset) to run the suite at another moment.
 """
 
 from __future__ import annotations

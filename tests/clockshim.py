@@ -1,8 +1,8 @@
 """Run a module in a child process on the parent test's clock.
 
 `python -m tests.clockshim -m MODULE ARGS…` travels to the moment in ZHIBU_TEST_CLOCK (set by
-`tests.procs.clean_env` from the test's pinned clock), lets time run on from there, and runs
-MODULE as `python -m MODULE ARGS…` would. Forked children (gunicorn workers) inherit it.
+`tests.support.procs.clean_env` from the test's pinned clock), lets time run on from there, and
+runs MODULE as `python -m MODULE ARGS…` would. Forked children (gunicorn workers) inherit it.
 """
 
 from __future__ import annotations

@@ -1,31 +1,34 @@
-"""Shared fixtures: a real database (SQLite file or PostgreSQL), the app, a live server."""
+"""Every shared fixture of the suite: a real database (SQLite file or PostgreSQL), the app, a
+live server, a callback driver, and the /api/v1 environment with the fake WeChat.
+
+The helpers these fixtures build on are plain functions in tests/support/; test data builders
+are in tests/factories.py. tests/outbox/conftest.py gives the outbox tests their own ``fake``
+and ``env``.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
-from werkzeug.serving import make_server
 
-# tests.clock pins every test to the suite clock; tests.api_env: the /api/v1 fixtures.
-pytest_plugins = ["tests.clock", "tests.api_env"]
+# tests.clock pins every test to the suite clock.
+pytest_plugins = ["tests.clock"]
 
 HERE = Path(__file__).parent
 os.environ["ZHIBU_CONFIG"] = str(HERE / "config.test.toml")
 for _name in [n for n in os.environ if n.startswith("ZHIBU_") and "__" in n]:
     del os.environ[_name]  # a developer's overrides must not leak into tests
 
-from app import create_app  # noqa: E402
-from bot.simulate import CallbackDriver, http_poster  # noqa: E402
+from bot.fake import FakeWeChat  # noqa: E402
+from bot.simulate import CallbackDriver  # noqa: E402
 from models.base import db  # noqa: E402
-from models.registry import ALL_MODELS  # noqa: E402
-
-PG_URL = os.environ.get("ZHIBU_TEST_DATABASE_URL", "")
+from tests.support.api import Env, start_env  # noqa: E402
+from tests.support.apps import PG_URL, LiveServer, make_app, make_driver  # noqa: E402
 
 
 def _pg_admin(sql: str) -> None:
@@ -66,22 +69,6 @@ def db_url(pg_url: str | None, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'zhibu.db'}"
 
 
-def make_app(db_url: str, **overrides: Any) -> Any:
-    """Build the app on db_url with per-section overrides, migrated and empty."""
-    config: dict[str, dict[str, Any]] = {"database": {"url": db_url}}
-    for section, values in overrides.items():
-        config.setdefault(section, {}).update(values)
-    app = create_app(config)
-    from models.migrate import upgrade
-
-    with db.connection_context():
-        upgrade(db.obj)
-        if db_url.startswith("postgresql"):
-            tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-            db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    return app
-
-
 @pytest.fixture
 def app(db_url: str) -> Iterator[Any]:
     application = make_app(db_url)
@@ -102,23 +89,6 @@ def conn(app: Any) -> Iterator[None]:
         yield
 
 
-class LiveServer:
-    """The app served over real HTTP on 127.0.0.1 in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def live_server(app: Any) -> Iterator[LiveServer]:
     server = LiveServer(app).start()
@@ -126,20 +96,37 @@ def live_server(app: Any) -> Iterator[LiveServer]:
     server.stop()
 
 
-def make_driver(settings: dict[str, dict[str, Any]], url: str, **kw: Any) -> CallbackDriver:
-    wechat = settings["wechat"]
-    return CallbackDriver(
-        token=wechat["token"],
-        aes_key=wechat["encoding_aes_key"],
-        app_id=wechat["app_id"],
-        mode=wechat["mode"],
-        url=url + "/wechat",
-        poster=http_poster,
-        **kw,
-    )
-
-
 @pytest.fixture
 def wechat(settings: dict[str, dict[str, Any]], live_server: LiveServer) -> CallbackDriver:
     """A callback driver posting signed, encrypted XML to the live server over HTTP."""
     return make_driver(settings, live_server.url)
+
+
+# ----- /api/v1: a live app, the fake WeChat and the cast of tests/support/api.py -------------
+
+
+@pytest.fixture
+def fake(settings: dict[str, dict[str, Any]]) -> Iterator[FakeWeChat]:
+    """The fake WeChat servers, answering to the test app's credentials."""
+    wechat = settings["wechat"]
+    with FakeWeChat(appid=wechat["app_id"], secret=wechat["app_secret"]) as server:
+        yield server
+
+
+@pytest.fixture
+def make_env(db_url: str, fake: FakeWeChat) -> Iterator[Any]:
+    """Build live /api/v1 environments (each with setting overrides); stop them after."""
+    envs: list[Env] = []
+
+    def build(**overrides: Any) -> Env:
+        envs.append(start_env(db_url, fake, **overrides))
+        return envs[-1]
+
+    yield build
+    for built in envs:
+        built.server.stop()
+
+
+@pytest.fixture
+def env(make_env: Any) -> Env:
+    return make_env()

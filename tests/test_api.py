@@ -29,9 +29,9 @@ from models.base import db
 from models.study import StudyCheckin
 from models.wechat import WechatBinding
 from tests import factories as f
-from tests.api_contract import check
-from tests.api_env import Env
-from tests.conftest import make_driver
+from tests.support.api import Env
+from tests.support.api_contract import check
+from tests.support.apps import make_driver
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)

@@ -53,7 +53,7 @@ from models.registry import ALL_MODELS
 from models.study import StudyCheckin
 from models.wechat import BindCode, RateEvent, WechatBinding
 from tests import factories as f
-from tests.api_env import CAST, Env
+from tests.support.api import CAST, Env
 
 SH = ZoneInfo("Asia/Shanghai")
 TEMPLATE = "tpl-authz"
@@ -81,10 +81,10 @@ CALLERS = (
     "sec",
     "admin_via_x",
 )
-# Besides the cast of tests/api_env.py, two members of A with a single role each: an organizer
+# Besides the cast of tests/support/api.py, two members of A with a single role each: an organizer
 # (manages meetings and the branch, not dues) and a dues collector (dues only).
 EXTRA = {"org": ("组织委员甲", "organizer"), "collector": ("收缴员甲", "dues_collector")}
-# The branches (tests/api_env.py keys) whose names and people each caller may see.
+# The branches (tests/support/api.py keys) whose names and people each caller may see.
 SEES = {
     "stranger": "A",  # once it binds to a member of A
     "m1": "A",

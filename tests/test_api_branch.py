@@ -22,10 +22,11 @@ from models.outbox import OutboxMessage, SubscribeCredit
 from models.study import StudyCheckin
 from models.wechat import BindCode, WechatBinding
 from tests import factories as f
-from tests.api_env import Env
-from tests.conftest import make_driver
-from tests.test_calendar import counting_queries, meet
-from tests.test_outbox_support import drain_at
+from tests.support.api import Env
+from tests.support.apps import make_driver
+from tests.support.meetings import meet
+from tests.support.outbox import drain_at
+from tests.support.queries import counting_queries
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)  # a Thursday, 4 days left in November

@@ -18,8 +18,8 @@ import time_machine
 from handlers.dues import branch_month_summary
 from models.dues import DuesMonth, DuesPayment, DuesReport
 from tests import factories as f
-from tests.api_env import Env
-from tests.conftest import make_driver
+from tests.support.api import Env
+from tests.support.apps import make_driver
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 10, 10, 0, tzinfo=SH)

@@ -2,7 +2,7 @@
 dates at the ends of the calendar, control characters, bodies that are not JSON, no token, and a
 database held locked by another writer (a short retry, then 503 with Retry-After).
 
-Real HTTP against the cast of tests/api_env.py; every answer is checked against the OpenAPI
+Real HTTP against the cast of tests/support/api.py; every answer is checked against the OpenAPI
 document (tests/api_contract.py).
 """
 
@@ -25,7 +25,7 @@ from api.auth import WxSession
 from models.meetings import Meeting
 from models.study import StudyCheckin
 from models.wechat import RateEvent
-from tests.api_env import Env
+from tests.support.api import Env
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)

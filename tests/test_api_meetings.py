@@ -1,6 +1,6 @@
 """The meetings API: a member's meetings, sign-in and leave; a manager's scheduling, sign-in
-codes and QR, 补签, reports and leave decisions. Real HTTP against the cast of tests/api_env.py;
-every answer is checked against the OpenAPI document.
+codes and QR, 补签, reports and leave decisions. Real HTTP against the cast of
+tests/support/api.py; every answer is checked against the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import time_machine
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.wechat import RateEvent
 from tests import factories as f
-from tests.api_env import Env
-from tests.conftest import make_driver
+from tests.support.api import Env
+from tests.support.apps import make_driver
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)  # a Thursday

@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.openapi import document
-from tests.api_env import Env
+from tests.support.api import Env
 
 CHECKS = [
     not_a_server_error,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,14 +23,15 @@ from handlers.calendar import (
 from handlers.errors import DomainError
 from handlers.meetings import attendance_report
 from models.base import db
-from models.meetings import QUORUM_KINDS, Attendance, Meeting, MeetingAttendee
-from models.org import Branch, Committee, Member, PartyGroup
+from models.meetings import Attendance
+from models.org import Branch, Committee
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support.apps import make_app
+from tests.support.meetings import meet
+from tests.support.queries import counting_queries
 
 SH = ZoneInfo("Asia/Shanghai")
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
-_scene = itertools.count(1)
 
 
 def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -45,40 +45,6 @@ def old_branch(name: str, comm: Committee | None = None, since: datetime = LONG_
     br.created_at = since
     br.save()
     return br
-
-
-def meet(
-    br: Branch,
-    kind: str,
-    start: datetime,
-    minutes: int = 90,
-    *,
-    group: PartyGroup | None = None,
-    status: str = "scheduled",
-    present: Sequence[Member] | None = None,
-    absent: Sequence[Member] = (),
-) -> Meeting:
-    """A meeting with `present` and `absent` expected and their attendance recorded.
-
-    A 党员大会 or 支委会 counts only with a quorum: without `present`, one voter (a full member
-    made for it) is expected and present, so the meeting has one; pass present=[] for none.
-    """
-    meeting = Meeting.create(
-        branch=br,
-        party_group=group,
-        kind=kind,
-        starts_at=start,
-        ends_at=start + timedelta(minutes=minutes),
-        status=status,
-        qr_scene=f"mtg_cal_{next(_scene)}",
-    )
-    if present is None:
-        present = [f.member(br=br)] if kind in QUORUM_KINDS else []
-    for member in (*present, *absent):
-        MeetingAttendee.create(meeting=meeting, member=member)
-    for member in present:
-        Attendance.create(meeting=meeting, member=member, status="present", method="code")
-    return meeting
 
 
 def pick(reqs: list[Requirement], kind: str, group_id: int | None = None) -> Requirement:
@@ -495,21 +461,6 @@ def test_group_meetings_are_required_per_party_group(
 
 
 # ---- all branches at once -------------------------------------------------------------------
-
-
-@contextmanager
-def counting_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Count the SQL statements the bound database runs inside the block."""
-    seen: list[str] = []
-    original = db.obj.execute_sql
-
-    def counting(sql: str, params: Any = None) -> Any:
-        seen.append(sql)
-        return original(sql, params)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(db.obj, "execute_sql", counting)
-        yield seen
 
 
 def _add_branches(comm: Committee, start: int, stop: int) -> set[tuple[int, str, int | None]]:

@@ -28,7 +28,7 @@ from bot.fake import FakeClock, FakeWeChat
 from core.clock import utcnow
 from models.base import db
 from models.wechat import SharedValue
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 START = 1_700_000_000.0
 APPID = "wxclientstest0001"

@@ -28,8 +28,8 @@ from models.org import Member
 from models.study import StudyCheckin
 from models.wechat import InboundMessage
 from tests import factories as f
-from tests.conftest import make_app, make_driver
-from tests.procs import Answer, Gunicorn, Job, post_from_processes, post_lanes
+from tests.support.apps import make_app, make_driver
+from tests.support.procs import Answer, Gunicorn, Job, post_from_processes, post_lanes
 
 LOCK_ERRORS = ("database is locked", "database table is locked", "lock timeout", "deadlock")
 ON_POSTGRES = bool(os.environ.get("ZHIBU_TEST_DATABASE_URL"))
@@ -211,7 +211,7 @@ def test_w2_other_events_in_the_same_second_are_distinct_too(deployment: Deploym
 @pytest.fixture
 def probe(db_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
     """gunicorn serving the real app plus /_probe/db (tests/procs.py:probe_app)."""
-    _, server, _ = _deploy(db_url, tmp_path, app="tests.procs:probe_app()")
+    _, server, _ = _deploy(db_url, tmp_path, app="tests.support.procs:probe_app()")
     server.start()
     try:
         yield server

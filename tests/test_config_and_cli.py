@@ -95,7 +95,7 @@ def test_bad_config_stops_the_cli_with_one_line(tmp_path):
 
 
 def test_plain_mode_warns_at_start(db_url, caplog):
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     with caplog.at_level(logging.WARNING):
         make_app(db_url, wechat={"mode": "plain"})

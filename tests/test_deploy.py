@@ -42,8 +42,8 @@ from deploy.run_local import (
 from models.base import db
 from models.study import StudyCheckin
 from tests import factories as f
-from tests.conftest import make_app, make_driver
-from tests.procs import Gunicorn
+from tests.support.apps import make_app, make_driver
+from tests.support.procs import Gunicorn
 
 # The finding: `-w 2` gthread workers. Two threads each, so 4 slow clients would hold them all;
 # 12 make sure both workers are held whichever accepts which.
@@ -194,7 +194,7 @@ def stack(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Stack:
         openids = [f.bound(f.member(f"慢客户端{i}")) for i in range(CALLBACKS)]
     db.close()
     server = Gunicorn(
-        db_url, tmp_path / "gunicorn.log", app="tests.procs:probe_app()",
+        db_url, tmp_path / "gunicorn.log", app="tests.support.procs:probe_app()",
         workers=WORKERS, threads=THREADS, config=GUNICORN_CONF,
         env={"ZHIBU_APP__TRUSTED_PROXIES": "1"},
     )  # fmt: skip

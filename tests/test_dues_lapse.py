@@ -17,7 +17,7 @@ from models.base import db
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 SH = ZoneInfo("Asia/Shanghai")
 # Half past midnight on New Year's Day in Shanghai: still 2026-12-31 in UTC.

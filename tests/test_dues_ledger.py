@@ -18,7 +18,7 @@ from models.base import db
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesReport
 from models.org import Branch, Committee, Member
 from tests import factories as f
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 10, 10, 0, tzinfo=SH)

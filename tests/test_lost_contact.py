@@ -13,7 +13,7 @@ import pytest
 
 from handlers import dues, meetings, reminders
 from tests import factories as f
-from tests.test_calendar import counting_queries
+from tests.support.queries import counting_queries
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 8, 30, tzinfo=SH)

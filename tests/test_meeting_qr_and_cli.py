@@ -12,7 +12,7 @@ from bot.fake import FakeWeChat
 from models.base import db
 from models.meetings import Attendance, Meeting
 from tests import factories as f
-from tests.conftest import LiveServer, make_app, make_driver
+from tests.support.apps import LiveServer, make_app, make_driver
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)

@@ -13,9 +13,9 @@ import time_machine
 
 from handlers import reminders
 from tests import factories as f
-from tests.api_env import Env
-from tests.conftest import make_driver
-from tests.test_calendar import meet
+from tests.support.api import Env
+from tests.support.apps import make_driver
+from tests.support.meetings import meet
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SH)  # 4 days left in November, 35 in the quarter

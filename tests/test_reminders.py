@@ -13,7 +13,7 @@ from handlers.study import record_study
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.outbox import BranchChannel, OutboxMessage
 from tests import factories as f
-from tests.test_calendar import counting_queries
+from tests.support.queries import counting_queries
 
 SH = ZoneInfo("Asia/Shanghai")
 THU = datetime(2026, 11, 26, 20, 0, tzinfo=SH)  # a Thursday evening

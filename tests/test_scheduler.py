@@ -51,7 +51,7 @@ def test_s3_cron_times_are_shanghai_whatever_the_machine_zone(app, settings, mac
 
 def test_a_day_of_week_must_be_a_name(db_url):
     from core.config import ConfigError
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     with pytest.raises(ConfigError, match="scheduler.token_refresh.*by name"):
         make_app(db_url, scheduler={"token_refresh": "0 9 * * 6"})

@@ -11,7 +11,7 @@ from core.clock import utcnow
 from models.base import db
 from models.jobs import JobRun
 from scheduler import lease
-from tests.procs import clean_env, python, stop_process
+from tests.support.procs import clean_env, python, stop_process
 
 ROOT = Path(__file__).parent.parent
 

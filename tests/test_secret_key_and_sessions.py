@@ -18,9 +18,9 @@ from api.auth import TOKEN_SALT
 from core import config
 from core.config import DEMO_APPID, ConfigError
 from models.api import ApiSession
-from tests.api_env import Env
-from tests.conftest import PG_URL
-from tests.procs import ROOT, clean_env, python
+from tests.support.api import Env
+from tests.support.apps import PG_URL
+from tests.support.procs import ROOT, clean_env, python
 
 STRONG = "k" * 32
 DEMO_SECRET_KEY = "demo-secret-key-change-me"  # noqa: S105 - the public example key

@@ -11,7 +11,7 @@ import pytest
 
 from core.clock import utcnow
 from tests.clock import suite_now
-from tests.procs import ROOT, clean_env, python
+from tests.support.procs import ROOT, clean_env, python
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -38,8 +38,8 @@ from models.base import db
 from models.study import StudyCheckin
 from models.wechat import InboundMessage
 from tests import factories as f
-from tests.conftest import LiveServer, make_app, make_driver
-from tests.procs import Gunicorn
+from tests.support.apps import LiveServer, make_app, make_driver
+from tests.support.procs import Gunicorn
 
 # A guard against a refusal that runs on (expansion, tree building), not a speed target: ten
 # times a normal answer on a busy 2-core machine. Speed is measured in bench/.

@@ -32,7 +32,7 @@ from models.base import db
 from models.outbox import DEAD_NOTICE_KIND, OutboxMessage, mask_target
 from models.wechat import SharedValue
 from tests import factories as f
-from tests.test_outbox_support import (  # noqa: F401 - fixtures
+from tests.support.outbox import (
     AGENT_ID,
     CORP_SECRET,
     ROBOT,
@@ -41,8 +41,6 @@ from tests.test_outbox_support import (  # noqa: F401 - fixtures
     WEBHOOK,
     Env,
     drain_at,
-    env_fixture,
-    fake_fixture,
     make_env,
     texts,
 )

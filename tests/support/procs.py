@@ -1,6 +1,7 @@
 """Real processes for tests: free ports, a gunicorn server, and HTTP client processes.
 
-Client processes run this module: `python -m tests.procs post JOBS.json OUT.json THREADS`.
+Client processes run this module:
+`python -m tests.support.procs post JOBS.json OUT.json THREADS`.
 A job file holds "lanes": each lane is a list of requests one thread sends in order, so a
 member's messages keep their order while lanes run concurrently.
 """
@@ -25,7 +26,7 @@ import requests
 
 from tests.clockshim import CLOCK_ENV
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = ROOT / "tests" / "config.test.toml"
 BIN = Path(sys.executable).parent
 
@@ -215,7 +216,7 @@ def post_from_processes(
         jobs = workdir / f"jobs-{n}.json"
         out = workdir / f"out-{n}.json"
         jobs.write_text(json.dumps({"url": url, "lanes": [lanes[i] for i in indexes]}))
-        cmd = python("-m", "tests.procs", "post", str(jobs), str(out), str(threads))
+        cmd = python("-m", "tests.support.procs", "post", str(jobs), str(out), str(threads))
         procs.append((indexes, out, subprocess.Popen(cmd, cwd=ROOT, env=clean_env())))
     answers: list[list[Answer]] = [[] for _ in lanes]
     try:
@@ -262,7 +263,8 @@ def probe_app() -> Any:
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) != 4 or argv[0] != "post":
-        print("usage: python -m tests.procs post JOBS.json OUT.json THREADS", file=sys.stderr)
+        usage = "usage: python -m tests.support.procs post JOBS.json OUT.json THREADS"
+        print(usage, file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[1]).read_text())
     lanes = [[(dict(p), b) for p, b in lane] for lane in spec["lanes"]]

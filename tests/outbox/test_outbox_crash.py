@@ -1,6 +1,6 @@
 """N2: the drain SIGKILLed at each step of a send, then restarted, against the fake.
 
-The drain runs in a child process (``python -m tests.test_outbox_support drain STEP NTH``) that
+The drain runs in a child process (``python -m tests.support.outbox drain STEP NTH``) that
 kills itself with SIGKILL the NTH time it reaches STEP: "claimed" (rows claimed, nothing sent),
 "answered" (the robot accepted a message, nothing recorded yet) or "recorded" (the outcome is
 committed). A second child, started as if ``claim_timeout_seconds`` had passed, finishes the
@@ -20,15 +20,13 @@ from core.clock import utcnow
 from handlers import outbox
 from models.outbox import OutboxMessage
 from tests import factories as f
-from tests.procs import ROOT, clean_env, python
-from tests.test_outbox_support import (  # noqa: F401 - fixtures
+from tests.support.outbox import (
     ROBOT,
     Env,
     drain_at,
-    env_fixture,
-    fake_fixture,
     texts,
 )
+from tests.support.procs import ROOT, clean_env, python
 
 RESTART_SHIFT = 61  # seconds: past FAST_OUTBOX's claim_timeout_seconds (60)
 
@@ -43,7 +41,7 @@ def run_child(env: Env, step: str, nth: int, shift: float = 0.0) -> subprocess.C
         ZHIBU_OUTBOX__CONNECT_TIMEOUT_SECONDS="1",
         ZHIBU_OUTBOX__READ_TIMEOUT_SECONDS="5",
     )
-    cmd = python("-m", "tests.test_outbox_support", "drain", step, str(nth), str(shift))
+    cmd = python("-m", "tests.support.outbox", "drain", step, str(nth), str(shift))
     return subprocess.run(
         cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=600, check=False
     )

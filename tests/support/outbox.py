@@ -1,7 +1,8 @@
 """Helpers for the outbox and channel tests: the fake WeChat, a stepped clock, an app wired to
-the fake, and the child process the crash and producer tests start.
+the fake, and the child process the crash and producer tests start. Their ``fake`` and ``env``
+fixtures are in tests/outbox/conftest.py.
 
-Run as a child: ``python -m tests.test_outbox_support drain STEP NTH SHIFT`` (SIGKILL itself at
+Run as a child: ``python -m tests.support.outbox drain STEP NTH SHIFT`` (SIGKILL itself at
 the NTH time the drain reaches STEP; "none" never) or ``enqueue START_AT``.
 """
 
@@ -11,12 +12,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-import pytest
 
 from bot.channels import Clock, DrainReport, Hook, drain
 from bot.fake import FakeClock, FakeWeChat
@@ -110,13 +108,6 @@ def fake_server(start: float | None = None) -> FakeWeChat:
     return FakeWeChat(appid=APPID, secret=SECRET, corp_secret=CORP_SECRET, clock=FakeClock(start))
 
 
-@pytest.fixture(name="fake")
-def fake_fixture() -> Iterator[FakeWeChat]:
-    """A fake on real time."""
-    with fake_server() as server:
-        yield server
-
-
 @dataclass
 class Env:
     app: Any
@@ -126,20 +117,10 @@ class Env:
 
 
 def make_env(db_url: str, fake: FakeWeChat, **overrides: dict[str, Any]) -> Env:
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     app = make_app(db_url, **settings_for(fake, **overrides))
     return Env(app, app.config["ZHIBU"], fake, db_url)
-
-
-@pytest.fixture(name="env")
-def env_fixture(db_url: str, fake: FakeWeChat) -> Iterator[Env]:
-    """An app on a fresh database wired to the fake, with an open connection."""
-    e = make_env(db_url, fake)
-    with e.app.app_context(), db.connection_context():
-        yield e
-    if not db.is_closed():
-        db.close()
 
 
 def texts(fake: FakeWeChat, api: str = "robot", target: str | None = None) -> list[str]:

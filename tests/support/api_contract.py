@@ -20,7 +20,7 @@ REGISTRY = Registry().with_resource(
 # (method, path, status) of every answer checked in this test process.
 SEEN: set[tuple[str, str, int]] = set()
 # Secrets of the apps under test (app secret, AES key, signing key, robot keys): no answer may
-# contain one (QUALITY.md A3). tests/api_env.py adds its app's.
+# contain one (QUALITY.md A3). tests/support/api.py adds its app's.
 SECRETS: set[str] = set()
 
 

@@ -1,6 +1,6 @@
 """A live app with the fake WeChat and a cast of people, for /api/v1 tests.
 
-Its fixtures (``fake``, ``make_env``, ``env``) are a pytest plugin (tests/conftest.py).
+Its fixtures (``fake``, ``make_env``, ``env``) are in tests/conftest.py.
 
 The cast (every key but ``new`` and ``m2`` has a mini-program binding with openid
 ``mini-<key>``, so ``env.token(key)`` logs them in):
@@ -19,14 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from bot.fake import FakeWeChat
 from models.base import db
 from models.org import Branch, Member
 from tests import factories as f
-from tests.api_contract import SECRETS, Api
-from tests.conftest import LiveServer, make_app
+from tests.support.api_contract import SECRETS, Api
+from tests.support.apps import LiveServer, make_app
 
 CAST: dict[str, tuple[str, str, str]] = {
     # key: (name, branch key, roles)
@@ -87,21 +85,11 @@ class _Ctx:
         self.app_ctx.__exit__(*exc)
 
 
-@pytest.fixture
-def fake(settings):
-    wechat = settings["wechat"]
-    with FakeWeChat(appid=wechat["app_id"], secret=wechat["app_secret"]) as server:
-        yield server
-
-
-@pytest.fixture
-def make_env(db_url, fake):
-    servers: list[LiveServer] = []
-
-    def build(**overrides: Any) -> Env:
-        app = make_app(db_url, wechat={"api_base_url": fake.base_url}, **overrides)
-        server = LiveServer(app).start()
-        servers.append(server)
+def start_env(db_url: str, fake: FakeWeChat, **overrides: Any) -> Env:
+    """Start a live app on db_url talking to ``fake``, with the cast and branch A's robot."""
+    app = make_app(db_url, wechat={"api_base_url": fake.base_url}, **overrides)
+    server = LiveServer(app).start()
+    try:
         with app.app_context(), db.connection_context():
             other = f.committee("其他党委")
             branches = {
@@ -129,13 +117,7 @@ def make_env(db_url, fake):
                     f.bound(person, "oa-m2", app="oa")
                 elif key != "new":
                     f.bound(person, f"mini-{key}", app="mini")
-        return Env(app, server, Api(server.url), fake, people, branches)
-
-    yield build
-    for server in servers:
+    except BaseException:
         server.stop()
-
-
-@pytest.fixture
-def env(make_env) -> Env:
-    return make_env()
+        raise
+    return Env(app, server, Api(server.url), fake, people, branches)

@@ -21,20 +21,18 @@ from models.base import db
 from models.outbox import DEAD_NOTICE_KIND, OutboxMessage, SubscribeCredit
 from models.wechat import RateEvent
 from tests import factories as f
-from tests.procs import ROOT, clean_env, python
-from tests.test_outbox_support import (  # noqa: F401 - fixtures
+from tests.support.outbox import (
     ROBOT,
     SUBSCRIBE_ID,
     WEBHOOK,
     Env,
     SteppedClock,
     drain_at,
-    env_fixture,
-    fake_fixture,
     fake_server,
     make_env,
     texts,
 )
+from tests.support.procs import ROOT, clean_env, python
 
 START = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 
@@ -106,7 +104,7 @@ def test_n1_ten_processes_enqueueing_the_same_reminder_make_one_row(env: Env):
     child_env = clean_env(ZHIBU_DATABASE__URL=env.db_url)
     procs = [
         subprocess.Popen(
-            python("-m", "tests.test_outbox_support", "enqueue", str(start_at)),
+            python("-m", "tests.support.outbox", "enqueue", str(start_at)),
             cwd=ROOT,
             env=child_env,
             stdout=subprocess.PIPE,
