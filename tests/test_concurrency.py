@@ -97,7 +97,7 @@ def _flat(answers: list[list[Answer]]) -> list[Answer]:
 # ---- W1: one message, 300 deliveries, several workers --------------------------------------
 
 
-def test_w1_same_message_300_times_concurrently_gives_one_checkin(
+def test_the_same_message_300_times_concurrently_gives_one_checkin(
     deployment: Deployment, tmp_path: Path
 ) -> None:
     d = deployment.driver
@@ -126,7 +126,7 @@ def test_w1_same_message_300_times_concurrently_gives_one_checkin(
 # ---- W2: events ---------------------------------------------------------------------------------
 
 
-def test_w2_fifty_copies_of_one_event_give_one_effect(deployment: Deployment) -> None:
+def test_fifty_copies_of_one_event_give_one_effect(deployment: Deployment) -> None:
     d = deployment.driver
     with deployment.app.app_context(), db.connection_context():
         openid = f.bound(f.member("孙八"))
@@ -152,7 +152,7 @@ def _copies_of_each(
     return lanes, which
 
 
-def test_w2_different_events_in_the_same_second_are_distinct(deployment: Deployment) -> None:
+def test_different_events_in_the_same_second_are_distinct(deployment: Deployment) -> None:
     d = deployment.driver
     with deployment.app.app_context(), db.connection_context():
         openid = f.bound(f.member("周九"))
@@ -177,7 +177,9 @@ def test_w2_different_events_in_the_same_second_are_distinct(deployment: Deploym
     deployment.assert_clean_log()
 
 
-def test_w2_other_events_in_the_same_second_are_distinct_too(deployment: Deployment) -> None:
+def test_unknown_events_and_template_reports_in_the_same_second_are_distinct(
+    deployment: Deployment,
+) -> None:
     """Events wechatpy does not know (UnknownMessage has no .event) and template-send reports
     (told apart by MsgID, not MsgId) from one account in one second are different events."""
     d = deployment.driver
@@ -236,7 +238,7 @@ def _probe_all(server: Gunicorn, n: int = 200) -> list[dict[str, Any]]:
     return [r.json() for r in reports]
 
 
-def test_d1_every_worker_connection_has_the_configured_settings(probe: Gunicorn) -> None:
+def test_every_gunicorn_worker_connection_has_the_configured_settings(probe: Gunicorn) -> None:
     reports = _probe_all(probe)
     if ON_POSTGRES:
         assert Counter(r["lock_timeout"] for r in reports) == {"2s": len(reports)}
@@ -248,7 +250,7 @@ def test_d1_every_worker_connection_has_the_configured_settings(probe: Gunicorn)
 
 
 @pytest.mark.parametrize(("configured", "ms"), [(None, 2000), (3.5, 3500)])
-def test_d1_fresh_app_in_process_every_thread_connection(
+def test_every_thread_connection_of_a_fresh_app_has_the_configured_settings(
     db_url: str, configured: float | None, ms: int
 ) -> None:
     overrides = {"database": {"lock_timeout": configured}} if configured else {}
@@ -335,11 +337,13 @@ def _d2(deployment: Deployment, tmp_path: Path, members: int, each: int) -> None
     print(f"D2: {total} messages in {elapsed:.1f} s ({total / elapsed:.0f}/s)")
 
 
-def test_d2_concurrent_writers_lose_nothing(deployment: Deployment, tmp_path: Path) -> None:
+def test_concurrent_writers_lose_nothing(deployment: Deployment, tmp_path: Path) -> None:
     _d2(deployment, tmp_path, D2_MEMBERS, D2_MESSAGES_EACH)
 
 
 @pytest.mark.slow
-def test_d2_concurrent_writers_lose_nothing_10000(deployment: Deployment, tmp_path: Path) -> None:
+def test_concurrent_writers_lose_nothing_in_a_10000_message_soak(
+    deployment: Deployment, tmp_path: Path
+) -> None:
     """The soak version (`pytest -m slow`): 2,000 members x 5 messages."""
     _d2(deployment, tmp_path, 2000, 5)

@@ -270,7 +270,7 @@ def _wait_answered(clients: list[SlowClient], within: float = 30.0) -> None:
 # ---- W8 ---------------------------------------------------------------------------------------
 
 
-def test_w8_callbacks_through_nginx_are_answered_in_time_while_slow_clients_hang_on(
+def test_callbacks_through_nginx_are_answered_in_time_while_slow_clients_hang_on(
     stack: Stack, proxy: LocalNginx, slow: list[SlowClients]
 ) -> None:
     clients = SlowClients(proxy.https_port, cafile=proxy.cert)

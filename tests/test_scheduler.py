@@ -31,7 +31,7 @@ def counting(monkeypatch, settings):
 
 
 @pytest.mark.parametrize("machine_tz", ["UTC", "America/New_York", "Asia/Kolkata"])
-def test_s3_cron_times_are_shanghai_whatever_the_machine_zone(app, settings, machine_tz):
+def test_cron_times_are_shanghai_whatever_the_machine_zone(app, settings, machine_tz):
     settings["scheduler"]["token_refresh"] = "0 8 * * *"
     old = os.environ.get("TZ")
     os.environ["TZ"] = machine_tz
@@ -86,7 +86,7 @@ def test_one_run_per_tick_even_from_two_processes(conn, settings, counting):
     assert ticks == ["2026-11-26T00:00:00+00:00", "2026-11-26T00:05:00+00:00"]
 
 
-def test_s2_missed_ticks_give_one_catch_up_and_no_double(conn, settings, counting):
+def test_missed_ticks_give_one_catch_up_and_no_double(conn, settings, counting):
     settings["scheduler"]["meeting_qr"] = "0 8 * * *"
     runner = Runner(settings, "proc-a")
     day1 = datetime(2026, 11, 24, 8, 0, 1, tzinfo=SH)

@@ -51,9 +51,7 @@ def holders(since=None) -> list[str]:
         return [r.holder for r in query]
 
 
-def test_s1_a_second_scheduler_stays_idle_and_takes_over_when_the_first_dies(
-    app, db_url, tmp_path
-):
+def test_a_second_scheduler_stays_idle_and_takes_over_when_the_first_dies(app, db_url, tmp_path):
     first = start_scheduler(db_url, tmp_path / "first.log")
     second = None
     try:

@@ -337,7 +337,7 @@ def _vector_params(**changes: str) -> dict[str, str]:
     return params
 
 
-def test_w3_wechatpy_vector_decrypts_through_the_endpoint(vector_server: Server) -> None:
+def test_wechatpys_own_test_vector_decrypts_through_the_endpoint(vector_server: Server) -> None:
     r = vector_server.post(_vector_params(), VEC_BODY.encode())
     assert r.status == 200, r.text
     reply = decrypt_reply(vector_server.driver, r.text)  # encrypted back with the same key
@@ -347,7 +347,9 @@ def test_w3_wechatpy_vector_decrypts_through_the_endpoint(vector_server: Server)
     assert vector_server.count(InboundMessage) == 1
 
 
-def test_w3_one_changed_character_is_403_every_time(vector_server: Server) -> None:
+def test_one_changed_character_of_a_signed_request_is_403_every_time(
+    vector_server: Server,
+) -> None:
     assert vector_server.post(_vector_params(), VEC_BODY.encode()).status == 200
     cases: list[tuple[str, dict[str, str], str]] = []
     for i, sig in one_char_changes(VEC_MSG_SIGNATURE, HEX):
@@ -390,7 +392,9 @@ def _plain_vector(**changes: str) -> dict[str, str]:
     return params
 
 
-def test_w3_plain_signature_vector_on_get_verify_and_post(plain_vector_server: Server) -> None:
+def test_the_plain_mode_signature_vector_passes_get_verify_and_post(
+    plain_vector_server: Server,
+) -> None:
     server = plain_vector_server
     echostr = "5837397520372869183"
     r = server.get({**_plain_vector(), "echostr": echostr})
@@ -419,7 +423,7 @@ def test_w3_plain_signature_vector_on_get_verify_and_post(plain_vector_server: S
     assert server.count(InboundMessage) == 1
 
 
-def test_w3_get_verify_returns_echostr_in_both_modes(server: Server) -> None:
+def test_get_verify_returns_echostr_in_both_modes(server: Server) -> None:
     params = plain_params(server.driver.token)
     r = server.get({**params, "echostr": "echo-中文-<x>&1"})
     assert (r.status, r.text) == (200, "echo-中文-<x>&1")
@@ -447,7 +451,9 @@ def _timestamp(offset: int) -> str:
 @pytest.mark.parametrize(
     ("offset", "status"), [(-301, 403), (301, 403), (-299, 200), (299, 200), (-86400, 403)]
 )
-def test_w4_timestamp_window(server: Server, offset: int, status: int) -> None:
+def test_only_timestamps_within_the_window_are_accepted(
+    server: Server, offset: int, status: int
+) -> None:
     ts = _timestamp(offset)
     params, body = server.driver.wrap(server.driver.text_xml("o-window", "帮助"), timestamp=ts)
     r = server.post(params, body)
@@ -460,7 +466,7 @@ def test_w4_timestamp_window(server: Server, offset: int, status: int) -> None:
 
 
 @pytest.mark.parametrize(("offset", "status"), [(-61, 403), (61, 403), (-59, 200), (59, 200)])
-def test_w4_window_is_configurable(db_url: str, offset: int, status: int) -> None:
+def test_the_timestamp_window_is_configurable(db_url: str, offset: int, status: int) -> None:
     with serve(db_url, wechat={"timestamp_window": 60}) as server:
         now = time.time()
         inward = offset < 0 if abs(offset) < 60 else offset > 0
@@ -475,7 +481,7 @@ ODD_TIMESTAMPS = ["", "-1", "1e9", "0x10", " 1", "1²", "²", "①", "1" * 400, 
 
 
 @pytest.mark.parametrize("ts", ODD_TIMESTAMPS, ids=lambda t: ascii(t)[:12])
-def test_w4_timestamp_must_be_ascii_digits(server: Server, ts: str) -> None:
+def test_a_timestamp_must_be_ascii_digits(server: Server, ts: str) -> None:
     params, body = server.driver.wrap(server.driver.text_xml("o-ts", "帮助"))
     params["timestamp"] = ts
     params["signature"] = sign(server.driver.token, ts, params["nonce"])
@@ -502,7 +508,7 @@ ODD_NONCES = [
 
 
 @pytest.mark.parametrize("n", ODD_NONCES, ids=lambda n: ascii(n)[:16])
-def test_w4_odd_nonce_is_refused_or_answered_validly(server: Server, n: str) -> None:
+def test_an_odd_nonce_is_refused_or_answered_validly(server: Server, n: str) -> None:
     d = server.driver
     xml = d.text_xml("o-nonce", "帮助")
     if server.mode == "safe":
@@ -526,7 +532,7 @@ def _padded(server: Server, openid: str, size: int) -> tuple[dict[str, str], byt
     return params, body.replace(b"</xml>", b"<Pad>" + b"x" * pad + b"</Pad></xml>")
 
 
-def test_w5_body_at_the_cap_is_served_and_one_byte_over_is_413_unparsed(server: Server) -> None:
+def test_a_body_at_the_cap_is_served_and_one_byte_over_is_413_unparsed(server: Server) -> None:
     params, body = _padded(server, "o-at-cap", CAP)
     assert len(body) == CAP
     r = server.post(params, body)
@@ -548,7 +554,7 @@ def _chunks(data: bytes, size: int = 4096) -> Iterator[bytes]:
         yield data[i : i + size]
 
 
-def test_w5_chunked_body_without_content_length_is_capped_too(server: Server) -> None:
+def test_a_chunked_body_without_content_length_is_capped_too(server: Server) -> None:
     params, body = _padded(server, "o-chunked-small", 2000)
     r = server.post(params, _chunks(body, 500))  # a generator: Transfer-Encoding: chunked
     assert r.status in (200, 400, 411), r.status  # small chunked: served or refused, not a crash
@@ -569,7 +575,7 @@ def test_w5_chunked_body_without_content_length_is_capped_too(server: Server) ->
     assert server.count(InboundMessage) == served
 
 
-def test_w5_cap_holds_under_gunicorn_too(db_url: str, tmp_path: Path) -> None:
+def test_the_body_cap_holds_under_gunicorn_too(db_url: str, tmp_path: Path) -> None:
     """Production runs gunicorn, which de-chunks request bodies itself: same cap, same 413."""
     app = make_app(db_url)
     server = Gunicorn(db_url, tmp_path / "gunicorn.log", workers=1, threads=2).start()
@@ -717,7 +723,7 @@ def _check_all(
     assert problems == []
 
 
-def test_w5_hostile_bodies_are_refused_quickly(
+def test_hostile_bodies_are_refused_quickly(
     server: Server, canary_url: str, canary_file: Path
 ) -> None:
     """Plain mode: the parser sees these bodies (the signature does not cover the body).
@@ -733,7 +739,7 @@ def test_w5_hostile_bodies_are_refused_quickly(
         assert not StudyCheckin.select().where(StudyCheckin.reflection.contains("root")).exists()
 
 
-def test_w5_hostile_xml_inside_a_valid_envelope(
+def test_hostile_xml_inside_a_valid_envelope_resolves_nothing(
     db_url: str, canary_url: str, canary_file: Path
 ) -> None:
     """Safe mode: the hostile XML is encrypted and signed correctly, so it reaches the inner
@@ -751,7 +757,7 @@ def test_w5_hostile_xml_inside_a_valid_envelope(
         assert not any("root" in r or "lol" in r or "CANARY" in r for r in rows), rows
 
 
-def test_w5_bad_ciphertexts_are_403(db_url: str) -> None:
+def test_bad_ciphertexts_are_403(db_url: str) -> None:
     with serve(db_url, wechat={"mode": "safe"}) as server:
         d = server.driver
         xml = d.text_xml("o-cipher", "帮助")
@@ -797,14 +803,14 @@ def test_w5_bad_ciphertexts_are_403(db_url: str) -> None:
         assert server.count(InboundMessage) == 0
 
 
-def test_w5_deep_nesting_20000_well_formed(roomy_server: Server) -> None:
+def test_20000_well_formed_nesting_levels_are_refused_safely(roomy_server: Server) -> None:
     """20,000 well-formed levels need 140 KB: this server's cap is raised to 1 MB. Refused
     safely, before any XML tree is built from them."""
     _deep_cases_refused(roomy_server, 20_000)
 
 
 @pytest.mark.parametrize("mode", ["safe", "plain"])
-def test_w5_nesting_depth_is_limited_not_only_the_body_size(db_url: str, mode: str) -> None:
+def test_the_nesting_depth_is_limited_not_only_the_body_size(db_url: str, mode: str) -> None:
     """With a larger cap configured, 100,000 levels (700 KB) must still be refused before a
     tree is built: WeChat's XML is at most a few levels deep, so the depth is refused while
     streaming instead of after building a 100,000-level tree."""
@@ -1260,7 +1266,7 @@ FUZZERS = {
 
 
 @pytest.mark.parametrize("what", list(FUZZERS))
-def test_w6_fuzz_in_process_never_5xx(fuzz_app: Any, what: str) -> None:
+def test_fuzzed_callbacks_in_process_never_get_a_5xx(fuzz_app: Any, what: str) -> None:
     target = _in_process(fuzz_app)
     # In plain mode an Encrypt envelope is just a hostile body: it must be refused too.
     FUZZERS[what](target, FUZZ_EXAMPLES)
@@ -1270,7 +1276,7 @@ def test_w6_fuzz_in_process_never_5xx(fuzz_app: Any, what: str) -> None:
 
 
 @pytest.mark.parametrize("what", list(FUZZERS))
-def test_w6_fuzz_over_http_parity(fuzz_app: Any, what: str) -> None:
+def test_fuzzed_callbacks_over_http_never_get_a_5xx_either(fuzz_app: Any, what: str) -> None:
     for target in _over_http(fuzz_app):
         FUZZERS[what](target, HTTP_FUZZ_EXAMPLES)
         assert len(target.checked) >= HTTP_FUZZ_EXAMPLES // 2

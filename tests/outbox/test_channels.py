@@ -173,7 +173,7 @@ def test_robot_without_mentions_and_markdown_mentions(env: Env, fake):
     assert markdown == {"msgtype": "markdown", "markdown": {"content": "**会议**\n<@wangwu>"}}
 
 
-def test_93000_kills_at_once_and_tells_the_secretary_the_robot_is_gone(env: Env, fake):
+def test_a_removed_robot_kills_its_message_at_once_and_tells_the_secretary(env: Env, fake):
     br = robot_branch("removed-robot-key-0000001")  # not "demo-": the fake answers 93000
     secretary = f.member("书记", br=br, roles="secretary")
     row = put(br, text="学习提醒")

@@ -65,7 +65,7 @@ def status_of(row_id: int) -> OutboxMessage:
 # ----- N1: producing the same reminder ten times at once makes one row ----------------------
 
 
-def test_n1_ten_threads_enqueueing_the_same_reminder_make_one_row(env: Env):
+def test_ten_threads_enqueueing_the_same_reminder_make_one_row(env: Env):
     br = f.branch()
     barrier = threading.Barrier(10)
     results: list[bool] = []
@@ -98,7 +98,7 @@ def test_n1_ten_threads_enqueueing_the_same_reminder_make_one_row(env: Env):
     assert OutboxMessage.select().count() == 1
 
 
-def test_n1_ten_processes_enqueueing_the_same_reminder_make_one_row(env: Env):
+def test_ten_processes_enqueueing_the_same_reminder_make_one_row(env: Env):
     f.branch()
     start_at = time.time() + 4.0  # every process imported and connected by then
     child_env = clean_env(ZHIBU_DATABASE__URL=env.db_url)
@@ -193,7 +193,7 @@ def test_claim_takes_due_rows_and_takes_over_only_stale_claims(env: Env):
     ],
     ids=["5xx", "timeout", "errcode"],
 )
-def test_n3_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the_secretary(
+def test_an_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the_secretary(
     env: Env, fake, fault
 ):
     br1 = robot_branch(ROBOT, "第一党支部")
@@ -251,7 +251,7 @@ def test_a_failing_row_holds_back_the_rest_of_its_robot_lane_in_order(env: Env, 
     assert texts(fake) == ["第0条", "第1条", "第2条"]
 
 
-def test_n3_a_dying_notice_does_not_beget_another(env: Env, fake):
+def test_a_dying_notice_does_not_beget_another(env: Env, fake):
     br = robot_branch()
     secretary = f.member("书记", br=br, roles="secretary")
     f.bound(secretary, "oSecretaryOpenid000001", app="oa")  # template channel
@@ -306,7 +306,7 @@ def stepped(db_url: str):
             db.close()
 
 
-def test_n4_hundred_messages_to_one_robot_keep_to_20_a_minute(stepped):
+def test_a_hundred_messages_to_one_robot_keep_to_20_a_minute(stepped):
     env, clock = stepped
     br = robot_branch()
     for i in range(100):
@@ -323,7 +323,7 @@ def test_n4_hundred_messages_to_one_robot_keep_to_20_a_minute(stepped):
     assert all(r.attempts == 1 for r in OutboxMessage.select())  # waiting is not an attempt
 
 
-def test_n4_a_45009_rests_the_robot_and_loses_nothing(stepped):
+def test_a_rate_limit_refusal_rests_the_robot_and_loses_nothing(stepped):
     env, clock = stepped
     br = robot_branch()
     for i in range(30):
@@ -345,7 +345,7 @@ def test_n4_a_45009_rests_the_robot_and_loses_nothing(stepped):
     assert windows_ok(times) <= 20
 
 
-def test_n4_two_drainers_together_keep_one_robot_under_its_limit(db_url, fake):
+def test_two_drainers_together_keep_one_robot_under_its_limit(db_url, fake):
     env = make_env(db_url, fake, outbox={"batch_size": 3})  # both drainers get rows
     with env.app.app_context(), db.connection_context():
         _two_drainers_one_robot(env, fake)

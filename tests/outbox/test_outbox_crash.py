@@ -75,7 +75,7 @@ def finish(env: Env) -> None:
     ("step", "nth"),
     [("claimed", 1)] + [(s, n) for s in ("answered", "recorded") for n in (1, 2, 3)],
 )
-def test_n2_killed_at_each_step_loses_nothing_and_duplicates_at_most_the_one_in_flight(
+def test_a_drain_killed_at_each_step_loses_nothing_and_duplicates_at_most_the_one_in_flight(
     env: Env, step: str, nth: int
 ):
     contents = setup_rows(env)
@@ -96,7 +96,7 @@ def test_n2_killed_at_each_step_loses_nothing_and_duplicates_at_most_the_one_in_
     assert counts == expected
 
 
-def test_n2_a_split_message_resumes_after_the_last_recorded_part(env: Env):
+def test_a_split_message_resumes_after_the_last_recorded_part(env: Env):
     br = f.branch()
     outbox.set_branch_channel(br.id, "wecom_robot", ROBOT, utcnow())
     text = "\n".join(f"第{i}行：" + "学" * 100 for i in range(20))  # about 6 KB: 4 parts
@@ -119,7 +119,7 @@ def test_n2_a_split_message_resumes_after_the_last_recorded_part(env: Env):
     assert body == text
 
 
-def test_n2_kills_in_a_row_add_at_most_one_copy_per_answered_kill(env: Env):
+def test_kills_in_a_row_add_at_most_one_copy_per_answered_kill(env: Env):
     contents = setup_rows(env, 4)
     shift = 0
     for step, nth in (("claimed", 1), ("recorded", 1), ("answered", 1), ("answered", 1)):
