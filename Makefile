@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-sqlite test-pg test-shifted lint bench clean
+.PHONY: demo test test-fast test-sqlite test-pg test-shifted lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (see README: Requirements)"; exit 1; }
@@ -27,6 +27,10 @@ test: $(STAMP)
 		ZHIBU_TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -q -n 2; \
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL at $(TEST_PG_URL) is required in CI"; exit 1; \
 	else echo "== PostgreSQL not reachable at $(TEST_PG_URL): skipped the PostgreSQL run (see README)"; fi
+
+## test-fast: the in-process tier only (marker `fast`, set in tests/conftest.py), in about a minute
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m fast
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2

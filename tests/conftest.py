@@ -30,6 +30,43 @@ from models.base import db  # noqa: E402
 from tests.support.api import Env, start_env  # noqa: E402
 from tests.support.apps import PG_URL, LiveServer, make_app, make_driver  # noqa: E402
 
+# ----- tiers: `pytest -m fast` runs the in-process tier on its own ---------------------------
+
+# Modules testing handlers, models, config, dates and the scheduler's logic in process: no HTTP
+# server, no WeChat crypto round trip. Everything else (the API, the bot over HTTP, the fake
+# WeChat, gunicorn, nginx, child processes, hostile files) is the HTTP, crypto and process tier.
+FAST_MODULES = frozenset(
+    {
+        "test_calendar.py",
+        "test_config_and_cli.py",
+        "test_config_example.py",
+        "test_datetext.py",
+        "test_dues_amounts.py",
+        "test_dues_import.py",
+        "test_dues_lapse.py",
+        "test_dues_ledger.py",
+        "test_exports.py",
+        "test_housekeeping.py",
+        "test_logs.py",
+        "test_lost_contact.py",
+        "test_reminders.py",
+        "test_roster.py",
+        "test_scheduler.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the fast tier: tests of FAST_MODULES, except those marked `slow` or `process`."""
+    for item in items:
+        if (
+            item.path.name in FAST_MODULES
+            and item.path.parent == HERE
+            and item.get_closest_marker("slow") is None
+            and item.get_closest_marker("process") is None
+        ):
+            item.add_marker(pytest.mark.fast)
+
 
 def _pg_admin(sql: str) -> None:
     conn = psycopg2.connect(PG_URL)

@@ -78,6 +78,7 @@ def test_missing_named_config_file_is_an_error(tmp_path):
         config.load(environ={"ZHIBU_CONFIG": str(tmp_path / "absent.toml")})
 
 
+@pytest.mark.process
 def test_bad_config_stops_the_cli_with_one_line(tmp_path):
     env = dict(os.environ, ZHIBU_WECHAT__ENCODING_AES_KEY="too-short")
     proc = subprocess.run(
