@@ -28,7 +28,7 @@ test: $(STAMP)
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL at $(TEST_PG_URL) is required in CI"; exit 1; \
 	else echo "== PostgreSQL not reachable at $(TEST_PG_URL): skipped the PostgreSQL run (see README)"; fi
 
-## test-fast: the in-process tier only (marker `fast`, set in tests/conftest.py), in about a minute
+## test-fast: the in-process tier only (marker `fast`, set by tests/conftest.py)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m fast
 
