@@ -12,7 +12,7 @@ The fake WeChat/WeCom runs in its own process (as WeCom is remote), on 127.0.0.1
    these messages can leave this machine. Run before and after the drain; the mean is used.
    (With M > 20 it sends 20 a robot, as many as the limit takes at once, and scales the time.)
 2. **Drain**: N branches, each with its own robot key, M outbox rows each (enqueued with
-   ``enqueue_many``, timed apart), then one ``bot.channels.drain`` call, timed, until every
+   ``enqueue_many``, timed apart), then one ``handlers.outbox.drain`` call, timed, until every
    row is sent. Checked afterwards: every row ``sent``, the fake accepted exactly N x M messages,
    M per robot, never more than 20 in any 60 s window per robot, and no 45009.
 
@@ -289,9 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     fake = FakeProcess()
     try:
         app = setup_app(db_url, fake.base_url, args, tmp)
-        from bot.channels import drain
+        from bot.channels import ADAPTERS
         from core.clock import utcnow
-        from handlers.outbox import Outgoing, enqueue_many
+        from handlers.outbox import Outgoing, drain, enqueue_many
         from models.base import db
         from models.outbox import OutboxMessage
 
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             counter = StatementCounter()
             with db.connection_context():
                 began = time.perf_counter()
-                report = drain(app.config["ZHIBU"])
+                report = drain(app.config["ZHIBU"], ADAPTERS)
                 drain_seconds = time.perf_counter() - began
                 statements = counter.count
                 counter.logger.removeHandler(counter.handler)

@@ -1,4 +1,4 @@
-"""Push channels (WeCom robot and app, template and subscribe messages, console) and the drain.
+"""Push channel adapters: WeCom robot and app, template and subscribe messages, the console.
 
 Every channel has one interface: ``messages(payload, address)`` turns an outbox payload into
 the wire messages (long texts split to fit the byte limits), ``post(message, address)`` makes
@@ -12,23 +12,17 @@ answer is either a failed connect, which sent nothing (safe to retry), or a read
 WeChat took the message: the one way to a duplicate. ``outbox.read_timeout_seconds`` (15 s by
 default) outlasts WeChat's stalls, so a 5 s stall duplicates nothing.
 
-``drain(settings)`` is the one function the scheduler calls: it claims due outbox rows, sends
-each through its channel (paced per robot key through the database, so drainers in several
-processes together stay under the limit), and records the outcome. See handlers/outbox.py for
-the states and for why a crash loses nothing.
+``ADAPTERS`` maps each channel kind to its adapter class; whoever starts a drain (the
+``outbox drain`` command, the scheduler's ``outbox_drain`` job) hands it to
+``handlers.outbox.drain``, which claims, paces and records (see handlers/outbox/).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -37,9 +31,8 @@ from bot.clients import WeChatApiError, official_client, work_client
 from core.clock import utcnow
 from core.config import ConfigError
 from handlers import outbox
-from handlers.outbox import Address, Skip
-from models.base import db
-from models.outbox import BranchChannel, OutboxMessage
+from handlers.outbox import Address, ChannelError
+from models.outbox import BranchChannel
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +64,6 @@ PERMANENT_ERRORS: dict[int, str] = {
     81013: "企业微信成员不在应用的可见范围内",
 }
 ROBOT_RATE_LIMITED = 45009
-
-
-class ChannelError(Exception):
-    """A send failed; ``retryable`` tells whether a later attempt may succeed."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        retry_after: float | None = None,
-        errcode: int | None = None,
-        notice: str | None = None,
-        rate_limited: bool = False,
-    ) -> None:
-        """Keep an English message without secrets, and the Chinese notice for the secretary."""
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.errcode = errcode
-        self.notice = notice
-        self.rate_limited = rate_limited
 
 
 def _errcode_error(
@@ -438,19 +409,15 @@ class ConsoleChannel(Channel):
         log.info("Console message to %s:\n%s", address.label, message["content"])
 
 
-def build_channel(kind: str, settings: Settings) -> Channel:
-    """Return a channel for a GROUP_KINDS or PERSONAL_KINDS kind."""
-    if kind == "wecom_robot":
-        return WeComRobot(settings)
-    if kind in ("wecom_app", "wecom_appchat"):
-        return WeComApp(settings)
-    if kind == "template":
-        return TemplateMessage(settings)
-    if kind == "subscribe":
-        return SubscribeMessage(settings)
-    if kind == "console":
-        return ConsoleChannel(settings)
-    raise ChannelError(f"unknown channel kind {kind!r}", retryable=False, notice="未知的通知渠道")
+# Channel kind (``Address.channel``) -> the adapter's class, for handlers.outbox.drain.
+ADAPTERS: dict[str, Callable[[Settings], Channel]] = {
+    "wecom_robot": WeComRobot,
+    "wecom_app": WeComApp,
+    "wecom_appchat": WeComApp,
+    "template": TemplateMessage,
+    "subscribe": SubscribeMessage,
+    "console": ConsoleChannel,
+}
 
 
 def check_channel_settings(settings: Settings) -> list[str]:
@@ -471,268 +438,3 @@ def check_channel_settings(settings: Settings) -> list[str]:
     if channels["wecom_corp_id"] and not channels["wecom_agent_id"]:
         warnings.append("channels.wecom_agent_id is 0: no WeCom app messages to members")
     return warnings
-
-
-# ----- the drain ---------------------------------------------------------------------------
-
-
-@dataclass
-class DrainReport:
-    """What one drain call did: rows sent, failed (to retry), dead, deferred and skipped."""
-
-    sent: int = 0
-    failed: int = 0
-    dead: int = 0
-    deferred: int = 0  # put back without counting an attempt (rate window, 45009, time up)
-    skipped: int = 0  # nowhere to send (no channel, no subscribe credit)
-
-    def __str__(self) -> str:
-        return (
-            f"sent {self.sent}, failed {self.failed}, dead {self.dead}, "
-            f"deferred {self.deferred}, skipped {self.skipped}"
-        )
-
-
-class Clock:
-    """The drain's time: ``now`` (aware UTC) and ``sleep``; real time, optionally shifted."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._offset = (start - utcnow()) if start is not None else timedelta(0)
-
-    def now(self) -> datetime:
-        return utcnow() + self._offset
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(max(seconds, 0.0))
-
-
-# Called at each step of a send: "claimed" (the row is claimed), "answered" (the channel
-# answered, nothing recorded yet), "recorded" (the outcome is committed). For tests that kill
-# the process at each step; None in production.
-Hook = Callable[[str, OutboxMessage], None]
-
-
-class _Drain:
-    """One drain call: the batch loop, the lanes and the per-row send."""
-
-    def __init__(
-        self, settings: Settings, clock: Clock, deadline: datetime, hook: Hook | None
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.deadline = deadline
-        self.hook = hook
-        self.report = DrainReport()
-        self._lock = threading.Lock()
-        self._local = threading.local()
-
-    def count(self, **deltas: int) -> None:
-        with self._lock:
-            for name, value in deltas.items():
-                setattr(self.report, name, getattr(self.report, name) + value)
-
-    def step(self, name: str, row: OutboxMessage) -> None:
-        if self.hook is not None:
-            self.hook(name, row)
-
-    def channel(self, kind: str) -> Channel:
-        """Return this thread's channel of ``kind`` (HTTP sessions are not shared by threads)."""
-        cache = getattr(self._local, "channels", None)
-        if cache is None:
-            cache = self._local.channels = {}
-        if kind not in cache:
-            cache[kind] = build_channel(kind, self.settings)
-        return cache[kind]
-
-    # -- the loop --
-
-    def run(self) -> DrainReport:
-        outbox.prune_rate_events(self.clock.now(), self.settings)
-        batch_size = self.settings["outbox"]["batch_size"]
-        while True:
-            now = self.clock.now()
-            if now >= self.deadline:
-                break
-            rows = outbox.claim(now, batch_size, self.settings)
-            if rows:
-                for row in rows:
-                    self.step("claimed", row)
-                self.run_batch(rows)
-                continue
-            due = outbox.next_due(now, self.settings)
-            if due is None or due >= self.deadline:
-                break
-            self.clock.sleep((due - now).total_seconds())
-        return self.report
-
-    def run_batch(self, rows: list[OutboxMessage]) -> None:
-        addresses = outbox.resolve_addresses(rows, self.settings)
-        lanes: dict[str, list[tuple[OutboxMessage, Address]]] = {}
-        for row in rows:
-            address = addresses[row.id]
-            if isinstance(address, Skip):
-                if outbox.skip(row, address.reason, self.clock.now()):
-                    self.count(skipped=1)
-                    log.info("Outbox row %s (%s) skipped: %s", row.id, row.kind, address.reason)
-                continue
-            lanes.setdefault(address.lane, []).append((row, address))
-        workers = min(self.settings["outbox"]["concurrency"], len(lanes))
-        if workers <= 1:
-            for lane in lanes.values():
-                self.run_lane(lane)
-            return
-        work: queue.SimpleQueue[list[tuple[OutboxMessage, Address]]] = queue.SimpleQueue()
-        for lane in lanes.values():
-            work.put(lane)
-
-        def worker() -> None:
-            with db.connection_context():  # each thread its own connection
-                while True:
-                    try:
-                        lane = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    self.run_lane(lane)
-
-        threads = [
-            threading.Thread(target=worker, name=f"outbox-drain-{n}", daemon=True)
-            for n in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    def run_lane(self, lane: list[tuple[OutboxMessage, Address]]) -> None:
-        """Send one lane's rows in order; hold the rest back when the lane must wait."""
-        for index, (row, address) in enumerate(lane):
-            now = self.clock.now()
-            if now >= self.deadline:
-                self.count(deferred=outbox.defer([r for r, _ in lane[index:]], now))
-                return
-            try:
-                hold_until = self.send_row(row, address)
-            except Exception:  # noqa: BLE001 - one bad row must not stop the drain
-                log.exception("Outbox row %s (%s): unexpected error", row.id, row.kind)
-                hold_until = None
-                try:
-                    status = outbox.mark_failed(
-                        row, "internal error", self.clock.now(), self.settings
-                    )
-                    self.count(**{"dead" if status == "dead" else "failed": 1})
-                except Exception:  # noqa: BLE001 - the claim times out and the row is retried
-                    log.exception("Outbox row %s: could not record the failure", row.id)
-            if hold_until is not None:
-                rest = [r for r, _ in lane[index + 1 :]]
-                self.count(deferred=outbox.defer(rest, hold_until))
-                return
-
-    def send_row(self, row: OutboxMessage, address: Address) -> datetime | None:
-        """Send every part of a row not yet sent and record the outcome.
-
-        Returns when the rest of the lane may go on: None at once, or a time to hold it until
-        (the robot's window is full, the robot said 45009, or a transient failure).
-        """
-        settings = self.settings
-        try:
-            channel = self.channel(address.channel)
-            parts = channel.messages(row.data, address)
-        except (ChannelError, ValueError) as exc:
-            return self.failed(row, address, exc, None)
-        total = len(parts)
-        if row.parts_sent >= total:
-            if outbox.mark_sent(row, self.clock.now(), channel=address.channel, parts=total):
-                self.count(sent=1)
-            return None
-        for index in range(row.parts_sent, total):
-            grant = outbox.begin_part(row, address, self.clock.now(), settings)
-            if grant.lost:
-                log.warning("Outbox row %s was taken over by another drainer", row.id)
-                return None
-            if grant.no_credit:
-                if outbox.skip(row, outbox.NO_CREDIT, self.clock.now(), channel=address.channel):
-                    self.count(skipped=1)
-                return None
-            if not grant.go:
-                until = self.clock.now() + timedelta(seconds=grant.wait)
-                self.count(deferred=outbox.defer([row], until))
-                return until
-            try:
-                channel.post(parts[index], address)
-            except ChannelError as exc:
-                self.step("answered", row)
-                return self.failed(row, address, exc, grant.rate_event_id)
-            self.step("answered", row)
-            now = self.clock.now()
-            if index + 1 < total:
-                outbox.record_part(row, index + 1, now, rate_event_id=grant.rate_event_id)
-            elif outbox.mark_sent(
-                row, now, channel=address.channel, parts=total, rate_event_id=grant.rate_event_id
-            ):
-                self.count(sent=1)
-                log.info("Outbox row %s (%s) sent to %s", row.id, row.kind, address.label)
-            self.step("recorded", row)
-        return None
-
-    def failed(
-        self,
-        row: OutboxMessage,
-        address: Address,
-        exc: Exception,
-        rate_event_id: int | None,
-    ) -> datetime | None:
-        """Record a failed send; return when the lane may go on (None: at once)."""
-        now = self.clock.now()
-        if isinstance(exc, ChannelError) and exc.rate_limited and address.rate_bucket:
-            until = now + timedelta(seconds=exc.retry_after or 0.0)
-            outbox.rest_bucket(address.rate_bucket, until, self.settings)
-            log.warning("Robot %s answered 45009; resting it until %s", address.label, until)
-            self.count(deferred=outbox.defer([row], until))
-            return until
-        if (
-            isinstance(exc, ChannelError)
-            and exc.errcode == 43101
-            and address.channel == "subscribe"
-        ):
-            outbox.forget_credits(address.target, address.template_id, now)
-            if outbox.skip(row, f"{exc} (no subscribe credit left)", now, channel=address.channel):
-                self.count(skipped=1)
-            return None
-        status = outbox.mark_failed(
-            row, exc, now, self.settings, rate_event_id=rate_event_id, channel=address.channel
-        )
-        if status == "dead":
-            self.count(dead=1)
-        elif status == "pending":
-            self.count(failed=1)
-            if getattr(exc, "retryable", True):
-                return row.next_attempt_at
-        return None
-
-
-def drain(
-    settings: Settings,
-    now: datetime | None = None,
-    *,
-    max_seconds: float | None = None,
-    clock: Clock | None = None,
-    hook: Hook | None = None,
-) -> DrainReport:
-    """Send due outbox rows until none is due within the time budget; report what happened.
-
-    ``now`` shifts the drain's clock (it still advances in real time); ``max_seconds``
-    (default ``outbox.drain_max_seconds``) bounds the call, waits for robots' rate windows
-    included, to about that plus the sends of the rows already started (each part up to the
-    connect and read timeouts: a late answer is waited for, never abandoned). Rows claimed
-    but not reached in time are put back at once. The scheduler runs it on its own thread,
-    one at a time: a drain waiting for WeChat delays no other job. Uses the caller's
-    connection or opens its own; sender threads (``outbox.concurrency``) open one each.
-    """
-    clock = clock or Clock(now)
-    budget = settings["outbox"]["drain_max_seconds"] if max_seconds is None else max_seconds
-    deadline = clock.now() + timedelta(seconds=budget)
-    runner = _Drain(settings, clock, deadline, hook)
-    if db.is_closed():
-        with db.connection_context():
-            return runner.run()
-    return runner.run()

@@ -35,11 +35,11 @@ def _branch(name: str) -> Branch:
 @click.option("--max-seconds", type=float, default=None, help="Default: outbox.drain_max_seconds.")
 def drain_command(max_seconds: float | None) -> None:
     """Send due messages now (the scheduler does this every few seconds)."""
-    from bot.channels import drain
+    from bot.channels import ADAPTERS
 
     settings = current_app.config["ZHIBU"]
     with db.connection_context():
-        report = drain(settings, max_seconds=max_seconds)
+        report = outbox.drain(settings, ADAPTERS, max_seconds=max_seconds)
     click.echo(str(report))
 
 

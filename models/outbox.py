@@ -1,7 +1,7 @@
 """Push channels and the outbox: branch group channels, member contacts, subscribe credits.
 
 Jobs never send: they write ``OutboxMessage`` rows, one per (kind, target, period) by a unique
-index, and the drain (``bot.channels.drain``) sends them. Robot keys and chat ids are secrets:
+index, and the drain (``handlers.outbox.drain``) sends them. Robot keys and chat ids are secrets:
 ``BranchChannel.target`` is never logged and shown only masked (``mask_target``).
 """
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from bot.channels import drain
+from bot.channels import ADAPTERS
 from bot.clients import (
     WeChatApiError,
     create_meeting_qr,
@@ -16,7 +16,7 @@ from bot.clients import (
 )
 from core.clock import utcnow
 from handlers import housekeeping, meetings, reminders
-from handlers.outbox import Outgoing, enqueue_many
+from handlers.outbox import Outgoing, drain, enqueue_many
 from models.meetings import Meeting
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def prune(settings: Settings, now: datetime) -> str:
 
 def outbox_drain(settings: Settings, now: datetime) -> str:
     """Send what the jobs queued, paced to each channel's limits."""
-    return str(drain(settings, now))  # bounded by outbox.drain_max_seconds
+    return str(drain(settings, ADAPTERS, now))  # bounded by outbox.drain_max_seconds
 
 
 # Job id → function. Cron strings come from [scheduler] under the same id.

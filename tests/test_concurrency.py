@@ -212,7 +212,7 @@ def test_unknown_events_and_template_reports_in_the_same_second_are_distinct(
 
 @pytest.fixture
 def probe(db_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
-    """gunicorn serving the real app plus /_probe/db (tests/procs.py:probe_app)."""
+    """gunicorn serving the real app plus /_probe/db (tests/support/procs.py:probe_app)."""
     _, server, _ = _deploy(db_url, tmp_path, app="tests.support.procs:probe_app()")
     server.start()
     try:

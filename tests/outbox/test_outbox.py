@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from bot.channels import DrainReport, drain
+from bot.channels import ADAPTERS
 from core.clock import utcnow
 from core.config import SCHEMA, ConfigError
 from handlers import outbox
+from handlers.outbox import DrainReport, drain
 from models.base import db
 from models.outbox import DEAD_NOTICE_KIND, OutboxMessage, SubscribeCredit
 from models.wechat import RateEvent
@@ -311,7 +312,7 @@ def test_a_hundred_messages_to_one_robot_keep_to_20_a_minute(stepped):
     br = robot_branch()
     for i in range(100):
         put(br, f"p{i:03}", f"第{i}条", now=clock.now())
-    report = drain(env.settings, clock=clock)
+    report = drain(env.settings, ADAPTERS, clock=clock)
     accepted = env.fake.messages("robot", ROBOT)
     assert report.sent == 100 and len(accepted) == 100
     assert sorted(texts(env.fake)) == sorted(f"第{i}条" for i in range(100))
@@ -336,7 +337,7 @@ def test_a_rate_limit_refusal_rests_the_robot_and_loses_nothing(stepped):
             if recorded["n"] == 5:  # someone else used the robot: WeCom says 45009
                 env.fake.inject(WEBHOOK, errcode=45009, errmsg="api freq out of limit")
 
-    report = drain(env.settings, clock=clock, hook=hook)
+    report = drain(env.settings, ADAPTERS, clock=clock, hook=hook)
     accepted = env.fake.messages("robot", ROBOT)
     assert report.sent == 30 and report.deferred >= 1
     assert sorted(texts(env.fake)) == sorted(f"第{i}条" for i in range(30))  # none twice
@@ -503,12 +504,13 @@ def test_rows_not_reached_within_the_budget_go_back_without_an_attempt(stepped):
     br = robot_branch()
     for i in range(25):
         put(br, f"p{i:03}", now=clock.now())
-    report = drain(env.settings, clock=clock, max_seconds=30)  # the window frees only at 60 s
+    # the window frees only at 60 s
+    report = drain(env.settings, ADAPTERS, clock=clock, max_seconds=30)
     assert report.sent == 20
     waiting = list(OutboxMessage.select().where(OutboxMessage.status == "pending"))
     assert len(waiting) == 5 and all(r.attempts == 0 for r in waiting)
     assert clock.slept == 0  # did not sleep past its budget
-    report = drain(env.settings, clock=clock, max_seconds=120)
+    report = drain(env.settings, ADAPTERS, clock=clock, max_seconds=120)
     assert report.sent == 5
     assert OutboxMessage.select().where(OutboxMessage.status == "sent").count() == 25
 
@@ -530,10 +532,10 @@ def test_old_rate_events_are_pruned(stepped):
     env, clock = stepped
     br = robot_branch()
     put(br, "a", now=clock.now())
-    drain(env.settings, clock=clock)
+    drain(env.settings, ADAPTERS, clock=clock)
     assert RateEvent.select().count() == 1
     clock.sleep(121)
-    drain(env.settings, clock=clock)
+    drain(env.settings, ADAPTERS, clock=clock)
     assert RateEvent.select().count() == 0
 
 

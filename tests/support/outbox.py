@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.channels import Clock, DrainReport, Hook, drain
+from bot.channels import ADAPTERS
 from bot.fake import FakeClock, FakeWeChat
 from core.clock import UTC, utcnow
+from handlers.outbox import Clock, DrainReport, Hook, drain
 from models.base import db
 
 APPID = "wxoutboxtest00001"
@@ -81,7 +82,7 @@ def drain_at(
     machine cannot cut a drain short.
     """
     start = (now or utcnow()).timestamp()
-    return drain(settings, clock=SteppedClock(start), max_seconds=max_seconds, hook=hook)
+    return drain(settings, ADAPTERS, clock=SteppedClock(start), max_seconds=max_seconds, hook=hook)
 
 
 def settings_for(fake: FakeWeChat, **overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:

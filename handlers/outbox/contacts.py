@@ -1,0 +1,107 @@
+"""Subscribe credits, branch channels, members' WeCom accounts and dead-row counts: the
+outbox's settings and views for the mini-program, the CLI and the console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from peewee import fn
+
+from models.base import write_tx
+from models.outbox import GROUP_KINDS, BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
+
+# ----- subscribe credits (the mini-program reports accepts) --------------------------------
+
+
+def add_subscribe_credits(openid: str, template_id: str, now: datetime, n: int = 1) -> int:
+    """Record ``n`` accepts of a subscribe template by a mini-program user; return the total."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    with write_tx():
+        SubscribeCredit.insert(
+            openid=openid, template_id=template_id, credits=n, updated_at=now
+        ).on_conflict(
+            conflict_target=[SubscribeCredit.openid, SubscribeCredit.template_id],
+            update={
+                SubscribeCredit.credits: SubscribeCredit.credits + n,
+                SubscribeCredit.updated_at: now,
+            },
+        ).execute()
+        row = SubscribeCredit.get(
+            SubscribeCredit.openid == openid, SubscribeCredit.template_id == template_id
+        )
+    return row.credits
+
+
+def take_subscribe_credit(openid: str, template_id: str, now: datetime) -> bool:
+    """Spend one credit atomically (UPDATE ... WHERE credits > 0); False when none is left."""
+    with write_tx():
+        taken = (
+            SubscribeCredit.update(credits=SubscribeCredit.credits - 1, updated_at=now)
+            .where(
+                SubscribeCredit.openid == openid,
+                SubscribeCredit.template_id == template_id,
+                SubscribeCredit.credits > 0,
+            )
+            .execute()
+        )
+    return taken > 0
+
+
+# ----- channels and contacts, for the CLI and the console ----------------------------------
+
+
+def set_branch_channel(
+    branch_id: int,
+    kind: str,
+    target: str,
+    now: datetime,
+    *,
+    mention: bool | None = None,
+    nudge_enabled: bool | None = None,
+    volunteer_enabled: bool | None = None,
+) -> BranchChannel:
+    """Create or replace a branch's group channel; flags left None keep their value."""
+    if kind not in GROUP_KINDS:
+        raise ValueError(f"channel kind must be one of {', '.join(GROUP_KINDS)}")
+    if kind != "console" and not target.strip():
+        raise ValueError("a robot key or chat id is required")
+    with write_tx():
+        channel = BranchChannel.get_or_none(BranchChannel.branch == branch_id)
+        if channel is None:
+            channel = BranchChannel(branch=branch_id)
+        channel.kind = kind
+        channel.target = target.strip() if kind != "console" else ""
+        for name, value in (
+            ("mention", mention),
+            ("nudge_enabled", nudge_enabled),
+            ("volunteer_enabled", volunteer_enabled),
+        ):
+            if value is not None:
+                setattr(channel, name, value)
+        channel.updated_at = now
+        channel.save()
+    return channel
+
+
+def set_wecom_userid(member_id: int, userid: str | None, now: datetime) -> None:
+    """Record (or clear, with None) a member's WeCom userid."""
+    with write_tx():
+        MemberContact.insert(member=member_id, wecom_userid=userid, updated_at=now).on_conflict(
+            conflict_target=[MemberContact.member],
+            update={MemberContact.wecom_userid: userid, MemberContact.updated_at: now},
+        ).execute()
+
+
+def dead_counts(branch_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Return the number of dead rows per branch (one query), for digests and the console."""
+    query = (
+        OutboxMessage.select(OutboxMessage.branch, fn.COUNT(OutboxMessage.id))
+        .where(OutboxMessage.status == "dead")
+        .group_by(OutboxMessage.branch)
+        .tuples()
+    )
+    if branch_ids is not None:
+        query = query.where(OutboxMessage.branch.in_(list(branch_ids)))
+    return dict(query)

@@ -1,0 +1,163 @@
+"""Prepared SQL: peewee queries rendered once per database type, then only bound to new values.
+
+Rendering a peewee query to SQL costs more CPU than SQLite takes to run it. A hot path that
+runs a few query shapes thousands of times a second (the outbox drain) renders each shape once,
+by name, and afterwards only binds the new values:
+
+    cursor = execute(
+        "rate_settle",
+        lambda v: RateEvent.update(at=v["at"]).where(RateEvent.id == v["id"]),
+        {"at": now, "id": event_id},
+    )
+
+``build`` must give the same SQL for any values (one shape per name); values are str, int or
+aware datetimes (bound as peewee binds them: naive UTC).
+
+``BulkInsert`` goes one step further for many rows: the one-row INSERT that peewee renders is
+bound to every row, with ``executemany`` on SQLite and multi-row ``VALUES`` pages
+(psycopg2's ``execute_values``) on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import Any
+
+from core.clock import UTC
+from models.base import db, is_sqlite
+
+# A parameter of a prepared query: the name of the value it takes, or None and its constant.
+Slots = list[tuple[str | None, Any]]
+Build = Callable[[Mapping[str, Any]], Any]
+
+_CACHE: dict[tuple[str, str], tuple[str, Slots]] = {}
+_PROBE_EPOCH = datetime(2001, 2, 3, tzinfo=UTC)
+# The row tuple of a multi-row VALUES list in the one-row INSERT that peewee renders.
+_VALUES_TUPLE = re.compile(r"VALUES (\((?:%s, )*%s\))")
+
+
+def bindable(value: Any) -> Any:
+    """Convert a value the way peewee binds it (aware datetimes become naive UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _probes(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a unique stand-in of the same type for each value."""
+    probes: dict[str, Any] = {}
+    for index, (field_name, value) in enumerate(values.items()):
+        if isinstance(value, datetime):
+            probes[field_name] = _PROBE_EPOCH + timedelta(seconds=index)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            probes[field_name] = 1_000_000_007 + index
+        else:
+            probes[field_name] = f"\x01probe{index}"
+    return probes
+
+
+def prepare(name: str, build: Build, values: Mapping[str, Any]) -> tuple[str, Slots]:
+    """Return the cached SQL of ``build(values)`` and where each value goes in its parameters.
+
+    ``build`` is called once per database type, with unique probe values, to learn the SQL and
+    which parameter is which value (the others are constants of the query).
+    """
+    key = (name, type(db.obj).__name__)
+    prepared = _CACHE.get(key)
+    if prepared is None:
+        probes = _probes(values)
+        sql, params = db.obj.get_sql_context().sql(build(probes)).query()
+        names = {repr(bindable(v)): n for n, v in probes.items()}
+        slots = [(names.get(repr(p)), p) for p in params]
+        if {n for n, _ in slots if n} != set(values):
+            raise RuntimeError(f"query {name}: cannot place every value in its SQL")
+        prepared = _CACHE[key] = (sql, slots)
+    return prepared
+
+
+def bind(slots: Slots, values: Mapping[str, Any]) -> list[Any]:
+    """Return the parameters of a prepared query for ``values``."""
+    return [bindable(values[n]) if n else p for n, p in slots]
+
+
+def execute(name: str, build: Build, values: Mapping[str, Any]) -> Any:
+    """Execute the query ``build(values)`` through its cached SQL; return the cursor."""
+    sql, slots = prepare(name, build, values)
+    return db.execute_sql(sql, bind(slots, values))
+
+
+def sqlite_adapted(value: Any) -> Any:
+    """A value as Python's sqlite3 binds it: through its registered adapter, if any."""
+    adapt = sqlite3.adapters.get((type(value), sqlite3.PrepareProtocol))
+    return value if adapt is None else adapt(value)
+
+
+@dataclass(frozen=True)
+class BulkInsert:
+    """Many rows for one prepared one-row INSERT, bound ahead of the write transaction."""
+
+    sql: str
+    params: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        build: Build,
+        first: Mapping[str, Any],
+        varying: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> BulkInsert:
+        """Bind ``rows`` to the INSERT ``build(first)``.
+
+        ``first`` holds every column value of one row; ``varying`` names the columns whose
+        values come from each row's tuple (in the tuple's order); the other columns take their
+        value in ``first`` for every row.
+        """
+        sql, slots = prepare(name, build, first)
+        # Each parameter is a value that varies by row (its index in the row's tuple) or one
+        # that holds for every row (``first``'s other values, the query's constants), appended
+        # to each row's tuple.
+        fixed = [bindable(first[n]) if n else p for n, p in slots if n not in varying]
+        if is_sqlite():
+            # The driver would turn datetimes into text again for every row: do it once, with
+            # the adapter it would use.
+            fixed = [sqlite_adapted(value) for value in fixed]
+        positions, k = [], len(varying)
+        for n, _ in slots:
+            if n in varying:
+                positions.append(varying.index(n))
+            else:
+                positions.append(k)
+                k += 1
+        pick = itemgetter(*positions)
+        constants = tuple(fixed)
+        return cls(sql, [pick(row + constants) for row in rows])
+
+    def execute(self, page_size: int) -> int:
+        """Insert the rows (inside the caller's transaction); return how many were inserted.
+
+        SQLite: ``executemany``. PostgreSQL: pages of ``page_size`` rows, each one statement
+        (keep ``page_size`` x columns under its 65,535 bound parameters).
+        """
+        cursor = db.cursor()
+        if is_sqlite():
+            cursor.executemany(self.sql, self.params)
+            return max(cursor.rowcount, 0)
+        from psycopg2.extras import execute_values
+
+        match = _VALUES_TUPLE.search(self.sql)
+        if match is None:
+            raise RuntimeError(f"unexpected INSERT shape for a bulk insert: {self.sql}")
+        paged = self.sql[: match.start(1)] + "%s" + self.sql[match.end(1) :]
+        if "RETURNING" not in paged.upper():
+            paged += " RETURNING 1"
+        returned = execute_values(
+            cursor, paged, self.params, template=match.group(1), page_size=page_size, fetch=True
+        )
+        return len(returned)
