@@ -13,8 +13,8 @@ from handlers import calendar
 from handlers import meetings as m
 from handlers.errors import DomainError
 from models.base import db
-from models.meetings import KINDS
-from models.org import Branch, PartyGroup
+from models.meetings import KINDS, Meeting, MeetingAttendee
+from models.org import Branch, Member, PartyGroup
 
 # What secretaries type for each kind, longest first when matching.
 KIND_WORDS: dict[str, str] = {
@@ -123,7 +123,7 @@ def _create(ctx: Context) -> str:
         now=ctx.now,
         settings=ctx.settings,
     )
-    expected = m.MeetingAttendee.select().where(m.MeetingAttendee.meeting == meeting.id).count()
+    expected = MeetingAttendee.select().where(MeetingAttendee.meeting == meeting.id).count()
     opens, _ = m.signin_window(meeting, ctx.settings)
     lines = [
         f"已安排会议【编号{meeting.id}】",
@@ -160,7 +160,7 @@ def _report(ctx: Context, meeting_id: int | None) -> str:
         return "、".join(f"{x.name}（{reason}）" for x, reason in rows) or "无"
 
     roles = [
-        f"{label}：{m.Member.get_by_id(member_id).name}"
+        f"{label}：{Member.get_by_id(member_id).name}"
         for label, member_id in (("主持人", meeting.host_id), ("记录人", meeting.recorder_id))
         if member_id
     ]
@@ -300,7 +300,7 @@ def _on_mark(ctx: Context) -> str:
 def _on_leave(ctx: Context) -> str:
     meeting_id, reason = _leading_id(ctx.args)
     row = m.ask_leave(ctx.member, reason, meeting_id, now=ctx.now, settings=ctx.settings)
-    meeting = m.Meeting.get_by_id(row.meeting_id)
+    meeting = Meeting.get_by_id(row.meeting_id)
     return (
         f"已提交请假：{m.describe(meeting, ctx.tz)}\n原因：{row.leave_reason}\n"
         "等待书记或组织委员批准。"
@@ -310,7 +310,7 @@ def _on_leave(ctx: Context) -> str:
 def _decide(ctx: Context, approve: bool) -> str:
     name, meeting_id = _trailing_id(ctx.args)
     row = m.decide_leave(ctx.member, name, approve, meeting_id, now=ctx.now, settings=ctx.settings)
-    meeting = m.Meeting.get_by_id(row.meeting_id)
+    meeting = Meeting.get_by_id(row.meeting_id)
     verb = "已批准" if approve else "已驳回"
     return f"{verb} {name} 的请假：{m.describe(meeting, ctx.tz)}\n原因：{row.leave_reason}"
 
