@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from handlers.meetings.base import Settings, signin_window
 from models.base import write_tx
 from models.meetings import Meeting
+
+log = logging.getLogger(__name__)
 
 # (scene, expire_seconds) -> the made code, with .ticket, .url and .expires_at
 QrMaker = Callable[[str, int], Any]
@@ -55,3 +59,32 @@ def make_qr(meeting: Meeting, now: datetime, settings: Settings, create: QrMaker
         attach_qr(meeting, ticket=made.ticket, url=made.url, expires_at=made.expires_at)
     meeting.qr_ticket, meeting.qr_url = made.ticket, made.url
     meeting.qr_expires_at = made.expires_at
+
+
+@dataclass(frozen=True)
+class Qr:
+    ticket: str
+    url: str
+    expires_at: datetime | None
+
+
+def ensure_qr(
+    meeting: Meeting,
+    now: datetime,
+    settings: Settings,
+    create: QrMaker,
+    failures: tuple[type[Exception], ...],
+) -> Qr | None:
+    """The meeting's sign-in QR code, made now if the meeting_qr job has not made it yet.
+
+    The sign-in code works without it: an error of `failures` (the adapter's) answers None
+    and is logged.
+    """
+    live = meeting.qr_expires_at is None or meeting.qr_expires_at > now
+    if not (meeting.qr_ticket and meeting.qr_url and live):
+        try:
+            make_qr(meeting, now, settings, create)
+        except failures as exc:
+            log.warning("QR code for meeting %s failed: %s", meeting.id, exc)
+            return None
+    return Qr(meeting.qr_ticket, meeting.qr_url, meeting.qr_expires_at)
