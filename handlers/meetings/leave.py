@@ -26,7 +26,8 @@ LEAVE_LIST_MAX = 5
 def ask_leave(
     member: Member, reason: str, meeting_id: int | None, *, now: datetime, settings: Settings
 ) -> Attendance:
-    """Record a leave request for an upcoming meeting the member is expected at."""
+    """Record a leave request for an upcoming meeting the member is expected at (the row
+    comes back with its meeting loaded)."""
     tz = ZoneInfo(settings["app"]["timezone"])
     reason = reason.strip()
     if not reason:
@@ -72,9 +73,10 @@ def ask_leave(
         existing.leave_reason, existing.leave_status, existing.at = reason, "pending", now
         existing.decided_by = None
         existing.save()
+        existing.meeting = meeting
         return existing
     return Attendance.create(
-        meeting=meeting.id,
+        meeting=meeting,
         member=member.id,
         status="leave",
         leave_reason=reason,
@@ -111,7 +113,7 @@ def decide_leave(
     decided: a decision stands once made, and an ended meeting's record is history (the
     six-month rule reads it). Without a meeting number the name must match exactly one such
     request in the actor's branch; when it matches several, the refusal lists their meetings
-    and asks for the number.
+    and asks for the number. The decided row comes back with its meeting loaded.
     """
     tz = ZoneInfo(settings["app"]["timezone"])
     name = name.strip()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.datetext import DateTextError, parse_when
 from handlers.errors import DomainError
 from handlers.meetings.base import (
     COMMITTEE_ROLES,
@@ -285,3 +287,77 @@ def cancel_meeting(actor: Member | None, meeting_id: int, *, now: datetime) -> M
     meeting.updated_at = now
     meeting.save(only=[Meeting.status, Meeting.updated_at])
     return meeting
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A meeting scheduled from a message, with how its words were understood."""
+
+    meeting: Meeting
+    group: PartyGroup | None
+    understood: str  # the time as understood, e.g. 12月3日（周四）15:00-16:30
+    place: str
+    title: str
+    expected: int  # how many are expected to attend
+
+
+def schedule_from_text(
+    actor: Member, kind: str, text: str, *, now: datetime, settings: Settings
+) -> Scheduled:
+    """Schedule a meeting of the actor's branch from the words after its kind (会议 in the
+    bot): a party group's name first for a group meeting, then the time, the place and the
+    title."""
+    branch = Branch.get_by_id(actor.branch_id)
+    group = None
+    if kind == "group":
+        group, text = _group_named(actor, branch, text)
+    tz = ZoneInfo(settings["app"]["timezone"])
+    try:
+        when = parse_when(
+            text,
+            now=now,
+            tz=tz,
+            default_minutes=settings["meetings"]["default_duration_minutes"],
+        )
+    except DateTextError as exc:
+        raise DomainError(exc.message) from None
+    words = when.rest.split()
+    place = words[0] if words else ""
+    title = " ".join(words[1:])
+    meeting = create_meeting(
+        actor,
+        kind=kind,
+        start=when.start,
+        end=when.end,
+        place=place,
+        title=title,
+        branch=branch,
+        group=group,
+        now=now,
+        settings=settings,
+    )
+    expected = MeetingAttendee.select().where(MeetingAttendee.meeting == meeting.id).count()
+    return Scheduled(meeting, group, when.understood, place, title, expected)
+
+
+def _group_named(actor: Member, branch: Branch, text: str) -> tuple[PartyGroup, str]:
+    """The party group named by the first word (else the actor's own) and the words after."""
+    group = None
+    words = text.split()
+    if words:
+        group = PartyGroup.get_or_none(
+            (PartyGroup.branch == branch.id) & (PartyGroup.name == words[0])
+        )
+        if group is not None:
+            text = text[len(words[0]) :].strip()
+    if group is None:
+        group = actor.party_group
+    if group is None:
+        names = "、".join(
+            g.name for g in PartyGroup.select().where(PartyGroup.branch == branch.id)
+        )
+        raise DomainError(
+            "党小组会请写明党小组，例如：会议 党小组会 第一党小组 12月3日 15:00 地点 主题"
+            + (f"\n本支部的党小组：{names}" if names else "\n本支部还没有党小组。")
+        )
+    return group, text

@@ -20,7 +20,14 @@ from handlers.meetings.attendance import (
     member_meetings,
     quarter_start,
 )
-from handlers.meetings.base import Settings, can_manage, find_meeting, signin_window
+from handlers.meetings.base import (
+    Settings,
+    can_manage,
+    find_meeting,
+    get_meeting,
+    signin_window,
+)
+from handlers.meetings.signin import latest_started
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, Branch, Member, PartyGroup, acts_for
 
@@ -305,4 +312,30 @@ def leave_requests(me: Member, meeting_id: int) -> LeaveRequests:
         summary(meeting, me),
         [_record(r, named) for r in rows if r.leave_status == "pending"],
         [_record(r, named) for r in rows if r.leave_status != "pending"],
+    )
+
+
+@dataclass(frozen=True)
+class NamedReport:
+    """The attendance report of a meeting with its host's and recorder's names (会议 情况)."""
+
+    meeting: Meeting
+    report: AttendanceReport
+    host: str | None
+    recorder: str | None
+
+
+def branch_meeting_report(
+    actor: Member, meeting_id: int | None, *, now: datetime, settings: Settings
+) -> NamedReport:
+    """The report of the named meeting, or of the branch's meeting whose sign-in opened last."""
+    if meeting_id is None:
+        meeting = latest_started(actor, now, settings)
+    else:
+        meeting = get_meeting(actor, meeting_id)
+    report = attendance_report(meeting, now=now)
+    named = people([meeting.host_id, meeting.recorder_id])
+    host, recorder = named.get(meeting.host_id), named.get(meeting.recorder_id)
+    return NamedReport(
+        meeting, report, host.name if host else None, recorder.name if recorder else None
     )
