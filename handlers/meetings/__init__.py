@@ -17,7 +17,6 @@ from handlers.meetings.actions import (
     record_present_by_hand,
     request_leave,
     schedule_meeting,
-    sign_in_with_code,
     start_signin,
 )
 from handlers.meetings.attendance import (
@@ -74,6 +73,7 @@ from handlers.meetings.signin import (
     SignIn,
     WrongSigninCode,
     count_wrong_code,
+    counting_wrong_codes,
     current_meeting,
     latest_started,
     mark_present,
@@ -84,6 +84,7 @@ from handlers.meetings.signin import (
     resume_scan,
     sign_in_by_code,
     sign_in_by_scene,
+    sign_in_with_code,
 )
 from handlers.meetings.views import (
     Detail,
@@ -151,6 +152,7 @@ __all__ = [
     "check_managed",
     "check_visible",
     "count_wrong_code",
+    "counting_wrong_codes",
     "create_meeting",
     "current_meeting",
     "day_hm",

@@ -17,8 +17,7 @@ from handlers.meetings.qr import Qr, QrMaker, ensure_qr
 from handlers.meetings.schedule import cancel_meeting, create_meeting, edit_meeting
 from handlers.meetings.signin import (
     SignIn,
-    WrongSigninCode,
-    count_wrong_code,
+    counting_wrong_codes,
     mark_present_members,
     open_signin,
     sign_in_by_code,
@@ -200,18 +199,6 @@ def start_signin(
     return SigninCode(shown, meeting.signin_code, opens, closes, qr)
 
 
-def sign_in_with_code(member: Member, code: str, *, now: datetime, settings: Settings) -> SignIn:
-    """Sign in with the code read out; a wrong code is counted (and refused) outside the
-    savepoint its refusal rolled back."""
-    try:
-        with write_tx():
-            return sign_in_by_code(member, code, now=now, settings=settings)
-    except WrongSigninCode:
-        with write_tx():
-            count_wrong_code(member, now)
-        raise
-
-
 def member_sign_in(
     me: Member,
     *,
@@ -221,17 +208,16 @@ def member_sign_in(
     settings: Settings,
 ) -> SignedIn:
     """Sign the caller in with the code read out or a scanned scene (one of them)."""
-    try:
-        with write_tx():
-            if code is not None:
-                result = sign_in_by_code(me, code, now=now, settings=settings)
-            else:
-                result = sign_in_by_scene(me, scene or "", now=now, settings=settings)
-            touch(me, now)
-    except WrongSigninCode:
-        with write_tx():
-            count_wrong_code(me, now)
-        raise
+
+    def attempt() -> SignIn:
+        if code is not None:
+            result = sign_in_by_code(me, code, now=now, settings=settings)
+        else:
+            result = sign_in_by_scene(me, scene or "", now=now, settings=settings)
+        touch(me, now)
+        return result
+
+    result = counting_wrong_codes(me, now, attempt)
     return SignedIn(result.created, summary(result.meeting, me), record(result.attendance))
 
 

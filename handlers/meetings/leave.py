@@ -34,6 +34,32 @@ def ask_leave(
         raise DomainError("请写明请假原因，例如：请假 出差在外", errcode="reason_missing")
     if len(reason) > 200:
         raise DomainError("请假原因请控制在 200 字以内。", errcode="too_long")
+    meeting = _meeting_to_leave(member, meeting_id, now, tz)
+    existing = Attendance.get_or_none(
+        (Attendance.meeting == meeting.id) & (Attendance.member == member.id)
+    )
+    if existing is not None and existing.status == "present":
+        raise DomainError("您已签到，无需请假。", errcode="already_signed_in")
+    if existing is not None:
+        existing.leave_reason, existing.leave_status, existing.at = reason, "pending", now
+        existing.decided_by = None
+        existing.save()
+        existing.meeting = meeting
+        return existing
+    return Attendance.create(
+        meeting=meeting,
+        member=member.id,
+        status="leave",
+        leave_reason=reason,
+        leave_status="pending",
+        at=now,
+    )
+
+
+def _meeting_to_leave(
+    member: Member, meeting_id: int | None, now: datetime, tz: ZoneInfo
+) -> Meeting:
+    """The upcoming meeting the member asks leave for: the named one, or their only one."""
     mine = list(
         Meeting.select()
         .join(MeetingAttendee)
@@ -64,25 +90,7 @@ def ask_leave(
         )
     else:
         meeting = mine[0]
-    existing = Attendance.get_or_none(
-        (Attendance.meeting == meeting.id) & (Attendance.member == member.id)
-    )
-    if existing is not None and existing.status == "present":
-        raise DomainError("您已签到，无需请假。", errcode="already_signed_in")
-    if existing is not None:
-        existing.leave_reason, existing.leave_status, existing.at = reason, "pending", now
-        existing.decided_by = None
-        existing.save()
-        existing.meeting = meeting
-        return existing
-    return Attendance.create(
-        meeting=meeting,
-        member=member.id,
-        status="leave",
-        leave_reason=reason,
-        leave_status="pending",
-        at=now,
-    )
+    return meeting
 
 
 def _leave_refusal(member: Member, meeting_id: int) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from peewee import IntegrityError
@@ -22,10 +24,12 @@ from handlers.meetings.base import (
     signin_window,
     upcoming,
 )
-from models.base import db
+from models.base import db, write_tx
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Member
 from models.wechat import RateEvent, SharedValue
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,25 @@ class WrongSigninCode(DomainError):
 def count_wrong_code(member: Member, now: datetime) -> None:
     """Count a wrong sign-in code, outside the savepoint that the refusal rolled back."""
     RateEvent.create(bucket=f"signin:{member.id}", at=now)
+
+
+def counting_wrong_codes(member: Member, now: datetime, attempt: Callable[[], T]) -> T:
+    """Run a sign-in attempt in its own write transaction; a wrong code (WrongSigninCode) is
+    counted in another one, since its refusal rolled the first back, and raised again."""
+    try:
+        with write_tx():
+            return attempt()
+    except WrongSigninCode:
+        with write_tx():
+            count_wrong_code(member, now)
+        raise
+
+
+def sign_in_with_code(member: Member, code: str, *, now: datetime, settings: Settings) -> SignIn:
+    """Sign in with the code read out, a wrong code counted (the bot's 签到)."""
+    return counting_wrong_codes(
+        member, now, lambda: sign_in_by_code(member, code, now=now, settings=settings)
+    )
 
 
 def meeting_for_scene(scene: str) -> Meeting | None:
