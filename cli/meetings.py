@@ -14,7 +14,7 @@ from core.datetext import DateTextError, parse_when
 from handlers import meetings as m
 from handlers.errors import DomainError
 from models.base import db, write_tx
-from models.meetings import KINDS
+from models.meetings import KINDS, Meeting
 from models.org import Branch, PartyGroup
 from scheduler.jobs import meeting_qr_codes
 
@@ -84,13 +84,13 @@ def list_meetings(branch_name: str | None) -> None:
     tz = ZoneInfo(settings["app"]["timezone"])
     with db.connection_context():
         query = (
-            m.Meeting.select(m.Meeting, Branch)
+            Meeting.select(Meeting, Branch)
             .join(Branch)
-            .where(m.Meeting.ends_at > utcnow(), m.Meeting.status == "scheduled")
+            .where(Meeting.ends_at > utcnow(), Meeting.status == "scheduled")
         )
         if branch_name:
             query = query.where(Branch.name == branch_name)
-        for meeting in query.order_by(m.Meeting.starts_at):
+        for meeting in query.order_by(Meeting.starts_at):
             qr = "QR ✓" if meeting.qr_ticket else "QR –"
             click.echo(f"{meeting.branch.name}  {m.describe(meeting, tz)}  {qr}")
 

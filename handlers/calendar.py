@@ -50,10 +50,10 @@ from peewee import JOIN, Case, Expression, Select, fn
 
 from core.clock import UTC, local_day
 from handlers.errors import DomainError
-from handlers.meetings import day_hm, quorum_tallies
+from handlers.meetings import day_hm, quorum_tallies, require_manager
 from models.base import db
 from models.meetings import KINDS, QUORUM_KINDS, Meeting
-from models.org import Branch, PartyGroup
+from models.org import Branch, Member, PartyGroup
 
 Settings = dict[str, dict[str, Any]]
 
@@ -570,3 +570,11 @@ def render_calendar(branch_name: str, reqs: list[Requirement], scope: str, tz: Z
     elif all(r.satisfied for r in current):
         lines.append("本期要求的会议均已召开。")
     return "\n".join(lines)
+
+
+def manager_calendar(actor: Member, now: datetime, settings: Settings, *, scope: str) -> str:
+    """本月 or 本季度 for the actor's branch, as the text its manager reads."""
+    branch = Branch.get_by_id(actor.branch_id)
+    require_manager(actor, branch)
+    reqs = branch_calendar(branch.id, now, settings, scope=scope)
+    return render_calendar(branch.name, reqs, scope, ZoneInfo(settings["app"]["timezone"]))

@@ -12,9 +12,7 @@ from core.datetext import DateTextError, parse_when
 from handlers import calendar
 from handlers import meetings as m
 from handlers.errors import DomainError
-from models.base import db
 from models.meetings import KINDS
-from models.org import Branch, PartyGroup
 
 # What secretaries type for each kind, longest first when matching.
 KIND_WORDS: dict[str, str] = {
@@ -87,51 +85,16 @@ def _when(text: str, ctx: Context) -> object:
 
 def _create(ctx: Context) -> str:
     kind, rest = _kind(ctx.args)
-    branch = Branch.get_by_id(ctx.member.branch_id)
-    group = None
-    if kind == "group":
-        words = rest.split()
-        if words:
-            group = PartyGroup.get_or_none(
-                (PartyGroup.branch == branch.id) & (PartyGroup.name == words[0])
-            )
-            if group is not None:
-                rest = rest[len(words[0]) :].strip()
-        if group is None:
-            group = ctx.member.party_group
-        if group is None:
-            names = "、".join(
-                g.name for g in PartyGroup.select().where(PartyGroup.branch == branch.id)
-            )
-            raise DomainError(
-                "党小组会请写明党小组，例如：会议 党小组会 第一党小组 12月3日 15:00 地点 主题"
-                + (f"\n本支部的党小组：{names}" if names else "\n本支部还没有党小组。")
-            )
-    when = _when(rest, ctx)
-    words = when.rest.split()
-    place = words[0] if words else ""
-    title = " ".join(words[1:])
-    meeting = m.create_meeting(
-        ctx.member,
-        kind=kind,
-        start=when.start,
-        end=when.end,
-        place=place,
-        title=title,
-        branch=branch,
-        group=group,
-        now=ctx.now,
-        settings=ctx.settings,
-    )
-    expected = m.MeetingAttendee.select().where(m.MeetingAttendee.meeting == meeting.id).count()
+    done = m.schedule_from_text(ctx.member, kind, rest, now=ctx.now, settings=ctx.settings)
+    meeting, group = done.meeting, done.group
     opens, _ = m.signin_window(meeting, ctx.settings)
     lines = [
         f"已安排会议【编号{meeting.id}】",
         f"类型：{KINDS[kind]}" + (f"（{group.name}）" if group else ""),
-        f"时间：{when.understood}",
-        f"地点：{place or '（未填）'}",
-        f"主题：{title or '（未填）'}",
-        f"应到：{expected} 人",
+        f"时间：{done.understood}",
+        f"地点：{done.place or '（未填）'}",
+        f"主题：{done.title or '（未填）'}",
+        f"应到：{done.expected} 人",
         f"如有误，请发送“修改会议 {meeting.id} 时间 12月4日 15:00”（或 地点、主题），"
         f"或“取消会议 {meeting.id}”。",
         f"{m.day_hm(opens, ctx.tz)} 起可发送“开始签到”获取签到码。",
@@ -147,11 +110,8 @@ def _list(ctx: Context) -> str:
 
 
 def _report(ctx: Context, meeting_id: int | None) -> str:
-    if meeting_id is None:
-        meeting = m.latest_started(ctx.member, ctx.now, ctx.settings)
-    else:
-        meeting = m.get_meeting(ctx.member, meeting_id)
-    r = m.attendance_report(meeting, now=ctx.now)
+    named = m.branch_meeting_report(ctx.member, meeting_id, now=ctx.now, settings=ctx.settings)
+    meeting, r = named.meeting, named.report
 
     def names(members: list) -> str:
         return "、".join(x.name for x in members) or "无"
@@ -160,9 +120,9 @@ def _report(ctx: Context, meeting_id: int | None) -> str:
         return "、".join(f"{x.name}（{reason}）" for x, reason in rows) or "无"
 
     roles = [
-        f"{label}：{m.Member.get_by_id(member_id).name}"
-        for label, member_id in (("主持人", meeting.host_id), ("记录人", meeting.recorder_id))
-        if member_id
+        f"{label}：{name}"
+        for label, name in (("主持人", named.host), ("记录人", named.recorder))
+        if name
     ]
     lines = [
         m.describe(meeting, ctx.tz) + ("（已取消）" if meeting.status == "cancelled" else ""),
@@ -264,10 +224,8 @@ def _on_signin(ctx: Context) -> str:
     if not ctx.args:
         raise DomainError("请在“签到”后加上书记公布的签到码，例如：签到 123456")
     try:
-        with db.atomic():
-            result = m.sign_in_by_code(ctx.member, ctx.args, now=ctx.now, settings=ctx.settings)
-    except m.WrongSigninCode as exc:
-        m.count_wrong_code(ctx.member, ctx.now)
+        result = m.sign_in_with_code(ctx.member, ctx.args, now=ctx.now, settings=ctx.settings)
+    except m.WrongSigninCode as exc:  # counted; the refusal is a reply, not a rollback
         return exc.message
     return _signed(ctx, result)
 
@@ -300,9 +258,8 @@ def _on_mark(ctx: Context) -> str:
 def _on_leave(ctx: Context) -> str:
     meeting_id, reason = _leading_id(ctx.args)
     row = m.ask_leave(ctx.member, reason, meeting_id, now=ctx.now, settings=ctx.settings)
-    meeting = m.Meeting.get_by_id(row.meeting_id)
     return (
-        f"已提交请假：{m.describe(meeting, ctx.tz)}\n原因：{row.leave_reason}\n"
+        f"已提交请假：{m.describe(row.meeting, ctx.tz)}\n原因：{row.leave_reason}\n"
         "等待书记或组织委员批准。"
     )
 
@@ -310,16 +267,12 @@ def _on_leave(ctx: Context) -> str:
 def _decide(ctx: Context, approve: bool) -> str:
     name, meeting_id = _trailing_id(ctx.args)
     row = m.decide_leave(ctx.member, name, approve, meeting_id, now=ctx.now, settings=ctx.settings)
-    meeting = m.Meeting.get_by_id(row.meeting_id)
     verb = "已批准" if approve else "已驳回"
-    return f"{verb} {name} 的请假：{m.describe(meeting, ctx.tz)}\n原因：{row.leave_reason}"
+    return f"{verb} {name} 的请假：{m.describe(row.meeting, ctx.tz)}\n原因：{row.leave_reason}"
 
 
 def _calendar(ctx: Context, scope: str) -> str:
-    branch = Branch.get_by_id(ctx.member.branch_id)
-    m.require_manager(ctx.member, branch)
-    reqs = calendar.branch_calendar(branch.id, ctx.now, ctx.settings, scope=scope)
-    return calendar.render_calendar(branch.name, reqs, scope, ctx.tz)
+    return calendar.manager_calendar(ctx.member, ctx.now, ctx.settings, scope=scope)
 
 
 def _month(ctx: Context) -> str:
