@@ -22,9 +22,9 @@ from datetime import date
 from typing import Any
 
 from flask import Response, jsonify
-from peewee import JOIN, fn
 
 from api.common import (
+    DEFAULT_LIMIT,
     PAGE_FIELDS,
     Field,
     body,
@@ -33,8 +33,6 @@ from api.common import (
     day_text,
     iso,
     member,
-    not_found,
-    paginate,
     query,
     session,
     tz,
@@ -65,29 +63,19 @@ from api.spec import (
     ref,
 )
 from core.clock import local_day, utcnow
-from handlers.binding import format_code, issue_codes, touch, unbind
-from handlers.calendar import DUE, Requirement, all_branches_calendar, branch_calendar
-from handlers.dues import BranchMonthSummary, branch_month_summary, fen_to_text
-from handlers.outbox import add_subscribe_credits
-from handlers.reminders import BranchAlerts, StudyRate, secretary_alerts, study_participation
-from models.base import write_tx
-from models.org import (
-    BRANCH_MANAGERS,
-    ROLES,
-    STATUSES,
-    Branch,
-    Member,
-    PartyGroup,
-    acts_for,
-    mask_phone,
-    may_manage_binding,
-)
-from models.outbox import SubscribeCredit
-from models.wechat import WechatBinding
+from handlers import overview
+from handlers.binding import format_code
+from handlers.calendar import DUE, Requirement
+from handlers.dues import BranchMonthSummary, fen_to_text
+from handlers.overview import BranchFigures
+from handlers.reminders import BranchAlerts, StudyRate
+from handlers.roster.codes import REFUSALS, issue_branch_codes
+from handlers.roster.members import list_members, unbind_member
+from handlers.subscribe import credits_of, report_accepted
+from models.org import BRANCH_MANAGERS, ROLES, STATUSES, Member, mask_phone
 
 log = logging.getLogger(__name__)
 
-FORBIDDEN = "没有权限进行此操作。"
 # Members named in each alert list (the count says how many there are in all).
 ALERT_LIST_MAX = 20
 # Members per binding-code request.
@@ -98,10 +86,6 @@ TEMPLATE_ID_MAX = 128
 Q_MAX = 50
 # The worst status of a meeting kind's requirements comes first.
 _STATUS_RANK = {"overdue": 0, "due_soon": 1, "open": 2, "planned": 3, "ok": 4}
-REFUSALS = {
-    "already_bound": "已绑定微信，无需绑定码；如需更换微信，请先解除绑定。",
-    "not_party_member": "已停止党籍，不发放绑定码。",
-}
 
 # The dues figures of the committee's list (the overview has the member counts too).
 HEADLINE_DUES = ("expected_fen", "expected_text", "collected_fen", "collected_text", "rate")
@@ -272,23 +256,21 @@ def member_item(m: Member) -> dict[str, Any]:
     }
 
 
-# ---- access ---------------------------------------------------------------------------------
+# ---- paging -----------------------------------------------------------------------------------
 
 
-def _manager() -> Member:
-    """The caller, if they manage a branch or are a committee admin; else 403."""
-    actor = member()
-    if not actor.has_role(*BRANCH_MANAGERS, "committee_admin"):
-        raise ApiError(403, "forbidden", FORBIDDEN)
-    return actor
+def _window(args: dict[str, Any]) -> tuple[int, int]:
+    """The page asked for: (limit, offset), handed to the handler that cuts the page.
+
+    These lists are pages of figures computed for all branches at once, or of a filtered
+    member query with an is_bound column: the handler owns the query, so it cuts the page and
+    counts the total; api.common.paginate stays for views that page a plain query.
+    """
+    return args.get("limit", DEFAULT_LIMIT), args.get("offset", 0)
 
 
-def _managed_member(actor: Member, member_id: int) -> Member:
-    """A member of a branch the caller may act for, or 404 (existence does not leak)."""
-    target = Member.select(Member, Branch).join(Branch).where(Member.id == member_id).first()
-    if target is None or not acts_for(actor, target.branch, BRANCH_MANAGERS):
-        raise not_found()
-    return target
+def _page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 # ---- manager routes -------------------------------------------------------------------------
@@ -300,20 +282,16 @@ def branch_overview() -> Response:
     args = query({"branch_id": BRANCH_FIELD})
     branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
     settings = _settings()
-    now = utcnow()
-    today = local_day(now, tz())
-    month = today.replace(day=1)
-    rates = study_participation(month, today, Member.branch == branch.id)
-    summaries = branch_month_summary(month, settings, branch_id=branch.id)
-    alerts = secretary_alerts(now, settings, branch_id=branch.id)
+    view = overview.branch_overview(branch, utcnow(), settings)
+    figures = view.figures
     return jsonify(
         {
             "branch": {"id": branch.id, "name": branch.name},
-            "as_of": day_text(today),
-            "study": study_json(rates.get(branch.id), month, today),
-            "meetings": meeting_kinds_json(branch_calendar(branch.id, now, settings)),
-            "dues": dues_json(summaries[0] if summaries else None, month),
-            "alerts": alerts_json(alerts.get(branch.id) or BranchAlerts(branch.id), settings),
+            "as_of": day_text(view.today),
+            "study": study_json(figures.study, view.month, view.today),
+            "meetings": meeting_kinds_json(figures.meetings),
+            "dues": dues_json(figures.dues, view.month),
+            "alerts": alerts_json(figures.alerts, settings),
         }
     )
 
@@ -333,29 +311,17 @@ def branch_members() -> Response:
     """The branch's members, filtered by status, binding, name and party group."""
     args = query(MEMBER_FILTERS)
     branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
-    has_binding = fn.EXISTS(
-        WechatBinding.select(WechatBinding.id).where(WechatBinding.member == Member.id)
+    limit, offset = _window(args)
+    page = list_members(
+        branch.id,
+        status=args.get("status"),
+        bound=args.get("bound"),
+        q=args.get("q", ""),
+        group_id=args.get("group_id"),
+        limit=limit,
+        offset=offset,
     )
-    select = (
-        Member.select(Member, PartyGroup, has_binding.alias("is_bound"))
-        .join(PartyGroup, JOIN.LEFT_OUTER, on=Member.party_group == PartyGroup.id)
-        .where(Member.branch == branch.id)
-        .order_by(Member.id)
-    )
-    if "status" in args:
-        select = select.where(Member.status == args["status"])
-    if "bound" in args:
-        select = select.where(has_binding if args["bound"] else ~has_binding)
-    if args.get("q", "").strip():
-        select = select.where(Member.name.contains(args["q"].strip()))
-    if "group_id" in args:
-        group = PartyGroup.get_or_none(
-            PartyGroup.id == args["group_id"], PartyGroup.branch == branch.id
-        )
-        if group is None:
-            raise not_found()
-        select = select.where(Member.party_group == group.id)
-    return jsonify(paginate(select, args, member_item))
+    return jsonify(_page([member_item(m) for m in page.members], page.total, limit, offset))
 
 
 @bp.post("/branch/binding-codes")
@@ -367,58 +333,10 @@ def branch_binding_codes() -> Response:
             "branch_id": BRANCH_FIELD,
         }
     )
-    branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
-    ids: list[int] = args["member_ids"]
-    settings = _settings()
-    now = utcnow()
-    with write_tx():
-        found = {
-            m.id: m for m in Member.select().where(Member.id.in_(ids), Member.branch == branch.id)
-        }
-        if len(found) != len(ids):
-            raise not_found()
-        actor = member()
-        over = [found[i].name for i in ids if not may_manage_binding(actor, found[i])]
-        if over:  # a code would let the caller bind a second account as someone with more power
-            raise ApiError(
-                403,
-                "forbidden",
-                "不能为担任您所没有职务的人员签发绑定码："
-                + "、".join(over)
-                + "。请由党委管理员办理。",
-            )
-        bound = {
-            b.member_id
-            for b in WechatBinding.select(WechatBinding.member).where(
-                WechatBinding.member.in_(ids)
-            )
-        }
-        refused: list[tuple[Member, str]] = []
-        eligible = []
-        for member_id in ids:
-            m = found[member_id]
-            if member_id in bound:
-                refused.append((m, "already_bound"))
-            elif m.status == "out":
-                refused.append((m, "not_party_member"))
-            else:
-                eligible.append(m)
-        issued = (
-            issue_codes(
-                eligible,
-                secret_key=settings["app"]["secret_key"],
-                now=now,
-                ttl_days=settings["binding"]["code_ttl_days"],
-                length=settings["binding"]["code_length"],
-            )
-            if eligible
-            else []
-        )
-    log.info(
-        "issued %d binding codes through the API for branch id=%s (%d refused)",
-        len(issued),
-        branch.id,
-        len(refused),
+    actor = member()
+    branch = branch_for(actor, args.get("branch_id"), BRANCH_MANAGERS)
+    codes = issue_branch_codes(
+        actor, branch, args["member_ids"], settings=_settings(), now=utcnow()
     )
     return jsonify(
         {
@@ -429,11 +347,11 @@ def branch_binding_codes() -> Response:
                     "code_display": format_code(item.code),
                     "expires_at": iso(item.expires_at),
                 }
-                for item in issued
+                for item in codes.issued
             ],
             "refused": [
                 {"member": _ref(m.id, m.name), "reason": reason, "message": REFUSALS[reason]}
-                for m, reason in refused
+                for m, reason in codes.refused
             ],
         }
     )
@@ -443,19 +361,7 @@ def branch_binding_codes() -> Response:
 def branch_unbind(member_id: int) -> Response:
     """Unbind the member's WeChat accounts; their API tokens stop working at once."""
     body({})
-    actor = _manager()
-    target = _managed_member(actor, member_id)
-    if not may_manage_binding(actor, target):
-        raise ApiError(
-            403,
-            "forbidden",
-            f"{target.name} 担任您所没有的职务，不能由您解除绑定，请由党委管理员办理。",
-        )
-    if target.id == actor.id:  # it would end this very session, and lock the manager out
-        raise ApiError(
-            422, "cannot_unbind_self", "不能解除自己的绑定，请联系其他支委或党委管理员办理。"
-        )
-    result = unbind(target, utcnow())
+    target, result = unbind_member(member(), member_id, utcnow())
     return jsonify(
         {
             "member": _ref(target.id, target.name),
@@ -473,52 +379,33 @@ def committee_branches() -> Response:
     """Every branch of the caller's committee with the overview's headline figures."""
     args = query(PAGE_FIELDS)
     actor = member()
-    if not actor.has_role("committee_admin"):
-        raise ApiError(403, "forbidden", FORBIDDEN)
-    committee_id = actor.branch.committee_id
-    settings = _settings()
-    now = utcnow()
-    today = local_day(now, tz())
-    month = today.replace(day=1)
-    ours = Branch.select(Branch.id).where(Branch.committee == committee_id)
-    # Each figure for every branch of the committee at once: a constant number of queries.
-    rates = study_participation(month, today, Member.branch.in_(ours))
-    reqs: dict[int, list[Requirement]] = {}
-    for req in all_branches_calendar(now, settings, committee_id):
-        reqs.setdefault(req.branch_id, []).append(req)
-    dues = {
-        s.branch_id: s for s in branch_month_summary(month, settings, committee_id=committee_id)
-    }
-    alerts = secretary_alerts(now, settings, committee_id=committee_id)
+    limit, offset = _window(args)
+    page = overview.committee_branches(actor, utcnow(), _settings(), limit=limit, offset=offset)
 
-    def render(branch: Branch) -> dict[str, Any]:
-        rate = rates.get(branch.id) or StudyRate(0, 0, 0)
-        summary = dues.get(branch.id)
-        found = alerts.get(branch.id)
+    def render(figures: BranchFigures) -> dict[str, Any]:
+        rate = figures.study
         return {
-            "branch": {"id": branch.id, "name": branch.name},
+            "branch": {"id": figures.branch.id, "name": figures.branch.name},
             "study": {
                 "members": rate.members,
                 "participants": rate.participants,
                 "rate": _rate(rate.rate),
             },
-            "meetings": _meeting_totals(reqs.get(branch.id, [])),
+            "meetings": _meeting_totals(figures.meetings),
             "dues": {
-                k: v
-                for k, v in dues_json(summary, month).items()
-                if k
-                in ("expected_fen", "expected_text", "collected_fen", "collected_text", "rate")
+                k: v for k, v in dues_json(figures.dues, page.month).items() if k in HEADLINE_DUES
             },
-            "alert_count": found.count if found else 0,
+            "alert_count": figures.alerts.count,
         }
 
-    select = (
-        Branch.select(Branch.id, Branch.name)
-        .where(Branch.committee == committee_id)
-        .order_by(Branch.id)
+    items = [render(figures) for figures in page.branches]
+    return jsonify(
+        {
+            **_page(items, page.total, limit, offset),
+            "as_of": day_text(page.today),
+            "month": f"{page.month:%Y-%m}",
+        }
     )
-    page = paginate(select, args, render)
-    return jsonify({**page, "as_of": day_text(today), "month": f"{month:%Y-%m}"})
 
 
 def _meeting_totals(reqs: Iterable[Requirement]) -> dict[str, int]:
@@ -553,37 +440,19 @@ def _accepted_body() -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def _credits(openid: str, template_id: str) -> int:
-    if not template_id:
-        return 0
-    row = SubscribeCredit.get_or_none(
-        SubscribeCredit.openid == openid, SubscribeCredit.template_id == template_id
-    )
-    return row.credits if row else 0
-
-
 @bp.post("/subscribe/credits")
 def subscribe_report() -> Response:
     """Record the reminder template the member accepted in wx.requestSubscribeMessage."""
     accepted = _accepted_body()
     m = member()
-    openid = session().openid
     template_id = _settings()["channels"]["subscribe_template_id"]
-    now = utcnow()
-    recorded = 1 if template_id and template_id in accepted else 0
-    with write_tx():
-        credits = (
-            add_subscribe_credits(openid, template_id, now)
-            if recorded
-            else _credits(openid, template_id)
-        )
-        touch(m, now)
+    report = report_accepted(m, session().openid, template_id, accepted, utcnow())
     return jsonify(
         {
             "template_id": template_id or None,
-            "recorded": recorded,
+            "recorded": report.recorded,
             "ignored": [t for t in accepted if t != template_id],
-            "credits": credits,
+            "credits": report.credits,
         }
     )
 
@@ -595,7 +464,7 @@ def subscribe_credits() -> Response:
     member()
     template_id = _settings()["channels"]["subscribe_template_id"]
     return jsonify(
-        {"template_id": template_id or None, "credits": _credits(session().openid, template_id)}
+        {"template_id": template_id or None, "credits": credits_of(session().openid, template_id)}
     )
 
 

@@ -1,86 +1,93 @@
-"""Binding codes for roster members: who may get one, and issuing them."""
+"""Binding codes for roster members: who may get one, and issuing them.
+
+One rule decides who may get a code (``refusal``): a member already bound to WeChat does not
+(they unbind first to change accounts), nor does one whose party membership stopped. Both the
+secretary's ``roster invite`` and the managers' API apply it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from peewee import Case, Expression, fn
+
 from handlers.binding import IssuedCode, issue_codes
 from handlers.errors import DomainError
+from handlers.roster.access import not_found
+from handlers.roster.lookups import resolve_branch, resolve_committee
 from models.base import write_tx
-from models.org import Branch, Committee, Member
+from models.org import Branch, Member, may_manage_binding
 from models.wechat import WechatBinding
 
 log = logging.getLogger(__name__)
 
+Settings = dict[str, dict[str, Any]]
 
-def _resolve_committee(committee_name: str | None) -> Committee | None:
-    if committee_name is None:
-        return None
-    committee = Committee.get_or_none(Committee.name == committee_name)
-    if committee is None:
-        names = "、".join(c.name for c in Committee.select().order_by(Committee.name)) or "（无）"
-        raise DomainError(f"没有名为“{committee_name}”的党委。现有党委：{names}")
-    return committee
+# Why a member gets no binding code.
+REFUSALS = {
+    "already_bound": "已绑定微信，无需绑定码；如需更换微信，请先解除绑定。",
+    "not_party_member": "已停止党籍，不发放绑定码。",
+}
 
 
-def _resolve_branch(branch_name: str, committee: Committee | None) -> Branch:
-    query = Branch.select(Branch, Committee).join(Committee).order_by(Branch.name)
-    if committee is not None:
-        query = query.where(Branch.committee == committee.id)
-    branches = list(query)
-    matches = [b for b in branches if b.name == branch_name.strip()]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        if not branches:
-            raise DomainError(f"没有名为“{branch_name}”的支部：还没有任何支部，请先导入名册。")
-        names = "、".join(b.name for b in branches)
-        raise DomainError(f"没有名为“{branch_name}”的支部。现有支部：{names}")
-    committees = "、".join(b.committee.name for b in matches)
-    raise DomainError(f"多个党委都有“{branch_name}”（{committees}），请指定党委。")
+def has_binding() -> Expression:
+    """True for a member with a WeChat binding (a correlated EXISTS on Member.id)."""
+    return fn.EXISTS(
+        WechatBinding.select(WechatBinding.id).where(WechatBinding.member == Member.id)
+    )
+
+
+def refusal() -> Expression:
+    """Why a member may not get a binding code (a key of REFUSALS), or NULL if they may."""
+    return Case(
+        None,
+        ((has_binding(), "already_bound"), (Member.status == "out", "not_party_member")),
+        None,
+    )
+
+
+def _issue(members: list[Member], settings: Settings, now: datetime) -> list[IssuedCode]:
+    if not members:
+        return []
+    return issue_codes(
+        members,
+        secret_key=settings["app"]["secret_key"],
+        now=now,
+        ttl_days=settings["binding"]["code_ttl_days"],
+        length=settings["binding"]["code_length"],
+    )
 
 
 def invite(
     branch_name: str | None = None,
     committee_name: str | None = None,
     *,
-    settings: dict[str, dict[str, Any]],
+    settings: Settings,
     now: datetime,
     deliver: Callable[[list[IssuedCode]], None] | None = None,
 ) -> list[IssuedCode]:
-    """Issue binding codes to roster members without a WeChat binding, optionally one branch.
+    """Issue binding codes to roster members who may get one, optionally of one branch.
 
     `deliver` runs inside the transaction: if it raises (say the CSV cannot be written),
     no code is issued and earlier codes keep working.
     """
     with write_tx():
-        committee = _resolve_committee(committee_name)
+        committee = resolve_committee(committee_name)
         query = (
             Member.select(Member, Branch)
             .join(Branch)
-            .where(
-                Member.status != "out",
-                Member.id.not_in(WechatBinding.select(WechatBinding.member)),
-            )
+            .where(refusal().is_null())
             .order_by(Branch.name, Member.id)
         )
         if branch_name is not None:
-            query = query.where(Member.branch == _resolve_branch(branch_name, committee).id)
+            query = query.where(Member.branch == resolve_branch(branch_name, committee).id)
         elif committee is not None:
             query = query.where(Branch.committee == committee.id)
-        members = list(query)
-        issued: list[IssuedCode] = []
-        if members:
-            issued = issue_codes(
-                members,
-                secret_key=settings["app"]["secret_key"],
-                now=now,
-                ttl_days=settings["binding"]["code_ttl_days"],
-                length=settings["binding"]["code_length"],
-            )
+        issued = _issue(list(query), settings, now)
         if deliver is not None:
             deliver(issued)
     log.info(
@@ -90,3 +97,51 @@ def invite(
         branch_name or "all",
     )
     return issued
+
+
+@dataclass(frozen=True)
+class BranchCodes:
+    issued: list[IssuedCode]
+    refused: list[tuple[Member, str]]  # the member and the REFUSALS key
+
+
+def _over_power(actor: Member, members: Iterable[Member]) -> None:
+    """Refuse if a code would let the actor bind a second account as someone with more power."""
+    over = [m.name for m in members if not may_manage_binding(actor, m)]
+    if over:
+        raise DomainError(
+            "不能为担任您所没有职务的人员签发绑定码："
+            + "、".join(over)
+            + "。请由党委管理员办理。",
+            errcode="forbidden",
+            status=403,
+        )
+
+
+def issue_branch_codes(
+    actor: Member, branch: Branch, member_ids: list[int], *, settings: Settings, now: datetime
+) -> BranchCodes:
+    """Issue codes to these members of the branch, answering per member (issued or refused).
+
+    A member id outside the branch refuses the whole request as not found: nothing is issued.
+    """
+    with write_tx():
+        found = {
+            m.id: m
+            for m in Member.select(Member, refusal().alias("refusal")).where(
+                Member.id.in_(member_ids), Member.branch == branch.id
+            )
+        }
+        if len(found) != len(member_ids):
+            raise not_found()
+        members = [found[i] for i in member_ids]
+        _over_power(actor, members)
+        refused = [(m, m.refusal) for m in members if m.refusal is not None]
+        issued = _issue([m for m in members if m.refusal is None], settings, now)
+    log.info(
+        "issued %d binding codes through the API for branch id=%s (%d refused)",
+        len(issued),
+        branch.id,
+        len(refused),
+    )
+    return BranchCodes(issued, refused)
