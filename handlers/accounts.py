@@ -1,4 +1,4 @@
-"""Mini-program accounts: logging in, binding to a roster member, per-minute rate limits.
+"""WeChat accounts: mini-program login, binding to a roster member, per-minute rate limits.
 
 The WeChat code exchange is handed in by the caller (the API maps WeChat's refusals to its
 own errors); signing tokens stays with the API too: a use case here records the session row.
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from handlers.binding import bind, failures_in_last_hour, member_for_openid
+from handlers.binding import BindOutcome, bind, failures_in_last_hour, member_for_openid
 from handlers.errors import DomainError
+from handlers.meetings import resume_scan
 from models.api import ApiSession
 from models.base import write_tx
 from models.org import Member
@@ -115,3 +116,27 @@ def bind_account(openid: str, code: str, *, settings: Settings, now: datetime) -
     if outcome.member is None:
         raise DomainError(outcome.message, errcode="bind_code_invalid", status=400)
     return outcome.member
+
+
+@dataclass(frozen=True)
+class ChatBinding:
+    outcome: BindOutcome
+    signed: str  # what became of a meeting code scanned before binding ("" if none)
+
+
+def bind_in_chat(
+    openid: str, code: str, *, app: str, settings: Settings, now: datetime
+) -> ChatBinding:
+    """Bind an official-account (or WeCom) account with a one-time code, then sign the newcomer
+    in to the meeting they scanned before binding, if any."""
+    outcome = bind(
+        openid,
+        code,
+        secret_key=settings["app"]["secret_key"],
+        now=now,
+        max_failures=settings["binding"]["max_failures_per_hour"],
+        app=app,
+    )
+    if outcome.member is None:
+        return ChatBinding(outcome, "")
+    return ChatBinding(outcome, resume_scan(outcome.member, openid, now=now, settings=settings))
