@@ -17,12 +17,21 @@ most once); other template ids are ignored and listed back as ``ignored``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import date
 from typing import Any
 
 from flask import Response, jsonify
 
+from api.branch_json import (
+    ALERT_LIST_MAX,
+    STATUS_RANK,
+    alerts_json,
+    committee_item,
+    dues_json,
+    meeting_kinds_json,
+    member_item,
+    member_ref,
+    study_json,
+)
 from api.common import (
     DEFAULT_LIMIT,
     PAGE_FIELDS,
@@ -35,7 +44,6 @@ from api.common import (
     member,
     query,
     session,
-    tz,
 )
 from api.common import settings as _settings
 from api.errors import ApiError
@@ -62,198 +70,25 @@ from api.spec import (
     path_id,
     ref,
 )
-from core.clock import local_day, utcnow
+from core.clock import utcnow
 from handlers import overview
 from handlers.binding import format_code
-from handlers.calendar import DUE, Requirement
-from handlers.dues import BranchMonthSummary, fen_to_text
-from handlers.overview import BranchFigures
-from handlers.reminders import BranchAlerts, StudyRate
+from handlers.calendar import DUE
 from handlers.roster.codes import REFUSALS, issue_branch_codes
 from handlers.roster.members import list_members, unbind_member
 from handlers.subscribe import credits_of, report_accepted
-from models.org import BRANCH_MANAGERS, ROLES, STATUSES, Member, mask_phone
+from models.org import BRANCH_MANAGERS, STATUSES
 
 log = logging.getLogger(__name__)
 
-# Members named in each alert list (the count says how many there are in all).
-ALERT_LIST_MAX = 20
 # Members per binding-code request.
 MAX_CODE_MEMBERS = 100
 # Template ids per subscribe report (wx.requestSubscribeMessage takes a few at a time).
 MAX_TEMPLATES = 20
 TEMPLATE_ID_MAX = 128
 Q_MAX = 50
-# The worst status of a meeting kind's requirements comes first.
-_STATUS_RANK = {"overdue": 0, "due_soon": 1, "open": 2, "planned": 3, "ok": 4}
-
-# The dues figures of the committee's list (the overview has the member counts too).
-HEADLINE_DUES = ("expected_fen", "expected_text", "collected_fen", "collected_text", "rate")
 
 BRANCH_FIELD = Field(required=False, kind="int", minimum=1)
-
-
-# ---- representations -------------------------------------------------------------------------
-
-
-def _rate(value: Any) -> float | None:
-    return None if value is None else round(float(value), 4)
-
-
-def _ref(member_id: int, name: str) -> dict[str, Any]:
-    return {"id": member_id, "name": name}
-
-
-def study_json(rate: StudyRate | None, first: date, last: date) -> dict[str, Any]:
-    rate = rate or StudyRate(0, 0, 0)
-    return {
-        "first": day_text(first),
-        "last": day_text(last),
-        "members": rate.members,
-        "participants": rate.participants,
-        "checkins": rate.checkins,
-        "rate": _rate(rate.rate),
-    }
-
-
-def meeting_kinds_json(reqs: list[Requirement]) -> list[dict[str, Any]]:
-    """One entry per required kind: how many are required (per group for 党小组会) and held."""
-    kinds: dict[str, list[Requirement]] = {}
-    for req in reqs:
-        kinds.setdefault(req.kind, []).append(req)
-    out = []
-    for kind, group in kinds.items():
-        period = group[0].period
-        planned = [r.next_planned for r in group if r.next_planned is not None]
-        out.append(
-            {
-                "kind": kind,
-                "kind_label": group[0].kind_label,
-                "frequency": period.kind,
-                "period": {
-                    "label": period.label,
-                    "start": day_text(period.start),
-                    "end": day_text(period.end),
-                },
-                "required": len(group),
-                "satisfied": sum(r.satisfied for r in group),
-                "held": sum(r.held for r in group),
-                "held_without_quorum": sum(r.held_without_quorum for r in group),
-                "planned": sum(r.planned for r in group),
-                "next_planned_at": iso(min(planned)) if planned else None,
-                "due_by": None if all(r.satisfied for r in group) else day_text(period.end),
-                "days_left": group[0].days_left,
-                "status": min((r.status for r in group), key=_STATUS_RANK.__getitem__),
-                "overdue": any(r.status == "overdue" for r in group),
-                "previous_missed": any(r.previous_missed for r in group),
-            }
-        )
-    return out
-
-
-def dues_json(summary: BranchMonthSummary | None, month: date) -> dict[str, Any]:
-    expected = summary.expected_fen if summary else 0
-    collected = summary.collected_fen if summary else 0
-    return {
-        "month": f"{month:%Y-%m}",
-        "expected_fen": expected,
-        "expected_text": fen_to_text(expected),
-        "collected_fen": collected,
-        "collected_text": fen_to_text(collected),
-        "rate": _rate(summary.rate) if summary else None,
-        "members_due": summary.members_due if summary else 0,
-        "members_paid": summary.members_paid if summary else 0,
-        "members_exempt": summary.members_exempt if summary else 0,
-        "members_unset": summary.members_unset if summary else 0,
-    }
-
-
-def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any]:
-    """The secretary digest's items for one branch, as counts and short member lists."""
-    owing = alerts.owing
-    levels: dict[int, int] = {}
-    for alert in alerts.lapse:
-        levels[alert.level] = levels.get(alert.level, 0) + 1
-    return {
-        "count": alerts.count,
-        "dues_owing": {
-            "count": len(owing),
-            "total_fen": sum(o.fen for o in owing),
-            "total_text": fen_to_text(sum(o.fen for o in owing)),
-            "members": [
-                {
-                    **_ref(o.member_id, o.name),
-                    "months": len(o.months),
-                    "fen": o.fen,
-                    "text": fen_to_text(o.fen),
-                }
-                for o in sorted(owing, key=lambda o: (-len(o.months), o.member_id))[
-                    :ALERT_LIST_MAX
-                ]
-            ],
-        },
-        "six_month_rule": {
-            "count": len(alerts.lapse),
-            "levels": [{"level": k, "count": levels[k]} for k in sorted(levels)],
-            "members": [
-                {
-                    **_ref(a.member_id, a.member_name),
-                    "reason": a.reason,
-                    "reason_label": a.reason_label,
-                    "months": a.months,
-                    "at_least": a.at_least,
-                    "level": a.level,
-                    "since": f"{a.since:%Y-%m}",
-                }
-                for a in alerts.lapse[:ALERT_LIST_MAX]
-            ],
-        },
-        "lost_contact": {
-            "count": len(alerts.lost_contact),
-            "days": settings["alerts"]["lost_contact_days"],
-            "members": [_ref(i, n) for i, n in alerts.lost_contact[:ALERT_LIST_MAX]],
-        },
-        "probation_ending": {
-            "count": len(alerts.probation),
-            "members": [
-                {**_ref(i, n), "ends_on": day_text(ends)}
-                for i, n, ends in alerts.probation[:ALERT_LIST_MAX]
-            ],
-        },
-        "meetings_due": {
-            "count": len(alerts.meetings),
-            "items": [
-                {
-                    "kind": r.kind,
-                    "kind_label": r.kind_label,
-                    "group": {"id": r.group_id, "name": r.group_name} if r.group_id else None,
-                    "period_label": r.period.label,
-                    "due_by": day_text(r.period.end),
-                    "days_left": r.days_left,
-                    "status": r.status,
-                    "held_without_quorum": r.held_without_quorum,
-                }
-                for r in alerts.meetings
-            ],
-        },
-        "dead_messages": alerts.dead,
-    }
-
-
-def member_item(m: Member) -> dict[str, Any]:
-    group = m.party_group if m.party_group_id else None
-    last = m.last_active_at
-    return {
-        "id": m.id,
-        "name": m.name,
-        "phone": mask_phone(m.phone),
-        "status": m.status,
-        "status_label": m.status_label,
-        "roles": [{"code": r, "label": ROLES.get(r, r)} for r in sorted(m.role_set)],
-        "group": {"id": group.id, "name": group.name} if group else None,
-        "bound": bool(m.is_bound),
-        "last_active_on": day_text(local_day(last, tz())) if last else None,
-    }
 
 
 # ---- paging -----------------------------------------------------------------------------------
@@ -342,7 +177,7 @@ def branch_binding_codes() -> Response:
         {
             "issued": [
                 {
-                    "member": _ref(item.member.id, item.member.name),
+                    "member": member_ref(item.member.id, item.member.name),
                     "code": item.code,
                     "code_display": format_code(item.code),
                     "expires_at": iso(item.expires_at),
@@ -350,7 +185,7 @@ def branch_binding_codes() -> Response:
                 for item in codes.issued
             ],
             "refused": [
-                {"member": _ref(m.id, m.name), "reason": reason, "message": REFUSALS[reason]}
+                {"member": member_ref(m.id, m.name), "reason": reason, "message": REFUSALS[reason]}
                 for m, reason in codes.refused
             ],
         }
@@ -364,7 +199,7 @@ def branch_unbind(member_id: int) -> Response:
     target, result = unbind_member(member(), member_id, utcnow())
     return jsonify(
         {
-            "member": _ref(target.id, target.name),
+            "member": member_ref(target.id, target.name),
             "bindings_removed": result.bindings,
             "sessions_revoked": result.sessions,
         }
@@ -382,23 +217,7 @@ def committee_branches() -> Response:
     limit, offset = _window(args)
     page = overview.committee_branches(actor, utcnow(), _settings(), limit=limit, offset=offset)
 
-    def render(figures: BranchFigures) -> dict[str, Any]:
-        rate = figures.study
-        return {
-            "branch": {"id": figures.branch.id, "name": figures.branch.name},
-            "study": {
-                "members": rate.members,
-                "participants": rate.participants,
-                "rate": _rate(rate.rate),
-            },
-            "meetings": _meeting_totals(figures.meetings),
-            "dues": {
-                k: v for k, v in dues_json(figures.dues, page.month).items() if k in HEADLINE_DUES
-            },
-            "alert_count": figures.alerts.count,
-        }
-
-    items = [render(figures) for figures in page.branches]
+    items = [committee_item(figures, page.month) for figures in page.branches]
     return jsonify(
         {
             **_page(items, page.total, limit, offset),
@@ -406,17 +225,6 @@ def committee_branches() -> Response:
             "month": f"{page.month:%Y-%m}",
         }
     )
-
-
-def _meeting_totals(reqs: Iterable[Requirement]) -> dict[str, int]:
-    reqs = list(reqs)
-    return {
-        "required": len(reqs),
-        "satisfied": sum(r.satisfied for r in reqs),
-        "held": sum(r.held for r in reqs),
-        "due": sum(r.status in DUE for r in reqs),
-        "overdue": sum(r.status == "overdue" for r in reqs),
-    }
 
 
 # ---- subscribe credits ----------------------------------------------------------------------
@@ -477,7 +285,7 @@ _NUM_RATE = {
     "description": "0..1; null: nobody to count",
 }
 _COUNT = {"type": "integer", "minimum": 0}
-_STATUS = {"type": "string", "enum": list(_STATUS_RANK)}
+_STATUS = {"type": "string", "enum": list(STATUS_RANK)}
 
 SCHEMAS: dict[str, Any] = {
     "BranchMemberRef": _MEMBER_REF,

@@ -1,8 +1,9 @@
 """The member roster: import it from Excel or CSV, list its members, issue binding codes.
 
 rows reads a file into text rows, checks judges every row before anything is written,
-writing upserts the checked rows, codes decides who may get a binding code and issues them,
-members answers the managers' member list and unbinds a member.
+writing upserts the checked rows; codes decides who may get a binding code and issues them;
+members answers the managers' member list and unbinds a member; access holds the managers'
+refusals, lookups finds committees and branches by name.
 """
 
 from handlers.roster.checks import parse_date, validate

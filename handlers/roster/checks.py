@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -22,8 +21,6 @@ from models.org import PARTY_MEMBER_STATUSES, ROLES, STATUSES, Branch, Committee
 if TYPE_CHECKING:  # handlers.dues imports this module: the functions import it when called
     from handlers.dues import NewAssessment
 
-
-log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
