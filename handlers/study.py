@@ -174,6 +174,17 @@ def check_in(
     return CheckedIn(result, member_week(member, now=now, tz=tz))
 
 
+def check_in_by_message(
+    member: Member, reflection: str, *, now: datetime, tz: ZoneInfo, max_chars: int
+) -> CheckedIn:
+    """学习 in the chat: record today's check-in; the week comes without the all-time total.
+
+    The bot's dispatcher owns the transaction and notes the member's activity.
+    """
+    result = record_study(member, reflection, now=now, tz=tz, max_chars=max_chars)
+    return CheckedIn(result, member_week(member, now=now, tz=tz, with_total=False))
+
+
 @dataclass(frozen=True)
 class StudyRecord:
     week: MemberWeek
