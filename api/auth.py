@@ -19,7 +19,7 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from api.errors import ApiError
 from bot import clients
 from bot.clients import WeChatApiError, WxSession
-from handlers.accounts import live_session, rate_limit  # noqa: F401 - rate_limit re-exported
+from handlers.accounts import rate_limit, session_by_token_id  # noqa: F401 - rate_limit re-exported
 from handlers.binding import member_for_openid
 from handlers.sessions import revoke_member_sessions  # noqa: F401 - re-exported
 from models.api import TOKEN_ID_CHARS, ApiSession
@@ -83,7 +83,7 @@ def check_token(
     except BadData:  # a bad signature, or a payload that does not decode
         raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入小程序") from None
     sid = _token_id(data)
-    row = live_session(sid) if sid else None
+    row = session_by_token_id(sid) if sid else None
     if row is None:
         raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入小程序")
     if row.revoked_at is not None:

@@ -75,8 +75,8 @@ def login(
     return Login(row, member)
 
 
-def live_session(token_id: str) -> ApiSession | None:
-    """The session recorded under this token id (revoked or expired ones included), or None."""
+def session_by_token_id(token_id: str) -> ApiSession | None:
+    """The session recorded under this token id (revoked and expired ones too), or None."""
     return ApiSession.get_or_none(ApiSession.token_id == token_id)
 
 
