@@ -1,8 +1,9 @@
 """Mini-program login: code2session, signed revocable tokens, per-minute rate limits.
 
 No Flask request handling here beyond reading the app's settings: the views in api/v1.py
-call these functions. session_key from WeChat is dropped the moment it arrives: it is never
-stored, returned or logged.
+call these functions; the sessions and rate events themselves are handlers.accounts'.
+session_key from WeChat is dropped the moment it arrives: it is never stored, returned or
+logged.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
@@ -18,11 +19,11 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from api.errors import ApiError
 from bot import clients
 from bot.clients import WeChatApiError, WxSession
+from handlers.accounts import rate_limit, session_by_token_id  # noqa: F401 - rate_limit re-exported
+from handlers.binding import member_for_openid
 from handlers.sessions import revoke_member_sessions  # noqa: F401 - re-exported
 from models.api import TOKEN_ID_CHARS, ApiSession
-from models.base import write_tx
 from models.org import Member
-from models.wechat import RateEvent
 
 log = logging.getLogger(__name__)
 
@@ -50,45 +51,18 @@ def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxS
         raise ApiError(*CODE_ERRORS.get(exc.errcode, WECHAT_UNAVAILABLE)) from None
 
 
-def rate_limit(bucket: str, per_minute: int, now: datetime) -> None:
-    """Count one event in ``bucket``; raise 429 when the last minute already holds the limit."""
-    with write_tx():
-        recent = (
-            RateEvent.select()
-            .where(RateEvent.bucket == bucket, RateEvent.at > now - timedelta(minutes=1))
-            .count()
-        )
-        if recent >= per_minute:
-            raise ApiError(429, "rate_limited", "操作过于频繁，请稍后再试")
-        RateEvent.create(bucket=bucket, at=now)
-
-
 def _serializer(settings: Mapping[str, Mapping[str, Any]]) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings["app"]["secret_key"], salt=TOKEN_SALT)
 
 
 def mini_member(openid: str) -> Member | None:
     """Return the member bound to this mini-program account (with the branch), or None."""
-    from handlers.binding import member_for_openid
-
     return member_for_openid(openid)
 
 
-def start_session(
-    settings: Mapping[str, Mapping[str, Any]], wx: WxSession, now: datetime
-) -> tuple[str, ApiSession]:
-    """Record a new session for the account and return its signed token."""
-    member = mini_member(wx.openid)
-    ttl = settings["api"]["session_ttl_seconds"]
-    with write_tx():
-        row = ApiSession.create(
-            openid=wx.openid,
-            member=member.id if member else None,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-        )
-    token = _serializer(settings).dumps({"sid": row.token_id})
-    return token, row
+def token_for(settings: Mapping[str, Mapping[str, Any]], row: ApiSession) -> str:
+    """The signed bearer token of a recorded session."""
+    return _serializer(settings).dumps({"sid": row.token_id})
 
 
 def _token_id(data: Any) -> str | None:
@@ -109,7 +83,7 @@ def check_token(
     except BadData:  # a bad signature, or a payload that does not decode
         raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入小程序") from None
     sid = _token_id(data)
-    row = ApiSession.get_or_none(ApiSession.token_id == sid) if sid else None
+    row = session_by_token_id(sid) if sid else None
     if row is None:
         raise ApiError(401, "token_invalid", "登录凭证无效，请重新进入小程序")
     if row.revoked_at is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify
@@ -21,12 +20,9 @@ from api.common import (
     tz,
 )
 from api.common import settings as _settings
-from api.errors import ApiError
-from core.clock import local_day, utcnow
-from handlers.binding import bind, failures_in_last_hour, touch
-from handlers.study import member_week, record_study, today_topic
-from models.api import ApiSession
-from models.base import write_tx
+from core.clock import utcnow
+from handlers import accounts
+from handlers.study import MemberWeek, check_in, study_day, study_record
 from models.org import ROLES, Member, mask_phone
 from models.study import StudyCheckin, StudyTopic
 
@@ -74,8 +70,7 @@ def checkin_json(c: StudyCheckin) -> dict[str, Any]:
     }
 
 
-def week_json(m: Member, now: datetime) -> dict[str, Any]:
-    week = member_week(m, now=now, tz=tz())
+def week_json(week: MemberWeek) -> dict[str, Any]:
     return {
         "week_start": day_text(week.week_start),
         "days_checked": week.days_checked,
@@ -93,20 +88,20 @@ def login() -> Response:
     """Exchange a wx.login code for a session token."""
     code = body({"code": Field(max_len=128)})["code"]
     settings = _settings()
-    per_minute = settings["api"]["login_rate_per_minute"]
-    now = utcnow()
-    auth.rate_limit(f"api-login:ip:{client_address()}", per_minute, now)
-    wx = auth.code_to_session(settings, code)
-    auth.rate_limit(f"api-login:openid:{wx.openid}", per_minute, now)
-    token, row = auth.start_session(settings, wx, now)
-    bound = auth.mini_member(wx.openid)
+    done = accounts.login(
+        code,
+        exchange=lambda c: auth.code_to_session(settings, c),
+        address=client_address(),
+        settings=settings,
+        now=utcnow(),
+    )
     answer: dict[str, Any] = {
-        "token": token,
-        "expires_at": iso(row.expires_at),
-        "bound": bound is not None,
+        "token": auth.token_for(settings, done.session),
+        "expires_at": iso(done.session.expires_at),
+        "bound": done.member is not None,
     }
-    if bound is not None:
-        answer["member"] = profile(bound)
+    if done.member is not None:
+        answer["member"] = profile(done.member)
     return jsonify(answer)
 
 
@@ -114,37 +109,8 @@ def login() -> Response:
 def bind_account() -> Response:
     """Bind the logged-in mini-program account with a secretary's one-time code."""
     code = body({"code": Field(max_len=64)})["code"]
-    sess = session()
-    settings = _settings()
-    now = utcnow()
-    current = auth.mini_member(sess.openid)
-    if current is not None:
-        raise ApiError(
-            409,
-            "already_bound",
-            f"您的微信已绑定为 {current.name}（{current.branch.name}），无需重复绑定。",
-        )
-    max_failures = settings["binding"]["max_failures_per_hour"]
-    if failures_in_last_hour(sess.openid, now) >= max_failures:
-        raise ApiError(
-            429, "rate_limited", "绑定码错误次数过多，请 1 小时后再试，或联系支部书记确认绑定码。"
-        )
-    with write_tx():
-        outcome = bind(
-            sess.openid,
-            code,
-            secret_key=settings["app"]["secret_key"],
-            now=now,
-            max_failures=max_failures,
-            app="mini",
-        )
-        if outcome.member is not None:
-            ApiSession.update(member=outcome.member.id).where(
-                ApiSession.openid == sess.openid, ApiSession.revoked_at.is_null()
-            ).execute()
-    if outcome.member is None:
-        raise ApiError(400, "bind_code_invalid", outcome.message)
-    return jsonify({"bound": True, "member": profile(outcome.member)})
+    bound = accounts.bind_account(session().openid, code, settings=_settings(), now=utcnow())
+    return jsonify({"bound": True, "member": profile(bound)})
 
 
 @bp.get("/me")
@@ -154,12 +120,13 @@ def me() -> Response:
 
 @bp.get("/study/today")
 def study_today() -> Response:
-    m = member()
-    day = local_day(utcnow(), tz())
-    topic = today_topic(m, day)
-    checked = StudyCheckin.select().where(StudyCheckin.member == m.id, StudyCheckin.day == day)
+    today = study_day(member(), now=utcnow(), tz=tz())
     return jsonify(
-        {"day": day_text(day), "topic": topic_json(topic), "checked_in": checked.exists()}
+        {
+            "day": day_text(today.day),
+            "topic": topic_json(today.topic),
+            "checked_in": today.checked_in,
+        }
     )
 
 
@@ -170,30 +137,22 @@ def study_checkin() -> tuple[Response, int]:
     reflection = body(
         {"reflection": Field(required=False, max_len=max_chars, multiline=True)}
     ).get("reflection", "")
-    m = member()
-    now = utcnow()
-    with write_tx():
-        result = record_study(m, reflection, now=now, tz=tz(), max_chars=max_chars, source="api")
-        touch(m, now)
+    done = check_in(member(), reflection, now=utcnow(), tz=tz(), max_chars=max_chars, source="api")
     answer = {
-        "created": result.created,
-        "checkin": checkin_json(result.checkin),
-        "topic": topic_json(result.topic),
-        "week": week_json(m, now),
+        "created": done.result.created,
+        "checkin": checkin_json(done.result.checkin),
+        "topic": topic_json(done.result.topic),
+        "week": week_json(done.week),
     }
-    return jsonify(answer), 201 if result.created else 200
+    return jsonify(answer), 201 if done.result.created else 200
 
 
 @bp.get("/study/me")
 def study_me() -> Response:
-    m = member()
-    recent = (
-        StudyCheckin.select()
-        .where(StudyCheckin.member == m.id)
-        .order_by(StudyCheckin.day.desc(), StudyCheckin.id.desc())
-        .limit(RECENT_CHECKINS)
+    record = study_record(member(), now=utcnow(), tz=tz(), recent=RECENT_CHECKINS)
+    return jsonify(
+        {"week": week_json(record.week), "recent": [checkin_json(c) for c in record.recent]}
     )
-    return jsonify({"week": week_json(m, utcnow()), "recent": [checkin_json(c) for c in recent]})
 
 
 @bp.get("/openapi.json")

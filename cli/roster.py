@@ -16,8 +16,9 @@ from core.tabular import csv_writer
 from handlers.binding import IssuedCode, format_code
 from handlers.errors import DomainError
 from handlers.roster import RosterError, import_roster, invite
+from handlers.roster.lookups import committee_names
 from models.base import db
-from models.org import Committee, mask_phone
+from models.org import mask_phone
 
 roster_cli = AppGroup("roster", help="Member roster: import from Excel/CSV, issue binding codes.")
 
@@ -35,7 +36,7 @@ def _default_committee(option: str | None) -> str:
         if not option.strip():
             _fail("--committee 不能为空。")
         return option.strip()
-    names = [c.name for c in Committee.select(Committee.name).order_by(Committee.name)]
+    names = committee_names()
     if len(names) == 1:
         return names[0]
     if not names:

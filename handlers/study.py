@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 from peewee import IntegrityError
 
 from core.clock import local_day
+from handlers.binding import touch
 from handlers.errors import DomainError
 from handlers.reminders import cancel_nudge
-from models.base import db
+from models.base import db, write_tx
 from models.org import Member
 from models.study import StudyCheckin, StudyTopic
 
@@ -136,3 +137,66 @@ def member_week(
         streak=streak,
         total=total,
     )
+
+
+@dataclass(frozen=True)
+class StudyDay:
+    day: date
+    topic: StudyTopic | None
+    checked_in: bool
+
+
+def study_day(member: Member, *, now: datetime, tz: ZoneInfo) -> StudyDay:
+    """Today for the member: the topic, and whether they checked in already."""
+    day = local_day(now, tz)
+    topic = today_topic(member, day)
+    checked = StudyCheckin.select().where(
+        StudyCheckin.member == member.id, StudyCheckin.day == day
+    )
+    return StudyDay(day, topic, checked.exists())
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    result: CheckinResult
+    week: MemberWeek  # after the check-in
+
+
+def check_in(
+    member: Member, reflection: str, *, now: datetime, tz: ZoneInfo, max_chars: int, source: str
+) -> CheckedIn:
+    """Record today's check-in and note the member's activity in one transaction."""
+    with write_tx():
+        result = record_study(
+            member, reflection, now=now, tz=tz, max_chars=max_chars, source=source
+        )
+        touch(member, now)
+    return CheckedIn(result, member_week(member, now=now, tz=tz))
+
+
+def check_in_by_message(
+    member: Member, reflection: str, *, now: datetime, tz: ZoneInfo, max_chars: int
+) -> CheckedIn:
+    """学习 in the chat: record today's check-in; the week comes without the all-time total.
+
+    The bot's dispatcher owns the transaction and notes the member's activity.
+    """
+    result = record_study(member, reflection, now=now, tz=tz, max_chars=max_chars)
+    return CheckedIn(result, member_week(member, now=now, tz=tz, with_total=False))
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    week: MemberWeek
+    recent: list[StudyCheckin]  # newest first
+
+
+def study_record(member: Member, *, now: datetime, tz: ZoneInfo, recent: int) -> StudyRecord:
+    """The member's week and their latest ``recent`` check-ins (theirs alone)."""
+    rows = (
+        StudyCheckin.select()
+        .where(StudyCheckin.member == member.id)
+        .order_by(StudyCheckin.day.desc(), StudyCheckin.id.desc())
+        .limit(recent)
+    )
+    return StudyRecord(member_week(member, now=now, tz=tz), list(rows))

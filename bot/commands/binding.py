@@ -5,8 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.dispatcher import GROUP_EVENTS, GROUP_GATE, GROUP_PUBLIC, Dispatcher, Handler
 from bot.filters import Bound, Command, Event, Text
-from handlers.binding import bind
-from handlers.meetings import resume_scan
+from handlers.accounts import bind_in_chat
 
 BIND_HELP = (
     "您的微信尚未绑定党员信息。请向支部书记索取绑定码，然后发送：\n"
@@ -16,24 +15,17 @@ BIND_HELP = (
 
 
 def _on_bind(ctx: Context) -> str:
-    settings = ctx.settings
-    outcome = bind(
-        ctx.incoming.openid,
-        ctx.args,
-        secret_key=settings["app"]["secret_key"],
-        now=ctx.now,
-        max_failures=settings["binding"]["max_failures_per_hour"],
-        app=ctx.incoming.app,
+    done = bind_in_chat(
+        ctx.incoming.openid, ctx.args, app=ctx.incoming.app, settings=ctx.settings, now=ctx.now
     )
-    if outcome.member is None:
-        return outcome.message
+    if done.outcome.member is None:
+        return done.outcome.message
     ctx.forget_member()
     # A newcomer who scanned a meeting code first is signed in now.
-    signed = resume_scan(outcome.member, ctx.incoming.openid, now=ctx.now, settings=settings)
     return (
-        outcome.message
+        done.outcome.message
         + "\n现在可以发送“学习 心得”进行学习打卡，发送“帮助”查看全部功能。"
-        + signed
+        + done.signed
     )
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.context import Context
 from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command
-from handlers.dues import fen_to_text, member_dues
-from handlers.meetings import describe, member_meetings
-from handlers.study import member_week
+from handlers.dues import MemberDues, fen_to_text
+from handlers.meetings import describe
+from handlers.profile import member_summary
 
 WEEKDAYS = "一二三四五六日"
 
@@ -17,29 +15,28 @@ WEEKDAYS = "一二三四五六日"
 def mine_text(ctx: Context) -> str:
     """Render the member's own summary."""
     member = ctx.member
-    week = member_week(member, now=ctx.now, tz=ctx.tz)
+    summary = member_summary(member, now=ctx.now, settings=ctx.settings)
+    week = summary.week
     marks = " ".join(
         f"{WEEKDAYS[i]}{'✓' if done else '·'}" for i, done in enumerate(week.days_checked)
     )
-    soon, attended, held = member_meetings(member, now=ctx.now, tz=ctx.tz)
     lines = [
         f"{member.name}同志（{member.branch.name} · {member.status_label}）",
         f"本周学习打卡：{week.days_count} 天",
         marks,
         f"连续学习：{week.streak} 天；累计打卡：{week.total} 次",
-        f"本季度参会：{attended}/{held} 次",
+        f"本季度参会：{summary.attended}/{summary.held} 次",
     ]
-    if member.is_party_member:
-        lines.append(_dues_line(member, ctx))
-    if soon:
+    if summary.dues is not None:
+        lines.append(_dues_line(summary.dues))
+    if summary.soon:
         lines.append("即将参加的会议：")
-        lines += [describe(m, ctx.tz) for m in soon]
+        lines += [describe(m, ctx.tz) for m in summary.soon]
     lines.append("（以上信息仅您本人可见）")
     return "\n".join(lines)
 
 
-def _dues_line(member: Any, ctx: Context) -> str:
-    view = member_dues(member, now=ctx.now, settings=ctx.settings)
+def _dues_line(view: MemberDues) -> str:
     if view.due.state == "unset":
         return "党费：类别和基数尚未设置（发送“党费”查看详情）"
     owed = (

@@ -9,14 +9,14 @@ from handlers import study
 
 
 def _on_study(ctx: Context) -> str:
-    result = study.record_study(
+    done = study.check_in_by_message(
         ctx.member,
         ctx.args,
         now=ctx.now,
         tz=ctx.tz,
         max_chars=ctx.settings["study"]["reflection_max_chars"],
     )
-    week = study.member_week(ctx.member, now=ctx.now, tz=ctx.tz, with_total=False)
+    result, week = done.result, done.week
     topic = f"今日主题：《{result.topic.title}》\n" if result.topic else ""
     if result.created:
         head = "学习打卡成功！\n" + topic

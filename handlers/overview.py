@@ -1,0 +1,108 @@
+"""A branch this month at a glance, and every branch of a committee with headline figures.
+
+Each figure comes from its own feature (study rates, the meeting calendar, dues, the
+secretary's alerts) for all branches at once: a constant number of queries, whatever the
+number of branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.clock import local_day
+from handlers.calendar import Requirement, all_branches_calendar, branch_calendar
+from handlers.dues import BranchMonthSummary, branch_month_summary
+from handlers.reminders import BranchAlerts, StudyRate, secretary_alerts, study_participation
+from handlers.roster.access import require_role
+from models.org import Branch, Member
+
+Settings = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BranchFigures:
+    """One branch's figures this month (``alerts`` empty when there is nothing to act on)."""
+
+    branch: Branch
+    study: StudyRate
+    meetings: list[Requirement]
+    dues: BranchMonthSummary | None
+    alerts: BranchAlerts
+
+
+@dataclass(frozen=True)
+class Overview:
+    today: date
+    month: date  # its first day
+    figures: BranchFigures
+
+
+@dataclass(frozen=True)
+class CommitteePage:
+    """One page of the committee's branches, by id, and how many there are."""
+
+    today: date
+    month: date
+    branches: list[BranchFigures]
+    total: int
+
+
+def _today(now: datetime, settings: Settings) -> date:
+    return local_day(now, ZoneInfo(settings["app"]["timezone"]))
+
+
+def branch_overview(branch: Branch, now: datetime, settings: Settings) -> Overview:
+    """This month of one branch: study rate, required meetings, dues, and the digest's alerts."""
+    today = _today(now, settings)
+    month = today.replace(day=1)
+    rates = study_participation(month, today, Member.branch == branch.id)
+    summaries = branch_month_summary(month, settings, branch_id=branch.id)
+    alerts = secretary_alerts(now, settings, branch_id=branch.id)
+    figures = BranchFigures(
+        branch,
+        rates.get(branch.id) or StudyRate(0, 0, 0),
+        branch_calendar(branch.id, now, settings),
+        summaries[0] if summaries else None,
+        alerts.get(branch.id) or BranchAlerts(branch.id),
+    )
+    return Overview(today, month, figures)
+
+
+def committee_branches(
+    actor: Member, now: datetime, settings: Settings, *, limit: int, offset: int
+) -> CommitteePage:
+    """Every branch of the committee admin's committee with this month's figures, paged here
+    (``limit``, ``offset``) as the figures are computed for all branches at once."""
+    require_role(actor, "committee_admin")
+    committee_id = actor.branch.committee_id
+    today = _today(now, settings)
+    month = today.replace(day=1)
+    ours = Branch.select(Branch.id).where(Branch.committee == committee_id)
+    rates = study_participation(month, today, Member.branch.in_(ours))
+    reqs: dict[int, list[Requirement]] = {}
+    for req in all_branches_calendar(now, settings, committee_id):
+        reqs.setdefault(req.branch_id, []).append(req)
+    dues = {
+        s.branch_id: s for s in branch_month_summary(month, settings, committee_id=committee_id)
+    }
+    alerts = secretary_alerts(now, settings, committee_id=committee_id)
+    select = (
+        Branch.select(Branch.id, Branch.name)
+        .where(Branch.committee == committee_id)
+        .order_by(Branch.id)
+    )
+    total = select.count()
+    branches = [
+        BranchFigures(
+            b,
+            rates.get(b.id) or StudyRate(0, 0, 0),
+            reqs.get(b.id, []),
+            dues.get(b.id),
+            alerts.get(b.id) or BranchAlerts(b.id),
+        )
+        for b in select.limit(limit).offset(offset)
+    ]
+    return CommitteePage(today, month, branches, total)

@@ -1,0 +1,34 @@
+"""我的: a member's own week of study, meetings, attendance and dues — theirs alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.dues import MemberDues, member_dues
+from handlers.meetings import member_meetings
+from handlers.study import MemberWeek, member_week
+from models.meetings import Meeting
+from models.org import Member
+
+Settings = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    week: MemberWeek
+    soon: list[Meeting]  # upcoming meetings the member is expected at
+    attended: int  # this quarter
+    held: int  # this quarter
+    dues: MemberDues | None  # party members only
+
+
+def member_summary(member: Member, *, now: datetime, settings: Settings) -> MemberSummary:
+    """The member's own summary: this week's study, meetings, attendance and dues."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    week = member_week(member, now=now, tz=tz)
+    soon, attended, held = member_meetings(member, now=now, tz=tz)
+    dues = member_dues(member, now=now, settings=settings) if member.is_party_member else None
+    return MemberSummary(week, soon, attended, held, dues)
