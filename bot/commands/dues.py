@@ -14,7 +14,7 @@ from core.clock import local_day
 from core.text import split_command
 from handlers import dues as d
 from handlers.errors import DomainError
-from models.dues import CATEGORIES
+from models.dues import CATEGORIES, DuesPayment
 from models.org import Branch
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ def _reverse(ctx: Context) -> str:
         )
     tz = ctx.tz
     entry = d.reverse_payment(ctx.member, int(match.group(1)), match.group(2), now=ctx.now)
-    original = d.DuesPayment.get_by_id(entry.reverses_id)
+    original = DuesPayment.get_by_id(entry.reverses_id)
     months = [m.month for m in original.months]
     what = f"{d.months_text(months)}党费" if months else original.kind_label
     member = original.member
