@@ -122,8 +122,13 @@ def _paid_masks(
         query += DuesMonth.select(
             SQL("2"), DuesMonth.member, DuesMonth.amount_fen, *padding
         ).where(cond)
-    width = 2 + len(bits)
-    values = packed_rows(query, width)
+    return _unpacked_masks(packed_rows(query, 2 + len(bits)), len(bits))
+
+
+def _unpacked_masks(values: list[int], columns: int) -> tuple[dict[int, int], dict[int, int]]:
+    """_paid_masks' rows (part, member id, `columns` mask columns or a fen) → the live paid
+    masks (every paid month less the months whose entries were all reversed) and the fen."""
+    width = 2 + columns
     masks: dict[int, int] = {}
     reversed_only: dict[int, int] = {}
     amounts: dict[int, int] = {}
@@ -134,7 +139,7 @@ def _paid_masks(
             amounts[member_id] = max(fen, amounts.get(member_id, fen))
             continue
         mask = 0
-        for j in range(len(bits)):
+        for j in range(columns):
             mask |= values[row + 2 + j] << (_MASK_BITS * j)
         (masks if part == 0 else reversed_only)[member_id] = mask
     for member_id, mask in reversed_only.items():
@@ -259,22 +264,10 @@ def start_ledger(
         if cond is None:
             scope = None
         assessments, reliefs = load_histories(scope)
-        starts: dict[int, date | None] = {}
+        starts = _start_months(members, assessments)
         first = oldest  # with `owing`, the earliest start month if earlier
-        for m in members:  # _start_month, inline: it runs for every party member
-            history = assessments.get(m.id)
-            if not history:
-                starts[m.id] = None
-                continue
-            start_month = history[0].from_month
-            joined = m.joined_on
-            if joined is not None and joined > start_month:
-                joined = joined.replace(day=1)
-                if joined > start_month:
-                    start_month = joined
-            starts[m.id] = start_month
-            if owing and start_month < first:
-                first = start_month
+        if owing:
+            first = min([oldest, *(m for m in starts.values() if m is not None)])
         low, (paid, paid_fen) = paid_job()
         shift = _months_between(low, first)  # low <= first: drop the months before first
         if shift:
@@ -283,6 +276,24 @@ def start_ledger(
         return Ledger(members, assessments, reliefs, starts, months, paid, paid_fen, scope)
 
     return finish
+
+
+def _start_months(members: list[Any], assessments: dict[int, list[Any]]) -> dict[int, date | None]:
+    """Book.start of every member (the book's rule, inline: it runs for every party member)."""
+    starts: dict[int, date | None] = {}
+    for m in members:
+        history = assessments.get(m.id)
+        if not history:
+            starts[m.id] = None
+            continue
+        start_month = history[0].from_month
+        joined = m.joined_on
+        if joined is not None and joined > start_month:
+            joined = joined.replace(day=1)
+            if joined > start_month:
+                start_month = joined
+        starts[m.id] = start_month
+    return starts
 
 
 @contextmanager

@@ -287,7 +287,6 @@ def check_payments(
     settings: Settings,
 ) -> list[_PaymentRow]:
     """Check every row of a payments file; raise DuesImportError listing every error."""
-    tz = ZoneInfo(settings["app"]["timezone"])
     rows = _read_table(path, PAYMENT_COLUMNS, PAYMENT_LABELS, PAYMENT_REQUIRED, settings)
     if not rows:
         raise DomainError("文件中没有数据（表头下面是空的）。")
@@ -297,55 +296,68 @@ def check_payments(
     checked: list[_PaymentRow] = []
     bad_rows = {e.row_number for e in errors}
     for n, values in rows:
-        problems: list[str] = []
-        fen = None
-        try:
-            fen = yuan_to_fen(values["amount"], max_fen=settings["dues"]["max_payment_fen"])
-        except MoneyError as exc:
-            problems.append(exc.message)
-        kind = re.sub(r"\s", "", values.get("kind", ""))
-        if kind not in VOLUNTARY_WORDS and kind not in DUES_WORDS:
-            problems.append(f"类型“{values['kind']}”无法识别，可填：党费、自愿（留空为党费）")
-        voluntary = kind in VOLUNTARY_WORDS
-        months = None
-        try:
-            months = _import_months(values.get("months", ""), now, tz)
-        except DomainError as exc:
-            problems.append(exc.message)
-        if voluntary and months:
-            problems.append("自愿交纳不对应月份，请把月份留空")
-        plan: list[tuple[date, int]] = []
         member = members.get(normalize_phone(values.get("phone", "")))
-        if not problems and n not in bad_rows and member is not None and fen is not None:
-            try:
-                if voluntary:
-                    require_party_member(member)
-                    if fen <= 0:
-                        raise MoneyError("金额应大于 0")
-                else:
-                    mine = taken.setdefault(member.id, set())
-                    plan = plan_payment(
-                        books[member.id],
-                        member,
-                        fen,
-                        months,
-                        now=now,
-                        settings=settings,
-                        taken=mine,
-                    )
-                    mine.update(m for m, _ in plan)
-            except DomainError as exc:
-                problems.append(exc.message)
-        for problem in problems:
-            errors.append(row_error(n, problem))
-        if not problems and member is not None and fen is not None and n not in bad_rows:
-            checked.append(
-                _PaymentRow(n, member, fen, voluntary, plan, values.get("note", "")[:200])
-            )
+        if n in bad_rows:
+            member = None  # its name or phone is wrong: only its other cells are checked
+        row, problems = _check_payment_row(
+            n, values, member, books, taken, now=now, settings=settings
+        )
+        errors.extend(row_error(n, problem) for problem in problems)
+        if row is not None:
+            checked.append(row)
     if errors:
         errors.sort(key=lambda e: e.row_number)
         raise DuesImportError(errors)
     return checked
+
+
+def _check_payment_row(
+    n: int,
+    values: dict[str, str],
+    member: Member | None,
+    books: dict[int, Book],
+    taken: dict[int, set[date]],
+    *,
+    now: datetime,
+    settings: Settings,
+) -> tuple[_PaymentRow | None, list[str]]:
+    """One row of a payments file, checked (None without a member), and its problems; the
+    months it plans are added to the member's `taken`."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    problems: list[str] = []
+    fen = None
+    try:
+        fen = yuan_to_fen(values["amount"], max_fen=settings["dues"]["max_payment_fen"])
+    except MoneyError as exc:
+        problems.append(exc.message)
+    kind = re.sub(r"\s", "", values.get("kind", ""))
+    if kind not in VOLUNTARY_WORDS and kind not in DUES_WORDS:
+        problems.append(f"类型“{values['kind']}”无法识别，可填：党费、自愿（留空为党费）")
+    voluntary = kind in VOLUNTARY_WORDS
+    months = None
+    try:
+        months = _import_months(values.get("months", ""), now, tz)
+    except DomainError as exc:
+        problems.append(exc.message)
+    if voluntary and months:
+        problems.append("自愿交纳不对应月份，请把月份留空")
+    if problems or member is None or fen is None:
+        return None, problems
+    plan: list[tuple[date, int]] = []
+    try:
+        if voluntary:
+            require_party_member(member)
+            if fen <= 0:
+                raise MoneyError("金额应大于 0")
+        else:
+            mine = taken.setdefault(member.id, set())
+            plan = plan_payment(
+                books[member.id], member, fen, months, now=now, settings=settings, taken=mine
+            )
+            mine.update(m for m, _ in plan)
+    except DomainError as exc:
+        return None, [exc.message]
+    return _PaymentRow(n, member, fen, voluntary, plan, values.get("note", "")[:200]), []
 
 
 def import_payments(
@@ -400,59 +412,81 @@ def import_assessments(
     settings: Settings,
 ) -> int:
     """Check a whole file of categories and bases, then record every row; any error, none."""
-    tz = ZoneInfo(settings["app"]["timezone"])
     rows = _read_table(path, ASSESSMENT_COLUMNS, ASSESSMENT_LABELS, ASSESSMENT_REQUIRED, settings)
     if not rows:
         raise DomainError("文件中没有数据（表头下面是空的）。")
     members, errors = _import_members(rows, committee)
     bad_rows = {e.row_number for e in errors}
-    current = this_month(now, tz)
     checked = []
     for n, values in rows:
-        problems = []
-        category = category_of(values.get("category", ""))
-        if category is None:
-            problems.append(
-                f"党费类别“{values.get('category', '')}”无法识别，可填：{CATEGORY_CHOICES}"
-            )
-        amounts: dict[str, int | None] = {"base": None, "fixed": None}
-        for key in amounts:
-            text = values.get(key, "").strip()
-            if text:
-                try:
-                    amounts[key] = yuan_to_fen(text, what=ASSESSMENT_LABELS[key])
-                except MoneyError as exc:
-                    problems.append(exc.message)
-        from_month = current
-        if values.get("from_month", "").strip():
-            try:
-                found = _import_months(values["from_month"], now, tz)
-                from_month = found[0] if found else current
-            except DomainError as exc:
-                problems.append(exc.message)
         member = members.get(normalize_phone(values.get("phone", "")))
-        approved_by = values.get("approved_by", "")
-        if not problems and category is not None and member is not None:
-            try:
-                check_assessment(
-                    member.name,
-                    category,
-                    amounts["base"],
-                    amounts["fixed"],
-                    from_month,
-                    approved_by,
-                    now,
-                    settings,
-                )
-            except DomainError as exc:
-                problems.append(exc.message)
+        row, problems = _check_assessment_row(values, member, now=now, settings=settings)
         errors.extend(row_error(n, p) for p in problems)
-        if not problems and n not in bad_rows and member is not None and category is not None:
-            checked.append((member, category, amounts, from_month, approved_by))
+        if row is not None and n not in bad_rows:
+            checked.append(row)
     if errors:
         errors.sort(key=lambda e: e.row_number)
         raise DuesImportError(errors)
     _require_collector_of(actor, {member.branch_id for member, *_ in checked})
+    _record_assessments(checked, actor, now)
+    return len(checked)
+
+
+# A checked row: the member, category, amounts (base, fixed), first month and approver.
+_CheckedAssessment = tuple[Member, str, dict[str, int | None], date, str]
+
+
+def _check_assessment_row(
+    values: dict[str, str], member: Member | None, *, now: datetime, settings: Settings
+) -> tuple[_CheckedAssessment | None, list[str]]:
+    """One row of a file of categories and bases, checked (None without a member or a
+    category), and its problems."""
+    tz = ZoneInfo(settings["app"]["timezone"])
+    current = this_month(now, tz)
+    problems = []
+    category = category_of(values.get("category", ""))
+    if category is None:
+        problems.append(
+            f"党费类别“{values.get('category', '')}”无法识别，可填：{CATEGORY_CHOICES}"
+        )
+    amounts: dict[str, int | None] = {"base": None, "fixed": None}
+    for key in amounts:
+        text = values.get(key, "").strip()
+        if text:
+            try:
+                amounts[key] = yuan_to_fen(text, what=ASSESSMENT_LABELS[key])
+            except MoneyError as exc:
+                problems.append(exc.message)
+    from_month = current
+    if values.get("from_month", "").strip():
+        try:
+            found = _import_months(values["from_month"], now, tz)
+            from_month = found[0] if found else current
+        except DomainError as exc:
+            problems.append(exc.message)
+    approved_by = values.get("approved_by", "")
+    if problems or category is None or member is None:
+        return None, problems
+    try:
+        check_assessment(
+            member.name,
+            category,
+            amounts["base"],
+            amounts["fixed"],
+            from_month,
+            approved_by,
+            now,
+            settings,
+        )
+    except DomainError as exc:
+        return None, [exc.message]
+    return (member, category, amounts, from_month, approved_by), []
+
+
+def _record_assessments(
+    checked: list[_CheckedAssessment], actor: Member | None, now: datetime
+) -> None:
+    """Record the checked rows of a file of categories and bases in one transaction."""
     with write_tx():
         for member, category, amounts, from_month, approved_by in checked:
             DuesAssessment.create(
@@ -466,4 +500,3 @@ def import_assessments(
                 recorded_at=now,
             )
     log.info("dues categories imported for %d members", len(checked))
-    return len(checked)

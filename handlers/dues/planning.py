@@ -76,14 +76,7 @@ def plan_payment(
     cfg = settings["dues"]
     tz = ZoneInfo(settings["app"]["timezone"])
     require_party_member(member)
-    if amount_fen <= 0:
-        raise MoneyError(f"金额应大于 0，例如：{PAY_EXAMPLE}")
-    if amount_fen > cfg["max_payment_fen"]:
-        raise MoneyError(
-            f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg['max_payment_fen'])}，"
-            "请核对是否多写了数字。",
-            errcode="amount_too_large",
-        )
+    _check_amount(amount_fen, cfg)
     start = book.start
     if start is None:
         raise DomainError(
@@ -95,52 +88,88 @@ def plan_payment(
     latest = add_months(current, cfg["prepay_max_months"])
     if months is None:
         return _allocate(book, member, amount_fen, start, current, latest, settings, taken)
-    plan: list[tuple[date, int]] = []
-    for month in months:
-        if month < start:
-            why = (
-                f"（{month_label(book.joined_on.replace(day=1))}入党）"
-                if book.joined_on and start == book.joined_on.replace(day=1)
-                else ""
-            )
-            raise DomainError(
-                f"{member.name}从 {month_label(start)} 起交纳党费{why}，"
-                f"{month_label(month)}不需要交纳。请核对月份。",
-                errcode="month_before_start",
-            )
-        if month > latest:
-            raise DomainError(
-                f"{month_label(month)}超出了可预交的范围：最多预交到 {month_label(latest)}"
-                f"（本月之后 {cfg['prepay_max_months']} 个月）。请核对月份。",
-                errcode="month_too_far_ahead",
-            )
-        if month in book.paid:
-            raise duplicate_month(member, month, book.paid[month], tz)
-        if month in taken:
-            raise DomainError(f"{month_label(month)}在本文件中已经登记过一次，不能重复登记。")
-        due = book.due(month, settings)
-        if due.state == "exempt":
-            raise DomainError(
-                f"{member.name} {month_label(month)}免交党费（{_exempt_reason(due)}），无需交纳。",
-                errcode="month_exempt",
-            )
-        plan.append((month, due.amount_fen))
-    total = sum(fen for _, fen in plan)
-    if total != amount_fen:
-        extra = amount_fen - total
-        hint = (
-            f"；多交的部分可另行登记为自愿交纳：收党费 {member.name} {yuan(extra)} 自愿"
-            if extra > 0
+    plan = [
+        _planned_month(book, member, month, start, latest, settings, taken, tz) for month in months
+    ]
+    _check_total(member, months, plan, amount_fen)
+    return plan
+
+
+def _check_amount(amount_fen: int, cfg: dict[str, Any]) -> None:
+    """Refuse a sum that is not above 0 or above the cap of one payment."""
+    if amount_fen <= 0:
+        raise MoneyError(f"金额应大于 0，例如：{PAY_EXAMPLE}")
+    if amount_fen > cfg["max_payment_fen"]:
+        raise MoneyError(
+            f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg['max_payment_fen'])}，"
+            "请核对是否多写了数字。",
+            errcode="amount_too_large",
+        )
+
+
+def _planned_month(
+    book: Book,
+    member: Member,
+    month: date,
+    start: date,
+    latest: date,
+    settings: Settings,
+    taken: set[date] | frozenset[date],
+    tz: ZoneInfo,
+) -> tuple[date, int]:
+    """A month a payment names with its amount, or the refusal: before the start month, too
+    far ahead, already paid, named twice in a file, or exempt."""
+    cfg = settings["dues"]
+    if month < start:
+        why = (
+            f"（{month_label(book.joined_on.replace(day=1))}入党）"
+            if book.joined_on and start == book.joined_on.replace(day=1)
             else ""
         )
         raise DomainError(
-            f"{member.name} {months_text(months)}应交 {fen_to_text(total)}"
-            f"（{amounts_text(plan)}），与所填金额 {fen_to_text(amount_fen)} 不符。"
-            f"请核对金额或月份，例如：收党费 {member.name} {yuan(total)} "
-            f"{months_text(months)}{hint}",
-            errcode="amount_mismatch",
+            f"{member.name}从 {month_label(start)} 起交纳党费{why}，"
+            f"{month_label(month)}不需要交纳。请核对月份。",
+            errcode="month_before_start",
         )
-    return plan
+    if month > latest:
+        raise DomainError(
+            f"{month_label(month)}超出了可预交的范围：最多预交到 {month_label(latest)}"
+            f"（本月之后 {cfg['prepay_max_months']} 个月）。请核对月份。",
+            errcode="month_too_far_ahead",
+        )
+    if month in book.paid:
+        raise duplicate_month(member, month, book.paid[month], tz)
+    if month in taken:
+        raise DomainError(f"{month_label(month)}在本文件中已经登记过一次，不能重复登记。")
+    due = book.due(month, settings)
+    if due.state == "exempt":
+        raise DomainError(
+            f"{member.name} {month_label(month)}免交党费（{_exempt_reason(due)}），无需交纳。",
+            errcode="month_exempt",
+        )
+    return month, due.amount_fen
+
+
+def _check_total(
+    member: Member, months: list[date], plan: list[tuple[date, int]], amount_fen: int
+) -> None:
+    """Refuse a sum that is not the named months' dues to the fen."""
+    total = sum(fen for _, fen in plan)
+    if total == amount_fen:
+        return
+    extra = amount_fen - total
+    hint = (
+        f"；多交的部分可另行登记为自愿交纳：收党费 {member.name} {yuan(extra)} 自愿"
+        if extra > 0
+        else ""
+    )
+    raise DomainError(
+        f"{member.name} {months_text(months)}应交 {fen_to_text(total)}"
+        f"（{amounts_text(plan)}），与所填金额 {fen_to_text(amount_fen)} 不符。"
+        f"请核对金额或月份，例如：收党费 {member.name} {yuan(total)} "
+        f"{months_text(months)}{hint}",
+        errcode="amount_mismatch",
+    )
 
 
 def _exempt_reason(due: Due) -> str:
