@@ -285,18 +285,6 @@ def _branch_member(
     }
 
 
-def _page(items: list[Any], args: dict[str, Any]) -> dict[str, Any]:
-    """api.common.paginate's answer for a list already computed."""
-    limit = args.get("limit", DEFAULT_LIMIT)
-    offset = args.get("offset", 0)
-    return {
-        "items": items[offset : offset + limit],
-        "total": len(items),
-        "limit": limit,
-        "offset": offset,
-    }
-
-
 def _window(args: dict[str, Any]) -> tuple[int, int]:
     """The limit and offset of a page (as api.common.paginate reads them)."""
     return args.get("limit", DEFAULT_LIMIT), args.get("offset", 0)
@@ -306,6 +294,12 @@ def _rendered_page(items: list[Any], total: int, args: dict[str, Any]) -> dict[s
     """api.common.paginate's answer for a page a handler read."""
     limit, offset = _window(args)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def _page(items: list[Any], args: dict[str, Any]) -> dict[str, Any]:
+    """api.common.paginate's answer for a list already computed."""
+    limit, offset = _window(args)
+    return _rendered_page(items[offset : offset + limit], len(items), args)
 
 
 # ---- a member's own dues --------------------------------------------------------------------
