@@ -22,8 +22,6 @@ from api.common import (
     convert,
     iso,
     member,
-    not_found,
-    paginate,
     query,
     settings,
     tz,
@@ -52,37 +50,33 @@ from api.spec import (
     ref,
 )
 from core.clock import utcnow
-from handlers.binding import touch
 from handlers.dues import (
     DUES_ROLES,
     Book,
+    Entries,
+    Reports,
     add_months,
     branch_dues,
-    can_collect,
-    confirm_report_row,
+    branch_entries,
+    branch_reports,
+    collect,
+    confirm_report_id,
     fen_to_text,
-    goes_up_whole,
-    member_dues,
     month_span,
-    record_payment,
-    record_voluntary,
-    reject_report_row,
-    report_payment,
-    reverse_payment,
+    my_dues,
+    reject_report_id,
+    report_own_payment,
+    reverse_payment_id,
     this_month,
 )
-from models.base import write_tx
 from models.dues import (
     CATEGORIES,
     PAYMENT_KINDS,
     PAYMENT_SOURCES,
     RELIEF_KINDS,
     REPORT_STATUSES,
-    DuesMonth,
-    DuesPayment,
-    DuesReport,
 )
-from models.org import STATUSES, Branch, Member
+from models.org import STATUSES, Member
 
 # Ledger entries shown on GET /dues/me (newest first; the rest stays with the collector).
 RECENT_ENTRIES = 20
@@ -162,13 +156,6 @@ def _collector() -> Member:
     return actor
 
 
-def _visible(actor: Member, target: Member | None) -> Member:
-    """A member whose dues the caller may handle; any other (or none) answers 404."""
-    if target is None or not can_collect(actor, Branch.get_by_id(target.branch_id)):
-        raise not_found()
-    return target
-
-
 # ---- representations ------------------------------------------------------------------------
 
 
@@ -184,36 +171,13 @@ def month_amount(month: date, fen: int) -> dict[str, Any]:
     return {"month": month_text(month), "amount_fen": fen, "amount_text": fen_to_text(fen)}
 
 
-def _names(ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(Member.select(Member.id, Member.name).where(Member.id.in_(wanted)).tuples())
-
-
 def _person(names: dict[int, str], member_id: int | None) -> dict[str, Any] | None:
     return None if member_id is None else {"id": member_id, "name": names.get(member_id, "")}
 
 
-def entries(rows: list[DuesPayment]) -> list[dict[str, Any]]:
-    """Ledger entries with their months and whether a later entry reversed them (3 queries)."""
-    ids = [p.id for p in rows]
-    months: dict[int, list[dict[str, Any]]] = {}
-    reversed_by: dict[int, int] = {}
-    if ids:
-        covered = (
-            DuesMonth.select(DuesMonth.payment, DuesMonth.month, DuesMonth.amount_fen)
-            .where(DuesMonth.payment.in_(ids))
-            .order_by(DuesMonth.month)
-        )
-        for row in covered:
-            months.setdefault(row.payment_id, []).append(month_amount(row.month, row.amount_fen))
-        reversed_by = dict(
-            DuesPayment.select(DuesPayment.reverses, DuesPayment.id)
-            .where(DuesPayment.reverses.in_(ids))
-            .tuples()
-        )
-    names = _names({p.member_id for p in rows} | {p.recorded_by_id for p in rows})
+def entries(found: Entries) -> list[dict[str, Any]]:
+    """Ledger entries with their months and whether a later entry reversed them."""
+    names = found.names
     return [
         {
             "id": p.id,
@@ -222,31 +186,23 @@ def entries(rows: list[DuesPayment]) -> list[dict[str, Any]]:
             "kind_label": PAYMENT_KINDS.get(p.kind, p.kind),
             "amount_fen": p.amount_fen,
             "amount_text": fen_to_text(p.amount_fen),
-            "months": months.get(p.id, []),
+            "months": [month_amount(m, fen) for m, fen in found.months.get(p.id, [])],
             "source": p.source,
             "source_label": PAYMENT_SOURCES.get(p.source, p.source),
             "note": p.note,
             "report_id": p.report_id,
             "reverses": p.reverses_id,
-            "reversed_by": reversed_by.get(p.id),
+            "reversed_by": found.reversed_by.get(p.id),
             "recorded_by": _person(names, p.recorded_by_id),
             "recorded_at": iso(p.recorded_at),
         }
-        for p in rows
+        for p in found.rows
     ]
 
 
-def reports(rows: list[DuesReport]) -> list[dict[str, Any]]:
-    """Member reports with the ledger entry a confirmation made (2 queries)."""
-    ids = [r.id for r in rows]
-    payment_of: dict[int, int] = {}
-    if ids:
-        payment_of = dict(
-            DuesPayment.select(DuesPayment.report, DuesPayment.id)
-            .where(DuesPayment.report.in_(ids))
-            .tuples()
-        )
-    names = _names({r.member_id for r in rows} | {r.decided_by_id for r in rows})
+def reports(found: Reports) -> list[dict[str, Any]]:
+    """Member reports with the ledger entry a confirmation made."""
+    names = found.names
     return [
         {
             "id": r.id,
@@ -265,9 +221,9 @@ def reports(rows: list[DuesReport]) -> list[dict[str, Any]]:
             "decided_by": _person(names, r.decided_by_id),
             "decided_at": iso(r.decided_at),
             "decision_note": r.decision_note,
-            "payment_id": payment_of.get(r.id),
+            "payment_id": found.payment_of.get(r.id),
         }
-        for r in rows
+        for r in found.rows
     ]
 
 
@@ -329,22 +285,21 @@ def _branch_member(
     }
 
 
+def _window(args: dict[str, Any]) -> tuple[int, int]:
+    """The limit and offset of a page (as api.common.paginate reads them)."""
+    return args.get("limit", DEFAULT_LIMIT), args.get("offset", 0)
+
+
+def _rendered_page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
+    """api.common.paginate's answer for a page a handler read."""
+    limit, offset = _window(args)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
 def _page(items: list[Any], args: dict[str, Any]) -> dict[str, Any]:
     """api.common.paginate's answer for a list already computed."""
-    limit = args.get("limit", DEFAULT_LIMIT)
-    offset = args.get("offset", 0)
-    return {
-        "items": items[offset : offset + limit],
-        "total": len(items),
-        "limit": limit,
-        "offset": offset,
-    }
-
-
-def _entries_page(select: Any, args: dict[str, Any]) -> dict[str, Any]:
-    page = paginate(select, args, lambda row: row)
-    page["items"] = entries(page["items"])
-    return page
+    limit, offset = _window(args)
+    return _rendered_page(items[offset : offset + limit], len(items), args)
 
 
 # ---- a member's own dues --------------------------------------------------------------------
@@ -355,8 +310,8 @@ def dues_me() -> Response:
     """My dues, as 党费 shows them in the bot: amount, months paid and owed, pending report."""
     m = member()
     cfg = settings()
-    now = utcnow()
-    view = member_dues(m, now=now, settings=cfg)
+    found = my_dues(m, now=utcnow(), settings=cfg, recent=RECENT_ENTRIES)
+    view = found.view
     book, due = view.book, view.due
     current = view.month
     start = book.start
@@ -368,17 +323,11 @@ def dues_me() -> Response:
     paid = [p for p in view.paid if p >= first_shown]
     paid_fen = sum(book.paid[p].amount_fen for p in paid)
     owing = m.is_party_member and start is not None
-    recent = list(
-        DuesPayment.select()
-        .where(DuesPayment.member == m.id)
-        .order_by(DuesPayment.recorded_at.desc(), DuesPayment.id.desc())
-        .limit(RECENT_ENTRIES)
-    )
     state = book.state(current, cfg, current)
     return jsonify(
         {
             "member": {"id": m.id, "name": m.name},
-            "branch": {"id": m.branch.id, "name": m.branch.name},
+            "branch": {"id": found.branch.id, "name": found.branch.name},
             "status": m.status,
             "status_label": m.status_label,
             "month": month_text(current),
@@ -398,8 +347,8 @@ def dues_me() -> Response:
             "paid_fen": paid_fen,
             "paid_text": fen_to_text(paid_fen),
             **_owed(view.owed),
-            "pending_report": reports([view.pending])[0] if view.pending else None,
-            "recent": entries(recent),
+            "pending_report": reports(found.pending)[0] if found.pending else None,
+            "recent": entries(found.recent),
         }
     )
 
@@ -408,14 +357,15 @@ def dues_me() -> Response:
 def dues_report() -> tuple[Response, int]:
     """交党费: report a payment; it waits for a collector's confirmation."""
     args, months = _body_with_months({"amount_fen": AMOUNT, "note": NOTE}, contiguous=True)
-    m = member()
-    now = utcnow()
-    with write_tx():
-        report, plan = report_payment(
-            m, args["amount_fen"], months, now=now, settings=settings(), note=args.get("note", "")
-        )
-        touch(m, now)
-    answer = {"report": reports([report])[0], "months": [month_amount(d, f) for d, f in plan]}
+    found, plan = report_own_payment(
+        member(),
+        args["amount_fen"],
+        months,
+        now=utcnow(),
+        settings=settings(),
+        note=args.get("note", ""),
+    )
+    answer = {"report": reports(found)[0], "months": [month_amount(d, f) for d, f in plan]}
     return jsonify(answer), 201
 
 
@@ -493,29 +443,11 @@ def dues_reports() -> Response:
     )
     actor = _collector()
     branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
-    status = args.get("status", "pending")
-    order = (
-        (DuesReport.reported_at, DuesReport.id)
-        if status == "pending"
-        else (DuesReport.reported_at.desc(), DuesReport.id.desc())
+    limit, offset = _window(args)
+    found, total = branch_reports(
+        branch, args.get("status", "pending"), limit=limit, offset=offset
     )
-    select = (
-        DuesReport.select(DuesReport)
-        .join(Member, on=DuesReport.member == Member.id)
-        .where(Member.branch == branch.id, DuesReport.status == status)
-        .order_by(*order)
-    )
-    page = paginate(select, args, lambda row: row)
-    page["items"] = reports(page["items"])
-    return jsonify(page)
-
-
-def _report(actor: Member, report_id: int) -> DuesReport:
-    report = DuesReport.get_or_none(DuesReport.id == report_id)
-    if report is None:
-        raise not_found()
-    _visible(actor, Member.get_or_none(Member.id == report.member_id))
-    return report
+    return jsonify(_rendered_page(reports(found), total, args))
 
 
 @bp.post("/dues/reports/<id:report_id>/confirm")
@@ -523,17 +455,8 @@ def dues_confirm(report_id: int) -> Response:
     """确认党费: the report becomes a ledger entry."""
     body({})
     actor = _collector()
-    report = _report(actor, report_id)
-    now = utcnow()
-    with write_tx():
-        _, recorded = confirm_report_row(actor, report, now=now, settings=settings())
-        touch(actor, now)
-    return jsonify(
-        {
-            "report": reports([DuesReport.get_by_id(report.id)])[0],
-            "payment": entries([recorded.payment])[0],
-        }
-    )
+    report, payment = confirm_report_id(actor, report_id, now=utcnow(), settings=settings())
+    return jsonify({"report": reports(report)[0], "payment": entries(payment)[0]})
 
 
 @bp.post("/dues/reports/<id:report_id>/reject")
@@ -541,12 +464,8 @@ def dues_reject(report_id: int) -> Response:
     """退回党费: send the report back with a reason; nothing is recorded."""
     reason = body({"reason": REASON})["reason"]
     actor = _collector()
-    report = _report(actor, report_id)
-    now = utcnow()
-    with write_tx():
-        decided = reject_report_row(actor, report, reason, now=now)
-        touch(actor, now)
-    return jsonify({"report": reports([decided])[0]})
+    decided = reject_report_id(actor, report_id, reason, now=utcnow())
+    return jsonify({"report": reports(decided)[0]})
 
 
 @bp.get("/dues/payments")
@@ -562,20 +481,15 @@ def dues_payments() -> Response:
     )
     actor = _collector()
     branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
-    select = (
-        DuesPayment.select(DuesPayment)
-        .join(Member, on=DuesPayment.member == Member.id)
-        .where(Member.branch == branch.id)
+    limit, offset = _window(args)
+    found, total = branch_entries(
+        branch,
+        member_id=args.get("member_id"),
+        kind=args.get("kind"),
+        limit=limit,
+        offset=offset,
     )
-    if "member_id" in args:
-        target = Member.get_or_none(Member.id == args["member_id"])
-        if target is None or target.branch_id != branch.id:
-            raise not_found()
-        select = select.where(DuesPayment.member == target.id)
-    if "kind" in args:
-        select = select.where(DuesPayment.kind == args["kind"])
-    select = select.order_by(DuesPayment.recorded_at.desc(), DuesPayment.id.desc())
-    return jsonify(_entries_page(select, args))
+    return jsonify(_rendered_page(entries(found), total, args))
 
 
 @bp.post("/dues/payments")
@@ -594,21 +508,17 @@ def dues_pay() -> tuple[Response, int]:
     if kind == "voluntary" and months is not None:
         raise _invalid("months", "不适用于自愿交纳：自愿交纳单独记账，不对应月份，请去掉 months。")
     actor = _collector()
-    target = _visible(actor, Member.get_or_none(Member.id == args["member_id"]))
-    cfg = settings()
-    now = utcnow()
-    note = args.get("note", "")
-    with write_tx():
-        if kind == "voluntary":
-            payment = record_voluntary(
-                actor, target, args["amount_fen"], now=now, settings=cfg, note=note
-            )
-        else:
-            payment = record_payment(
-                actor, target, args["amount_fen"], months, now=now, settings=cfg, note=note
-            ).payment
-        touch(actor, now)
-    answer = {"payment": entries([payment])[0], "goes_up_whole": goes_up_whole(payment, cfg)}
+    done = collect(
+        actor,
+        args["member_id"],
+        kind,
+        args["amount_fen"],
+        months,
+        now=utcnow(),
+        settings=settings(),
+        note=args.get("note", ""),
+    )
+    answer = {"payment": entries(done.entry)[0], "goes_up_whole": done.goes_up_whole}
     return jsonify(answer), 201
 
 
@@ -617,15 +527,7 @@ def dues_reverse(payment_id: int) -> tuple[Response, int]:
     """更正党费: a reversal entry cancels the payment; its months may then be paid again."""
     reason = body({"reason": REASON})["reason"]
     actor = _collector()
-    original = DuesPayment.get_or_none(DuesPayment.id == payment_id)
-    if original is None:
-        raise not_found()
-    _visible(actor, Member.get_or_none(Member.id == original.member_id))
-    now = utcnow()
-    with write_tx():
-        entry = reverse_payment(actor, payment_id, reason, now=now)
-        touch(actor, now)
-    shown = entries([entry, DuesPayment.get_by_id(payment_id)])
+    shown = entries(reverse_payment_id(actor, payment_id, reason, now=utcnow()))
     return jsonify({"reversal": shown[0], "original": shown[1]}), 201
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from typing import NoReturn
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -14,7 +13,6 @@ from core.clock import utcnow
 from handlers import dues as d
 from handlers.errors import DomainError
 from models.base import db
-from models.org import Committee
 
 dues_cli = AppGroup(
     "dues", help="Dues: import payments and categories, summary, six-month alerts."
@@ -26,16 +24,6 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _committee(name: str | None) -> Committee | None:
-    if name is None:
-        return None
-    committee = Committee.get_or_none(Committee.name == name.strip())
-    if committee is None:
-        names = "、".join(c.name for c in Committee.select().order_by(Committee.name)) or "（无）"
-        _fail(f"没有名为“{name}”的党委。现有党委：{names}")
-    return committee
-
-
 @dues_cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--committee", default=None, help="只接受这个党委的党员（默认：全部）。")
@@ -44,10 +32,8 @@ def import_command(file: str, committee: str | None) -> None:
     settings = current_app.config["ZHIBU"]
     with db.connection_context():
         try:
-            result = d.import_payments(
-                file, committee=_committee(committee), now=utcnow(), settings=settings
-            )
-        except d.DuesImportError as exc:
+            result = d.import_payments_file(file, committee, now=utcnow(), settings=settings)
+        except (d.DuesImportError, d.UnknownCommittee) as exc:
             _fail(exc.message)
         except DomainError as exc:
             _fail(f"导入失败，未写入任何数据：{exc.message}")
@@ -65,10 +51,8 @@ def bases_command(file: str, committee: str | None) -> None:
     settings = current_app.config["ZHIBU"]
     with db.connection_context():
         try:
-            count = d.import_assessments(
-                file, committee=_committee(committee), now=utcnow(), settings=settings
-            )
-        except d.DuesImportError as exc:
+            count = d.import_assessments_file(file, committee, now=utcnow(), settings=settings)
+        except (d.DuesImportError, d.UnknownCommittee) as exc:
             _fail(exc.message)
         except DomainError as exc:
             _fail(f"导入失败，未写入任何数据：{exc.message}")
@@ -81,14 +65,11 @@ def bases_command(file: str, committee: str | None) -> None:
 def summary_command(month_text: str, committee: str | None) -> None:
     """Print expected, collected and the rate of every branch for a month."""
     settings = current_app.config["ZHIBU"]
-    tz = ZoneInfo(settings["app"]["timezone"])
     with db.connection_context():
         try:
-            month = d.parse_one_month(month_text, now=utcnow(), tz=tz)
+            month, rows = d.summary_named(month_text, committee, now=utcnow(), settings=settings)
         except DomainError as exc:
             _fail(exc.message)
-        comm = _committee(committee)
-        rows = d.branch_month_summary(month, settings, committee_id=comm.id if comm else None)
     click.echo(f"{d.month_label(month)}党费")
     for s in rows:
         rate = "—" if s.rate is None else f"{s.rate * 100:.1f}%"
@@ -105,8 +86,10 @@ def alerts_command(committee: str | None) -> None:
     """List members at 3, 5 or 6+ consecutive months unpaid or without attending a meeting."""
     settings = current_app.config["ZHIBU"]
     with db.connection_context():
-        comm = _committee(committee)
-        alerts = d.lapse_alerts(utcnow(), settings, committee_id=comm.id if comm else None)
+        try:
+            alerts = d.alerts_named(committee, now=utcnow(), settings=settings)
+        except d.UnknownCommittee as exc:
+            _fail(exc.message)
     if not alerts:
         click.echo("没有连续 3 个月以上未交党费或未参加组织生活的党员。")
     for a in alerts:

@@ -12,6 +12,7 @@ import time_machine
 from openpyxl import Workbook
 
 from handlers import dues as d
+from handlers.dues import imports
 from handlers.errors import DomainError
 from handlers.roster import import_roster
 from models.base import db
@@ -164,7 +165,7 @@ def test_a_month_recorded_by_someone_else_while_importing_writes_nothing(
     )
     checked = d.check_payments(path, committee=None, now=NOW, settings=settings)
     d.record_payment(branch["col"], branch["zhang"], 12000, [FEB], now=NOW, settings=settings)
-    monkeypatch.setattr(d, "check_payments", lambda *a, **k: checked)  # checked before that
+    monkeypatch.setattr(imports, "check_payments", lambda *a, **k: checked)  # checked before that
     with pytest.raises(DomainError, match="导入期间有人登记了文件中的某些月份，未导入任何数据"):
         d.import_payments(path, now=NOW, settings=settings)
     assert counts() == (1, 1)  # the collector's payment only; 李四's row rolled back too

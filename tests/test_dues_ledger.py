@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers import dues as d
+from handlers.dues import payments
 from handlers.errors import DomainError
 from models.base import db
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesReport
@@ -46,7 +47,7 @@ def owed(member: Member, settings: dict, at: datetime = NOW) -> list[tuple[date,
 
 
 def live_months(member: Member) -> list[date]:
-    rows = DuesMonth.select().where(DuesMonth.member == member.id, d._live_payments())
+    rows = DuesMonth.select().where(DuesMonth.member == member.id, d.live_payments())
     return sorted(r.month for r in rows)
 
 
@@ -240,7 +241,7 @@ def test_two_collectors_racing_for_one_month_one_wins_the_other_sees_the_entry(
         calls.append(member.id)
         return stale if len(calls) == 1 else real(member)
 
-    monkeypatch.setattr(d, "load_book", first_stale)
+    monkeypatch.setattr(payments, "load_book", first_stale)
     with pytest.raises(d.DuplicateMonth) as caught:
         d.record_payment(people["sec"], zhang, 12000, [MAR], now=NOW, settings=settings)
     assert len(calls) == 2  # planned on the stale book, then told from the fresh one

@@ -13,32 +13,13 @@ from bot.filters import Bound, Command, Filter
 from core.clock import local_day
 from core.text import split_command
 from handlers import dues as d
+from handlers.dues import RELIEF_USAGE, SET_USAGE
 from handlers.errors import DomainError
 from models.dues import CATEGORIES
-from models.org import Branch
 
 if TYPE_CHECKING:
     from datetime import date
 
-SET_USAGE = (
-    "例如：党费 设置 张三 在职 8000.00 2026年1月（离退休填离退休费；"
-    "农民：党费 设置 张三 农民 0.50；学生、失业、低保：党费 设置 张三 低保；"
-    "免交：党费 设置 张三 免交 批准 某某党委）。不写月份为本月起。"
-)
-RELIEF_USAGE = (
-    "例如：党费 减免 张三 减交 5.00 2026年1-12月 批准 某某党委 家庭困难；"
-    "或：党费 减免 张三 免交 2026年1-12月 批准 某某党委；"
-    "取消：党费 减免 张三 取消 2026年7-12月"
-)
-RELIEF_WORDS = {
-    "减交": "reduce",
-    "减缴": "reduce",
-    "减免": "reduce",
-    "免交": "exempt",
-    "免缴": "exempt",
-    "取消": "cancel",
-    "取消减免": "cancel",
-}
 APPROVER_WORDS = ("批准人", "批准")
 _MONEY = re.compile(r"[-+−]?¥?[-+−]?\d[\d,]*(?:\.\d*)?元?")
 LIST_LIMIT = 20
@@ -72,10 +53,6 @@ class DuesSub(Filter):
 
 def _is_money(token: str) -> bool:
     return bool(_MONEY.fullmatch(unicodedata.normalize("NFKC", token)))
-
-
-def _branch(ctx: Context) -> Branch:
-    return Branch.get_by_id(ctx.member.branch_id)
 
 
 def _amounts(plan: list[tuple[date, int]]) -> str:
@@ -160,12 +137,8 @@ def _on_report(ctx: Context) -> str:
 
 
 def _status(ctx: Context) -> str:
-    branch = _branch(ctx)
-    d.require_collector(ctx.member, branch)
-    month = d.this_month(ctx.now, ctx.tz)
-    if ctx.args:
-        month = d.parse_one_month(ctx.args, now=ctx.now, tz=ctx.tz)
-    view = d.branch_dues(ctx.member, branch, month, now=ctx.now, settings=ctx.settings)
+    view = d.branch_status(ctx.member, ctx.args, now=ctx.now, settings=ctx.settings)
+    branch, month = view.branch, view.month
     s = view.summary
     rate = "—" if s.rate is None else f"{s.rate * 100:.1f}%"
     lines = [
@@ -217,29 +190,23 @@ def _pay(ctx: Context) -> str:
     )
     if len(words) < 2:
         raise DomainError("请写明姓名和金额。" + usage)
-    branch = _branch(ctx)
-    d.require_collector(ctx.member, branch)
-    member = d.find_member(branch, words[0], d.PAY_EXAMPLE)
-    fen = d.yuan_to_fen(words[1], max_fen=ctx.settings["dues"]["max_payment_fen"])
-    rest = words[2:]
-    if rest and rest[0] in d.VOLUNTARY_WORDS:
-        payment = d.record_voluntary(
-            ctx.member, member, fen, now=ctx.now, settings=ctx.settings, note=" ".join(rest[1:])
-        )
+    done = d.collect_named(
+        ctx.member, words[0], words[1], words[2:], now=ctx.now, settings=ctx.settings
+    )
+    member, fen = done.member, done.amount_fen
+    if done.voluntary is not None:
         whole = (
             f"\n按规定，一次自愿交纳 {d.fen_to_text(ctx.settings['dues']['voluntary_whole_fen'])}"
             "及以上的党费全额上缴。"
-            if d.goes_up_whole(payment, ctx.settings)
+            if done.goes_up_whole
             else ""
         )
         return (
-            f"已登记 {member.name} 自愿交纳 {d.fen_to_text(fen)}（记录编号 {payment.id}），"
+            f"已登记 {member.name} 自愿交纳 {d.fen_to_text(fen)}（记录编号 {done.voluntary.id}），"
             f"单独记账，不计入按月党费。{whole}"
         )
-    months = d.parse_months(" ".join(rest), now=ctx.now, tz=ctx.tz) if rest else None
-    recorded = d.record_payment(
-        ctx.member, member, fen, months, now=ctx.now, settings=ctx.settings
-    )
+    recorded = done.recorded
+    assert recorded is not None
     pid = recorded.payment.id
     return (
         f"已登记：{member.name} {d.months_text(m for m, _ in recorded.months)}党费 "
@@ -277,14 +244,13 @@ def _reverse(ctx: Context) -> str:
         raise DomainError(
             "请写明要更正的记录编号和原因，例如：更正党费 12 金额登记错误（编号见登记时的回复）"
         )
-    tz = ctx.tz
-    entry = d.reverse_payment(ctx.member, int(match.group(1)), match.group(2), now=ctx.now)
-    original = d.DuesPayment.get_by_id(entry.reverses_id)
-    months = [m.month for m in original.months]
-    what = f"{d.months_text(months)}党费" if months else original.kind_label
-    member = original.member
+    done = d.reverse_entry(
+        ctx.member, int(match.group(1)), match.group(2), now=ctx.now, settings=ctx.settings
+    )
+    entry, months, member = done.entry, done.months, done.member
+    what = f"{d.months_text(months)}党费" if months else done.original.kind_label
     return (
-        f"已作废：{d.describe_entry(original, tz)}，{member.name} {what}。"
+        f"已作废：{done.described}，{member.name} {what}。"
         f"更正记录编号 {entry.id}，原因：{entry.note}。\n"
         f"如需重新登记，请发送“收党费 {member.name} 金额 月份”。"
     )
@@ -294,35 +260,20 @@ def _set(ctx: Context) -> str:
     words = ctx.args.split()
     if len(words) < 2:
         raise DomainError("请写明姓名和党费类别。" + SET_USAGE)
-    branch = _branch(ctx)
-    d.require_collector(ctx.member, branch)
-    member = d.find_member(branch, words[0], d.SET_EXAMPLE)
-    category = d.CATEGORY_WORDS.get(words[1])
-    if category is None:
-        raise DomainError(f"没有识别出党费类别“{words[1]}”。" + SET_USAGE)
     rest, approver = _approver(words[2:])
     money = [w for w in rest if _is_money(w)]
     month_words = [w for w in rest if not _is_money(w)]
-    if len(money) > 1:
-        raise DomainError(
-            f"写了 {len(money)} 个金额（{'、'.join(money)}），请只写一个。" + SET_USAGE
-        )
-    fen = d.yuan_to_fen(money[0], what="金额") if money else None
-    month = d.this_month(ctx.now, ctx.tz)
-    if month_words:
-        month = d.parse_one_month("".join(month_words), now=ctx.now, tz=ctx.tz)
-    row = d.set_assessment(
+    done = d.set_category_named(
         ctx.member,
-        member,
-        category,
-        base_fen=fen if category in d.BASED_CATEGORIES else None,
-        fixed_fen=fen if category == "farmer" else None,
-        from_month=month,
-        approved_by=approver,
+        words[0],
+        words[1],
+        money,
+        "".join(month_words),
+        approver,
         now=ctx.now,
         settings=ctx.settings,
     )
-    amount = d.monthly_amount(row.category, row.base_fen, row.fixed_fen, ctx.settings)
+    member, row, amount, month = done.member, done.row, done.monthly_fen, done.month
     base = f"，税后月收入 {d.fen_to_text(row.base_fen)}" if row.base_fen is not None else ""
     return (
         f"已设置 {member.name}：{row.category_label}{base}，{d.month_label(month)}起每月应交 "
@@ -346,33 +297,22 @@ def _relief(ctx: Context) -> str:
     words = ctx.args.split()
     if len(words) < 3:
         raise DomainError("请写明姓名、减免方式和月份。" + RELIEF_USAGE)
-    branch = _branch(ctx)
-    d.require_collector(ctx.member, branch)
-    member = d.find_member(branch, words[0], "党费 减免 张三 免交 2026年1-12月 批准 某某党委")
-    kind = RELIEF_WORDS.get(words[1])
-    if kind is None:
-        raise DomainError(
-            f"没有识别出减免方式“{words[1]}”，可选：减交、免交、取消。" + RELIEF_USAGE
-        )
     rest, tail = _approver(words[2:])
     approver, _, reason = tail.strip().partition(" ")
     money = [w for w in rest if _is_money(w)]
-    fen = d.yuan_to_fen(money[0], what="减交后每月金额") if money else None
     month_text = "".join(w for w in rest if not _is_money(w))
-    if not month_text:
-        raise DomainError("请写明减免的月份（到哪个月为止）。" + RELIEF_USAGE)
-    months = d.parse_months(month_text, now=ctx.now, tz=ctx.tz)
-    row = d.set_relief(
+    done = d.set_relief_named(
         ctx.member,
-        member,
-        kind,
-        months,
-        amount_fen=fen,
-        approved_by=approver,
-        reason=reason,
+        words[0],
+        words[1],
+        money,
+        month_text,
+        approver,
+        reason,
         now=ctx.now,
         settings=ctx.settings,
     )
+    member, row, kind, months = done.member, done.row, done.kind, done.months
     span = d.months_text(months)
     if kind == "cancel":
         return f"已取消 {member.name} {span}的党费减免，这些月份按原标准交纳。"
