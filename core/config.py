@@ -1,18 +1,27 @@
-"""Load settings from a TOML file, demo defaults and ZHIBU_<SECTION>__<KEY> overrides."""
+"""Typed settings (pydantic-settings): demo defaults < a TOML file < ZHIBU_<SECTION>__<KEY>."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import logging
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,284 +151,394 @@ def _rates(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One documented setting: its type, demo default and extra check."""
-
-    type: type
-    default: Any
-    check: Callable[[Any], str | None] | None = None
+# ---- the settings, typed ------------------------------------------------------------------
 
 
-SCHEMA: dict[str, dict[str, Setting]] = {
-    "app": {
-        "secret_key": Setting(str, DEMO_SECRET_KEY, _nonempty),
-        "timezone": Setting(str, "Asia/Shanghai", _timezone),
-        "log_level": Setting(str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
-        "max_body_bytes": Setting(int, 65536, _positive),
-        # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted
-        # (0: none, the client address is the TCP peer).
-        "trusted_proxies": Setting(
-            int, 0, lambda v: None if 0 <= v <= 5 else "expected 0-5 proxy hops"
-        ),
-    },
-    "database": {
-        "url": Setting(str, "sqlite:///instance/zhibu.db", _db_url),
-        "lock_timeout": Setting(float, 2.0, _positive),
-    },
-    "wechat": {
-        "mode": Setting(str, "safe", _one_of("safe", "plain")),
-        "token": Setting(str, DEMO_TOKEN, _nonempty),
-        "encoding_aes_key": Setting(str, DEMO_AES_KEY, _aes_key),
-        "app_id": Setting(str, DEMO_APPID, _nonempty),
-        "app_secret": Setting(str, "demo-secret", _nonempty),
-        "timestamp_window": Setting(int, 300, _positive),
-        "api_base_url": Setting(str, "https://api.weixin.qq.com", _nonempty),
-    },
-    "binding": {
-        "code_length": Setting(int, 8, lambda v: None if v >= 8 else "expected at least 8"),
-        "code_ttl_days": Setting(int, 7, _positive),
-        "max_failures_per_hour": Setting(int, 5, _positive),
-    },
-    "study": {
-        "reflection_max_chars": Setting(int, 500, _positive),
-        # Days without a study prompt (public holidays), and weekend days that are workdays
-        # (调休): ISO dates, e.g. ["2026-10-01", "2026-10-02"].
-        "holidays": Setting(list, [], _iso_dates),
-        "makeup_workdays": Setting(list, [], _iso_dates),
-    },
-    "alerts": {
-        # A party member with no interaction for this many days is flagged as lost contact.
-        "lost_contact_days": Setting(int, 90, _positive),
-    },
-    "meetings": {
-        "default_duration_minutes": Setting(int, 90, _positive),
-        "signin_open_before_minutes": Setting(int, 30, _positive),
-        "signin_close_after_start_minutes": Setting(int, 60, _positive),
-        "signin_code_length": Setting(int, 6, lambda v: None if 4 <= v <= 12 else "expected 4-12"),
-        "max_wrong_codes_per_hour": Setting(int, 10, _positive),
-        # How often each kind is required: month, quarter, year, or none (DOMAIN.md).
-        "frequency_general": Setting(str, "quarter", _one_of(*PERIODS)),
-        "frequency_committee": Setting(str, "month", _one_of(*PERIODS)),
-        "frequency_group": Setting(str, "month", _one_of(*PERIODS)),
-        "frequency_lesson": Setting(str, "quarter", _one_of(*PERIODS)),
-        "frequency_theme_day": Setting(str, "month", _one_of(*PERIODS)),
-        "frequency_life_meeting": Setting(str, "year", _one_of(*PERIODS)),
-        "frequency_appraisal": Setting(str, "year", _one_of(*PERIODS)),
-        # A required meeting with this many days or fewer left in its period is "due soon".
-        "due_soon_days": Setting(int, 7, _positive),
-    },
-    "dues": {
-        # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
-        "in_service_rates": Setting(str, "3000=0.5%, 5000=1%, 10000=1.5%, 2%", _rates),
-        "retired_rates": Setting(str, "5000=0.5%, 1%", _rates),
-        # Farmers pay what the branch sets within these bounds; 0.2-category members pay this.
-        "farmer_min_fen": Setting(int, 20, _positive),
-        "farmer_max_fen": Setting(int, 100, _positive),
-        "student_fen": Setting(int, 20, _positive),
-        "prepay_max_months": Setting(int, 12, lambda v: None if v >= 0 else "expected >= 0"),
-        "voluntary_whole_fen": Setting(int, 100000, _positive),
-        "max_payment_fen": Setting(int, 10000000, _positive),
-        "max_base_fen": Setting(int, 100000000, _positive),
-        # The six-month rule (党章 第九条): warn at these consecutive months; the last is 6.
-        "alert_first_months": Setting(int, 3, _positive),
-        "alert_second_months": Setting(int, 5, _positive),
-        "lapse_months": Setting(int, 6, _positive),
-        "lookback_months": Setting(int, 12, _positive),
-    },
-    "imports": {
-        # Roster and dues files (.xlsx, .csv), checked before anything parses them. The
-        # defaults fit a 100,000-member committee twice over (README: Importing the roster).
-        "max_file_bytes": Setting(int, 32 * 1024 * 1024, _positive),
-        "max_uncompressed_bytes": Setting(int, 200 * 1024 * 1024, _positive),
-        "max_zip_members": Setting(int, 1000, _positive),
-        "max_rows": Setting(int, 200_000, _positive),
-        "max_columns": Setting(int, 200, lambda v: None if v >= 20 else "expected at least 20"),
-        "max_cell_chars": Setting(
-            int, 1000, lambda v: None if v >= 100 else "expected at least 100"
-        ),
-    },
-    "scheduler": {
-        # Cron strings (minute hour day month day-of-week), in app.timezone. Day-of-week
-        # by name (mon-sun): APScheduler 3 reads 0 as Monday, crontab as Sunday.
-        "token_refresh": Setting(str, "*/5 * * * *", _cron),
-        "meeting_qr": Setting(str, "*/10 * * * *", _cron),
-        "study_prompt": Setting(str, "0 8 * * *", _cron),
-        "study_nudge": Setting(str, "0 20 * * *", _cron),
-        "study_summary": Setting(str, "0 18 * * fri", _cron),
-        "meeting_reminders": Setting(str, "*/5 * * * *", _cron),
-        "dues_reminder": Setting(str, "0 9 5 * *", _cron),
-        "secretary_digest": Setting(str, "30 8 * * *", _cron),
-        "volunteer_prompt": Setting(str, "0 9 * * sat", _cron),
-        # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
-        "prune": Setting(str, "40 3 * * *", _cron),
-        # Callback dedupe rows are kept this many days (WeChat retries within seconds).
-        "keep_inbound_days": Setting(int, 7, _positive),
-        # Expired or revoked mini-program sessions are kept this many days past expiry.
-        "keep_api_session_days": Setting(int, 30, _positive),
-        "outbox_drain_seconds": Setting(int, 10, _positive),
-        # The database lease that keeps a second scheduler process idle.
-        "lease_seconds": Setting(int, 60, _positive),
-        # A job missed while the scheduler was down runs once at start if its last due time
-        # is this recent; older misses are skipped.
-        "catch_up_hours": Setting(int, 12, _positive),
-    },
-    "outbox": {
-        # Rows one drain pass claims at a time, and the sender threads working on them.
-        "batch_size": Setting(int, 100, _positive),
-        "concurrency": Setting(int, 4, _positive),
-        # Retries: attempt n waits min(cap, base * factor ** (n - 1)) seconds, less a random
-        # share of up to `jitter` of it; the row is dead after max_attempts failed attempts.
-        "max_attempts": Setting(int, 6, _positive),
-        "backoff_base_seconds": Setting(float, 30.0, _positive),
-        "backoff_factor": Setting(float, 2.0, lambda v: None if v >= 1 else "expected >= 1"),
-        "backoff_cap_seconds": Setting(float, 3600.0, _positive),
-        "backoff_jitter": Setting(float, 0.5, lambda v: None if 0 <= v < 1 else "expected 0-1"),
-        # A row claimed longer ago than this is taken over (its drainer crashed).
-        "claim_timeout_seconds": Setting(int, 300, _positive),
-        # How long one drain call may keep going (waiting for rate windows included).
-        "drain_max_seconds": Setting(float, 8.0, _positive),
-        # WeCom group robots: at most this many messages per window per robot key; after a
-        # 45009 the key rests this long.
-        "robot_rate_limit": Setting(int, 20, _positive),
-        "robot_rate_window_seconds": Setting(float, 60.0, _positive),
-        "robot_backoff_seconds": Setting(float, 60.0, _positive),
-        # Each send: the time allowed to connect (nothing is sent before the connection
-        # stands, so a send that fails to connect is safe to retry), then to wait for the
-        # answer. A send whose answer does not come in time is retried and may arrive twice
-        # (WeChat has no idempotency key): the read timeout outlasts WeChat's stalls.
-        "connect_timeout_seconds": Setting(float, 4.0, _positive),
-        "read_timeout_seconds": Setting(float, 15.0, _positive),
-    },
-    "channels": {
-        # WeCom (企业微信): the robot webhook and the app API; empty corp id: no WeCom app.
-        "wecom_api_base_url": Setting(str, "https://qyapi.weixin.qq.com", _nonempty),
-        "wecom_corp_id": Setting(str, ""),
-        "wecom_corp_secret": Setting(str, ""),
-        "wecom_agent_id": Setting(int, 0, lambda v: None if v >= 0 else "expected >= 0"),
-        # Official-account template and mini-program subscribe template; empty: not used.
-        "template_id": Setting(str, ""),
-        "subscribe_template_id": Setting(str, ""),
-        "miniprogram_state": Setting(str, "formal", _one_of("developer", "trial", "formal")),
-        # Members without a personal channel: "skip" their messages, or write them to the
-        # console log ("console", for the demo).
-        "personal_fallback": Setting(str, "skip", _one_of("skip", "console")),
-    },
-    "api": {
-        # Mini-program API (/api/v1): how long a login token lives, and per-minute limits on
-        # logins (per WeChat account and per client address) and on meeting sign-ins.
-        "session_ttl_seconds": Setting(int, 7 * 24 * 3600, _positive),
-        "login_rate_per_minute": Setting(int, 10, _positive),
-        "signin_rate_per_minute": Setting(int, 10, _positive),
-        # Input limits: JSON bodies nested deeper than this, and dates, months and times
-        # outside these years, answer 400 naming the field.
-        "max_json_depth": Setting(int, 16, _positive),
-        "earliest_year": Setting(int, 1900, lambda v: None if v >= 1000 else "expected >= 1000"),
-        "latest_year": Setting(int, 2100, lambda v: None if v <= 9000 else "expected <= 9000"),
-        # A request that meets a locked database (another writer holds it past
-        # database.lock_timeout) is tried this many times in all, then answers 503 with this
-        # Retry-After.
-        "busy_attempts": Setting(int, 3, _positive),
-        "busy_retry_after_seconds": Setting(int, 5, _positive),
-    },
-    "demo": {
-        "host": Setting(str, "127.0.0.1", _nonempty),
-        "port": Setting(int, 5000, _positive),
-        "fake_wechat_port": Setting(int, 8910, _positive),
-    },
+def _checked(check: Callable[[Any], str | None]) -> AfterValidator:
+    """Run one of the checks above after the type is right; its text becomes the error."""
+
+    def run(value: Any) -> Any:
+        problem = check(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(run)
+
+
+def _comma_list(value: Any) -> Any:
+    """An environment variable gives a list as comma-separated text."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _at_least(least: int, text: str | None = None) -> AfterValidator:
+    return _checked(lambda v: None if v >= least else text or f"expected >= {least}")
+
+
+Positive = Annotated[int, _checked(_positive)]
+PositiveFloat = Annotated[float, _checked(_positive)]
+NonEmpty = Annotated[str, _checked(_nonempty)]
+Cron = Annotated[str, _checked(_cron)]
+Period = Annotated[str, _checked(_one_of(*PERIODS))]
+Rates = Annotated[str, _checked(_rates)]
+Dates = Annotated[list[str], NoDecode, BeforeValidator(_comma_list), _checked(_iso_dates)]
+
+
+class Section(BaseModel):
+    """One table of config.toml. Unknown keys are refused; assignments are checked too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
+
+    # Sections are read as settings.wechat.token; item access remains for callers that look
+    # keys up by name (``settings.section[key]``).
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in type(self).model_fields else default
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        setattr(self, key, value)
+
+
+class AppSettings(Section):
+    secret_key: NonEmpty = DEMO_SECRET_KEY
+    timezone: Annotated[str, _checked(_timezone)] = "Asia/Shanghai"
+    log_level: Annotated[str, _checked(_one_of("DEBUG", "INFO", "WARNING", "ERROR"))] = "INFO"
+    max_body_bytes: Positive = 65536
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted
+    # (0: none, the client address is the TCP peer).
+    trusted_proxies: Annotated[
+        int, _checked(lambda v: None if 0 <= v <= 5 else "expected 0-5 proxy hops")
+    ] = 0
+
+
+class DatabaseSettings(Section):
+    url: Annotated[str, _checked(_db_url)] = "sqlite:///instance/zhibu.db"
+    lock_timeout: PositiveFloat = 2.0
+
+
+class WechatSettings(Section):
+    mode: Annotated[str, _checked(_one_of("safe", "plain"))] = "safe"
+    token: NonEmpty = DEMO_TOKEN
+    encoding_aes_key: Annotated[str, _checked(_aes_key)] = DEMO_AES_KEY
+    app_id: NonEmpty = DEMO_APPID
+    app_secret: NonEmpty = "demo-secret"  # noqa: S105 - demo only, documented as public
+    timestamp_window: Positive = 300
+    api_base_url: NonEmpty = "https://api.weixin.qq.com"
+
+
+class BindingSettings(Section):
+    code_length: Annotated[int, _at_least(8, "expected at least 8")] = 8
+    code_ttl_days: Positive = 7
+    max_failures_per_hour: Positive = 5
+
+
+class StudySettings(Section):
+    reflection_max_chars: Positive = 500
+    # Days without a study prompt (public holidays), and weekend days that are workdays
+    # (调休): ISO dates, e.g. ["2026-10-01", "2026-10-02"].
+    holidays: Dates = []
+    makeup_workdays: Dates = []
+
+
+class AlertsSettings(Section):
+    # A party member with no interaction for this many days is flagged as lost contact.
+    lost_contact_days: Positive = 90
+
+
+class MeetingsSettings(Section):
+    default_duration_minutes: Positive = 90
+    signin_open_before_minutes: Positive = 30
+    signin_close_after_start_minutes: Positive = 60
+    signin_code_length: Annotated[
+        int, _checked(lambda v: None if 4 <= v <= 12 else "expected 4-12")
+    ] = 6
+    max_wrong_codes_per_hour: Positive = 10
+    # How often each kind is required: month, quarter, year, or none (DOMAIN.md).
+    frequency_general: Period = "quarter"
+    frequency_committee: Period = "month"
+    frequency_group: Period = "month"
+    frequency_lesson: Period = "quarter"
+    frequency_theme_day: Period = "month"
+    frequency_life_meeting: Period = "year"
+    frequency_appraisal: Period = "year"
+    # A required meeting with this many days or fewer left in its period is "due soon".
+    due_soon_days: Positive = 7
+
+
+class DuesSettings(Section):
+    # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
+    in_service_rates: Rates = "3000=0.5%, 5000=1%, 10000=1.5%, 2%"
+    retired_rates: Rates = "5000=0.5%, 1%"
+    # Farmers pay what the branch sets within these bounds; 0.2-category members pay this.
+    farmer_min_fen: Positive = 20
+    farmer_max_fen: Positive = 100
+    student_fen: Positive = 20
+    prepay_max_months: Annotated[int, _at_least(0)] = 12
+    voluntary_whole_fen: Positive = 100000
+    max_payment_fen: Positive = 10000000
+    max_base_fen: Positive = 100000000
+    # The six-month rule (党章 第九条): warn at these consecutive months; the last is 6.
+    alert_first_months: Positive = 3
+    alert_second_months: Positive = 5
+    lapse_months: Positive = 6
+    lookback_months: Positive = 12
+
+
+class ImportsSettings(Section):
+    # Roster and dues files (.xlsx, .csv), checked before anything parses them. The
+    # defaults fit a 100,000-member committee twice over (README: Importing the roster).
+    max_file_bytes: Positive = 32 * 1024 * 1024
+    max_uncompressed_bytes: Positive = 200 * 1024 * 1024
+    max_zip_members: Positive = 1000
+    max_rows: Positive = 200_000
+    max_columns: Annotated[int, _at_least(20, "expected at least 20")] = 200
+    max_cell_chars: Annotated[int, _at_least(100, "expected at least 100")] = 1000
+
+
+class SchedulerSettings(Section):
+    # Cron strings (minute hour day month day-of-week), in app.timezone. Day-of-week
+    # by name (mon-sun): APScheduler 3 reads 0 as Monday, crontab as Sunday.
+    token_refresh: Cron = "*/5 * * * *"  # noqa: S105 - a cron string, not a secret
+    meeting_qr: Cron = "*/10 * * * *"
+    study_prompt: Cron = "0 8 * * *"
+    study_nudge: Cron = "0 20 * * *"
+    study_summary: Cron = "0 18 * * fri"
+    meeting_reminders: Cron = "*/5 * * * *"
+    dues_reminder: Cron = "0 9 5 * *"
+    secretary_digest: Cron = "30 8 * * *"
+    volunteer_prompt: Cron = "0 9 * * sat"
+    # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
+    prune: Cron = "40 3 * * *"
+    # Callback dedupe rows are kept this many days (WeChat retries within seconds).
+    keep_inbound_days: Positive = 7
+    # Expired or revoked mini-program sessions are kept this many days past expiry.
+    keep_api_session_days: Positive = 30
+    outbox_drain_seconds: Positive = 10
+    # The database lease that keeps a second scheduler process idle.
+    lease_seconds: Positive = 60
+    # A job missed while the scheduler was down runs once at start if its last due time
+    # is this recent; older misses are skipped.
+    catch_up_hours: Positive = 12
+
+
+class OutboxSettings(Section):
+    # Rows one drain pass claims at a time, and the sender threads working on them.
+    batch_size: Positive = 100
+    concurrency: Positive = 4
+    # Retries: attempt n waits min(cap, base * factor ** (n - 1)) seconds, less a random
+    # share of up to `jitter` of it; the row is dead after max_attempts failed attempts.
+    max_attempts: Positive = 6
+    backoff_base_seconds: PositiveFloat = 30.0
+    backoff_factor: Annotated[float, _at_least(1)] = 2.0
+    backoff_cap_seconds: PositiveFloat = 3600.0
+    backoff_jitter: Annotated[
+        float, _checked(lambda v: None if 0 <= v < 1 else "expected 0-1")
+    ] = 0.5
+    # A row claimed longer ago than this is taken over (its drainer crashed).
+    claim_timeout_seconds: Positive = 300
+    # How long one drain call may keep going (waiting for rate windows included).
+    drain_max_seconds: PositiveFloat = 8.0
+    # WeCom group robots: at most this many messages per window per robot key; after a
+    # 45009 the key rests this long.
+    robot_rate_limit: Positive = 20
+    robot_rate_window_seconds: PositiveFloat = 60.0
+    robot_backoff_seconds: PositiveFloat = 60.0
+    # Each send: the time allowed to connect (nothing is sent before the connection
+    # stands, so a send that fails to connect is safe to retry), then to wait for the
+    # answer. A send whose answer does not come in time is retried and may arrive twice
+    # (WeChat has no idempotency key): the read timeout outlasts WeChat's stalls.
+    connect_timeout_seconds: PositiveFloat = 4.0
+    read_timeout_seconds: PositiveFloat = 15.0
+
+
+class ChannelsSettings(Section):
+    # WeCom (企业微信): the robot webhook and the app API; empty corp id: no WeCom app.
+    wecom_api_base_url: NonEmpty = "https://qyapi.weixin.qq.com"
+    wecom_corp_id: str = ""
+    wecom_corp_secret: str = ""
+    wecom_agent_id: Annotated[int, _at_least(0)] = 0
+    # Official-account template and mini-program subscribe template; empty: not used.
+    template_id: str = ""
+    subscribe_template_id: str = ""
+    miniprogram_state: Annotated[str, _checked(_one_of("developer", "trial", "formal"))] = (
+        "formal"
+    )
+    # Members without a personal channel: "skip" their messages, or write them to the
+    # console log ("console", for the demo).
+    personal_fallback: Annotated[str, _checked(_one_of("skip", "console"))] = "skip"
+
+
+class ApiSettings(Section):
+    # Mini-program API (/api/v1): how long a login token lives, and per-minute limits on
+    # logins (per WeChat account and per client address) and on meeting sign-ins.
+    session_ttl_seconds: Positive = 7 * 24 * 3600
+    login_rate_per_minute: Positive = 10
+    signin_rate_per_minute: Positive = 10
+    # Input limits: JSON bodies nested deeper than this, and dates, months and times
+    # outside these years, answer 400 naming the field.
+    max_json_depth: Positive = 16
+    earliest_year: Annotated[int, _at_least(1000)] = 1900
+    latest_year: Annotated[int, _checked(lambda v: None if v <= 9000 else "expected <= 9000")] = (
+        2100
+    )
+    # A request that meets a locked database (another writer holds it past
+    # database.lock_timeout) is tried this many times in all, then answers 503 with this
+    # Retry-After.
+    busy_attempts: Positive = 3
+    busy_retry_after_seconds: Positive = 5
+
+
+class DemoSettings(Section):
+    host: NonEmpty = "127.0.0.1"
+    port: Positive = 5000
+    fake_wechat_port: Positive = 8910
+
+
+class Settings(BaseSettings):
+    """Every setting, typed: defaults < config file < overrides < ZHIBU_<SECTION>__<KEY>.
+
+    Read as ``settings.outbox.batch_size``. ``load`` builds it; config.example.toml documents
+    each key with its default.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    app: AppSettings = AppSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    wechat: WechatSettings = WechatSettings()
+    binding: BindingSettings = BindingSettings()
+    study: StudySettings = StudySettings()
+    alerts: AlertsSettings = AlertsSettings()
+    meetings: MeetingsSettings = MeetingsSettings()
+    dues: DuesSettings = DuesSettings()
+    imports: ImportsSettings = ImportsSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    channels: ChannelsSettings = ChannelsSettings()
+    api: ApiSettings = ApiSettings()
+    demo: DemoSettings = DemoSettings()
+
+    def __getitem__(self, section: str) -> Section:
+        if section not in type(self).model_fields:
+            raise KeyError(section)
+        return getattr(self, section)
+
+
+SECTIONS: dict[str, type[Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
 }
 
 SECRETS = {("app", "secret_key"), ("wechat", "app_secret"), ("wechat", "encoding_aes_key")}
 SECRETS.add(("channels", "wecom_corp_secret"))
 
 
-def _coerce(key: str, setting: Setting, value: Any) -> Any:
-    """Convert an env string or TOML value to the setting's type, or raise ConfigError."""
-    want = setting.type
-    if isinstance(value, str) and want is bool:  # from the environment
-        lowered = value.strip().lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-            raise ConfigError(key, f"expected true or false, got {value!r}")
-        value = lowered in ("true", "1", "yes", "on")
-    if isinstance(value, str) and want is list:  # from the environment: comma-separated
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, str) and want is not str:
-        try:
-            value = want(value.strip())
-        except ValueError:
-            raise ConfigError(key, f"expected {want.__name__}, got {value!r}") from None
-    if want is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
-        raise ConfigError(key, f"expected {want.__name__}, got {type(value).__name__}")
-    return value
-
-
-def defaults() -> dict[str, dict[str, Any]]:
+def defaults() -> Settings:
     """Return the demo defaults, which run the local demo without any file."""
-    return {sec: {k: s.default for k, s in keys.items()} for sec, keys in SCHEMA.items()}
+    return Settings.model_construct(**{name: cls() for name, cls in SECTIONS.items()})
+
+
+class _Environment(EnvSettingsSource):
+    """ZHIBU_<SECTION>__<KEY> variables, read from the mapping ``load`` was given."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._environ.items()}
+
+
+def _check_environment_names(environ: Mapping[str, str]) -> None:
+    for name in environ:
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in SECTIONS or key not in SECTIONS[section].model_fields:
+            raise ConfigError(name, "unknown setting in environment")
+
+
+_TYPE_WORDS = {"int": "int", "float": "float", "string": "str", "bool": "bool", "list": "list"}
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first problem pydantic found, as one line naming the dotted key."""
+    error = exc.errors(include_url=False)[0]
+    key = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        problem = "unknown section" if len(error["loc"]) == 1 else "unknown setting"
+    elif kind == "value_error":
+        problem = str(error["ctx"]["error"])
+    elif kind in ("model_type", "model_attributes_type"):
+        problem = "expected a table of settings"
+    else:
+        word = _TYPE_WORDS.get(kind.partition("_")[0])
+        got = error.get("input")
+        shown = repr(got) if isinstance(got, str) else type(got).__name__
+        problem = f"expected {word}, got {shown}" if word else error["msg"]
+    return ConfigError(key, problem)
 
 
 def load(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     environ: Mapping[str, str] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> Settings:
     """Build the settings: defaults < config file < overrides < environment, validated."""
     environ = os.environ if environ is None else environ
-    merged = defaults()
     path = environ.get(ENV_PREFIX + "CONFIG", "config.toml")
-    layers: list[tuple[str, Mapping[str, Any]]] = []
     has_file = os.path.exists(path)
-    if has_file:
-        try:
-            with open(path, "rb") as fh:
-                layers.append((path, tomllib.load(fh)))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(path, f"not valid TOML ({exc})") from None
-    elif ENV_PREFIX + "CONFIG" in environ:
+    if not has_file and ENV_PREFIX + "CONFIG" in environ:
         raise ConfigError(ENV_PREFIX + "CONFIG", f"file {path!r} does not exist")
-    else:
+    if not has_file:
         log.warning("no %s found: running on demo defaults", path)
-    if overrides:
-        layers.append(("overrides", overrides))
-    for _source, layer in layers:
-        for section, values in layer.items():
-            if section not in SCHEMA:
-                raise ConfigError(section, "unknown section")
-            if not isinstance(values, Mapping):
-                raise ConfigError(section, "expected a table of settings")
-            for key, value in values.items():
-                if key not in SCHEMA[section]:
-                    raise ConfigError(f"{section}.{key}", "unknown setting")
-                merged[section][key] = value
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section not in SCHEMA or key not in SCHEMA[section]:
-            raise ConfigError(name, "unknown setting in environment")
-        merged[section][key] = value
-    for section, keys in SCHEMA.items():
-        for key, setting in keys.items():
-            dotted = f"{section}.{key}"
-            value = _coerce(dotted, setting, merged[section][key])
-            problem = setting.check(value) if setting.check else None
-            if problem:
-                raise ConfigError(dotted, problem)
-            merged[section][key] = value
-    _check_claim_outlasts_sends(merged["outbox"])
-    _check_secret_key(merged, demo=not has_file and merged["wechat"]["app_id"] == DEMO_APPID)
-    return merged
+    _check_environment_names(environ)
+
+    class Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: Any, **_unused: Any
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # The first source wins: environment, then the caller's overrides, then the file.
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=path if has_file else None)
+            return _Environment(settings_cls, environ), init_settings, toml
+
+    try:
+        loaded = Loaded(**{k: dict(v) for k, v in (overrides or {}).items()})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, f"not valid TOML ({exc})") from None
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    except SettingsError as exc:
+        raise ConfigError(ENV_PREFIX + "…", str(exc).splitlines()[0]) from None
+    settings = Settings.model_construct(**{name: getattr(loaded, name) for name in SECTIONS})
+    _check_claim_outlasts_sends(settings.outbox)
+    _check_secret_key(settings, demo=not has_file and settings.wechat.app_id == DEMO_APPID)
+    return settings
 
 
-def _check_secret_key(merged: Mapping[str, Mapping[str, Any]], *, demo: bool) -> None:
+def _check_secret_key(settings: Settings, *, demo: bool) -> None:
     """Outside the demo, refuse a signing key that is empty, the example's or short.
 
     The demo is the app on its built-in defaults: no config file (no config.toml, no
     ZHIBU_CONFIG) and the demo's WeChat app id, as `make demo` and `flask simulate` run it.
     A config file, or a real app id from the environment, is a deployment.
     """
-    key = merged["app"]["secret_key"]
+    key = settings.app.secret_key
     if demo:
         return
     how = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
@@ -439,12 +558,12 @@ def _check_secret_key(merged: Mapping[str, Mapping[str, Any]], *, demo: bool) ->
 CLAIM_TIMEOUTS_PER_SEND = 10
 
 
-def _check_claim_outlasts_sends(outbox: Mapping[str, Any]) -> None:
+def _check_claim_outlasts_sends(outbox: OutboxSettings) -> None:
     """Refuse a claim timeout under which a row still waiting for WeChat's answer could be
     taken over (and sent again) by another drain."""
-    per_request = outbox["connect_timeout_seconds"] + outbox["read_timeout_seconds"]
+    per_request = outbox.connect_timeout_seconds + outbox.read_timeout_seconds
     least = CLAIM_TIMEOUTS_PER_SEND * per_request
-    if outbox["claim_timeout_seconds"] < least:
+    if outbox.claim_timeout_seconds < least:
         raise ConfigError(
             "outbox.claim_timeout_seconds",
             f"expected at least {least:g} ({CLAIM_TIMEOUTS_PER_SEND} x (connect_timeout_seconds"
@@ -453,10 +572,9 @@ def _check_claim_outlasts_sends(outbox: Mapping[str, Any]) -> None:
         )
 
 
-def redacted(config: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Return a copy safe to log: secrets replaced by asterisks."""
-    out = copy.deepcopy(dict(config))
+def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Return a plain copy safe to log: secrets replaced by asterisks."""
+    out = settings.model_dump()
     for section, key in SECRETS:
-        if section in out and key in out[section]:
-            out[section][key] = "***"
+        out[section][key] = "***"
     return out

@@ -148,10 +148,8 @@ def test_hard_coded_wechatpy_bases_are_rebased_to_the_configured_root(settings, 
 
 
 def test_production_base_reaches_the_fake_through_a_mounted_session(settings, fake):
-    prod = {
-        **settings,
-        "wechat": {**settings["wechat"], "api_base_url": clients.OFFICIAL_API_ROOT},
-    }
+    wechat = settings.wechat.model_copy(update={"api_base_url": clients.OFFICIAL_API_ROOT})
+    prod = settings.model_copy(update={"wechat": wechat})
     with requests.Session() as session:
         fake.mount(session)  # https://api.weixin.qq.com and mp.weixin.qq.com now reach the fake
         client = official_client(prod, session=session)

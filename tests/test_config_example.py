@@ -3,14 +3,14 @@
 import tomllib
 from pathlib import Path
 
-from core.config import SCHEMA, defaults
+from core.config import SECTIONS, defaults
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 
 
 def test_example_lists_every_setting_with_its_default():
     example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
-    assert set(example) == set(SCHEMA)
-    for section, keys in SCHEMA.items():
-        assert set(example[section]) == set(keys), section
-    assert example == defaults()
+    assert set(example) == set(SECTIONS)
+    for section, model in SECTIONS.items():
+        assert set(example[section]) == set(model.model_fields), section
+    assert example == defaults().model_dump()

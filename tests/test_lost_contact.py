@@ -91,7 +91,8 @@ def test_presence_and_booked_dues_count_as_contact(branch, sec, settings):
     for name in ("补签甲", "签到乙", "交费丙"):
         assert name not in line
     # The span is a setting: with 10 days, the meeting 20 days ago no longer counts.
-    short = {**settings, "alerts": {**settings["alerts"], "lost_contact_days": 10}}
+    alerts = settings.alerts.model_copy(update={"lost_contact_days": 10})
+    short = settings.model_copy(update={"alerts": alerts})
     names = {m.name for ms in reminders.lost_contact(NOW, short).values() for m in ms}
     assert {"补签甲", "签到乙"} <= names and "交费丙" not in names
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.channels import ADAPTERS
 from core.clock import utcnow
-from core.config import SCHEMA, ConfigError
+from core.config import ConfigError, OutboxSettings
 from handlers import outbox
 from handlers.outbox import DrainReport, drain
 from models.base import db
@@ -558,7 +558,8 @@ def test_a_5_second_stall_of_wechat_duplicates_no_message(db_url, fake):
     """WeChat accepts each message at once and answers only after the stall (the finding: a
     frozen WeChat got 4 template messages twice). With the default timeouts the drain waits
     for the late answer; a resend, and so a duplicate, needs a stall past the read timeout."""
-    defaults = {k: s.default for k, s in SCHEMA["outbox"].items() if k.endswith("timeout_seconds")}
+    outbox_defaults = OutboxSettings().model_dump()
+    defaults = {k: v for k, v in outbox_defaults.items() if k.endswith("timeout_seconds")}
     env = make_env(db_url, fake, outbox={**defaults, "concurrency": 8, "batch_size": 200})
     with env.app.app_context(), db.connection_context():
         keys, openids = [], []
