@@ -77,7 +77,7 @@ def _when(text: str, ctx: Context) -> object:
             text,
             now=ctx.now,
             tz=ctx.tz,
-            default_minutes=ctx.settings["meetings"]["default_duration_minutes"],
+            default_minutes=ctx.settings.meetings.default_duration_minutes,
         )
     except DateTextError as exc:
         raise DomainError(exc.message) from None
