@@ -353,9 +353,7 @@ class ChannelsSettings(Section):
     # Official-account template and mini-program subscribe template; empty: not used.
     template_id: str = ""
     subscribe_template_id: str = ""
-    miniprogram_state: Annotated[str, _checked(_one_of("developer", "trial", "formal"))] = (
-        "formal"
-    )
+    miniprogram_state: Annotated[str, _checked(_one_of("developer", "trial", "formal"))] = "formal"
     # Members without a personal channel: "skip" their messages, or write them to the
     # console log ("console", for the demo).
     personal_fallback: Annotated[str, _checked(_one_of("skip", "console"))] = "skip"

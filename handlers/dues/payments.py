@@ -173,9 +173,7 @@ def reverse_payment(
     """更正党费: cancel an entry with a new, opposite one; its months may then be paid again."""
     original = DuesPayment.get_or_none(DuesPayment.id == payment_id)
     if original is None:
-        raise NotFound(
-            f"没有编号为 {payment_id} 的党费记录，请核对编号。", errcode="not_found"
-        )
+        raise NotFound(f"没有编号为 {payment_id} 的党费记录，请核对编号。", errcode="not_found")
     member = Member.get_by_id(original.member_id)
     require_collector(actor, Branch.get_by_id(member.branch_id))
     if original.kind == "reversal":

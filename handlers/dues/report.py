@@ -179,7 +179,5 @@ def _reject(
         .execute()
     )
     if done != 1:
-        raise Conflict(
-            f"{member.name}的这笔报告刚刚已被处理。", errcode="report_decided"
-        )
+        raise Conflict(f"{member.name}的这笔报告刚刚已被处理。", errcode="report_decided")
     return DuesReport.get_by_id(report.id)

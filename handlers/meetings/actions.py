@@ -75,9 +75,7 @@ def meeting_end(
 ) -> datetime | None:
     """The end from ends_at or duration_minutes (at most one of them), else None."""
     if ends_at is not None and duration_minutes is not None:
-        raise Invalid(
-            "字段 ends_at 与 duration_minutes 只能提供其一。", errcode="invalid_field"
-        )
+        raise Invalid("字段 ends_at 与 duration_minutes 只能提供其一。", errcode="invalid_field")
     if duration_minutes is not None:
         return start + timedelta(minutes=duration_minutes)
     return ends_at

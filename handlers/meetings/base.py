@@ -52,9 +52,7 @@ def require_manager(actor: Member | None, branch: Branch) -> None:
                 f"您只能管理本支部的会议，{branch.name}的会议请由该支部书记安排。",
                 errcode="forbidden",
             )
-        raise Forbidden(
-            "只有支部书记、副书记或组织委员可以安排会议和签到。", errcode="forbidden"
-        )
+        raise Forbidden("只有支部书记、副书记或组织委员可以安排会议和签到。", errcode="forbidden")
 
 
 def signin_window(meeting: Meeting, settings: Settings) -> tuple[datetime, datetime]:
