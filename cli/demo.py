@@ -257,7 +257,7 @@ def _point_at_fake(settings: Settings, base_url: str) -> dict[str, str]:
     }
     env = {}
     for (section, key), value in changes.items():
-        settings[section][key] = value
+        setattr(getattr(settings, section), key, value)
         env[f"ZHIBU_{section.upper()}__{key.upper()}"] = value
     return env
 

@@ -121,7 +121,7 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         section = settings.imports
-        return cls(**{f.name: section[f.name] for f in fields(cls)})
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
 
 
 class TableError(Exception):

@@ -127,11 +127,8 @@ class Requirement:
 def required_kinds(settings: Settings) -> dict[str, str]:
     """Return {kind: frequency} for every kind the settings require, in KINDS order."""
     cfg = settings.meetings
-    return {
-        kind: cfg[f"frequency_{kind}"]
-        for kind in KINDS
-        if cfg.get(f"frequency_{kind}", "none") in FREQUENCIES
-    }
+    frequencies = {kind: getattr(cfg, f"frequency_{kind}", "none") for kind in KINDS}
+    return {kind: often for kind, often in frequencies.items() if often in FREQUENCIES}
 
 
 def _utc_bounds(period: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:

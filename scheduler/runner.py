@@ -48,12 +48,13 @@ def job_specs(settings: Settings) -> list[JobSpec]:
 
     tz = ZoneInfo(settings.app.timezone)
     conf = settings.scheduler
+    crons = {job_id: getattr(conf, job_id) for job_id in CRON_JOBS}
     specs = [
-        JobSpec(job_id, func, CronTrigger.from_crontab(conf[job_id], timezone=tz), conf[job_id])
+        JobSpec(job_id, func, CronTrigger.from_crontab(crons[job_id], timezone=tz), crons[job_id])
         for job_id, func in CRON_JOBS.items()
     ]
     specs += [
-        JobSpec(job_id, func, IntervalTrigger(seconds=conf[key], timezone=tz))
+        JobSpec(job_id, func, IntervalTrigger(seconds=getattr(conf, key), timezone=tz))
         for job_id, (key, func) in INTERVAL_JOBS.items()
     ]
     return specs
