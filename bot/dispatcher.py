@@ -83,7 +83,7 @@ class Dispatcher:
             with db.atomic():
                 return handler.callback(ctx)
         except DomainError as exc:
-            return exc.message
+            return exc.in_chat
         except Exception as exc:  # noqa: BLE001 - the error hook is the one place that decides
             for hook in self._error_hooks or [_log_error]:
                 try:

@@ -9,16 +9,24 @@ class DomainError(Exception):
     """A use case refused the request; `message` says what went wrong and what to do.
 
     ``errcode`` names the kind of refusal for programs (the JSON API answers with it).
-    Raise one of the subclasses below; a plain DomainError is a refusal by a rule.
+    ``chat_hint`` is what to do next in words of the bot's commands (“请发送……”): the bot
+    adds it to the message, the API and the console leave it out, since their users act on a
+    page instead. Raise one of the subclasses below; a plain DomainError is a rule's refusal.
     """
 
     errcode = "rejected"
 
-    def __init__(self, message: str, *, errcode: str | None = None):
+    def __init__(self, message: str, *, errcode: str | None = None, chat_hint: str = ""):
         super().__init__(message)
         self.message = message
+        self.chat_hint = chat_hint
         if errcode is not None:
             self.errcode = errcode
+
+    @property
+    def in_chat(self) -> str:
+        """The refusal as the bot replies it: the message and the command to send next."""
+        return self.message + self.chat_hint
 
 
 class Refused(DomainError):

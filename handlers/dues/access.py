@@ -34,9 +34,9 @@ def require_collector(actor: Member | None, branch: Branch) -> None:
             errcode="forbidden",
         )
     raise Forbidden(
-        "只有支部书记或党费收缴员可以登记和查看支部党费。"
-        "如您已交党费，请发送“交党费 金额”报告，例如：交党费 30.00，由收缴员确认。",
+        "只有支部书记或党费收缴员可以登记和查看支部党费。",
         errcode="forbidden",
+        chat_hint="如您已交党费，请发送“交党费 金额”报告，例如：交党费 30.00，由收缴员确认。",
     )
 
 

@@ -54,7 +54,8 @@ def duplicate_month(member: Member, month: date, row: Any, tz: ZoneInfo) -> Dupl
     )
     return DuplicateMonth(
         f"{member.name} {month_label(month)}的党费已经登记过了：{describe_entry(payment, tz)}。"
-        f"同一月份不能重复登记。如原记录有误，请先发送“更正党费 {payment.id} 原因”，再重新登记。"
+        "同一月份不能重复登记。",
+        chat_hint=f"如原记录有误，请先发送“更正党费 {payment.id} 原因”，再重新登记。",
     )
 
 
@@ -79,9 +80,9 @@ def plan_payment(
     start = book.start
     if start is None:
         raise DomainError(
-            f"{member.name}还没有设置党费类别和工资基数，无法计算应交金额。"
-            f"请先发送：{SET_EXAMPLE.replace('张三', member.name)}",
+            f"{member.name}还没有设置党费类别和工资基数，无法计算应交金额。",
             errcode="dues_not_set",
+            chat_hint=f"请先发送：{SET_EXAMPLE.replace('张三', member.name)}",
         )
     current = this_month(now, tz)
     latest = add_months(current, cfg.prepay_max_months)

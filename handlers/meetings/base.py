@@ -73,8 +73,9 @@ def get_meeting(actor: Member | None, meeting_id: int) -> Meeting:
     meeting = find_meeting(meeting_id)
     if meeting is None:
         raise NotFound(
-            f"没有编号为 {meeting_id} 的会议，请发送“会议”查看会议列表。",
+            f"没有编号为 {meeting_id} 的会议。",
             errcode="not_found",
+            chat_hint="请发送“会议”查看会议列表。",
         )
     require_manager(actor, meeting.branch)
     return meeting

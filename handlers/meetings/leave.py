@@ -235,9 +235,11 @@ def _not_decidable(row: Attendance, now: datetime, tz: ZoneInfo) -> DomainError 
     if row.leave_status != "pending":
         done = "已批准" if row.leave_status == "approved" else "已驳回"
         return Conflict(
-            f"{who} 的请假{done}，不能再更改：{describe(meeting, tz)}\n"
-            f"如情况有变，请{who}在会议开始前重新发送“请假 {meeting.id} 原因”，再行审批。",
+            f"{who} 的请假{done}，不能再更改：{describe(meeting, tz)}",
             errcode="leave_decided",
+            chat_hint=(
+                f"\n如情况有变，请{who}在会议开始前重新发送“请假 {meeting.id} 原因”，再行审批。"
+            ),
         )
     if meeting.status != "scheduled":
         return DomainError(
@@ -273,8 +275,9 @@ def _decide(
     )
     if not won:
         raise Conflict(
-            "这条请假申请刚刚已被处理，请发送“会议 情况 编号”查看结果。",
+            "这条请假申请刚刚已被处理。",
             errcode="leave_decided",
+            chat_hint="请发送“会议 情况 编号”查看结果。",
         )
     row.leave_status, row.decided_by = status, actor.id
     return row
