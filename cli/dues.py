@@ -9,10 +9,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cli.connection import connection
 from core.clock import utcnow
 from handlers import dues as d
 from handlers.errors import DomainError
-from models.base import db
 
 dues_cli = AppGroup(
     "dues", help="Dues: import payments and categories, summary, six-month alerts."
@@ -30,7 +30,7 @@ def _fail(message: str) -> NoReturn:
 def import_command(file: str, committee: str | None) -> None:
     """Import payments (姓名, 手机号, 金额, 月份, 类型, 备注); any bad row writes nothing."""
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         try:
             result = d.import_payments_file(file, committee, now=utcnow(), settings=settings)
         except (d.DuesImportError, d.UnknownCommittee) as exc:
@@ -49,7 +49,7 @@ def import_command(file: str, committee: str | None) -> None:
 def bases_command(file: str, committee: str | None) -> None:
     """Import categories and bases (姓名, 手机号, 党费类别, 税后月收入, 起始月份 …)."""
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         try:
             count = d.import_assessments_file(file, committee, now=utcnow(), settings=settings)
         except (d.DuesImportError, d.UnknownCommittee) as exc:
@@ -65,7 +65,7 @@ def bases_command(file: str, committee: str | None) -> None:
 def summary_command(month_text: str, committee: str | None) -> None:
     """Print expected, collected and the rate of every branch for a month."""
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         try:
             month, rows = d.summary_named(month_text, committee, now=utcnow(), settings=settings)
         except DomainError as exc:
@@ -85,7 +85,7 @@ def summary_command(month_text: str, committee: str | None) -> None:
 def alerts_command(committee: str | None) -> None:
     """List members at 3, 5 or 6+ consecutive months unpaid or without attending a meeting."""
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         try:
             alerts = d.alerts_named(committee, now=utcnow(), settings=settings)
         except d.UnknownCommittee as exc:

@@ -11,13 +11,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cli.connection import connection
 from core.clock import utcnow
 from core.tabular import csv_writer
 from handlers.binding import IssuedCode, format_code
 from handlers.errors import DomainError
 from handlers.roster import RosterError, import_roster, invite
 from handlers.roster.lookups import committee_names
-from models.base import db
 from models.org import mask_phone
 
 roster_cli = AppGroup("roster", help="Member roster: import from Excel/CSV, issue binding codes.")
@@ -53,7 +53,7 @@ def import_command(file: str, committee: str | None) -> None:
     def progress(done: int, total: int) -> None:
         click.echo(f"进度：{done}/{total} 行")
 
-    with db.connection_context():
+    with connection():
         name = _default_committee(committee)
         try:
             report = import_roster(
@@ -123,7 +123,7 @@ def invite_command(branch: str | None, committee: str | None, out: str | None) -
         fh.flush()
         os.fsync(fh.fileno())
 
-    with db.connection_context():
+    with connection():
         name = _default_committee(committee) if committee or not branch else None
         fh = os.fdopen(_open_new(path), "w", encoding="utf-8-sig", newline="")
         try:
