@@ -17,7 +17,6 @@ from cli.dues import dues_cli
 from cli.meetings import meetings_cli
 from cli.roster import roster_cli
 from cli.scheduler import jobs_command, scheduler_command
-from models.base import db
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 
@@ -25,18 +24,18 @@ db_cli = AppGroup("db", help="Database schema migrations.")
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    from models.migrate import upgrade
+    from handlers.schema import upgrade_schema
 
-    applied = upgrade(db.obj)
+    applied = upgrade_schema()
     click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
 
 
 @db_cli.command("status")
 def db_status() -> None:
     """List migrations and whether each is applied."""
-    from models.migrate import runner
+    from handlers.schema import schema_status
 
-    for m in runner(db.obj).status():
+    for m in schema_status():
         click.echo(f"{m.name:40} {'applied ' + str(m.applied) if m.applied else 'PENDING'}")
 
 
