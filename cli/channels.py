@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cli.connection import connection
 from core.clock import utcnow
 from handlers import outbox
-from models.base import db
-from models.org import Branch, Member
-from models.outbox import GROUP_KINDS, STATUSES, BranchChannel, MemberContact, OutboxMessage
+from handlers.errors import DomainError
+from models.outbox import GROUP_KINDS, STATUSES, BranchChannel
 
 outbox_cli = AppGroup("outbox", help="The outbox: send pending messages, list messages.")
 channels_cli = AppGroup("channels", help="Branch group channels and members' WeCom accounts.")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
-
-
-def _branch(name: str) -> Branch:
-    branches = list(Branch.select().where(Branch.name == name))
-    if len(branches) != 1:
-        _fail(f"找不到唯一名为“{name}”的支部（找到 {len(branches)} 个）。")
-    return branches[0]
 
 
 @outbox_cli.command("drain")
@@ -38,7 +32,7 @@ def drain_command(max_seconds: float | None) -> None:
     from bot.channels import ADAPTERS
 
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         report = outbox.drain(settings, ADAPTERS, max_seconds=max_seconds)
     click.echo(str(report))
 
@@ -50,13 +44,11 @@ def drain_command(max_seconds: float | None) -> None:
 def list_command(status: str | None, branch_name: str | None, limit: int) -> None:
     """List outbox messages, newest first."""
     tz = ZoneInfo(current_app.config["ZHIBU"].app.timezone)
-    with db.connection_context():
-        query = OutboxMessage.select().order_by(OutboxMessage.id.desc()).limit(limit)
-        if status:
-            query = query.where(OutboxMessage.status == status)
-        if branch_name:
-            query = query.where(OutboxMessage.branch == _branch(branch_name).id)
-        rows = list(query)
+    with connection():
+        try:
+            rows = outbox.outbox_messages(status, branch_name, limit)
+        except DomainError as exc:
+            _fail(exc.message)
     if not rows:
         click.echo("（没有消息）")
     for row in rows:
@@ -91,30 +83,29 @@ def set_command(
     chosen = [k for k, v in (("wecom_robot", robot_key), ("wecom_appchat", chat_id)) if v]
     if console:
         chosen.append("console")
-    with db.connection_context():
-        branch = _branch(branch_name)
-        current = BranchChannel.get_or_none(BranchChannel.branch == branch.id)
+
+    def choose(current: BranchChannel | None) -> tuple[str, str]:
         if len(chosen) > 1:
             _fail("--robot-key、--appchat、--console 只能选一个。")
         if not chosen:
             if current is None:
                 _fail("请用 --robot-key、--appchat 或 --console 指定群通知渠道。")
-            kind, target = current.kind, current.target
-        else:
-            kind = chosen[0]
-            target = robot_key or chat_id or ""
-            if target == "-":
-                target = sys.stdin.readline().strip()
+            return current.kind, current.target
+        target = robot_key or chat_id or ""
+        return chosen[0], sys.stdin.readline().strip() if target == "-" else target
+
+    with connection():
         try:
-            channel = outbox.set_branch_channel(
-                branch.id,
-                kind,
-                target,
+            channel = outbox.set_channel_of_branch(
+                branch_name,
+                choose,
                 utcnow(),
                 mention=mention,
                 nudge_enabled=nudge,
                 volunteer_enabled=volunteer,
             )
+        except DomainError as exc:
+            _fail(exc.message)
         except ValueError as exc:
             _fail(f"设置失败：{exc}")
     click.echo(f"{branch_name}：{_describe(channel)}")
@@ -134,19 +125,12 @@ def _describe(channel: BranchChannel) -> str:
 @click.option("--branch", "branch_name", default=None)
 def show_command(branch_name: str | None) -> None:
     """Show branches' group channels (keys and chat ids masked)."""
-    with db.connection_context():
-        query = Branch.select().order_by(Branch.id)
-        if branch_name:
-            query = query.where(Branch.id == _branch(branch_name).id)
-        branches = list(query)
-        channels = {
-            c.branch_id: c
-            for c in BranchChannel.select().where(
-                BranchChannel.branch.in_([b.id for b in branches])
-            )
-        }
-    for branch in branches:
-        channel = channels.get(branch.id)
+    with connection():
+        try:
+            rows = outbox.group_channels(branch_name)
+        except DomainError as exc:
+            _fail(exc.message)
+    for branch, channel in rows:
         click.echo(f"{branch.name}：{_describe(channel) if channel else '未设置'}")
 
 
@@ -155,10 +139,11 @@ def show_command(branch_name: str | None) -> None:
 @click.option("--userid", default=None, help="WeCom userid; omit to clear it.")
 def wecom_user_command(phone: str, userid: str | None) -> None:
     """Record a member's WeCom userid (personal messages and @-mentions use it)."""
-    with db.connection_context():
-        member = Member.get_or_none(Member.phone == phone.strip())
-        if member is None:
-            _fail("花名册里没有这个手机号。")
-        outbox.set_wecom_userid(member.id, (userid or "").strip() or None, utcnow())
-        contact = MemberContact.get(MemberContact.member == member.id)
-    click.echo(f"{member.name}：企业微信账号 {contact.wecom_userid or '（已清除）'}")
+    with connection():
+        try:
+            account = outbox.set_wecom_userid_by_phone(
+                phone, (userid or "").strip() or None, utcnow()
+            )
+        except DomainError as exc:
+            _fail(exc.message)
+    click.echo(f"{account.member_name}：企业微信账号 {account.wecom_userid or '（已清除）'}")

@@ -42,7 +42,8 @@ The package, one module per concern:
 - ``pacing``: claim renewal, robots' rate windows, subscribe credits, per part;
 - ``adapters``: what the drain asks of a channel adapter, and ``ChannelError``;
 - ``drainer``: ``drain``, the loop that claims, routes, sends and records;
-- ``contacts``: subscribe credits, branch channels, WeCom userids, dead counts.
+- ``contacts``: subscribe credits, branch channels, WeCom userids, dead counts;
+- ``listing``: the operator's lists of messages and of branches' group channels.
 
 No Flask and no wechatpy here: plain arguments in, rows and plain results out; the adapters
 that speak HTTP are handed in.
@@ -50,14 +51,19 @@ that speak HTTP are handed in.
 
 from handlers.outbox.adapters import Adapter, Adapters, ChannelError, build_adapter
 from handlers.outbox.contacts import (
+    ChannelChoice,
+    WecomAccount,
     add_subscribe_credits,
     dead_counts,
     set_branch_channel,
+    set_channel_of_branch,
     set_wecom_userid,
+    set_wecom_userid_by_phone,
     take_subscribe_credit,
 )
 from handlers.outbox.drainer import Clock, DrainReport, Hook, drain
 from handlers.outbox.intake import INSERT_CHUNK, Outgoing, enqueue, enqueue_many
+from handlers.outbox.listing import group_channels, outbox_messages
 from handlers.outbox.notices import KIND_LABELS, NOTICE_ROLES, notice_recipient
 from handlers.outbox.pacing import Grant, begin_part, prune_rate_events, rest_bucket
 from handlers.outbox.routing import (
@@ -91,6 +97,7 @@ __all__ = [
     "Adapter",
     "Adapters",
     "Address",
+    "ChannelChoice",
     "ChannelError",
     "Clock",
     "DrainReport",
@@ -98,6 +105,7 @@ __all__ = [
     "Hook",
     "Outgoing",
     "Skip",
+    "WecomAccount",
     "add_subscribe_credits",
     "backoff_seconds",
     "begin_part",
@@ -109,17 +117,21 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "forget_credits",
+    "group_channels",
     "mark_failed",
     "mark_sent",
     "next_due",
     "notice_recipient",
+    "outbox_messages",
     "prune_rate_events",
     "record_part",
     "resolve_addresses",
     "rest_bucket",
     "robot_bucket",
     "set_branch_channel",
+    "set_channel_of_branch",
     "set_wecom_userid",
+    "set_wecom_userid_by_phone",
     "skip",
     "take_subscribe_credit",
 ]

@@ -3,12 +3,16 @@ outbox's settings and views for the mini-program, the CLI and the console."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import fn
 
+from handlers.errors import NotFound
+from handlers.roster.lookups import branch_named
 from models.base import write_tx
+from models.org import Member
 from models.outbox import GROUP_KINDS, BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
 
 # ----- subscribe credits (the mini-program reports accepts) --------------------------------
@@ -92,6 +96,53 @@ def set_wecom_userid(member_id: int, userid: str | None, now: datetime) -> None:
             conflict_target=[MemberContact.member],
             update={MemberContact.wecom_userid: userid, MemberContact.updated_at: now},
         ).execute()
+
+
+# (the branch's current channel or None) -> the (kind, target) to set; may refuse by raising
+ChannelChoice = Callable[[BranchChannel | None], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class WecomAccount:
+    member_name: str
+    wecom_userid: str | None  # None: cleared
+
+
+def set_channel_of_branch(
+    branch_name: str,
+    choose: ChannelChoice,
+    now: datetime,
+    *,
+    mention: bool | None = None,
+    nudge_enabled: bool | None = None,
+    volunteer_enabled: bool | None = None,
+) -> BranchChannel:
+    """Set the group channel of the branch of that name to what ``choose`` makes of the current.
+
+    ``choose`` sees the current channel (None if unset) once the branch is found, so a caller
+    that keeps the current kind, or reads a secret target, does so only for a real branch.
+    """
+    branch = branch_named(branch_name)
+    kind, target = choose(BranchChannel.get_or_none(BranchChannel.branch == branch.id))
+    return set_branch_channel(
+        branch.id,
+        kind,
+        target,
+        now,
+        mention=mention,
+        nudge_enabled=nudge_enabled,
+        volunteer_enabled=volunteer_enabled,
+    )
+
+
+def set_wecom_userid_by_phone(phone: str, userid: str | None, now: datetime) -> WecomAccount:
+    """Record (or clear, with None) the WeCom userid of the member with that mobile number."""
+    member = Member.get_or_none(Member.phone == phone.strip())
+    if member is None:
+        raise NotFound("花名册里没有这个手机号。")
+    set_wecom_userid(member.id, userid, now)
+    contact = MemberContact.get(MemberContact.member == member.id)
+    return WecomAccount(member.name, contact.wecom_userid)
 
 
 def dead_counts(branch_ids: Iterable[int] | None = None) -> dict[int, int]:

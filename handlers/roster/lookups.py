@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.errors import DomainError
+from handlers.errors import DomainError, NotFound
 from models.org import Branch, Committee
 
 
@@ -38,3 +38,11 @@ def resolve_branch(branch_name: str, committee: Committee | None) -> Branch:
         raise DomainError(f"没有名为“{branch_name}”的支部。现有支部：{names}")
     committees = "、".join(b.committee.name for b in matches)
     raise DomainError(f"多个党委都有“{branch_name}”（{committees}），请指定党委。")
+
+
+def branch_named(name: str) -> Branch:
+    """The one branch of exactly that name in any committee, or refuse with how many there are."""
+    branches = list(Branch.select().where(Branch.name == name))
+    if len(branches) != 1:
+        raise NotFound(f"找不到唯一名为“{name}”的支部（找到 {len(branches)} 个）。")
+    return branches[0]
