@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cli.connection import connection
 from core.clock import utcnow
-from core.datetext import DateTextError, parse_when
 from handlers import meetings as m
 from handlers.errors import DomainError
-from models.base import db, write_tx
-from models.meetings import KINDS, Meeting
-from models.org import Branch, PartyGroup
+from models.meetings import KINDS
 from scheduler.jobs import meeting_qr_codes
 
 meetings_cli = AppGroup("meetings", help="Meetings: schedule, list, report, QR codes.")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
 
@@ -38,42 +37,22 @@ def create(
 ) -> None:
     """Schedule a meeting as the server operator."""
     settings = current_app.config["ZHIBU"]
-    tz = ZoneInfo(settings.app.timezone)
-    now = utcnow()
-    with db.connection_context():
-        branches = list(Branch.select().where(Branch.name == branch_name))
-        if len(branches) != 1:
-            _fail(f"找不到唯一名为“{branch_name}”的支部（找到 {len(branches)} 个）。")
-        group = None
-        if group_name:
-            group = PartyGroup.get_or_none(
-                (PartyGroup.branch == branches[0].id) & (PartyGroup.name == group_name)
-            )
-            if group is None:
-                _fail(f"{branch_name}没有名为“{group_name}”的党小组。")
+    with connection():
         try:
-            when = parse_when(
-                when_text,
-                now=now,
-                tz=tz,
-                default_minutes=settings.meetings.default_duration_minutes,
+            arranged = m.schedule_by_names(
+                branch_name,
+                group_name,
+                kind=kind,
+                when_text=when_text,
+                place=place,
+                title=title,
+                now=utcnow(),
+                settings=settings,
             )
-            with write_tx():
-                meeting = m.create_meeting(
-                    None,
-                    kind=kind,
-                    start=when.start,
-                    end=when.end,
-                    place=place,
-                    title=title,
-                    branch=branches[0],
-                    group=group,
-                    now=now,
-                    settings=settings,
-                )
-        except (DateTextError, DomainError) as exc:
+        except DomainError as exc:
             _fail(exc.message)
-        click.echo(f"已安排：{m.describe(meeting, tz)}（{when.understood}）")
+        described = m.describe(arranged.meeting, ZoneInfo(settings.app.timezone))
+        click.echo(f"已安排：{described}（{arranged.understood}）")
 
 
 @meetings_cli.command("list")
@@ -82,15 +61,8 @@ def list_meetings(branch_name: str | None) -> None:
     """List meetings that have not ended, soonest first."""
     settings = current_app.config["ZHIBU"]
     tz = ZoneInfo(settings.app.timezone)
-    with db.connection_context():
-        query = (
-            Meeting.select(Meeting, Branch)
-            .join(Branch)
-            .where(Meeting.ends_at > utcnow(), Meeting.status == "scheduled")
-        )
-        if branch_name:
-            query = query.where(Branch.name == branch_name)
-        for meeting in query.order_by(Meeting.starts_at):
+    with connection():
+        for meeting in m.scheduled_ahead(branch_name, utcnow()):
             qr = "QR ✓" if meeting.qr_ticket else "QR –"
             click.echo(f"{meeting.branch.name}  {m.describe(meeting, tz)}  {qr}")
 
@@ -99,7 +71,7 @@ def list_meetings(branch_name: str | None) -> None:
 def qr_codes() -> None:
     """Create sign-in QR codes for meetings starting within 24 hours (a scheduler job too)."""
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         pending = len(m.meetings_needing_qr(utcnow(), settings))
         failures = meeting_qr_codes(settings)
     click.echo(f"QR codes made: {pending - len(failures)}, failed: {len(failures)}")
@@ -122,18 +94,15 @@ def edit(meeting_id: int, when_text: str | None, **fields: str | None) -> None:
     """Change a meeting as the server operator; attendance already recorded stays."""
     settings = current_app.config["ZHIBU"]
     tz = ZoneInfo(settings.app.timezone)
-    now = utcnow()
     changes = {k: v for k, v in fields.items() if v is not None}
-    with db.connection_context():
+    if not when_text and not changes:
+        _fail("没有要修改的内容：请给出 --when、--place、--title 等选项。")
+    with connection():
         try:
-            if when_text:
-                when = parse_when(when_text, now=now, tz=tz)
-                changes.update(start=when.start, end=when.end)
-            if not changes:
-                _fail("没有要修改的内容：请给出 --when、--place、--title 等选项。")
-            with write_tx():
-                meeting = m.edit_meeting(None, meeting_id, now=now, settings=settings, **changes)
-        except (DateTextError, DomainError) as exc:
+            meeting = m.edit_by_operator(
+                meeting_id, when_text, changes, now=utcnow(), settings=settings
+            )
+        except DomainError as exc:
             _fail(exc.message)
     click.echo(f"已修改：{m.describe(meeting, tz)}")
 
@@ -143,10 +112,9 @@ def edit(meeting_id: int, when_text: str | None, **fields: str | None) -> None:
 def cancel(meeting_id: int) -> None:
     """Cancel a meeting; attendance already recorded stays for the record."""
     tz = ZoneInfo(current_app.config["ZHIBU"].app.timezone)
-    with db.connection_context():
+    with connection():
         try:
-            with write_tx():
-                meeting = m.cancel_meeting(None, meeting_id, now=utcnow())
+            meeting = m.cancel_by_operator(meeting_id, now=utcnow())
         except DomainError as exc:
             _fail(exc.message)
     click.echo(f"已取消：{m.describe(meeting, tz)}")

@@ -51,6 +51,13 @@ from handlers.meetings.leave import (
     decide_leave_by_id,
     leave_request,
 )
+from handlers.meetings.operator import (
+    Arranged,
+    cancel_by_operator,
+    edit_by_operator,
+    schedule_by_names,
+    scheduled_ahead,
+)
 from handlers.meetings.qr import (
     Qr,
     QrMaker,
@@ -120,6 +127,7 @@ __all__ = [
     "MINUTES_MAX_CHARS",
     "SCENE_PREFIX",
     "WEEKDAYS",
+    "Arranged",
     "AttendanceReport",
     "Detail",
     "LeaveAsked",
@@ -146,6 +154,7 @@ __all__ = [
     "attendance_sheet",
     "branch_meeting_report",
     "call_off_meeting",
+    "cancel_by_operator",
     "can_manage",
     "cancel_meeting",
     "change_meeting",
@@ -161,6 +170,7 @@ __all__ = [
     "decide_leave_request",
     "describe",
     "detail",
+    "edit_by_operator",
     "edit_meeting",
     "ensure_qr",
     "expected_members",
@@ -197,8 +207,10 @@ __all__ = [
     "request_leave",
     "require_manager",
     "resume_scan",
+    "schedule_by_names",
     "schedule_from_text",
     "schedule_meeting",
+    "scheduled_ahead",
     "sign_in_by_code",
     "sign_in_by_scene",
     "sign_in_with_code",
