@@ -11,9 +11,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from cli.connection import connection
 from core.clock import utcnow
-from models.base import db
-from models.jobs import JobRun
+from handlers.jobs import last_runs, latest_run
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def scheduler_command() -> None:
     from scheduler.runner import Runner
 
     settings = current_app.config["ZHIBU"]
-    with db.connection_context():
+    with connection():
         for warning in check_channel_settings(settings):  # a missing setting stops here
             log.warning("%s", warning)
     runner = Runner(settings)
@@ -56,8 +56,8 @@ def jobs_command(ctx: click.Context) -> None:
 
     settings = current_app.config["ZHIBU"]
     now = utcnow()
-    with db.connection_context():
-        last = {r.job_id: r for r in JobRun.select().order_by(JobRun.started_at)}
+    with connection():
+        last = last_runs()
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(settings.app.timezone)
@@ -85,8 +85,8 @@ def jobs_run(job_id: str) -> None:
         click.echo(f"unknown job {job_id!r}; jobs: {', '.join(runner.specs)}", err=True)
         sys.exit(2)
     runner.run_job(job_id, manual=True)
-    with db.connection_context():
-        run = JobRun.select().where(JobRun.job_id == job_id).order_by(JobRun.id.desc()).get()
+    with connection():
+        run = latest_run(job_id)
     click.echo(f"{job_id}: {'ok' if run.ok else 'FAILED'} {run.detail}")
     if not run.ok:
         sys.exit(1)
