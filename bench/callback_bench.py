@@ -547,7 +547,7 @@ def profile_phase(
 
 def prepare_database(app: Any, members: int, branches: int, reset: bool) -> list[str]:
     """Migrate, seed the demo data and `members` bound members; return their openids."""
-    from cli.demo import COMMITTEE, seed
+    from handlers.demo import COMMITTEE, seed
     from models.base import db, is_sqlite, write_tx
     from models.migrate import upgrade
     from models.org import Branch, Committee, Member

@@ -1,0 +1,190 @@
+"""The demo's data: a committee, two branches, a dozen members, topics, a meeting, dues.
+
+``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
+demo` calls it, and so does the callback benchmark.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from core.clock import local_now, utcnow
+from core.config import Settings
+from handlers.binding import issue_codes
+from models.base import db, write_tx
+from models.dues import DuesAssessment
+from models.org import Branch, Committee, Member, PartyGroup
+from models.study import StudyTopic
+from models.wechat import WechatBinding
+
+log = logging.getLogger(__name__)
+
+COMMITTEE = "示范街道党工委"
+# (branch, group, name, phone, status, roles, joined)
+MEMBERS: list[tuple[str, str, str, str, str, str, str]] = [
+    ("第一党支部", "第一党小组", "张建国", "13800000001", "full", "secretary", "2001-07-01"),
+    ("第一党支部", "第一党小组", "李红梅", "13800000002", "full", "organizer", "2005-06-12"),
+    ("第一党支部", "第一党小组", "王志强", "13800000003", "full", "dues_collector", "2010-03-08"),
+    ("第一党支部", "第二党小组", "赵丽娟", "13800000004", "full", "group_leader", "2012-09-20"),
+    ("第一党支部", "第二党小组", "刘洋", "13800000005", "probationary", "", "2025-12-01"),
+    ("第一党支部", "第二党小组", "陈静", "13800000006", "full", "", "2015-05-04"),
+    ("第二党支部", "", "杨帆", "13800000007", "full", "secretary", "2003-10-15"),
+    ("第二党支部", "", "黄伟", "13800000008", "full", "organizer", "2008-01-22"),
+    ("第二党支部", "", "周敏", "13800000009", "full", "propaganda", "2011-11-11"),
+    ("第二党支部", "", "吴磊", "13800000010", "full", "", "2018-07-01"),
+    ("第二党支部", "", "郑秀英", "13800000011", "full", "", "1998-06-30"),
+    ("第二党支部", "", "孙浩", "13800000012", "activist", "", ""),
+]
+# Demo accounts already bound, so check-ins and sign-ins work at once.
+DEMO_OPENID = "demo-openid-01"
+DEMO_PHONE = "13800000006"
+SECRETARY_OPENID = "demo-secretary-01"
+SECRETARY_PHONE = "13800000001"
+# The same two people in the mini-program (an account of its own per app, as in WeChat).
+DEMO_MINI_OPENID = "demo-mini-01"
+SECRETARY_MINI_OPENID = "demo-mini-secretary"
+TOPICS = [
+    ("学习《中国共产党章程》总纲", "https://www.12371.cn/"),
+    ("学习《中国共产党支部工作条例（试行）》第一章", "https://www.12371.cn/"),
+    ("重温入党誓词，谈谈初心使命", ""),
+]
+
+
+def seed(settings: Settings) -> dict[str, Any]:
+    """Fill the demo database (idempotent); return what to show the newcomer."""
+    tz_today = local_now(_tz(settings)).date()
+    with write_tx():
+        committee, _ = Committee.get_or_create(name=COMMITTEE)
+        branches: dict[str, Branch] = {}
+        for bname, gname, name, phone, status, roles, joined in MEMBERS:
+            branch = branches.get(bname)
+            if branch is None:
+                branch, _ = Branch.get_or_create(committee=committee, name=bname)
+                branches[bname] = branch
+            group = PartyGroup.get_or_create(branch=branch, name=gname)[0] if gname else None
+            if not Member.select().where(Member.phone == phone).exists():
+                Member.create(
+                    name=name,
+                    phone=phone,
+                    branch=branch,
+                    party_group=group,
+                    status=status,
+                    roles=roles,
+                    joined_on=date.fromisoformat(joined) if joined else None,
+                )
+        for offset, (title, url) in enumerate(TOPICS):
+            day = tz_today + timedelta(days=offset)
+            if (
+                not StudyTopic.select()
+                .where(StudyTopic.day == day, StudyTopic.committee == committee)
+                .exists()
+            ):
+                StudyTopic.create(day=day, title=title, url=url, committee=committee)
+        demo_member = Member.get(Member.phone == DEMO_PHONE)
+        secretary = Member.get(Member.phone == SECRETARY_PHONE)
+        for openid, member, wx_app in (
+            (DEMO_OPENID, demo_member, "oa"),
+            (SECRETARY_OPENID, secretary, "oa"),
+            (DEMO_MINI_OPENID, demo_member, "mini"),
+            (SECRETARY_MINI_OPENID, secretary, "mini"),
+        ):
+            if not WechatBinding.select().where(WechatBinding.openid == openid).exists():
+                WechatBinding.create(openid=openid, member=member, app=wx_app)
+        _demo_meeting(secretary, settings)
+        _demo_channels(list(branches.values()))
+        _demo_dues(settings, utcnow())
+        newcomer = Member.get(Member.phone == "13800000005")
+        code = issue_codes(
+            [newcomer],
+            secret_key=settings.app.secret_key,
+            now=utcnow(),
+            ttl_days=settings.binding.code_ttl_days,
+            length=settings.binding.code_length,
+        )[0]
+    return {
+        "demo_member": demo_member,
+        "newcomer": newcomer,
+        "code": code.code,
+        "branches": len(branches),
+        "members": Member.select().count(),
+    }
+
+
+def _demo_meeting(secretary: Member, settings: Settings) -> None:
+    """Schedule a theme day starting in 20 minutes, so sign-in can be tried at once."""
+    from handlers.errors import DomainError
+    from handlers.meetings import create_meeting
+
+    now = utcnow()
+    start = (now + timedelta(minutes=20)).replace(second=0, microsecond=0)
+    try:
+        with db.atomic():
+            create_meeting(
+                secretary,
+                kind="theme_day",
+                start=start,
+                end=start + timedelta(hours=1),
+                place="社区党群服务中心",
+                title="重温入党誓词",
+                now=now,
+                settings=settings,
+            )
+    except DomainError:
+        pass  # an earlier run's meeting is still there
+
+
+def _demo_channels(branches: list[Branch]) -> None:
+    """The first branch's group gets a (fake) WeCom robot; the second writes to the console."""
+    from handlers.outbox import set_branch_channel
+
+    now = utcnow()
+    set_branch_channel(
+        branches[0].id,
+        "wecom_robot",
+        "demo-robot-branch1",
+        now,
+        nudge_enabled=True,
+        volunteer_enabled=True,
+    )
+    set_branch_channel(branches[1].id, "console", "", now)
+
+
+# The demo's party members by phone: monthly base (yuan), and how many months ago their
+# payments stop (1: paid through last month; 3, 5, 6: the six-month rule's alert levels).
+DEMO_DUES = {
+    "13800000001": ("9800", 1), "13800000002": ("7600", 1), "13800000003": ("6200", 1),
+    "13800000004": ("5400", 3), "13800000005": ("4800", 1), "13800000006": ("3600", 2),
+    "13800000007": ("8800", 1), "13800000008": ("7000", 1), "13800000009": ("5900", 5),
+    "13800000010": ("4300", 1), "13800000011": ("3200", 6),
+}  # fmt: skip
+
+
+def _demo_dues(settings: Settings, now: datetime) -> None:
+    """Give the demo's party members a dues base from January and payments up to a month."""
+    from handlers import dues
+
+    current = dues.this_month(now, _tz(settings))
+    january = current.replace(month=1)
+    for phone, (base, behind) in DEMO_DUES.items():
+        member = Member.get(Member.phone == phone)
+        if DuesAssessment.select().where(DuesAssessment.member == member.id).exists():
+            continue
+        start = max(january, member.joined_on.replace(day=1))
+        category = "retired" if phone == "13800000011" else "in_service"
+        dues.set_assessment(
+            None, member, category, base_fen=dues.yuan_to_fen(base), from_month=start,
+            now=now, settings=settings,
+        )  # fmt: skip
+        months = dues.month_span(start, dues.add_months(current, -behind))
+        if months:
+            book = dues.load_book(member)
+            total = sum(book.due(m, settings).amount_fen for m in months)
+            dues.record_payment(None, member, total, months, now=now, settings=settings)
+
+
+def _tz(settings: Settings) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.app.timezone)
