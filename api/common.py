@@ -1,14 +1,14 @@
 """Plumbing shared by every /api/v1 module: the blueprint, bodies, queries, sessions, scopes.
 
-A route module (api/v1.py, api/meetings.py, ...) registers its views on ``bp`` and exports
-``SCHEMAS`` and ``PATHS`` for the OpenAPI document (api/openapi.py merges them).
+A route module (api/v1.py, api/meetings.py, ...) registers its views on ``bp``, reads its input
+with ``body`` and ``query`` against the models of api.shapes, and declares each route for the
+OpenAPI document with api.openapi.operation.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -109,6 +109,12 @@ def _context(*, from_query: bool) -> dict[str, Any]:
 def convert(name: str, spec: Field, value: Any, *, from_query: bool) -> Any:
     """Check one present value against a legacy field; return it converted."""
     return shapes.check_value(spec.shape(), name, value, _context(from_query=from_query))
+
+
+def check_value(kind: Any, name: str, value: Any) -> Any:
+    """One value of a body (an item of a list) against a type of api.shapes; a refusal names
+    ``name``."""
+    return shapes.check_value(kind, name, value, _context(from_query=False))
 
 
 def settings() -> dict[str, dict[str, Any]]:
@@ -242,35 +248,6 @@ class IdConverter(BaseConverter):
 
     def to_url(self, value: Any) -> str:
         return str(int(value))
-
-
-@functools.cache
-def _public_operations() -> frozenset[tuple[str, str]]:
-    """(path template, method) of the operations the OpenAPI document opens to anyone."""
-    from api.openapi import document
-
-    return frozenset(
-        (path, method)
-        for path, operations in document()["paths"].items()
-        for method, operation in operations.items()
-        if operation.get("security") == []
-    )
-
-
-@bp.before_request
-def _guard() -> None:
-    """Who before what: a route that needs a token answers 401 without a valid one before any
-    of its input is judged; then a path id out of range answers 400 naming the parameter."""
-    rule = request.url_rule
-    if rule is None or request.method == "OPTIONS":
-        return
-    template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-    method = "get" if request.method == "HEAD" else request.method.lower()
-    if (template, method) not in _public_operations():
-        session()
-    for name, value in (request.view_args or {}).items():
-        if isinstance(value, int) and not 0 < value <= INT_MAX:
-            raise shapes.invalid(name, f"应为 1 到 {INT_MAX} 之间的整数。")
 
 
 def session() -> ApiSession:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from flask import Response, jsonify
 
 from api import auth
 from api.common import (
-    Field,
     body,
     bp,
     client_address,
@@ -22,6 +20,9 @@ from api.common import (
 )
 from api.common import settings as _settings
 from api.errors import ApiError
+from api.openapi import operation
+from api.shapes import Answer
+from api.shapes import v1 as shapes
 from core.clock import local_day, utcnow
 from handlers.binding import bind, failures_in_last_hour, touch
 from handlers.study import member_week, record_study, today_topic
@@ -38,60 +39,66 @@ RECENT_CHECKINS = 30
 # ---- representations -------------------------------------------------------------------------
 
 
-def profile(m: Member) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "name": m.name,
-        "phone": mask_phone(m.phone),
-        "status": m.status,
-        "status_label": m.status_label,
-        "branch": {"id": m.branch.id, "name": m.branch.name},
-        "roles": [{"code": r, "label": ROLES.get(r, r)} for r in sorted(m.role_set)],
-    }
+def profile(m: Member) -> shapes.Member:
+    return shapes.Member(
+        id=m.id,
+        name=m.name,
+        phone=mask_phone(m.phone),
+        status=m.status,
+        status_label=m.status_label,
+        branch=shapes.Branch(id=m.branch.id, name=m.branch.name),
+        roles=[shapes.Role(code=r, label=ROLES.get(r, r)) for r in sorted(m.role_set)],
+    )
 
 
-def topic_json(t: StudyTopic | None) -> dict[str, Any] | None:
+def topic_json(t: StudyTopic | None) -> shapes.Topic | None:
     if t is None:
         return None
-    return {
-        "id": t.id,
-        "day": day_text(t.day),
-        "title": t.title,
-        "content": t.content,
-        "url": t.url,
-    }
+    return shapes.Topic(id=t.id, day=day_text(t.day), title=t.title, content=t.content, url=t.url)
 
 
-def checkin_json(c: StudyCheckin) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "day": day_text(c.day),
-        "topic_id": c.topic_id,
-        "reflection": c.reflection,
-        "source": c.source,
-        "created_at": iso(c.created_at),
-        "updated_at": iso(c.updated_at),
-    }
+def checkin_json(c: StudyCheckin) -> shapes.Checkin:
+    return shapes.Checkin(
+        id=c.id,
+        day=day_text(c.day),
+        topic_id=c.topic_id,
+        reflection=c.reflection,
+        source=c.source,
+        created_at=iso(c.created_at),
+        updated_at=iso(c.updated_at),
+    )
 
 
-def week_json(m: Member, now: datetime) -> dict[str, Any]:
+def week_json(m: Member, now: datetime) -> shapes.Week:
     week = member_week(m, now=now, tz=tz())
-    return {
-        "week_start": day_text(week.week_start),
-        "days_checked": week.days_checked,
-        "days_count": week.days_count,
-        "streak": week.streak,
-        "total": week.total,
-    }
+    return shapes.Week(
+        week_start=day_text(week.week_start),
+        days_checked=week.days_checked,
+        days_count=week.days_count,
+        streak=week.streak,
+        total=week.total,
+    )
+
+
+def render(answer: Answer) -> Response:
+    """An answer as JSON, leaving out the optional fields not set (LoginResponse's member)."""
+    return jsonify(answer.model_dump(mode="json", exclude_unset=True))
 
 
 # ---- routes ---------------------------------------------------------------------------------
 
 
 @bp.post("/login")
+@operation(
+    "Exchange a wx.login code (jscode2session) for a session token",
+    {200: (shapes.LoginResponse, "Logged in; bound says whether a member is linked")},
+    errors=("400", "403", "429", "502"),
+    json=shapes.LoginRequest,
+    public=True,
+)
 def login() -> Response:
     """Exchange a wx.login code for a session token."""
-    code = body({"code": Field(max_len=128)})["code"]
+    code = body(shapes.LoginRequest)["code"]
     settings = _settings()
     per_minute = settings["api"]["login_rate_per_minute"]
     now = utcnow()
@@ -100,20 +107,24 @@ def login() -> Response:
     auth.rate_limit(f"api-login:openid:{wx.openid}", per_minute, now)
     token, row = auth.start_session(settings, wx, now)
     bound = auth.mini_member(wx.openid)
-    answer: dict[str, Any] = {
-        "token": token,
-        "expires_at": iso(row.expires_at),
-        "bound": bound is not None,
-    }
+    answer = shapes.LoginResponse(
+        token=token, expires_at=iso(row.expires_at), bound=bound is not None
+    )
     if bound is not None:
-        answer["member"] = profile(bound)
-    return jsonify(answer)
+        answer.member = profile(bound)
+    return render(answer)
 
 
 @bp.post("/bind")
+@operation(
+    "Bind the account with a secretary's one-time code",
+    {200: (shapes.BindResponse, "Bound")},
+    errors=("400", "401", "409", "429"),
+    json=shapes.BindRequest,
+)
 def bind_account() -> Response:
     """Bind the logged-in mini-program account with a secretary's one-time code."""
-    code = body({"code": Field(max_len=64)})["code"]
+    code = body(shapes.BindRequest)["code"]
     sess = session()
     settings = _settings()
     now = utcnow()
@@ -144,47 +155,67 @@ def bind_account() -> Response:
             ).execute()
     if outcome.member is None:
         raise ApiError(400, "bind_code_invalid", outcome.message)
-    return jsonify({"bound": True, "member": profile(outcome.member)})
+    return render(shapes.BindResponse(bound=True, member=profile(outcome.member)))
 
 
 @bp.get("/me")
+@operation(
+    "My profile, branch and roles", {200: (shapes.Member, "The member")}, errors=("401", "403")
+)
 def me() -> Response:
-    return jsonify(profile(member()))
+    return render(profile(member()))
 
 
 @bp.get("/study/today")
+@operation(
+    "Today's study topic and whether I checked in",
+    {200: (shapes.StudyToday, "Today")},
+    errors=("401", "403"),
+)
 def study_today() -> Response:
     m = member()
     day = local_day(utcnow(), tz())
     topic = today_topic(m, day)
     checked = StudyCheckin.select().where(StudyCheckin.member == m.id, StudyCheckin.day == day)
-    return jsonify(
-        {"day": day_text(day), "topic": topic_json(topic), "checked_in": checked.exists()}
+    return render(
+        shapes.StudyToday(day=day_text(day), topic=topic_json(topic), checked_in=checked.exists())
     )
 
 
 @bp.post("/study/checkins")
+@operation(
+    "Check in for today with an optional reflection (a repeat updates it)",
+    {
+        201: (shapes.CheckinResponse, "Checked in"),
+        200: (shapes.CheckinResponse, "Already checked in today; reflection updated"),
+    },
+    errors=("400", "401", "403"),
+    json=shapes.CheckinRequest,
+)
 def study_checkin() -> tuple[Response, int]:
     """Check in for today, as 学习 does in the bot (a repeat updates the reflection)."""
     max_chars = _settings()["study"]["reflection_max_chars"]
-    reflection = body(
-        {"reflection": Field(required=False, max_len=max_chars, multiline=True)}
-    ).get("reflection", "")
+    reflection = body(shapes.CheckinRequest).get("reflection", "")
     m = member()
     now = utcnow()
     with write_tx():
         result = record_study(m, reflection, now=now, tz=tz(), max_chars=max_chars, source="api")
         touch(m, now)
-    answer = {
-        "created": result.created,
-        "checkin": checkin_json(result.checkin),
-        "topic": topic_json(result.topic),
-        "week": week_json(m, now),
-    }
-    return jsonify(answer), 201 if result.created else 200
+    answer = shapes.CheckinResponse(
+        created=result.created,
+        checkin=checkin_json(result.checkin),
+        topic=topic_json(result.topic),
+        week=week_json(m, now),
+    )
+    return render(answer), 201 if result.created else 200
 
 
 @bp.get("/study/me")
+@operation(
+    "My week, streak, total and recent check-ins",
+    {200: (shapes.StudyMe, "My study")},
+    errors=("401", "403"),
+)
 def study_me() -> Response:
     m = member()
     recent = (
@@ -193,10 +224,13 @@ def study_me() -> Response:
         .order_by(StudyCheckin.day.desc(), StudyCheckin.id.desc())
         .limit(RECENT_CHECKINS)
     )
-    return jsonify({"week": week_json(m, utcnow()), "recent": [checkin_json(c) for c in recent]})
+    return render(
+        shapes.StudyMe(week=week_json(m, utcnow()), recent=[checkin_json(c) for c in recent])
+    )
 
 
 @bp.get("/openapi.json")
+@operation("This document", {200: (shapes.OpenApiDocument, "OpenAPI 3.1")}, public=True)
 def openapi() -> Response:
     from api.openapi import document
 

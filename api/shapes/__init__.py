@@ -137,9 +137,7 @@ def invalid(name: str, what: str) -> ApiError:
     return ApiError(400, "invalid_field", f"字段 {name} {what}")
 
 
-def check(
-    model: type[Request], data: dict[str, Any], context: dict[str, Any]
-) -> dict[str, Any]:
+def check(model: type[Request], data: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """Validate ``data`` (absent and null fields left out) against ``model``.
 
     Answers the fields given, converted; the first refusal (unknown fields first, then the
@@ -190,7 +188,7 @@ def Int(minimum: int | None = None, maximum: int | None = None) -> Any:  # noqa:
     """An integer from ``minimum`` to ``maximum``, within ±INT_MAX."""
     low = max(minimum, -INT_MAX) if minimum is not None else -INT_MAX
     high = min(maximum, INT_MAX) if maximum is not None else INT_MAX
-    return Annotated[int, BeforeValidator(_int_from_query), Constraint(ge=low, le=high)]
+    return Annotated[int, Constraint(ge=low, le=high), BeforeValidator(_int_from_query)]
 
 
 Id = Int(1)
@@ -377,3 +375,23 @@ DayText = Annotated[str, Constraint(json_schema_extra={"format": "date"}, patter
 MonthText = Annotated[str, Constraint(pattern=ISO_MONTH)]
 Count = Annotated[int, Constraint(ge=0)]
 Fen = Annotated[int, Constraint(description="Amount in fen (分).")]
+Rate = Annotated[float, Constraint(ge=0, le=1)]
+
+
+class Page(Answer):
+    """The paging of a list (see api.common.paginate); a subclass adds its ``items``."""
+
+    total: Count
+    limit: Annotated[int, Constraint(ge=1, le=100)]
+    offset: Count
+
+
+Limit = Int(1, 100)
+Offset = Int(0, 1_000_000)
+
+
+class PageQuery(Request):
+    """?limit= (default 20) and ?offset=."""
+
+    limit: Limit | None = Constraint(default=None, description="default 20")
+    offset: Offset | None = None
