@@ -421,7 +421,7 @@ def branch_binding_codes() -> Response:
 )
 def branch_unbind(member_id: int) -> Response:
     """Unbind the member's WeChat accounts; their API tokens stop working at once."""
-    body({})
+    body()
     actor = _manager()
     target = _managed_member(actor, member_id)
     if not may_manage_binding(actor, target):
@@ -589,7 +589,7 @@ def subscribe_report() -> Response:
 )
 def subscribe_credits() -> Response:
     """My remaining subscribe-message credits for the reminder template."""
-    query({})
+    query()
     member()
     template_id = _settings()["channels"]["subscribe_template_id"]
     return jsonify(

@@ -7,16 +7,13 @@ OpenAPI document with api.openapi.operation.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, request
-from pydantic import create_model
 from werkzeug.routing import BaseConverter
 
 from api import auth, shapes
@@ -32,83 +29,12 @@ NOT_BOUND = "您的微信尚未绑定党员信息，请先使用支部书记发�
 FORBIDDEN = "没有权限进行此操作。"
 NOT_FOUND = "请求的资源不存在，或您无权查看。"
 
-# Pagination: ?limit= (1..MAX_LIMIT, default DEFAULT_LIMIT) and ?offset= (0..).
+# Pagination: ?limit= (1..api.shapes.MAX_LIMIT, default DEFAULT_LIMIT) and ?offset= (0..).
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_OFFSET = 1_000_000
-
-# The kinds of a legacy ``Field`` (see ``Field``).
-KINDS = ("str", "int", "bool", "time", "day", "month", "ids", "raw")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One accepted body or query field, for a route module not yet declaring its shapes as
-    models in api.shapes: ``body`` and ``query`` turn a mapping of them into a model.
-
-    kind: ``str`` (at most ``max_len`` characters; ``choices`` limits the values; one line
-    unless ``multiline``), ``int`` (``minimum``..``maximum``), ``bool``, ``time``, ``day``,
-    ``month``, ``ids`` (at most ``max_len``), ``raw`` (any JSON value, checked by the caller).
-    """
-
-    required: bool = True
-    max_len: int = 128
-    kind: str = "str"
-    minimum: int | None = None
-    maximum: int | None = None
-    choices: tuple[str, ...] | None = None
-    multiline: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown field kind {self.kind!r}")
-
-    def shape(self) -> Any:
-        """The api.shapes type this field stands for."""
-        if self.kind == "str":
-            return shapes.Text(
-                self.max_len,
-                required=self.required,
-                choices=self.choices,
-                multiline=self.multiline,
-            )
-        if self.kind == "int":
-            return shapes.Int(self.minimum, self.maximum)
-        if self.kind == "ids":
-            return shapes.Ids(self.max_len)
-        if self.kind == "raw":
-            return shapes.Raw({})
-        return {"bool": shapes.Bool, "time": shapes.Time, "day": shapes.Day}.get(
-            self.kind, shapes.Month
-        )
-
-
-@functools.lru_cache(maxsize=256)
-def _legacy_model(fields: tuple[tuple[str, Field], ...]) -> type[shapes.Request]:
-    declared: dict[str, Any] = {
-        name: (spec.shape(), ...) if spec.required else (spec.shape() | None, None)
-        for name, spec in fields
-    }
-    return create_model("LegacyFields", __base__=shapes.Request, **declared)
-
-
-def _model_of(
-    shape: type[shapes.Request] | Mapping[str, Field] | None,
-) -> type[shapes.Request]:
-    if shape is None:
-        return shapes.Request
-    if isinstance(shape, Mapping):
-        return _legacy_model(tuple(shape.items()))
-    return shape
 
 
 def _context(*, from_query: bool) -> dict[str, Any]:
     return {"settings": settings(), "query": from_query}
-
-
-def convert(name: str, spec: Field, value: Any, *, from_query: bool) -> Any:
-    """Check one present value against a legacy field; return it converted."""
-    return shapes.check_value(spec.shape(), name, value, _context(from_query=from_query))
 
 
 def check_value(kind: Any, name: str, value: Any) -> Any:
@@ -177,16 +103,14 @@ def json_body() -> Any:
     return data
 
 
-def body(
-    shape: type[shapes.Request] | Mapping[str, Field] | None = None,
-) -> dict[str, Any]:
-    """Read the JSON object body against its shape (a model of api.shapes; None: no fields):
+def body(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
+    """Read the JSON object body against its shape (a model of api.shapes; none: no fields):
     known fields only, each checked, named in any refusal. Answers the fields given (a null
     is taken as absent), converted."""
     data = json_body()
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
-    model = _model_of(shape)
+    model = shape
     for name in data:
         if name not in model.model_fields:
             raise shapes.refusal(
@@ -197,12 +121,10 @@ def body(
     return shapes.check(model, given, _context(from_query=False))
 
 
-def query(
-    shape: type[shapes.Request] | Mapping[str, Field] | None = None,
-) -> dict[str, Any]:
+def query(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
     """Read the query string like ``body``: known parameters only, each checked; an empty
     one is taken as absent."""
-    model = _model_of(shape)
+    model = shape
     for name in request.args:
         if name not in model.model_fields:
             raise ApiError(400, "unknown_field", f"不支持的参数：{name}")
@@ -210,12 +132,6 @@ def query(
             raise shapes.invalid(name, "只能出现一次。")
     given = {name: value for name, value in request.args.items() if value != ""}
     return shapes.check(model, given, _context(from_query=True))
-
-
-PAGE_FIELDS: dict[str, Field] = {
-    "limit": Field(required=False, kind="int", minimum=1, maximum=MAX_LIMIT),
-    "offset": Field(required=False, kind="int", minimum=0, maximum=MAX_OFFSET),
-}
 
 
 def paginate(select: Any, args: Mapping[str, Any], render: Any) -> dict[str, Any]:

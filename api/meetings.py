@@ -259,7 +259,7 @@ def meetings_list() -> Response:
     errors=MEMBER,
 )
 def meeting_detail(meeting_id: int) -> Response:
-    query({})
+    query()
     me = member()
     return jsonify(_detail(_visible(me, meeting_id), me))
 
@@ -462,7 +462,7 @@ def meeting_edit(meeting_id: int) -> Response:
 )
 def meeting_cancel(meeting_id: int) -> Response:
     """Cancel a meeting (取消会议 in the bot); attendance already recorded stays."""
-    body({})
+    body()
     me = member()
     meeting = _managed(me, meeting_id)
     with write_tx():
@@ -499,7 +499,7 @@ def _qr(meeting: Meeting, now: datetime, cfg: dict[str, Any]) -> dict[str, Any] 
 )
 def meeting_open_signin(meeting_id: int) -> Response:
     """Open sign-in (开始签到 in the bot): the code, its window, and the QR code."""
-    body({})
+    body()
     me = member()
     meeting = _managed(me, meeting_id)
     cfg = settings()
@@ -545,7 +545,7 @@ def meeting_mark(meeting_id: int) -> Response:
 )
 def meeting_report(meeting_id: int) -> Response:
     """Present / on leave / absent with names, the rate, and quorum (会议 情况 in the bot)."""
-    query({})
+    query()
     me = member()
     meeting = _managed(me, meeting_id)
     report = h.attendance_report(meeting, now=utcnow())
@@ -591,7 +591,7 @@ def meeting_report(meeting_id: int) -> Response:
 )
 def meeting_leaves(meeting_id: int) -> Response:
     """The meeting's leave requests: pending ones, and those decided."""
-    query({})
+    query()
     me = member()
     meeting = _managed(me, meeting_id)
     rows = list(

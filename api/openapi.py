@@ -2,9 +2,8 @@
 
 spectree generates it from the routes and the pydantic models (api/shapes) each route declares
 with ``operation``; routes validate their own input with api.common.body and query, so spectree
-only documents (``skip_validation``). A route module that still exports hand-written
-``SCHEMAS`` and ``PATHS`` has them merged in. The document also tells ``_guard`` which
-operations are open to anyone.
+only documents (``skip_validation``). The document also tells ``_guard`` which operations are
+open to anyone.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import copy
 import functools
 import importlib
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -124,6 +124,13 @@ def operation(
     return decorate
 
 
+def _error(code: str) -> dict[str, Any]:
+    return {
+        "description": ERROR_TEXT[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
 def _generated() -> dict[str, Any]:
     """spectree's document of the declared routes, read off a scratch app holding the
     blueprint (the document does not depend on any app's settings)."""
@@ -162,35 +169,16 @@ def _tidy(operation_doc: dict[str, Any]) -> None:
             operation_doc.pop(key, None)
 
 
-def _merge_hand_written(doc: dict[str, Any]) -> None:
-    """Add the SCHEMAS and PATHS of the route modules not yet declaring models."""
-    schemas, paths = doc["components"]["schemas"], doc["paths"]
-    for name in MODULES:
-        module = importlib.import_module(name)
-        for kind, mine, theirs in (
-            ("schema", schemas, getattr(module, "SCHEMAS", {})),
-            ("path", paths, getattr(module, "PATHS", {})),
-        ):
-            clash = set(mine) & set(theirs)
-            if clash:
-                raise RuntimeError(f"{name} redefines {kind}s {sorted(clash)}")
-            mine.update(copy.deepcopy(theirs))
+_BUILDING = threading.Lock()  # two first requests at once build it once
 
 
-def _error_responses() -> dict[str, Any]:
-    """The shared error answers the hand-written paths refer to (#/components/responses/E404)."""
-    return {
-        f"E{code}": {
-            "description": text,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            **({"headers": copy.deepcopy(RETRY_AFTER)} if code == "503" else {}),
-        }
-        for code, text in ERROR_TEXT.items()
-    }
+def _document() -> dict[str, Any]:
+    with _BUILDING:
+        return _built()
 
 
 @functools.cache
-def _document() -> dict[str, Any]:
+def _built() -> dict[str, Any]:
     importlib.import_module("api.v1")
     for name in MODULES:
         importlib.import_module(name)
@@ -203,9 +191,7 @@ def _document() -> dict[str, Any]:
             if body:  # a body with no fields may be left out
                 name = body["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
                 body["required"] = bool(schemas[name].get("properties"))
-    _merge_hand_written(doc)
     doc["servers"] = [{"url": "/"}]
-    doc["components"]["responses"] = _error_responses()
     doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     for key in ("tags", "security"):
         if not doc.get(key):
@@ -213,9 +199,7 @@ def _document() -> dict[str, Any]:
     for operations in doc["paths"].values():
         for method, operation_doc in operations.items():
             if method in ("post", "put", "patch"):  # any body may come as something not JSON
-                operation_doc["responses"].setdefault(
-                    "415", {"$ref": "#/components/responses/E415"}
-                )
+                operation_doc["responses"].setdefault("415", _error("415"))
     return doc
 
 

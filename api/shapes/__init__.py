@@ -38,6 +38,9 @@ from api.errors import ApiError
 
 # Integers the database stores (ids, counts, amounts in fen): PostgreSQL's integer.
 INT_MAX = 2**31 - 1
+# Pagination: ?limit= (1..MAX_LIMIT) and ?offset= (0..MAX_OFFSET).
+MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000
 # Characters no text field takes: C0 and C1 controls, DEL, the Unicode line and paragraph
 # separators and lone surrogates (which no encoding can store). Multi-line fields keep \n.
 _ONE_LINE_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -382,12 +385,12 @@ class Page(Answer):
     """The paging of a list (see api.common.paginate); a subclass adds its ``items``."""
 
     total: Count
-    limit: Annotated[int, Constraint(ge=1, le=100)]
+    limit: Annotated[int, Constraint(ge=1, le=MAX_LIMIT)]
     offset: Count
 
 
-Limit = Int(1, 100)
-Offset = Int(0, 1_000_000)
+Limit = Int(1, MAX_LIMIT)
+Offset = Int(0, MAX_OFFSET)
 
 
 class PageQuery(Request):

@@ -337,4 +337,3 @@ class SubscribeReportResponse(Answer):
 class SubscribeCredits(Answer):
     template_id: str | None
     credits: Count
-
