@@ -110,28 +110,23 @@ def body(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
     data = json_body()
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
-    model = shape
     for name in data:
-        if name not in model.model_fields:
-            raise shapes.refusal(
-                {"type": "extra_forbidden", "loc": (name,), "msg": "", "input": None},
-                from_query=False,
-            )
+        if name not in shape.model_fields:
+            raise shapes.unknown(name, from_query=False)
     given = {name: value for name, value in data.items() if value is not None}
-    return shapes.check(model, given, _context(from_query=False))
+    return shapes.check(shape, given, _context(from_query=False))
 
 
 def query(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
     """Read the query string like ``body``: known parameters only, each checked; an empty
     one is taken as absent."""
-    model = shape
     for name in request.args:
-        if name not in model.model_fields:
-            raise ApiError(400, "unknown_field", f"不支持的参数：{name}")
+        if name not in shape.model_fields:
+            raise shapes.unknown(name, from_query=True)
         if len(request.args.getlist(name)) > 1:
             raise shapes.invalid(name, "只能出现一次。")
     given = {name: value for name, value in request.args.items() if value != ""}
-    return shapes.check(model, given, _context(from_query=True))
+    return shapes.check(shape, given, _context(from_query=True))
 
 
 def paginate(select: Any, args: Mapping[str, Any], render: Any) -> dict[str, Any]:

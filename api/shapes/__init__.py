@@ -98,39 +98,47 @@ def text_problem(text: str, *, multiline: bool = False) -> str | None:
     return f"不能含有控制字符（{code}），请删除后重试。"
 
 
+# pydantic's error types whose message needs nothing from the error.
+FIXED: dict[str, str] = {
+    "int_type": "应为整数。",
+    "int_parsing": "应为整数。",
+    "int_from_float": "应为整数。",
+    "bool_type": "应为 true 或 false。",
+    "bool_parsing": "应为 true 或 false。",
+    "string_type": "应为字符串。",
+    "string_too_short": "不能为空。",
+}
+
+
 def problem(error: ErrorDetails) -> str:
     """Our Chinese message (after "字段 X ") for one pydantic error."""
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
-    if kind == "zhibu_refused":
+    if kind == "zhibu_refused":  # raised by our own types with the message already ours
         return error["msg"]
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "应为整数。"
-    if kind in ("bool_type", "bool_parsing"):
-        return "应为 true 或 false。"
-    if kind == "string_type":
-        return "应为字符串。"
     if kind == "greater_than_equal":
         return f"不能小于 {ctx['ge']}。"
     if kind == "less_than_equal":
         return f"不能大于 {ctx['le']}。"
-    if kind in ("too_long", "string_too_long") and isinstance(value, str):
-        return f"最多 {ctx['max_length']} 字，当前 {len(value)} 字。"
-    if kind in ("too_long", "too_short") and isinstance(value, list):
-        return f"最多 {ctx['max_length']} 项，当前 {len(value)} 项。"
-    if kind == "string_too_short":
-        return "不能为空。"
-    return "格式不正确。"
+    if kind in ("too_long", "string_too_long"):
+        unit = "项" if isinstance(value, list) else "字"
+        return f"最多 {ctx['max_length']} {unit}，当前 {len(value or '')} {unit}。"
+    return FIXED.get(kind, "格式不正确。")
+
+
+def unknown(name: str, *, from_query: bool) -> ApiError:
+    """The refusal of a field (or query parameter) the shape does not have."""
+    if from_query:
+        return ApiError(400, "unknown_field", f"不支持的参数：{name}")
+    if text_problem(name):  # not shown: it may not even be encodable
+        return ApiError(400, "unknown_field", "不支持的字段：字段名含有无效字符。")
+    return ApiError(400, "unknown_field", f"不支持的字段：{name[:40]}")
 
 
 def refusal(error: ErrorDetails, *, from_query: bool) -> ApiError:
     """The ApiError for one pydantic error: unknown, missing or invalid, naming the field."""
     name = str(error["loc"][0]) if error["loc"] else ""
     if error["type"] == "extra_forbidden":
-        if from_query:
-            return ApiError(400, "unknown_field", f"不支持的参数：{name}")
-        if text_problem(name):  # not shown: it may not even be encodable
-            return ApiError(400, "unknown_field", "不支持的字段：字段名含有无效字符。")
-        return ApiError(400, "unknown_field", f"不支持的字段：{name[:40]}")
+        return unknown(name, from_query=from_query)
     if error["type"] == "missing":
         return ApiError(400, "missing_field", f"缺少{'参数' if from_query else '字段'}：{name}")
     return invalid(name, problem(error))
