@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from peewee import JOIN, fn
 
 from api.common import (
@@ -34,6 +34,7 @@ from api.common import (
     not_found,
     paginate,
     query,
+    render_as,
     session,
     tz,
 )
@@ -281,7 +282,8 @@ def branch_overview() -> Response:
     rates = study_participation(month, today, Member.branch == branch.id)
     summaries = branch_month_summary(month, settings, branch_id=branch.id)
     alerts = secretary_alerts(now, settings, branch_id=branch.id)
-    return jsonify(
+    return render_as(
+        shapes.BranchOverview,
         {
             "branch": {"id": branch.id, "name": branch.name},
             "as_of": day_text(today),
@@ -289,7 +291,7 @@ def branch_overview() -> Response:
             "meetings": meeting_kinds_json(branch_calendar(branch.id, now, settings)),
             "dues": dues_json(summaries[0] if summaries else None, month),
             "alerts": alerts_json(alerts.get(branch.id) or BranchAlerts(branch.id), settings),
-        }
+        },
     )
 
 
@@ -326,7 +328,7 @@ def branch_members() -> Response:
         if group is None:
             raise not_found()
         select = select.where(Member.party_group == group.id)
-    return jsonify(paginate(select, args, member_item))
+    return render_as(shapes.BranchMemberPage, paginate(select, args, member_item))
 
 
 @bp.post("/branch/binding-codes")
@@ -394,7 +396,8 @@ def branch_binding_codes() -> Response:
         branch.id,
         len(refused),
     )
-    return jsonify(
+    return render_as(
+        shapes.BranchCodesResponse,
         {
             "issued": [
                 {
@@ -409,7 +412,7 @@ def branch_binding_codes() -> Response:
                 {"member": _ref(m.id, m.name), "reason": reason, "message": REFUSALS[reason]}
                 for m, reason in refused
             ],
-        }
+        },
     )
 
 
@@ -435,12 +438,13 @@ def branch_unbind(member_id: int) -> Response:
             422, "cannot_unbind_self", "不能解除自己的绑定，请联系其他支委或党委管理员办理。"
         )
     result = unbind(target, utcnow())
-    return jsonify(
+    return render_as(
+        shapes.BranchUnbindResponse,
         {
             "member": _ref(target.id, target.name),
             "bindings_removed": result.bindings,
             "sessions_revoked": result.sessions,
-        }
+        },
     )
 
 
@@ -503,7 +507,9 @@ def committee_branches() -> Response:
         .order_by(Branch.id)
     )
     page = paginate(select, args, render)
-    return jsonify({**page, "as_of": day_text(today), "month": f"{month:%Y-%m}"})
+    return render_as(
+        shapes.CommitteeBranchPage, {**page, "as_of": day_text(today), "month": f"{month:%Y-%m}"}
+    )
 
 
 def _meeting_totals(reqs: Iterable[Requirement]) -> dict[str, int]:
@@ -571,13 +577,14 @@ def subscribe_report() -> Response:
             else _credits(openid, template_id)
         )
         touch(m, now)
-    return jsonify(
+    return render_as(
+        shapes.SubscribeReportResponse,
         {
             "template_id": template_id or None,
             "recorded": recorded,
             "ignored": [t for t in accepted if t != template_id],
             "credits": credits,
-        }
+        },
     )
 
 
@@ -592,6 +599,7 @@ def subscribe_credits() -> Response:
     query()
     member()
     template_id = _settings()["channels"]["subscribe_template_id"]
-    return jsonify(
-        {"template_id": template_id or None, "credits": _credits(session().openid, template_id)}
+    return render_as(
+        shapes.SubscribeCredits,
+        {"template_id": template_id or None, "credits": _credits(session().openid, template_id)},
     )

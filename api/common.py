@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.routing import BaseConverter
 
 from api import auth, shapes
@@ -127,6 +127,16 @@ def query(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
             raise shapes.invalid(name, "只能出现一次。")
     given = {name: value for name, value in request.args.items() if value != ""}
     return shapes.check(shape, given, _context(from_query=True))
+
+
+def render(answer: shapes.Answer) -> Response:
+    """An answer as JSON; optional fields not set are left out (LoginResponse's member)."""
+    return jsonify(answer.model_dump(mode="json", exclude_unset=True))
+
+
+def render_as(shape: type[shapes.Answer], data: dict[str, Any]) -> Response:
+    """An answer built as a dict, held to its model first."""
+    return render(shape.model_validate(data))
 
 
 def paginate(select: Any, args: Mapping[str, Any], render: Any) -> dict[str, Any]:

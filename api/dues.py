@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 
 from api.common import (
     DEFAULT_LIMIT,
@@ -23,6 +23,7 @@ from api.common import (
     not_found,
     paginate,
     query,
+    render_as,
     settings,
     tz,
 )
@@ -90,10 +91,7 @@ def _months(value: Any, *, contiguous: bool) -> list[date] | None:
         )
     if len(value) > MAX_MONTHS:
         raise _invalid("months", f"最多 {MAX_MONTHS} 个月，当前 {len(value)} 个。")
-    months = [
-        check_value(Month, f"months 第 {i} 项", v)
-        for i, v in enumerate(value, 1)
-    ]
+    months = [check_value(Month, f"months 第 {i} 项", v) for i, v in enumerate(value, 1)]
     if len(set(months)) != len(months):
         raise _invalid("months", "中有重复的月份，请每个月只写一次。")
     months.sort()
@@ -340,7 +338,8 @@ def dues_me() -> Response:
         .limit(RECENT_ENTRIES)
     )
     state = book.state(current, cfg, current)
-    return jsonify(
+    return render_as(
+        shapes.DuesMe,
         {
             "member": {"id": m.id, "name": m.name},
             "branch": {"id": m.branch.id, "name": m.branch.name},
@@ -365,7 +364,7 @@ def dues_me() -> Response:
             **_owed(view.owed),
             "pending_report": reports([view.pending])[0] if view.pending else None,
             "recent": entries(recent),
-        }
+        },
     )
 
 
@@ -387,7 +386,7 @@ def dues_report() -> tuple[Response, int]:
         )
         touch(m, now)
     answer = {"report": reports([report])[0], "months": [month_amount(d, f) for d, f in plan]}
-    return jsonify(answer), 201
+    return render_as(shapes.DuesReportCreated, answer), 201
 
 
 # ---- the branch's collectors ----------------------------------------------------------------
@@ -416,7 +415,8 @@ def dues_branch() -> Response:
         rows = [r for r in rows if bool(r["owed"]) == args["owing"]]
     rows.sort(key=lambda r: (-len(r["owed"]), r["id"]))
     s = view.summary
-    return jsonify(
+    return render_as(
+        shapes.DuesBranch,
         {
             "branch": {"id": branch.id, "name": branch.name},
             "month": month_text(view.month),
@@ -447,7 +447,7 @@ def dues_branch() -> Response:
                 for a in view.alerts
             ],
             "members": _page(rows, args),
-        }
+        },
     )
 
 
@@ -477,7 +477,7 @@ def dues_reports() -> Response:
     )
     page = paginate(select, args, lambda row: row)
     page["items"] = reports(page["items"])
-    return jsonify(page)
+    return render_as(shapes.DuesReportPage, page)
 
 
 def _report(actor: Member, report_id: int) -> DuesReport:
@@ -504,11 +504,12 @@ def dues_confirm(report_id: int) -> Response:
     with write_tx():
         _, recorded = confirm_report_row(actor, report, now=now, settings=settings())
         touch(actor, now)
-    return jsonify(
+    return render_as(
+        shapes.DuesConfirmed,
         {
             "report": reports([DuesReport.get_by_id(report.id)])[0],
             "payment": entries([recorded.payment])[0],
-        }
+        },
     )
 
 
@@ -528,7 +529,7 @@ def dues_reject(report_id: int) -> Response:
     with write_tx():
         decided = reject_report_row(actor, report, reason, now=now)
         touch(actor, now)
-    return jsonify({"report": reports([decided])[0]})
+    return render_as(shapes.DuesRejected, {"report": reports([decided])[0]})
 
 
 @bp.get("/dues/payments")
@@ -556,7 +557,7 @@ def dues_payments() -> Response:
     if "kind" in args:
         select = select.where(DuesPayment.kind == args["kind"])
     select = select.order_by(DuesPayment.recorded_at.desc(), DuesPayment.id.desc())
-    return jsonify(_entries_page(select, args))
+    return render_as(shapes.DuesEntryPage, _entries_page(select, args))
 
 
 @bp.post("/dues/payments")
@@ -588,7 +589,7 @@ def dues_pay() -> tuple[Response, int]:
             ).payment
         touch(actor, now)
     answer = {"payment": entries([payment])[0], "goes_up_whole": goes_up_whole(payment, cfg)}
-    return jsonify(answer), 201
+    return render_as(shapes.DuesPaymentCreated, answer), 201
 
 
 @bp.post("/dues/payments/<id:payment_id>/reverse")
@@ -611,4 +612,4 @@ def dues_reverse(payment_id: int) -> tuple[Response, int]:
         entry = reverse_payment(actor, payment_id, reason, now=now)
         touch(actor, now)
     shown = entries([entry, DuesPayment.get_by_id(payment_id)])
-    return jsonify({"reversal": shown[0], "original": shown[1]}), 201
+    return render_as(shapes.DuesReversed, {"reversal": shown[0], "original": shown[1]}), 201

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 
 from api import auth
 from api.common import (
@@ -32,6 +32,7 @@ from api.common import (
     not_found,
     paginate,
     query,
+    render_as,
     settings,
     tz,
 )
@@ -49,7 +50,6 @@ from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, Member, PartyGroup
 
 log = logging.getLogger(__name__)
-
 
 
 # ---- lookups --------------------------------------------------------------------------------
@@ -249,7 +249,7 @@ def meetings_list() -> Response:
         branch_id = branch_for(me, branch_id, BRANCH_MANAGERS).id
     select = Meeting.select().where(Meeting.branch == branch_id, Meeting.ends_at > utcnow())
     select = select.order_by(Meeting.starts_at, Meeting.id)
-    return jsonify(_page_of_meetings(select, args, me))
+    return render_as(shapes.MeetingPage, _page_of_meetings(select, args, me))
 
 
 @bp.get("/meetings/<id:meeting_id>")
@@ -261,7 +261,7 @@ def meetings_list() -> Response:
 def meeting_detail(meeting_id: int) -> Response:
     query()
     me = member()
-    return jsonify(_detail(_visible(me, meeting_id), me))
+    return render_as(shapes.MeetingDetail, _detail(_visible(me, meeting_id), me))
 
 
 @bp.post("/meetings/signin")
@@ -307,7 +307,7 @@ def meeting_signin() -> tuple[Response, int]:
         "meeting": _summary(result.meeting, me),
         "attendance": _record(result.attendance),
     }
-    return jsonify(answer), 201 if result.created else 200
+    return render_as(shapes.MeetingSigninResponse, answer), 201 if result.created else 200
 
 
 @bp.post("/meetings/<id:meeting_id>/leave")
@@ -337,7 +337,7 @@ def meeting_leave(meeting_id: int) -> tuple[Response, int]:
         row = h.ask_leave(me, reason, meeting.id, now=now, settings=settings())
         touch(me, now)
     answer = {"meeting": _summary(meeting, me), "attendance": _record(row)}
-    return jsonify(answer), 200 if asked_before else 201
+    return render_as(shapes.MeetingLeaveResponse, answer), 200 if asked_before else 201
 
 
 @bp.get("/meetings/attendance")
@@ -370,10 +370,11 @@ def meetings_mine() -> Response:
         "held": held,
         "rate": attended / held if held else None,
     }
-    return jsonify({"quarter": quarter, **_page_of_meetings(past, args, me)})
+    return render_as(shapes.MeetingMine, {"quarter": quarter, **_page_of_meetings(past, args, me)})
 
 
 # ---- manager routes -------------------------------------------------------------------------
+
 
 @bp.post("/meetings")
 @operation(
@@ -417,7 +418,7 @@ def meeting_create() -> tuple[Response, int]:
             now=utcnow(),
             settings=settings(),
         )
-    return jsonify(_detail(h.find_meeting(meeting.id), me)), 201
+    return render_as(shapes.MeetingDetail, _detail(h.find_meeting(meeting.id), me)), 201
 
 
 @bp.patch("/meetings/<id:meeting_id>")
@@ -451,7 +452,7 @@ def meeting_edit(meeting_id: int) -> Response:
             now=utcnow(),
             settings=settings(),
         )
-    return jsonify(_detail(h.find_meeting(meeting.id), me))
+    return render_as(shapes.MeetingDetail, _detail(h.find_meeting(meeting.id), me))
 
 
 @bp.post("/meetings/<id:meeting_id>/cancel")
@@ -467,7 +468,7 @@ def meeting_cancel(meeting_id: int) -> Response:
     meeting = _managed(me, meeting_id)
     with write_tx():
         h.cancel_meeting(me, meeting.id, now=utcnow())
-    return jsonify(_detail(h.find_meeting(meeting.id), me))
+    return render_as(shapes.MeetingDetail, _detail(h.find_meeting(meeting.id), me))
 
 
 def _qr(meeting: Meeting, now: datetime, cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -507,14 +508,15 @@ def meeting_open_signin(meeting_id: int) -> Response:
     with write_tx():
         meeting = h.open_signin(me, meeting.id, now=now, settings=cfg)
     opens, closes = h.signin_window(meeting, cfg)
-    return jsonify(
+    return render_as(
+        shapes.MeetingSigninCode,
         {
             "meeting": _summary(meeting, me),
             "code": meeting.signin_code,
             "opens_at": iso(opens),
             "closes_at": iso(closes),
             "qr": _qr(meeting, now, cfg),
-        }
+        },
     )
 
 
@@ -534,7 +536,9 @@ def meeting_mark(meeting_id: int) -> Response:
     with write_tx():
         results = h.mark_present_members(me, meeting.id, ids, now=utcnow(), settings=settings())
     items = [{"created": r.created, "attendance": _record(r.attendance)} for r in results]
-    return jsonify({"meeting": _summary(meeting, me), "items": items})
+    return render_as(
+        shapes.MeetingMarkResponse, {"meeting": _summary(meeting, me), "items": items}
+    )
 
 
 @bp.get("/meetings/<id:meeting_id>/attendance")
@@ -566,7 +570,8 @@ def meeting_report(meeting_id: int) -> Response:
             "present": report.quorum_present,
             "met": bool(report.quorum_met),
         }
-    return jsonify(
+    return render_as(
+        shapes.MeetingReport,
         {
             "meeting": _summary(meeting, me),
             "ended": report.ended,
@@ -579,7 +584,7 @@ def meeting_report(meeting_id: int) -> Response:
             "leave_rejected": with_reason(report.leave_rejected),
             "absent": [_person(m) for m in report.not_signed],
             "quorum": quorum,
-        }
+        },
     )
 
 
@@ -600,12 +605,13 @@ def meeting_leaves(meeting_id: int) -> Response:
         .order_by(Attendance.at, Attendance.id)
     )
     people = _people(i for r in rows for i in (r.member_id, r.decided_by_id))
-    return jsonify(
+    return render_as(
+        shapes.MeetingLeaves,
         {
             "meeting": _summary(meeting, me),
             "pending": [_leave(r, people) for r in rows if r.leave_status == "pending"],
             "decided": [_leave(r, people) for r in rows if r.leave_status != "pending"],
-        }
+        },
     )
 
 
@@ -630,4 +636,4 @@ def meeting_leave_decision(leave_id: int) -> Response:
     _check_managed(me, row.meeting)
     with write_tx():
         row = h.decide_leave_by_id(me, leave_id, approve, now=utcnow(), settings=settings())
-    return jsonify(_leave(row, _people([row.member_id, row.decided_by_id])))
+    return render_as(shapes.MeetingLeave, _leave(row, _people([row.member_id, row.decided_by_id])))

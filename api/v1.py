@@ -15,13 +15,13 @@ from api.common import (
     day_text,
     iso,
     member,
+    render,
     session,
     tz,
 )
 from api.common import settings as _settings
 from api.errors import ApiError
 from api.openapi import operation
-from api.shapes import Answer
 from api.shapes import v1 as shapes
 from core.clock import local_day, utcnow
 from handlers.binding import bind, failures_in_last_hour, touch
@@ -78,11 +78,6 @@ def week_json(m: Member, now: datetime) -> shapes.Week:
         streak=week.streak,
         total=week.total,
     )
-
-
-def render(answer: Answer) -> Response:
-    """An answer as JSON, leaving out the optional fields not set (LoginResponse's member)."""
-    return jsonify(answer.model_dump(mode="json", exclude_unset=True))
 
 
 # ---- routes ---------------------------------------------------------------------------------
