@@ -8,7 +8,7 @@ its model and turns the first refusal into an ApiError whose Chinese message nam
 is generated from the same models.
 
 A type that needs the app's settings (the years a date may fall in, a configured maximum
-length) reads them from the validation context, ``{"api": ..., "limits": ..., "query": bool}``.
+length) reads them from the validation context, ``{"settings": ..., "query": bool}``.
 """
 
 from __future__ import annotations
@@ -244,16 +244,14 @@ def _limit(setting: str) -> Callable[[str, ValidationInfo], str]:
     return check_length
 
 
-def Text(  # noqa: N802
-    max_len: int | None = 128,
+def _text(
+    max_len: int | None,
     *,
-    required: bool = True,
+    required: bool,
     choices: tuple[str, ...] | None = None,
     multiline: bool = False,
     max_len_setting: str | None = None,
 ) -> Any:
-    """Text of at most ``max_len`` characters (or the ``max_len_setting``'s), one line unless
-    ``multiline``, never blank when ``required``, one of ``choices`` when given."""
     rules: list[Any] = [Strict(), AfterValidator(_chars(multiline))]
     if required:
         rules.append(AfterValidator(_not_blank))
@@ -266,7 +264,20 @@ def Text(  # noqa: N802
     return Annotated[(str, *rules)]
 
 
-OneLine = Text()
+def OneLine(  # noqa: N802
+    max_len: int = 128, *, required: bool = True, choices: tuple[str, ...] | None = None
+) -> Any:
+    """One line of text of at most ``max_len`` characters, never blank when ``required``, one
+    of ``choices`` when given."""
+    return _text(max_len, required=required, choices=choices)
+
+
+def MultiLine(  # noqa: N802
+    max_len: int | None = None, *, required: bool = False, max_len_setting: str | None = None
+) -> Any:
+    """Text that may break lines, of at most ``max_len`` characters or as many as the setting
+    ``max_len_setting`` ("section.key") says."""
+    return _text(max_len, required=required, multiline=True, max_len_setting=max_len_setting)
 
 
 def _years(value: date | datetime, info: ValidationInfo) -> None:

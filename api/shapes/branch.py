@@ -18,10 +18,10 @@ from api.shapes import (
     Limit,
     MonthText,
     Offset,
+    OneLine,
     Page,
     Raw,
     Request,
-    Text,
     TimeText,
 )
 from api.shapes.v1 import Branch, Role
@@ -57,11 +57,11 @@ class BranchQuery(Request):
 
 class BranchMembersQuery(Request):
     branch_id: Id | None = Constraint(default=None, description=BRANCH_ID)
-    status: Text(128, required=False, choices=tuple(STATUSES)) | None = None
+    status: OneLine(128, required=False, choices=tuple(STATUSES)) | None = None
     bound: Bool | None = Constraint(
         default=None, description="true: bound to WeChat; false: not yet"
     )
-    q: Text(Q_MAX, required=False) | None = Constraint(
+    q: OneLine(Q_MAX, required=False) | None = Constraint(
         default=None, description="Part of the name"
     )
     group_id: Id | None = Constraint(default=None, description="A party group of the branch")

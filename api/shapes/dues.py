@@ -17,10 +17,10 @@ from api.shapes import (
     Month,
     MonthText,
     Offset,
+    OneLine,
     Page,
     Raw,
     Request,
-    Text,
     TimeText,
 )
 from api.shapes.v1 import Branch
@@ -46,8 +46,8 @@ MONTH_STATES: dict[str, str] = {
 }
 
 Amount = Annotated[Int(1, MAX_FEN), Constraint(description="Fen (分).")]
-Note = Text(NOTE_CHARS, required=False)
-Reason = Text(NOTE_CHARS)
+Note = OneLine(NOTE_CHARS, required=False)
+Reason = OneLine(NOTE_CHARS)
 # A list of months, checked by the view (api.dues): sorted, unique, maybe contiguous.
 MONTHS_SCHEMA = {
     "type": "array",
@@ -77,7 +77,7 @@ class DuesPaymentRequest(Request):
         default=None, description="Omit for the oldest unpaid months; never with voluntary."
     )
     member_id: Id
-    kind: Text(128, required=False, choices=("dues", "voluntary")) | None = Constraint(
+    kind: OneLine(128, required=False, choices=("dues", "voluntary")) | None = Constraint(
         default=None, json_schema_extra={"default": "dues"}
     )
     amount_fen: Amount
@@ -110,7 +110,7 @@ class DuesBranchQuery(Request):
 
 class DuesReportsQuery(Request):
     branch_id: Id | None = Constraint(default=None, description=BRANCH_ID)
-    status: Text(128, required=False, choices=tuple(REPORT_STATUSES)) | None = Constraint(
+    status: OneLine(128, required=False, choices=tuple(REPORT_STATUSES)) | None = Constraint(
         default=None,
         description="Default pending (oldest first); decided ones come newest first.",
     )
@@ -123,7 +123,7 @@ class DuesPaymentsQuery(Request):
     member_id: Id | None = Constraint(
         default=None, description="Only this member's entries (a member of the branch)."
     )
-    kind: Text(128, required=False, choices=tuple(PAYMENT_KINDS)) | None = None
+    kind: OneLine(128, required=False, choices=tuple(PAYMENT_KINDS)) | None = None
     limit: Limit | None = Constraint(default=None, description="default 20")
     offset: Offset | None = None
 

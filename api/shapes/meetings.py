@@ -15,11 +15,12 @@ from api.shapes import (
     Id,
     Ids,
     Int,
+    MultiLine,
+    OneLine,
     Page,
     PageQuery,
     Rate,
     Request,
-    Text,
     Time,
     TimeText,
 )
@@ -37,11 +38,12 @@ Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 Method = Literal[METHODS]  # type: ignore[valid-type]
 LeaveStatus = Literal["pending", "approved", "rejected"]
 Duration = Int(1, MAX_DURATION_MINUTES)
-Line200 = Text(200, required=False)
-MinutesText = Text(MINUTES_MAX_CHARS, required=False, multiline=True)
+Line200 = OneLine(200, required=False)
+MinutesText = MultiLine(MINUTES_MAX_CHARS)
 # Sign-in by code or scene: a blank one is refused by the view, after "exactly one of them".
-SigninCode = Annotated[Text(32, required=False), Constraint(json_schema_extra={"minLength": 1})]
-SigninScene = Annotated[Text(64, required=False), Constraint(json_schema_extra={"minLength": 1})]
+SHOWN_NON_EMPTY = Constraint(json_schema_extra={"minLength": 1})
+SigninCode = Annotated[OneLine(32, required=False), SHOWN_NON_EMPTY]
+SigninScene = Annotated[OneLine(64, required=False), SHOWN_NON_EMPTY]
 
 
 # ---- requests --------------------------------------------------------------------------------
@@ -59,11 +61,11 @@ class MeetingSigninRequest(Request):
 
 
 class MeetingLeaveRequest(Request):
-    reason: Text(200)
+    reason: OneLine(200)
 
 
 class MeetingCreateRequest(Request):
-    kind: Text(20, choices=tuple(KINDS))
+    kind: OneLine(20, choices=tuple(KINDS))
     title: Line200 | None = None
     place: Line200 | None = None
     starts_at: Time

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field as Constraint
 from pydantic import RootModel
 
-from api.shapes import Answer, DayText, Request, Text, TimeText
+from api.shapes import Answer, DayText, MultiLine, OneLine, Request, TimeText
 
 
 class Role(Answer):
@@ -59,11 +59,9 @@ class Week(Answer):
 
 
 # A wx.login code, a binding code, a reflection (its length is a setting).
-LoginCode = Text(128)
-BindCode = Text(64)
-Reflection = Text(
-    None, required=False, multiline=True, max_len_setting="study.reflection_max_chars"
-)
+LoginCode = OneLine(128)
+BindCode = OneLine(64)
+Reflection = MultiLine(max_len_setting="study.reflection_max_chars")
 
 
 class LoginRequest(Request):
