@@ -64,11 +64,22 @@ RETRY_AFTER = {
 }
 ID = {"type": "integer", "minimum": 1}
 
+_NAMED: dict[str, Any] = {}
+
+
+def _component_name(model: Any) -> str:
+    """A model's component name is its class name, which no other model may have."""
+    name = model.__name__
+    if _NAMED.setdefault(name, model) is not model:
+        raise RuntimeError(f"two models are named {name}: {model!r} and {_NAMED[name]!r}")
+    return name
+
+
 SPEC = SpecTree(
     "flask",
     mode="strict",  # only the routes declared with ``operation``
     annotations=False,
-    naming_strategy=lambda model: model.__name__,
+    naming_strategy=_component_name,
     nested_naming_strategy=lambda _parent, child: child,
     title="zhibu mini-program API",
     version="1",
