@@ -170,6 +170,8 @@ def _tidy(operation_doc: dict[str, Any]) -> None:
             param["schema"] = dict(ID)
         elif param["in"] == "query":
             param["schema"] = _query_schema(param["schema"])
+            if not param.get("required"):  # ?name= is taken as leaving it out
+                param["allowEmptyValue"] = True
         if not param.get("description"):
             param.pop("description", None)
     for status, answer in operation_doc["responses"].items():
