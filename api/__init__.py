@@ -9,7 +9,7 @@ def init_app(app: Flask) -> None:
     """Register the API blueprint and its JSON error answers."""
     import importlib
 
-    from api import busy, errors, v1  # noqa: F401 - registers the core routes
+    from api import busy, errors, openapi, v1  # noqa: F401 - the guard and the core routes
     from api.common import IdConverter, bp
     from api.openapi import MODULES
 

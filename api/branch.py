@@ -19,11 +19,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 
 from api.branch_json import (
-    ALERT_LIST_MAX,
-    STATUS_RANK,
     alerts_json,
     committee_item,
     dues_json,
@@ -34,8 +32,6 @@ from api.branch_json import (
 )
 from api.common import (
     DEFAULT_LIMIT,
-    PAGE_FIELDS,
-    Field,
     body,
     bp,
     branch_for,
@@ -43,52 +39,26 @@ from api.common import (
     iso,
     member,
     query,
+    render_as,
     session,
 )
 from api.common import settings as _settings
 from api.errors import ApiError
-from api.spec import (
-    BEARER,
-    BOOL,
-    BRANCH_PARAM,
-    DAY,
-    FEN,
-    ID,
-    INT,
-    MONTH,
-    PAGE_PARAMS,
-    STR,
-    TIME,
-    array,
-    errors,
-    json_body,
-    nullable,
-    obj,
-    ok,
-    page_of,
-    param,
-    path_id,
-    ref,
-)
+from api.openapi import operation
+from api.shapes import PageQuery
+from api.shapes import branch as shapes
+from api.shapes.branch import MAX_TEMPLATES, TEMPLATE_ID_MAX
 from core.clock import utcnow
 from handlers import overview
 from handlers.binding import format_code
-from handlers.calendar import DUE
 from handlers.roster.codes import REFUSALS, issue_branch_codes
 from handlers.roster.members import list_members, unbind_member
 from handlers.subscribe import credits_of, report_accepted
-from models.org import BRANCH_MANAGERS, STATUSES
+from models.org import BRANCH_MANAGERS
 
 log = logging.getLogger(__name__)
 
-# Members per binding-code request.
-MAX_CODE_MEMBERS = 100
-# Template ids per subscribe report (wx.requestSubscribeMessage takes a few at a time).
-MAX_TEMPLATES = 20
-TEMPLATE_ID_MAX = 128
-Q_MAX = 50
-
-BRANCH_FIELD = Field(required=False, kind="int", minimum=1)
+MANAGER = ("400", "401", "403")
 
 
 # ---- paging -----------------------------------------------------------------------------------
@@ -112,14 +82,21 @@ def _page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, An
 
 
 @bp.get("/branch/overview")
+@operation(
+    "Branch managers: this month's study rate, meetings, dues and alerts",
+    {200: (shapes.BranchOverview, "The branch this month")},
+    errors=MANAGER,
+    query=shapes.BranchQuery,
+)
 def branch_overview() -> Response:
     """This month at a glance: study rate, required meetings, dues, and the digest's alerts."""
-    args = query({"branch_id": BRANCH_FIELD})
+    args = query(shapes.BranchQuery)
     branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
     settings = _settings()
     view = overview.branch_overview(branch, utcnow(), settings)
     figures = view.figures
-    return jsonify(
+    return render_as(
+        shapes.BranchOverview,
         {
             "branch": {"id": branch.id, "name": branch.name},
             "as_of": day_text(view.today),
@@ -127,24 +104,20 @@ def branch_overview() -> Response:
             "meetings": meeting_kinds_json(figures.meetings),
             "dues": dues_json(figures.dues, view.month),
             "alerts": alerts_json(figures.alerts, settings),
-        }
+        },
     )
 
 
-MEMBER_FILTERS = {
-    "branch_id": BRANCH_FIELD,
-    "status": Field(required=False, choices=tuple(STATUSES)),
-    "bound": Field(required=False, kind="bool"),
-    "q": Field(required=False, max_len=Q_MAX),
-    "group_id": Field(required=False, kind="int", minimum=1),
-    **PAGE_FIELDS,
-}
-
-
 @bp.get("/branch/members")
+@operation(
+    "Branch managers: the members, filtered and paginated",
+    {200: (shapes.BranchMemberPage, "Members, by id")},
+    errors=MANAGER,
+    query=shapes.BranchMembersQuery,
+)
 def branch_members() -> Response:
     """The branch's members, filtered by status, binding, name and party group."""
-    args = query(MEMBER_FILTERS)
+    args = query(shapes.BranchMembersQuery)
     branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
     limit, offset = _window(args)
     page = list_members(
@@ -156,24 +129,29 @@ def branch_members() -> Response:
         limit=limit,
         offset=offset,
     )
-    return jsonify(_page([member_item(m) for m in page.members], page.total, limit, offset))
+    items = [member_item(m) for m in page.members]
+    return render_as(shapes.BranchMemberPage, _page(items, page.total, limit, offset))
 
 
 @bp.post("/branch/binding-codes")
+@operation(
+    "Branch managers: issue one-time binding codes (answered once, per member)",
+    {200: (shapes.BranchCodesResponse, "Codes issued and members refused")},
+    errors=MANAGER,
+    json=shapes.BranchCodesRequest,
+    description="Members already bound, or whose party membership stopped, are listed under "
+    "refused with a reason; a member outside the branch answers 404 and nothing is issued.",
+)
 def branch_binding_codes() -> Response:
     """Issue one-time binding codes (as ``roster invite`` does), shown once, per member."""
-    args = body(
-        {
-            "member_ids": Field(kind="ids", max_len=MAX_CODE_MEMBERS),
-            "branch_id": BRANCH_FIELD,
-        }
-    )
+    args = body(shapes.BranchCodesRequest)
     actor = member()
     branch = branch_for(actor, args.get("branch_id"), BRANCH_MANAGERS)
     codes = issue_branch_codes(
         actor, branch, args["member_ids"], settings=_settings(), now=utcnow()
     )
-    return jsonify(
+    return render_as(
+        shapes.BranchCodesResponse,
         {
             "issued": [
                 {
@@ -188,21 +166,27 @@ def branch_binding_codes() -> Response:
                 {"member": member_ref(m.id, m.name), "reason": reason, "message": REFUSALS[reason]}
                 for m, reason in codes.refused
             ],
-        }
+        },
     )
 
 
 @bp.post("/branch/members/<id:member_id>/unbind")
+@operation(
+    "Branch managers: unbind a member's WeChat accounts and end their sessions",
+    {200: (shapes.BranchUnbindResponse, "Unbound (no change if not bound)")},
+    errors=(*MANAGER, "422"),
+)
 def branch_unbind(member_id: int) -> Response:
     """Unbind the member's WeChat accounts; their API tokens stop working at once."""
-    body({})
+    body()
     target, result = unbind_member(member(), member_id, utcnow())
-    return jsonify(
+    return render_as(
+        shapes.BranchUnbindResponse,
         {
             "member": member_ref(target.id, target.name),
             "bindings_removed": result.bindings,
             "sessions_revoked": result.sessions,
-        }
+        },
     )
 
 
@@ -210,20 +194,27 @@ def branch_unbind(member_id: int) -> Response:
 
 
 @bp.get("/committee/branches")
+@operation(
+    "Committee admins: every branch of the committee with headline figures",
+    {200: (shapes.CommitteeBranchPage, "Branches, by id")},
+    errors=MANAGER,
+    query=PageQuery,
+)
 def committee_branches() -> Response:
     """Every branch of the caller's committee with the overview's headline figures."""
-    args = query(PAGE_FIELDS)
+    args = query(PageQuery)
     actor = member()
     limit, offset = _window(args)
     page = overview.committee_branches(actor, utcnow(), _settings(), limit=limit, offset=offset)
 
     items = [committee_item(figures, page.month) for figures in page.branches]
-    return jsonify(
+    return render_as(
+        shapes.CommitteeBranchPage,
         {
             **_page(items, page.total, limit, offset),
             "as_of": day_text(page.today),
             "month": f"{page.month:%Y-%m}",
-        }
+        },
     )
 
 
@@ -232,7 +223,7 @@ def committee_branches() -> Response:
 
 def _accepted_body() -> list[str]:
     """Read {"accepted": ["<template id>", ...]}, refused field by field as api.common.body."""
-    value = body({"accepted": Field(kind="raw")})["accepted"]
+    value = body(shapes.SubscribeReport)["accepted"]
     if not isinstance(value, list):
         raise ApiError(400, "invalid_field", "字段 accepted 应为模板 ID 的列表。")
     if len(value) > MAX_TEMPLATES:
@@ -249,395 +240,43 @@ def _accepted_body() -> list[str]:
 
 
 @bp.post("/subscribe/credits")
+@operation(
+    "Report the subscribe templates I accepted (wx.requestSubscribeMessage)",
+    {200: (shapes.SubscribeReportResponse, "Recorded")},
+    errors=MANAGER,
+    json=shapes.SubscribeReport,
+    description="One credit for the configured reminder template per report; other template "
+    "ids are ignored and listed back.",
+)
 def subscribe_report() -> Response:
     """Record the reminder template the member accepted in wx.requestSubscribeMessage."""
     accepted = _accepted_body()
     m = member()
     template_id = _settings().channels.subscribe_template_id
     report = report_accepted(m, session().openid, template_id, accepted, utcnow())
-    return jsonify(
+    return render_as(
+        shapes.SubscribeReportResponse,
         {
             "template_id": template_id or None,
             "recorded": report.recorded,
             "ignored": [t for t in accepted if t != template_id],
             "credits": report.credits,
-        }
+        },
     )
 
 
 @bp.get("/subscribe/credits")
+@operation(
+    "My remaining subscribe-message credits",
+    {200: (shapes.SubscribeCredits, "My credits")},
+    errors=MANAGER,
+)
 def subscribe_credits() -> Response:
     """My remaining subscribe-message credits for the reminder template."""
-    query({})
+    query()
     member()
     template_id = _settings().channels.subscribe_template_id
-    return jsonify(
-        {"template_id": template_id or None, "credits": credits_of(session().openid, template_id)}
+    return render_as(
+        shapes.SubscribeCredits,
+        {"template_id": template_id or None, "credits": credits_of(session().openid, template_id)},
     )
-
-
-# ---- OpenAPI ----------------------------------------------------------------------------------
-
-_MEMBER_REF = obj({"id": ID, "name": STR})
-_NUM_RATE = {
-    "type": ["number", "null"],
-    "minimum": 0,
-    "description": "0..1; null: nobody to count",
-}
-_COUNT = {"type": "integer", "minimum": 0}
-_STATUS = {"type": "string", "enum": list(STATUS_RANK)}
-
-SCHEMAS: dict[str, Any] = {
-    "BranchMemberRef": _MEMBER_REF,
-    "BranchOverviewStudy": {
-        **obj(
-            {
-                "first": DAY,
-                "last": DAY,
-                "members": _COUNT,
-                "participants": _COUNT,
-                "checkins": _COUNT,
-                "rate": _NUM_RATE,
-            }
-        ),
-        "description": "Party members who checked in at least once this month (a rate only).",
-    },
-    "BranchOverviewMeetingKind": {
-        **obj(
-            {
-                "kind": STR,
-                "kind_label": STR,
-                "frequency": {"type": "string", "enum": ["month", "quarter", "year"]},
-                "period": obj({"label": STR, "start": DAY, "end": DAY}),
-                "required": {**_COUNT, "description": "1, or one per party group (党小组会)"},
-                "satisfied": _COUNT,
-                "held": {
-                    **_COUNT,
-                    "description": "Meetings held (ended) this period that count: for 党员大会 "
-                    "and 支委会 only those where more than half of the voting members were "
-                    "present",
-                },
-                "held_without_quorum": {
-                    **_COUNT,
-                    "description": "党员大会 or 支委会 that ended this period without a "
-                    "quorum (nobody recorded present included); they do not satisfy the "
-                    "requirement",
-                },
-                "planned": _COUNT,
-                "next_planned_at": nullable(TIME),
-                "due_by": {**nullable(DAY), "description": "Period end; null when satisfied"},
-                "days_left": INT,
-                "status": _STATUS,
-                "overdue": BOOL,
-                "previous_missed": BOOL,
-            }
-        ),
-        "description": "One required meeting kind in the compliance calendar.",
-    },
-    "BranchOverviewDues": obj(
-        {
-            "month": MONTH,
-            "expected_fen": FEN,
-            "expected_text": STR,
-            "collected_fen": FEN,
-            "collected_text": STR,
-            "rate": _NUM_RATE,
-            "members_due": _COUNT,
-            "members_paid": _COUNT,
-            "members_exempt": _COUNT,
-            "members_unset": _COUNT,
-        }
-    ),
-    "BranchOverviewAlerts": {
-        **obj(
-            {
-                "count": {**_COUNT, "description": "Everything below: people, meetings, messages"},
-                "dues_owing": obj(
-                    {
-                        "count": _COUNT,
-                        "total_fen": FEN,
-                        "total_text": STR,
-                        "members": array(
-                            obj(
-                                {
-                                    "id": ID,
-                                    "name": STR,
-                                    "months": _COUNT,
-                                    "fen": FEN,
-                                    "text": STR,
-                                }
-                            ),
-                            maxItems=ALERT_LIST_MAX,
-                        ),
-                    }
-                ),
-                "six_month_rule": obj(
-                    {
-                        "count": _COUNT,
-                        "levels": array(obj({"level": INT, "count": _COUNT})),
-                        "members": array(
-                            obj(
-                                {
-                                    "id": ID,
-                                    "name": STR,
-                                    "reason": {"type": "string", "enum": ["dues", "meetings"]},
-                                    "reason_label": STR,
-                                    "months": _COUNT,
-                                    "at_least": BOOL,
-                                    "level": INT,
-                                    "since": MONTH,
-                                }
-                            ),
-                            maxItems=ALERT_LIST_MAX,
-                        ),
-                    }
-                ),
-                "lost_contact": obj(
-                    {
-                        "count": _COUNT,
-                        "days": INT,
-                        "members": array(ref("BranchMemberRef"), maxItems=ALERT_LIST_MAX),
-                    }
-                ),
-                "probation_ending": obj(
-                    {
-                        "count": _COUNT,
-                        "members": array(
-                            obj({"id": ID, "name": STR, "ends_on": DAY}), maxItems=ALERT_LIST_MAX
-                        ),
-                    }
-                ),
-                "meetings_due": obj(
-                    {
-                        "count": _COUNT,
-                        "items": array(
-                            obj(
-                                {
-                                    "kind": STR,
-                                    "kind_label": STR,
-                                    "group": nullable(obj({"id": ID, "name": STR})),
-                                    "period_label": STR,
-                                    "due_by": DAY,
-                                    "days_left": INT,
-                                    "status": {"type": "string", "enum": list(DUE)},
-                                    "held_without_quorum": {
-                                        **_COUNT,
-                                        "description": "Held this period without a quorum "
-                                        "(not counted)",
-                                    },
-                                }
-                            )
-                        ),
-                    }
-                ),
-                "dead_messages": {**_COUNT, "description": "Notices that could not be delivered"},
-            }
-        ),
-        "description": "What the secretary's daily digest lists, as data.",
-    },
-    "BranchOverview": obj(
-        {
-            "branch": ref("Branch"),
-            "as_of": DAY,
-            "study": ref("BranchOverviewStudy"),
-            "meetings": array(ref("BranchOverviewMeetingKind")),
-            "dues": ref("BranchOverviewDues"),
-            "alerts": ref("BranchOverviewAlerts"),
-        }
-    ),
-    "BranchMemberItem": obj(
-        {
-            "id": ID,
-            "name": STR,
-            "phone": {"type": "string", "description": "Masked: 138****5678."},
-            "status": {"type": "string", "enum": list(STATUSES)},
-            "status_label": STR,
-            "roles": array(ref("Role")),
-            "group": nullable(obj({"id": ID, "name": STR})),
-            "bound": BOOL,
-            "last_active_on": nullable(DAY),
-        }
-    ),
-    "BranchMemberPage": page_of("BranchMemberItem"),
-    "BranchCodesRequest": obj(
-        {
-            "member_ids": array(ID, minItems=1, maxItems=MAX_CODE_MEMBERS),
-            "branch_id": ID,
-        },
-        ["member_ids"],
-    ),
-    "BranchCodesResponse": {
-        **obj(
-            {
-                "issued": array(
-                    obj(
-                        {
-                            "member": ref("BranchMemberRef"),
-                            "code": {"type": "string", "minLength": 8},
-                            "code_display": {"type": "string", "description": "ABCD-2345"},
-                            "expires_at": TIME,
-                        }
-                    )
-                ),
-                "refused": array(
-                    obj(
-                        {
-                            "member": ref("BranchMemberRef"),
-                            "reason": {"type": "string", "enum": list(REFUSALS)},
-                            "message": STR,
-                        }
-                    )
-                ),
-            }
-        ),
-        "description": "Codes are shown this once (only a hash is kept); earlier unused codes "
-        "of the same members stop working.",
-    },
-    "BranchUnbindResponse": obj(
-        {
-            "member": ref("BranchMemberRef"),
-            "bindings_removed": _COUNT,
-            "sessions_revoked": _COUNT,
-        }
-    ),
-    "CommitteeBranchItem": obj(
-        {
-            "branch": ref("Branch"),
-            "study": obj({"members": _COUNT, "participants": _COUNT, "rate": _NUM_RATE}),
-            "meetings": obj(
-                {
-                    "required": _COUNT,
-                    "satisfied": _COUNT,
-                    "held": _COUNT,
-                    "due": {**_COUNT, "description": "Due soon or overdue"},
-                    "overdue": _COUNT,
-                }
-            ),
-            "dues": obj(
-                {
-                    "expected_fen": FEN,
-                    "expected_text": STR,
-                    "collected_fen": FEN,
-                    "collected_text": STR,
-                    "rate": _NUM_RATE,
-                }
-            ),
-            "alert_count": _COUNT,
-        }
-    ),
-    "CommitteeBranchPage": obj(
-        {
-            **page_of("CommitteeBranchItem")["properties"],
-            "as_of": DAY,
-            "month": MONTH,
-        }
-    ),
-    "SubscribeReport": obj(
-        {
-            "accepted": array(
-                {"type": "string", "minLength": 1, "maxLength": TEMPLATE_ID_MAX},
-                maxItems=MAX_TEMPLATES,
-            )
-        }
-    ),
-    "SubscribeReportResponse": obj(
-        {
-            "template_id": nullable(STR),
-            "recorded": {"type": "integer", "minimum": 0, "maximum": 1},
-            "ignored": array(STR),
-            "credits": _COUNT,
-        }
-    ),
-    "SubscribeCredits": obj({"template_id": nullable(STR), "credits": _COUNT}),
-}
-
-_MEMBER_PARAMS = [
-    BRANCH_PARAM,
-    param("status", {"type": "string", "enum": list(STATUSES)}),
-    param("bound", BOOL, description="true: bound to WeChat; false: not yet"),
-    param("q", {"type": "string", "maxLength": Q_MAX}, description="Part of the name"),
-    param("group_id", ID, description="A party group of the branch"),
-    *PAGE_PARAMS,
-]
-
-PATHS: dict[str, Any] = {
-    "/api/v1/branch/overview": {
-        "get": {
-            "summary": "Branch managers: this month's study rate, meetings, dues and alerts",
-            "security": BEARER,
-            "parameters": [BRANCH_PARAM],
-            "responses": {
-                "200": ok("BranchOverview", "The branch this month"),
-                **errors("400", "401", "403"),
-            },
-        }
-    },
-    "/api/v1/branch/members": {
-        "get": {
-            "summary": "Branch managers: the members, filtered and paginated",
-            "security": BEARER,
-            "parameters": _MEMBER_PARAMS,
-            "responses": {
-                "200": ok("BranchMemberPage", "Members, by id"),
-                **errors("400", "401", "403"),
-            },
-        }
-    },
-    "/api/v1/branch/binding-codes": {
-        "post": {
-            "summary": "Branch managers: issue one-time binding codes (answered once, per member)",
-            "description": "Members already bound, or whose party membership stopped, are "
-            "listed under refused with a reason; a member outside the branch answers 404 and "
-            "nothing is issued.",
-            "security": BEARER,
-            "requestBody": json_body("BranchCodesRequest"),
-            "responses": {
-                "200": ok("BranchCodesResponse", "Codes issued and members refused"),
-                **errors("400", "401", "403"),
-            },
-        }
-    },
-    "/api/v1/branch/members/{member_id}/unbind": {
-        "post": {
-            "summary": "Branch managers: unbind a member's WeChat accounts and end their sessions",
-            "security": BEARER,
-            "parameters": [path_id("member_id")],
-            "responses": {
-                "200": ok("BranchUnbindResponse", "Unbound (no change if not bound)"),
-                **errors("400", "401", "403", "422"),
-            },
-        }
-    },
-    "/api/v1/committee/branches": {
-        "get": {
-            "summary": "Committee admins: every branch of the committee with headline figures",
-            "security": BEARER,
-            "parameters": list(PAGE_PARAMS),
-            "responses": {
-                "200": ok("CommitteeBranchPage", "Branches, by id"),
-                **errors("400", "401", "403"),
-            },
-        }
-    },
-    "/api/v1/subscribe/credits": {
-        "post": {
-            "summary": "Report the subscribe templates I accepted (wx.requestSubscribeMessage)",
-            "description": "One credit for the configured reminder template per report; other "
-            "template ids are ignored and listed back.",
-            "security": BEARER,
-            "requestBody": json_body("SubscribeReport"),
-            "responses": {
-                "200": ok("SubscribeReportResponse", "Recorded"),
-                **errors("400", "401", "403"),
-            },
-        },
-        "get": {
-            "summary": "My remaining subscribe-message credits",
-            "security": BEARER,
-            "responses": {
-                "200": ok("SubscribeCredits", "My credits"),
-                **errors("400", "401", "403"),
-            },
-        },
-    },
-}

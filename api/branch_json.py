@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from api.common import day_text, iso, tz
+from api.shapes.branch import ALERT_LIST_MAX, STATUS_RANK
 from core.clock import local_day
 from handlers.calendar import DUE, Requirement
 from handlers.dues import BranchMonthSummary, LapseAlert, MemberOwing, fen_to_text
@@ -14,10 +15,6 @@ from handlers.overview import BranchFigures
 from handlers.reminders import BranchAlerts, StudyRate
 from models.org import ROLES, Member, mask_phone
 
-# Members named in each alert list (the count says how many there are in all).
-ALERT_LIST_MAX = 20
-# The worst status of a meeting kind's requirements comes first.
-STATUS_RANK = {"overdue": 0, "due_soon": 1, "open": 2, "planned": 3, "ok": 4}
 # The dues figures of the committee's list (the overview has the member counts too).
 HEADLINE_DUES = ("expected_fen", "expected_text", "collected_fen", "collected_text", "rate")
 

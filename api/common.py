@@ -1,25 +1,24 @@
 """Plumbing shared by every /api/v1 module: the blueprint, bodies, queries, sessions, scopes.
 
-A route module (api/v1.py, api/meetings.py, ...) registers its views on ``bp`` and exports
-``SCHEMAS`` and ``PATHS`` for the OpenAPI document (api/openapi.py merges them).
+A route module (api/v1.py, api/meetings.py, ...) registers its views on ``bp``, reads its input
+with ``body`` and ``query`` against the models of api.shapes, and declares each route for the
+OpenAPI document with api.openapi.operation.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.routing import BaseConverter
 
-from api import auth
+from api import auth, shapes
 from api.errors import ApiError, handle
+from api.shapes import INT_MAX
 from core.config import Settings
 from models.api import ApiSession
 from models.org import Branch, Member
@@ -31,48 +30,18 @@ NOT_BOUND = "您的微信尚未绑定党员信息，请先使用支部书记发�
 FORBIDDEN = "没有权限进行此操作。"
 NOT_FOUND = "请求的资源不存在，或您无权查看。"
 
-# Pagination: ?limit= (1..MAX_LIMIT, default DEFAULT_LIMIT) and ?offset= (0..).
+# Pagination: ?limit= (1..api.shapes.MAX_LIMIT, default DEFAULT_LIMIT) and ?offset= (0..).
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-MAX_OFFSET = 1_000_000
-
-KINDS = ("str", "int", "bool", "time", "day", "month", "ids", "raw")
-_MONTH = re.compile(r"\d{4}-\d{2}")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)")
-# Integers the database stores (ids, counts, amounts in fen): PostgreSQL's integer.
-INT_MAX = 2**31 - 1
-# Characters no text field takes: C0 and C1 controls, DEL, the Unicode line and paragraph
-# separators and lone surrogates (which no encoding can store). Multi-line fields keep \n.
-_ONE_LINE_BAD = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_MULTI_LINE_BAD = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
-@dataclass(frozen=True)
-class Field:
-    """One accepted body or query field.
+def _context(*, from_query: bool) -> dict[str, Any]:
+    return {"settings": settings(), "query": from_query}
 
-    kind: ``str`` (at most ``max_len`` characters; ``choices`` limits the values; one line
-    unless ``multiline``, which allows line breaks), ``int`` (``minimum``..``maximum``, within
-    ±INT_MAX), ``bool``, ``time`` (ISO 8601 with an offset → aware datetime), ``day``
-    (YYYY-MM-DD → date), ``month`` (YYYY-MM → the month's first day), ``ids`` (a list of at
-    most ``max_len`` integers from 1 to INT_MAX), ``raw`` (any JSON value, checked by the
-    caller: lists of months, of template ids; its strings are held to the one-line rule).
-    Times, days and months fall within api.earliest_year..api.latest_year. No text takes
-    control characters or lone surrogates.
-    """
 
-    required: bool = True
-    max_len: int = 128
-    kind: str = "str"
-    minimum: int | None = None
-    maximum: int | None = None
-    choices: tuple[str, ...] | None = None
-    multiline: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown field kind {self.kind!r}")
+def check_value(kind: Any, name: str, value: Any) -> Any:
+    """One value of a body (an item of a list) against a type of api.shapes; a refusal names
+    ``name``."""
+    return shapes.check_value(kind, name, value, _context(from_query=False))
 
 
 def settings() -> Settings:
@@ -90,125 +59,6 @@ def iso(at: datetime | None) -> str | None:
 
 def day_text(day: date | None) -> str | None:
     return day.isoformat() if day else None
-
-
-def _invalid(name: str, what: str) -> ApiError:
-    return ApiError(400, "invalid_field", f"字段 {name} {what}")
-
-
-def text_problem(text: str, *, multiline: bool = False) -> str | None:
-    """What is wrong with a text's characters (for "字段 X …"), or None if nothing."""
-    found = (_MULTI_LINE_BAD if multiline else _ONE_LINE_BAD).search(text)
-    if found is None:
-        return None
-    char = found.group()
-    code = f"U+{ord(char):04X}"
-    if "\ud800" <= char <= "\udfff":
-        return f"含有无效字符（{code}，不成对的代理码元），请删除后重试。"
-    if char in "\r\n\u2028\u2029":
-        return f"只能填一行文字，不能含有换行（{code}）。"
-    return f"不能含有控制字符（{code}），请删除后重试。"
-
-
-def _strings(value: Any) -> list[str]:
-    """Every string in a JSON value, keys included (its depth is already bounded)."""
-    found, stack = [], [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            found.append(node)
-        elif isinstance(node, dict):
-            found += node.keys()
-            stack += node.values()
-        elif isinstance(node, list):
-            stack += node
-    return found
-
-
-def _years(name: str, year: int) -> None:
-    api = settings().api
-    first, last = api.earliest_year, api.latest_year
-    if not first <= year <= last:
-        raise _invalid(name, f"的年份应在 {first} 到 {last} 之间。")
-
-
-def convert(name: str, spec: Field, value: Any, *, from_query: bool) -> Any:
-    """Check one present value against its spec; return it converted."""
-    kind = spec.kind
-    if kind == "raw":
-        for text in _strings(value):
-            problem = text_problem(text)
-            if problem:
-                raise _invalid(name, problem)
-        return value
-    if kind == "int":
-        if from_query and isinstance(value, str) and re.fullmatch(r"-?\d{1,12}", value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _invalid(name, "应为整数。")
-        low = max(spec.minimum, -INT_MAX) if spec.minimum is not None else -INT_MAX
-        high = min(spec.maximum, INT_MAX) if spec.maximum is not None else INT_MAX
-        if value < low:
-            raise _invalid(name, f"不能小于 {low}。")
-        if value > high:
-            raise _invalid(name, f"不能大于 {high}。")
-        return value
-    if kind == "bool":
-        if from_query and value in ("true", "false"):
-            return value == "true"
-        if not isinstance(value, bool):
-            raise _invalid(name, "应为 true 或 false。")
-        return value
-    if kind == "ids":
-        if not isinstance(value, list) or not value:
-            raise _invalid(name, "应为非空的整数列表。")
-        if len(value) > spec.max_len:
-            raise _invalid(name, f"最多 {spec.max_len} 项，当前 {len(value)} 项。")
-        if any(
-            isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= INT_MAX for v in value
-        ):
-            raise _invalid(name, f"应为 1 到 {INT_MAX} 之间的整数列表。")
-        return list(dict.fromkeys(value))
-    if not isinstance(value, str):
-        raise _invalid(name, "应为字符串。")
-    problem = text_problem(value, multiline=spec.multiline and kind == "str")
-    if problem:
-        raise _invalid(name, problem)
-    if kind == "str":
-        if spec.required and not value.strip():
-            raise _invalid(name, "不能为空。")
-        if len(value) > spec.max_len:
-            raise _invalid(name, f"最多 {spec.max_len} 字，当前 {len(value)} 字。")
-        if spec.choices is not None and value not in spec.choices:
-            raise _invalid(name, "应为以下之一：" + "、".join(spec.choices) + "。")
-        return value
-    if kind == "time":
-        if not _TIME.fullmatch(value):
-            raise _invalid(name, "应为带时区的 ISO 8601 时间，例如 2026-12-01T14:30:00+08:00。")
-        try:
-            at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise _invalid(name, "不是有效的时间。") from None
-        _years(name, at.year)
-        return at
-    if kind == "day":
-        if not _DAY.fullmatch(value):
-            raise _invalid(name, "应为日期，例如 2026-12-01。")
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            raise _invalid(name, "不是有效的日期。") from None
-        _years(name, day.year)
-        return day
-    # month
-    if not _MONTH.fullmatch(value):
-        raise _invalid(name, "应为月份，例如 2026-12。")
-    try:
-        month = date.fromisoformat(value + "-01")
-    except ValueError:
-        raise _invalid(name, "不是有效的月份。") from None
-    _years(name, month.year)
-    return month
 
 
 def _no_constant(name: str) -> Any:
@@ -254,49 +104,40 @@ def json_body() -> Any:
     return data
 
 
-def body(fields: Mapping[str, Field]) -> dict[str, Any]:
-    """Read the JSON object body: known fields only, each checked, named in any refusal."""
+def body(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
+    """Read the JSON object body against its shape (a model of api.shapes; none: no fields):
+    known fields only, each checked, named in any refusal. Answers the fields given (a null
+    is taken as absent), converted."""
     data = json_body()
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "请求内容须为 JSON 对象。")
     for name in data:
-        if name not in fields:
-            if text_problem(name):  # not shown: it may not even be encodable
-                raise ApiError(400, "unknown_field", "不支持的字段：字段名含有无效字符。")
-            raise ApiError(400, "unknown_field", f"不支持的字段：{name[:40]}")
-    out: dict[str, Any] = {}
-    for name, spec in fields.items():
-        value = data.get(name)
-        if value is None:
-            if spec.required:
-                raise ApiError(400, "missing_field", f"缺少字段：{name}")
-            continue
-        out[name] = convert(name, spec, value, from_query=False)
-    return out
+        if name not in shape.model_fields:
+            raise shapes.unknown(name, from_query=False)
+    given = {name: value for name, value in data.items() if value is not None}
+    return shapes.check(shape, given, _context(from_query=False))
 
 
-def query(fields: Mapping[str, Field]) -> dict[str, Any]:
-    """Read the query string like ``body``: known parameters only, each checked."""
+def query(shape: type[shapes.Request] = shapes.Request) -> dict[str, Any]:
+    """Read the query string like ``body``: known parameters only, each checked; an empty
+    one is taken as absent."""
     for name in request.args:
-        if name not in fields:
-            raise ApiError(400, "unknown_field", f"不支持的参数：{name}")
+        if name not in shape.model_fields:
+            raise shapes.unknown(name, from_query=True)
         if len(request.args.getlist(name)) > 1:
-            raise _invalid(name, "只能出现一次。")
-    out: dict[str, Any] = {}
-    for name, spec in fields.items():
-        value = request.args.get(name)
-        if value is None or value == "":
-            if spec.required:
-                raise ApiError(400, "missing_field", f"缺少参数：{name}")
-            continue
-        out[name] = convert(name, spec, value, from_query=True)
-    return out
+            raise shapes.invalid(name, "只能出现一次。")
+    given = {name: value for name, value in request.args.items() if value != ""}
+    return shapes.check(shape, given, _context(from_query=True))
 
 
-PAGE_FIELDS: dict[str, Field] = {
-    "limit": Field(required=False, kind="int", minimum=1, maximum=MAX_LIMIT),
-    "offset": Field(required=False, kind="int", minimum=0, maximum=MAX_OFFSET),
-}
+def render(answer: shapes.Answer) -> Response:
+    """An answer as JSON; optional fields not set are left out (LoginResponse's member)."""
+    return jsonify(answer.model_dump(mode="json", exclude_unset=True))
+
+
+def render_as(shape: type[shapes.Answer], data: dict[str, Any]) -> Response:
+    """An answer built as a dict, held to its model first."""
+    return render(shape.model_validate(data))
 
 
 def paginate(select: Any, args: Mapping[str, Any], render: Any) -> dict[str, Any]:
@@ -329,35 +170,6 @@ class IdConverter(BaseConverter):
 
     def to_url(self, value: Any) -> str:
         return str(int(value))
-
-
-@functools.cache
-def _public_operations() -> frozenset[tuple[str, str]]:
-    """(path template, method) of the operations the OpenAPI document opens to anyone."""
-    from api.openapi import document
-
-    return frozenset(
-        (path, method)
-        for path, operations in document()["paths"].items()
-        for method, operation in operations.items()
-        if operation.get("security") == []
-    )
-
-
-@bp.before_request
-def _guard() -> None:
-    """Who before what: a route that needs a token answers 401 without a valid one before any
-    of its input is judged; then a path id out of range answers 400 naming the parameter."""
-    rule = request.url_rule
-    if rule is None or request.method == "OPTIONS":
-        return
-    template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-    method = "get" if request.method == "HEAD" else request.method.lower()
-    if (template, method) not in _public_operations():
-        session()
-    for name, value in (request.view_args or {}).items():
-        if isinstance(value, int) and not 0 < value <= INT_MAX:
-            raise _invalid(name, f"应为 1 到 {INT_MAX} 之间的整数。")
 
 
 def session() -> ApiSession:

@@ -10,45 +10,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 
 from api.common import (
     DEFAULT_LIMIT,
-    PAGE_FIELDS,
-    Field,
     body,
     bp,
     branch_for,
-    convert,
+    check_value,
     iso,
     member,
     query,
+    render_as,
     settings,
     tz,
 )
 from api.errors import ApiError
-from api.spec import (
-    BEARER,
-    BOOL,
-    BRANCH_PARAM,
-    FEN,
-    ID,
-    INT,
-    MONTH,
-    PAGE_PARAMS,
-    STR,
-    TIME,
-    array,
-    errors,
-    json_body,
-    nullable,
-    obj,
-    ok,
-    page_of,
-    param,
-    path_id,
-    ref,
-)
+from api.openapi import operation
+from api.shapes import Month
+from api.shapes import dues as shapes
+from api.shapes.dues import MAX_MONTHS, MONTH_STATES, RECENT_ENTRIES
 from core.clock import utcnow
 from handlers.dues import (
     DUES_ROLES,
@@ -78,34 +59,13 @@ from models.dues import (
 )
 from models.org import STATUSES, Member
 
-# Ledger entries shown on GET /dues/me (newest first; the rest stays with the collector).
-RECENT_ENTRIES = 20
-# Months one request may name.
-MAX_MONTHS = 120
-# Above any configured payment cap, below a 32-bit column: the handler refuses with its cap.
-MAX_FEN = 2_000_000_000
-NOTE_CHARS = 200
 # Who may use the collector routes anywhere: the branch's collector roles, committee admins.
 COLLECT_ROLES = (*DUES_ROLES, "committee_admin")
 NOT_COLLECTOR = (
     "只有支部书记、党费收缴员或党委管理员可以办理支部党费。如您已交党费，请提交交纳报告。"
 )
 
-# A month's state for a member (handlers.dues.Book.state).
-MONTH_STATES: dict[str, str] = {
-    "paid": "已交",
-    "owed": "未交",
-    "exempt": "免交",
-    "ahead": "未到期",
-    "before": "尚未开始交纳",
-    "unset": "未设置党费类别",
-    "none": "无需交纳",
-}
-
-AMOUNT = Field(kind="int", minimum=1, maximum=MAX_FEN)
-NOTE = Field(required=False, max_len=NOTE_CHARS)
-REASON = Field(max_len=NOTE_CHARS)
-_MONTH_FIELD = Field(kind="month")
+REFUSED = ("400", "401", "403", "409", "422")
 
 
 # ---- input ----------------------------------------------------------------------------------
@@ -125,10 +85,7 @@ def _months(value: Any, *, contiguous: bool) -> list[date] | None:
         )
     if len(value) > MAX_MONTHS:
         raise _invalid("months", f"最多 {MAX_MONTHS} 个月，当前 {len(value)} 个。")
-    months = [
-        convert(f"months 第 {i} 项", _MONTH_FIELD, v, from_query=False)
-        for i, v in enumerate(value, 1)
-    ]
+    months = [check_value(Month, f"months 第 {i} 项", v) for i, v in enumerate(value, 1)]
     if len(set(months)) != len(months):
         raise _invalid("months", "中有重复的月份，请每个月只写一次。")
     months.sort()
@@ -140,10 +97,11 @@ def _months(value: Any, *, contiguous: bool) -> list[date] | None:
 
 
 def _body_with_months(
-    fields: dict[str, Field], *, contiguous: bool
+    shape: type[shapes.Request], *, contiguous: bool
 ) -> tuple[dict[str, Any], list[date] | None]:
-    """api.common.body plus an optional ``months`` list of "YYYY-MM" (checked by _months)."""
-    data = body({"months": Field(required=False, kind="raw"), **fields})
+    """api.common.body of a shape with an optional ``months`` list of "YYYY-MM" (checked by
+    _months)."""
+    data = body(shape)
     months = _months(data.pop("months", None), contiguous=contiguous)
     return data, months
 
@@ -306,6 +264,11 @@ def _page(items: list[Any], args: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/dues/me")
+@operation(
+    "My dues: amount, months paid and owed, pending report, recent entries",
+    {200: (shapes.DuesMe, "My dues")},
+    errors=("401", "403"),
+)
 def dues_me() -> Response:
     """My dues, as 党费 shows them in the bot: amount, months paid and owed, pending report."""
     m = member()
@@ -324,7 +287,8 @@ def dues_me() -> Response:
     paid_fen = sum(book.paid[p].amount_fen for p in paid)
     owing = m.is_party_member and start is not None
     state = book.state(current, cfg, current)
-    return jsonify(
+    return render_as(
+        shapes.DuesMe,
         {
             "member": {"id": m.id, "name": m.name},
             "branch": {"id": found.branch.id, "name": found.branch.name},
@@ -347,14 +311,20 @@ def dues_me() -> Response:
             **_owed(view.owed),
             "pending_report": reports(found.pending)[0] if found.pending else None,
             "recent": entries(found.recent),
-        }
+        },
     )
 
 
 @bp.post("/dues/reports")
+@operation(
+    "Report a payment I made; it waits for a collector to confirm (交党费)",
+    {201: (shapes.DuesReportCreated, "Reported; waiting for confirmation")},
+    errors=REFUSED,
+    json=shapes.DuesReportRequest,
+)
 def dues_report() -> tuple[Response, int]:
     """交党费: report a payment; it waits for a collector's confirmation."""
-    args, months = _body_with_months({"amount_fen": AMOUNT, "note": NOTE}, contiguous=True)
+    args, months = _body_with_months(shapes.DuesReportRequest, contiguous=True)
     found, plan = report_own_payment(
         member(),
         args["amount_fen"],
@@ -364,23 +334,22 @@ def dues_report() -> tuple[Response, int]:
         note=args.get("note", ""),
     )
     answer = {"report": reports(found)[0], "months": [month_amount(d, f) for d, f in plan]}
-    return jsonify(answer), 201
+    return render_as(shapes.DuesReportCreated, answer), 201
 
 
 # ---- the branch's collectors ----------------------------------------------------------------
 
 
 @bp.get("/dues/branch")
+@operation(
+    "Collectors: a month's dues for the branch and each member's standing",
+    {200: (shapes.DuesBranch, "Summary and members (most months owed first)")},
+    errors=("400", "401", "403"),
+    query=shapes.DuesBranchQuery,
+)
 def dues_branch() -> Response:
     """党费 情况: a month's expected and collected dues, and each member's standing."""
-    args = query(
-        {
-            "branch_id": Field(required=False, kind="int", minimum=1),
-            "month": Field(required=False, kind="month"),
-            "owing": Field(required=False, kind="bool"),
-            **PAGE_FIELDS,
-        }
-    )
+    args = query(shapes.DuesBranchQuery)
     actor = _collector()
     branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
     cfg = settings()
@@ -394,7 +363,8 @@ def dues_branch() -> Response:
         rows = [r for r in rows if bool(r["owed"]) == args["owing"]]
     rows.sort(key=lambda r: (-len(r["owed"]), r["id"]))
     s = view.summary
-    return jsonify(
+    return render_as(
+        shapes.DuesBranch,
         {
             "branch": {"id": branch.id, "name": branch.name},
             "month": month_text(view.month),
@@ -425,58 +395,71 @@ def dues_branch() -> Response:
                 for a in view.alerts
             ],
             "members": _page(rows, args),
-        }
+        },
     )
 
 
 @bp.get("/dues/reports")
+@operation(
+    "Collectors: members' reports in the branch (pending by default)",
+    {200: (shapes.DuesReportPage, "Reports")},
+    errors=("400", "401", "403"),
+    query=shapes.DuesReportsQuery,
+)
 def dues_reports() -> Response:
     """Members' reports in the branch: pending ones (oldest first) by default."""
-    args = query(
-        {
-            "branch_id": Field(required=False, kind="int", minimum=1),
-            "status": Field(required=False, choices=tuple(REPORT_STATUSES)),
-            **PAGE_FIELDS,
-        }
-    )
+    args = query(shapes.DuesReportsQuery)
     actor = _collector()
     branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
     limit, offset = _window(args)
     found, total = branch_reports(
         branch, args.get("status", "pending"), limit=limit, offset=offset
     )
-    return jsonify(_rendered_page(reports(found), total, args))
+    return render_as(shapes.DuesReportPage, _rendered_page(reports(found), total, args))
 
 
 @bp.post("/dues/reports/<id:report_id>/confirm")
+@operation(
+    "Collectors: confirm a pending report; it becomes a ledger entry",
+    {200: (shapes.DuesConfirmed, "Confirmed and recorded")},
+    errors=REFUSED,
+    json=shapes.DuesConfirmRequest,
+)
 def dues_confirm(report_id: int) -> Response:
     """确认党费: the report becomes a ledger entry."""
-    body({})
+    body(shapes.DuesConfirmRequest)
     actor = _collector()
     report, payment = confirm_report_id(actor, report_id, now=utcnow(), settings=settings())
-    return jsonify({"report": reports(report)[0], "payment": entries(payment)[0]})
+    return render_as(
+        shapes.DuesConfirmed, {"report": reports(report)[0], "payment": entries(payment)[0]}
+    )
 
 
 @bp.post("/dues/reports/<id:report_id>/reject")
+@operation(
+    "Collectors: send a pending report back with a reason",
+    {200: (shapes.DuesRejected, "Sent back; nothing recorded")},
+    errors=("400", "401", "403", "409"),
+    json=shapes.DuesReasonRequest,
+)
 def dues_reject(report_id: int) -> Response:
     """退回党费: send the report back with a reason; nothing is recorded."""
-    reason = body({"reason": REASON})["reason"]
+    reason = body(shapes.DuesReasonRequest)["reason"]
     actor = _collector()
     decided = reject_report_id(actor, report_id, reason, now=utcnow())
-    return jsonify({"report": reports(decided)[0]})
+    return render_as(shapes.DuesRejected, {"report": reports(decided)[0]})
 
 
 @bp.get("/dues/payments")
+@operation(
+    "Collectors: the branch's ledger, newest first",
+    {200: (shapes.DuesEntryPage, "Ledger entries")},
+    errors=("400", "401", "403"),
+    query=shapes.DuesPaymentsQuery,
+)
 def dues_payments() -> Response:
     """The branch's ledger, newest first; ``member_id`` narrows it to one member."""
-    args = query(
-        {
-            "branch_id": Field(required=False, kind="int", minimum=1),
-            "member_id": Field(required=False, kind="int", minimum=1),
-            "kind": Field(required=False, choices=tuple(PAYMENT_KINDS)),
-            **PAGE_FIELDS,
-        }
-    )
+    args = query(shapes.DuesPaymentsQuery)
     actor = _collector()
     branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
     limit, offset = _window(args)
@@ -487,21 +470,19 @@ def dues_payments() -> Response:
         limit=limit,
         offset=offset,
     )
-    return jsonify(_rendered_page(entries(found), total, args))
+    return render_as(shapes.DuesEntryPage, _rendered_page(entries(found), total, args))
 
 
 @bp.post("/dues/payments")
+@operation(
+    "Collectors: record dues for a member's months, or a voluntary payment",
+    {201: (shapes.DuesPaymentCreated, "Recorded")},
+    errors=REFUSED,
+    json=shapes.DuesPaymentRequest,
+)
 def dues_pay() -> tuple[Response, int]:
     """收党费: record dues for some months (or the oldest unpaid ones), or a voluntary payment."""
-    args, months = _body_with_months(
-        {
-            "member_id": Field(kind="int", minimum=1),
-            "kind": Field(required=False, choices=("dues", "voluntary")),
-            "amount_fen": AMOUNT,
-            "note": NOTE,
-        },
-        contiguous=False,
-    )
+    args, months = _body_with_months(shapes.DuesPaymentRequest, contiguous=False)
     kind = args.get("kind", "dues")
     if kind == "voluntary" and months is not None:
         raise _invalid("months", "不适用于自愿交纳：自愿交纳单独记账，不对应月份，请去掉 months。")
@@ -517,341 +498,19 @@ def dues_pay() -> tuple[Response, int]:
         note=args.get("note", ""),
     )
     answer = {"payment": entries(done.entry)[0], "goes_up_whole": done.goes_up_whole}
-    return jsonify(answer), 201
+    return render_as(shapes.DuesPaymentCreated, answer), 201
 
 
 @bp.post("/dues/payments/<id:payment_id>/reverse")
+@operation(
+    "Collectors: cancel an entry with a reversal entry (更正党费)",
+    {201: (shapes.DuesReversed, "Reversed; the months may be paid again")},
+    errors=REFUSED,
+    json=shapes.DuesReasonRequest,
+)
 def dues_reverse(payment_id: int) -> tuple[Response, int]:
     """更正党费: a reversal entry cancels the payment; its months may then be paid again."""
-    reason = body({"reason": REASON})["reason"]
+    reason = body(shapes.DuesReasonRequest)["reason"]
     actor = _collector()
     shown = entries(reverse_payment_id(actor, payment_id, reason, now=utcnow()))
-    return jsonify({"reversal": shown[0], "original": shown[1]}), 201
-
-
-# ---- the OpenAPI fragment -------------------------------------------------------------------
-
-TEXT = {"type": "string", "description": 'Display amount, e.g. "120.00元".'}
-OPT_FEN = nullable(FEN)
-OPT_TEXT = nullable(TEXT)
-MONTH_STATE = {"type": "string", "enum": list(MONTH_STATES)}
-OPT_MONTH = nullable(MONTH)
-MONTHS_IN = array(MONTH, minItems=1, maxItems=MAX_MONTHS, uniqueItems=True)
-AMOUNT_IN = {"type": "integer", "minimum": 1, "maximum": MAX_FEN, "description": "Fen (分)."}
-NOTE_IN = {"type": "string", "maxLength": NOTE_CHARS}
-REASON_IN = {"type": "string", "minLength": 1, "maxLength": NOTE_CHARS}
-STATUS_PARAM = param(
-    "status",
-    {"type": "string", "enum": list(REPORT_STATUSES)},
-    description="Default pending (oldest first); decided ones come newest first.",
-)
-
-SCHEMAS: dict[str, Any] = {
-    "DuesPerson": obj({"id": ID, "name": STR}),
-    "DuesMonthAmount": obj({"month": MONTH, "amount_fen": FEN, "amount_text": TEXT}),
-    "DuesEntry": {
-        **obj(
-            {
-                "id": ID,
-                "member": ref("DuesPerson"),
-                "kind": {"type": "string", "enum": list(PAYMENT_KINDS)},
-                "kind_label": STR,
-                "amount_fen": {**FEN, "description": "Fen; negative for a reversal."},
-                "amount_text": TEXT,
-                "months": array(ref("DuesMonthAmount")),
-                "source": {"type": "string", "enum": list(PAYMENT_SOURCES)},
-                "source_label": STR,
-                "note": STR,
-                "report_id": nullable(ID),
-                "reverses": {**nullable(ID), "description": "The entry a reversal cancels."},
-                "reversed_by": {**nullable(ID), "description": "The reversal cancelling it."},
-                "recorded_by": nullable(ref("DuesPerson")),
-                "recorded_at": TIME,
-            }
-        ),
-        "description": "One ledger entry (append-only: a mistake gets a reversal entry).",
-    },
-    "DuesReport": {
-        **obj(
-            {
-                "id": ID,
-                "member": ref("DuesPerson"),
-                "amount_fen": FEN,
-                "amount_text": TEXT,
-                "months": {
-                    **nullable(array(MONTH)),
-                    "description": "null: the oldest unpaid months, chosen on confirmation.",
-                },
-                "note": STR,
-                "status": {"type": "string", "enum": list(REPORT_STATUSES)},
-                "status_label": STR,
-                "reported_at": TIME,
-                "decided_by": nullable(ref("DuesPerson")),
-                "decided_at": nullable(TIME),
-                "decision_note": STR,
-                "payment_id": nullable(ID),
-            }
-        ),
-        "description": "A member's own report of a payment, waiting for a collector.",
-    },
-    "DuesCategory": obj(
-        {
-            "code": {"type": "string", "enum": list(CATEGORIES)},
-            "label": STR,
-            "from_month": MONTH,
-            "base_fen": OPT_FEN,
-            "base_text": OPT_TEXT,
-        }
-    ),
-    "DuesRelief": obj(
-        {
-            "kind": {"type": "string", "enum": ["reduce", "exempt"]},
-            "kind_label": STR,
-            "amount_fen": OPT_FEN,
-            "amount_text": OPT_TEXT,
-            "from_month": MONTH,
-            "until_month": MONTH,
-            "approved_by": STR,
-        }
-    ),
-    "DuesMe": obj(
-        {
-            "member": ref("DuesPerson"),
-            "branch": ref("Branch"),
-            "status": STR,
-            "status_label": STR,
-            "month": {**MONTH, "description": "The current month."},
-            "month_state": MONTH_STATE,
-            "month_state_label": STR,
-            "monthly_fen": {**OPT_FEN, "description": "This month's dues; null if not set."},
-            "monthly_text": OPT_TEXT,
-            "category": nullable(ref("DuesCategory")),
-            "relief": nullable(ref("DuesRelief")),
-            "start_month": OPT_MONTH,
-            "prepay_until": {**OPT_MONTH, "description": "The last month payable in advance."},
-            "paid_months": {
-                **array(MONTH),
-                "description": "Months paid, from January of this year on (advance included).",
-            },
-            "paid_fen": FEN,
-            "paid_text": TEXT,
-            "owed": {
-                **array(ref("DuesMonthAmount")),
-                "description": "Every unpaid month through this one, earlier years included.",
-            },
-            "owed_fen": FEN,
-            "owed_text": TEXT,
-            "pending_report": nullable(ref("DuesReport")),
-            "recent": {
-                **array(ref("DuesEntry"), maxItems=RECENT_ENTRIES),
-                "description": f"The newest {RECENT_ENTRIES} ledger entries.",
-            },
-        }
-    ),
-    "DuesReportRequest": obj(
-        {"months": MONTHS_IN, "amount_fen": AMOUNT_IN, "note": NOTE_IN}, ["amount_fen"]
-    ),
-    "DuesReportCreated": obj(
-        {
-            "report": ref("DuesReport"),
-            "months": {
-                **array(ref("DuesMonthAmount")),
-                "description": "The months the report covers, as checked now.",
-            },
-        }
-    ),
-    "DuesBranchSummary": obj(
-        {
-            "expected_fen": FEN,
-            "expected_text": TEXT,
-            "collected_fen": FEN,
-            "collected_text": TEXT,
-            "rate": {"oneOf": [{"type": "number"}, {"type": "null"}]},
-            "rate_text": STR,
-            "members_due": INT,
-            "members_paid": INT,
-            "members_owing": INT,
-            "members_exempt": INT,
-            "members_unset": INT,
-        }
-    ),
-    "DuesAlert": obj(
-        {
-            "member": ref("DuesPerson"),
-            "reason": {"type": "string", "enum": ["dues", "meetings"]},
-            "reason_label": STR,
-            "months": INT,
-            "at_least": BOOL,
-            "level": INT,
-            "since": MONTH,
-        }
-    ),
-    "DuesBranchMember": obj(
-        {
-            "id": ID,
-            "name": STR,
-            "status": STR,
-            "status_label": STR,
-            "month_state": MONTH_STATE,
-            "month_state_label": STR,
-            "month_due_fen": OPT_FEN,
-            "month_due_text": OPT_TEXT,
-            "month_paid_fen": OPT_FEN,
-            "month_paid_text": OPT_TEXT,
-            "owed": array(ref("DuesMonthAmount")),
-            "owed_fen": FEN,
-            "owed_text": TEXT,
-        }
-    ),
-    "DuesBranchMemberPage": page_of("DuesBranchMember"),
-    "DuesBranch": obj(
-        {
-            "branch": ref("Branch"),
-            "month": MONTH,
-            "summary": ref("DuesBranchSummary"),
-            "pending_reports": INT,
-            "alerts": array(ref("DuesAlert")),
-            "members": ref("DuesBranchMemberPage"),
-        }
-    ),
-    "DuesReportPage": page_of("DuesReport"),
-    "DuesEntryPage": page_of("DuesEntry"),
-    "DuesConfirmRequest": obj({}, []),
-    "DuesConfirmed": obj({"report": ref("DuesReport"), "payment": ref("DuesEntry")}),
-    "DuesReasonRequest": obj({"reason": REASON_IN}),
-    "DuesRejected": obj({"report": ref("DuesReport")}),
-    "DuesPaymentRequest": obj(
-        {
-            "member_id": ID,
-            "kind": {"type": "string", "enum": ["dues", "voluntary"], "default": "dues"},
-            "months": {
-                **MONTHS_IN,
-                "description": "Omit for the oldest unpaid months; never with voluntary.",
-            },
-            "amount_fen": AMOUNT_IN,
-            "note": NOTE_IN,
-        },
-        ["member_id", "amount_fen"],
-    ),
-    "DuesPaymentCreated": obj(
-        {
-            "payment": ref("DuesEntry"),
-            "goes_up_whole": {
-                **BOOL,
-                "description": "A voluntary payment large enough to go upward whole.",
-            },
-        }
-    ),
-    "DuesReversed": obj({"reversal": ref("DuesEntry"), "original": ref("DuesEntry")}),
-}
-
-MONTH_PARAM = param("month", MONTH, description="YYYY-MM; default the current month.")
-OWING_PARAM = param(
-    "owing", BOOL, description="true: only members owing something; false: only the others."
-)
-
-PATHS: dict[str, Any] = {
-    "/api/v1/dues/me": {
-        "get": {
-            "summary": "My dues: amount, months paid and owed, pending report, recent entries",
-            "security": BEARER,
-            "responses": {"200": ok("DuesMe", "My dues"), **errors("401", "403")},
-        }
-    },
-    "/api/v1/dues/reports": {
-        "post": {
-            "summary": "Report a payment I made; it waits for a collector to confirm (交党费)",
-            "security": BEARER,
-            "requestBody": json_body("DuesReportRequest"),
-            "responses": {
-                "201": ok("DuesReportCreated", "Reported; waiting for confirmation"),
-                **errors("400", "401", "403", "409", "422"),
-            },
-        },
-        "get": {
-            "summary": "Collectors: members' reports in the branch (pending by default)",
-            "security": BEARER,
-            "parameters": [BRANCH_PARAM, STATUS_PARAM, *PAGE_PARAMS],
-            "responses": {
-                "200": ok("DuesReportPage", "Reports"),
-                **errors("400", "401", "403"),
-            },
-        },
-    },
-    "/api/v1/dues/reports/{report_id}/confirm": {
-        "post": {
-            "summary": "Collectors: confirm a pending report; it becomes a ledger entry",
-            "security": BEARER,
-            "parameters": [path_id("report_id")],
-            "requestBody": {**json_body("DuesConfirmRequest"), "required": False},
-            "responses": {
-                "200": ok("DuesConfirmed", "Confirmed and recorded"),
-                **errors("400", "401", "403", "409", "422"),
-            },
-        }
-    },
-    "/api/v1/dues/reports/{report_id}/reject": {
-        "post": {
-            "summary": "Collectors: send a pending report back with a reason",
-            "security": BEARER,
-            "parameters": [path_id("report_id")],
-            "requestBody": json_body("DuesReasonRequest"),
-            "responses": {
-                "200": ok("DuesRejected", "Sent back; nothing recorded"),
-                **errors("400", "401", "403", "409"),
-            },
-        }
-    },
-    "/api/v1/dues/branch": {
-        "get": {
-            "summary": "Collectors: a month's dues for the branch and each member's standing",
-            "security": BEARER,
-            "parameters": [BRANCH_PARAM, MONTH_PARAM, OWING_PARAM, *PAGE_PARAMS],
-            "responses": {
-                "200": ok("DuesBranch", "Summary and members (most months owed first)"),
-                **errors("400", "401", "403"),
-            },
-        }
-    },
-    "/api/v1/dues/payments": {
-        "get": {
-            "summary": "Collectors: the branch's ledger, newest first",
-            "security": BEARER,
-            "parameters": [
-                BRANCH_PARAM,
-                param(
-                    "member_id",
-                    ID,
-                    description="Only this member's entries (a member of the branch).",
-                ),
-                param("kind", {"type": "string", "enum": list(PAYMENT_KINDS)}),
-                *PAGE_PARAMS,
-            ],
-            "responses": {
-                "200": ok("DuesEntryPage", "Ledger entries"),
-                **errors("400", "401", "403"),
-            },
-        },
-        "post": {
-            "summary": "Collectors: record dues for a member's months, or a voluntary payment",
-            "security": BEARER,
-            "requestBody": json_body("DuesPaymentRequest"),
-            "responses": {
-                "201": ok("DuesPaymentCreated", "Recorded"),
-                **errors("400", "401", "403", "409", "422"),
-            },
-        },
-    },
-    "/api/v1/dues/payments/{payment_id}/reverse": {
-        "post": {
-            "summary": "Collectors: cancel an entry with a reversal entry (更正党费)",
-            "security": BEARER,
-            "parameters": [path_id("payment_id")],
-            "requestBody": json_body("DuesReasonRequest"),
-            "responses": {
-                "201": ok("DuesReversed", "Reversed; the months may be paid again"),
-                **errors("400", "401", "403", "409", "422"),
-            },
-        }
-    },
-}
+    return render_as(shapes.DuesReversed, {"reversal": shown[0], "original": shown[1]}), 201

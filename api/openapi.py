@@ -1,119 +1,41 @@
-"""The OpenAPI 3.1 contract of /api/v1, served at /api/v1/openapi.json and checked by tests."""
+"""The OpenAPI 3.1 contract of /api/v1, served at /api/v1/openapi.json and checked by tests.
+
+spectree generates it from the routes and the pydantic models (api/shapes) each route declares
+with ``operation``; routes validate their own input with api.common.body and query, so spectree
+only documents (``skip_validation``). The document also tells ``_guard`` which operations are
+open to anyone.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
+import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from api.spec import BEARER, BOOL, DAY, INT, STR, TIME
-from api.spec import errors as _errors
-from api.spec import json_body as _body
-from api.spec import obj as _obj
-from api.spec import ok as _ok
-from api.spec import ref as _ref
+from flask import Flask, request
+from spectree import Response, SpecTree
 
-# Route modules whose SCHEMAS and PATHS join the document (each registers views on the
-# blueprint in api.common).
+from api.common import INT_MAX, IdConverter, bp, session
+from api.shapes import Error, invalid
+
+# Route modules that register views on the blueprint in api.common (api.v1 is imported by
+# api.init_app itself).
 MODULES: tuple[str, ...] = ("api.meetings", "api.dues", "api.branch")
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        **_obj(
-            {
-                "errcode": {
-                    "type": "string",
-                    "pattern": "^[a-z_]+$",
-                    "description": "Stable code of the kind of error, for programs.",
-                },
-                "errmsg": {"type": "string", "minLength": 1, "description": "中文说明，给用户看"},
-            }
-        ),
-        "description": "Every error under /api/v1 has this shape.",
-    },
-    "Role": _obj({"code": STR, "label": STR}),
-    "Branch": _obj({"id": INT, "name": STR}),
-    "Member": _obj(
-        {
-            "id": INT,
-            "name": STR,
-            "phone": {"type": "string", "description": "Masked: 138****5678."},
-            "status": STR,
-            "status_label": STR,
-            "branch": _ref("Branch"),
-            "roles": {"type": "array", "items": _ref("Role")},
-        }
-    ),
-    "Topic": _obj(
-        {
-            "id": INT,
-            "day": DAY,
-            "title": STR,
-            "content": STR,
-            "url": STR,
-        }
-    ),
-    "Checkin": _obj(
-        {
-            "id": INT,
-            "day": DAY,
-            "topic_id": {"type": ["integer", "null"]},
-            "reflection": STR,
-            "source": {"type": "string", "enum": ["bot", "api"]},
-            "created_at": TIME,
-            "updated_at": TIME,
-        }
-    ),
-    "Week": _obj(
-        {
-            "week_start": DAY,
-            "days_checked": {
-                "type": "array",
-                "items": BOOL,
-                "minItems": 7,
-                "maxItems": 7,
-                "description": "Monday to Sunday.",
-            },
-            "days_count": {"type": "integer", "minimum": 0, "maximum": 7},
-            "streak": {"type": "integer", "minimum": 0},
-            "total": {"type": "integer", "minimum": 0},
-        }
-    ),
-    "LoginRequest": _obj({"code": {"type": "string", "minLength": 1, "maxLength": 128}}),
-    "LoginResponse": _obj(
-        {
-            "token": {"type": "string", "minLength": 1},
-            "expires_at": TIME,
-            "bound": BOOL,
-            "member": _ref("Member"),
-        },
-        ["token", "expires_at", "bound"],
-    ),
-    "BindRequest": _obj({"code": {"type": "string", "minLength": 1, "maxLength": 64}}),
-    "BindResponse": _obj({"bound": {"const": True}, "member": _ref("Member")}),
-    "StudyToday": _obj(
-        {
-            "day": DAY,
-            "topic": {"oneOf": [_ref("Topic"), {"type": "null"}]},
-            "checked_in": BOOL,
-        }
-    ),
-    "CheckinRequest": _obj({"reflection": {"type": "string"}}, []),
-    "CheckinResponse": _obj(
-        {
-            "created": BOOL,
-            "checkin": _ref("Checkin"),
-            "topic": {"oneOf": [_ref("Topic"), {"type": "null"}]},
-            "week": _ref("Week"),
-        }
-    ),
-    "StudyMe": _obj(
-        {
-            "week": _ref("Week"),
-            "recent": {"type": "array", "items": _ref("Checkin"), "maxItems": 30},
-        }
-    ),
-}
+DESCRIPTION = (
+    "Times are ISO 8601 with +08:00; days are YYYY-MM-DD. Every error is "
+    '{"errcode": "<stable code>", "errmsg": "<中文说明>"}. Unknown body fields are '
+    "refused. Send the login token as `Authorization: Bearer <token>`: a route that "
+    "needs it answers 401 before it looks at anything else. Bodies are JSON (415 "
+    "otherwise), nested at most api.max_json_depth deep; text takes no control "
+    "characters (multi-line fields keep line breaks) and no lone surrogates; integers "
+    "and ids are at most 2147483647; times, days and months fall within "
+    "api.earliest_year..api.latest_year. A busy database answers 503 with Retry-After."
+)
 
 ERROR_TEXT = {
     "400": "Validation failed (errmsg names the field), unknown field, bad JSON, refused code",
@@ -130,149 +52,197 @@ ERROR_TEXT = {
     "502": "WeChat unavailable",
     "503": "Database busy after a short retry; try again after Retry-After seconds",
 }
-
-
-PATHS: dict[str, Any] = {
-    "/api/v1/login": {
-        "post": {
-            "summary": "Exchange a wx.login code (jscode2session) for a session token",
-            "security": [],
-            "requestBody": _body("LoginRequest"),
-            "responses": {
-                "200": _ok("LoginResponse", "Logged in; bound says whether a member is linked"),
-                **_errors("400", "403", "429", "502"),
-            },
-        }
-    },
-    "/api/v1/bind": {
-        "post": {
-            "summary": "Bind the account with a secretary's one-time code",
-            "security": BEARER,
-            "requestBody": _body("BindRequest"),
-            "responses": {
-                "200": _ok("BindResponse", "Bound"),
-                **_errors("400", "401", "409", "429"),
-            },
-        }
-    },
-    "/api/v1/me": {
-        "get": {
-            "summary": "My profile, branch and roles",
-            "security": BEARER,
-            "responses": {"200": _ok("Member", "The member"), **_errors("401", "403")},
-        }
-    },
-    "/api/v1/study/today": {
-        "get": {
-            "summary": "Today's study topic and whether I checked in",
-            "security": BEARER,
-            "responses": {"200": _ok("StudyToday", "Today"), **_errors("401", "403")},
-        }
-    },
-    "/api/v1/study/checkins": {
-        "post": {
-            "summary": "Check in for today with an optional reflection (a repeat updates it)",
-            "security": BEARER,
-            "requestBody": _body("CheckinRequest"),
-            "responses": {
-                "201": _ok("CheckinResponse", "Checked in"),
-                "200": _ok("CheckinResponse", "Already checked in today; reflection updated"),
-                **_errors("400", "401", "403"),
-            },
-        }
-    },
-    "/api/v1/study/me": {
-        "get": {
-            "summary": "My week, streak, total and recent check-ins",
-            "security": BEARER,
-            "responses": {"200": _ok("StudyMe", "My study"), **_errors("401", "403")},
-        }
-    },
-    "/api/v1/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "OpenAPI 3.1",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                **_errors(),
-            },
-        }
-    },
+# Statuses any operation may answer.
+ALWAYS = ("404", "405", "413", "500", "503")
+BEARER = [{"bearer": []}]
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait (api.busy_retry_after_seconds)",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
+ID = {"type": "integer", "minimum": 1}
 
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "zhibu mini-program API",
-        "version": "1",
-        "description": (
-            "Times are ISO 8601 with +08:00; days are YYYY-MM-DD. Every error is "
-            '{"errcode": "<stable code>", "errmsg": "<中文说明>"}. Unknown body fields are '
-            "refused. Send the login token as `Authorization: Bearer <token>`: a route that "
-            "needs it answers 401 before it looks at anything else. Bodies are JSON (415 "
-            "otherwise), nested at most api.max_json_depth deep; text takes no control "
-            "characters (multi-line fields keep line breaks) and no lone surrogates; integers "
-            "and ids are at most 2147483647; times, days and months fall within "
-            "api.earliest_year..api.latest_year. A busy database answers 503 with Retry-After."
-        ),
-    },
-    "servers": [{"url": "/"}],
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "responses": {
-            f"E{code}": {
-                "description": text,
-                "content": {"application/json": {"schema": _ref("Error")}},
-                **(
-                    {
-                        "headers": {
-                            "Retry-After": {
-                                "description": "Seconds to wait (api.busy_retry_after_seconds)",
-                                "required": True,
-                                "schema": {"type": "integer", "minimum": 1},
-                            }
-                        }
-                    }
-                    if code == "503"
-                    else {}
-                ),
-            }
-            for code, text in ERROR_TEXT.items()
-        },
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-    },
-}
+_NAMED: dict[str, Any] = {}
 
 
-def _merge() -> None:
+def _component_name(model: Any) -> str:
+    """A model's component name is its class name, which no other model may have."""
+    name = model.__name__
+    if _NAMED.setdefault(name, model) is not model:
+        raise RuntimeError(f"two models are named {name}: {model!r} and {_NAMED[name]!r}")
+    return name
+
+
+SPEC = SpecTree(
+    "flask",
+    mode="strict",  # only the routes declared with ``operation``
+    annotations=False,
+    naming_strategy=_component_name,
+    nested_naming_strategy=lambda _parent, child: child,
+    title="zhibu mini-program API",
+    version="1",
+    description=DESCRIPTION,
+)
+
+
+class Answers(Response):
+    """The statuses an operation declares, and only those: spectree would add its own
+    validation-error status to every operation, but our routes validate in api.common and
+    declare 400 themselves where it can happen."""
+
+    def add_model(
+        self, code: int, model: Any, replace: bool = True, description: str | None = None
+    ) -> None:
+        if replace:
+            super().add_model(code, model, replace, description)
+
+
+def operation(
+    summary: str,
+    ok: dict[int, tuple[Any, str]],
+    *,
+    errors: tuple[str, ...] = (),
+    json: Any = None,
+    query: Any = None,
+    public: bool = False,
+    description: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Document a route: its summary (and a longer ``description``), its request body
+    (``json``) or query model, its answers by status (``ok``: status -> (model,
+    description)), the error statuses it may answer besides those any route may
+    (``errors``), and whether it needs no token (``public``)."""
+    statuses = {code: (Error, ERROR_TEXT[code]) for code in (*ALWAYS, *errors)}
+    if json is not None:
+        statuses["415"] = (Error, ERROR_TEXT["415"])
+    statuses.update({str(code): answer for code, answer in ok.items()})
+    answers = Answers(**{f"HTTP_{code}": answer for code, answer in statuses.items()})
+    declare = SPEC.validate(
+        json=json,
+        query=query,
+        resp=answers,
+        security=[] if public else BEARER,
+        skip_validation=True,
+    )
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        documented = declare(view)
+        # spectree reads the summary and description off the docstring
+        documented.__doc__ = f"{summary}\n\n{description}" if description else summary
+        return documented
+
+    return decorate
+
+
+def _error(code: str) -> dict[str, Any]:
+    return {
+        "description": ERROR_TEXT[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _generated() -> dict[str, Any]:
+    """spectree's document of the declared routes, read off a scratch app holding the
+    blueprint (the document does not depend on any app's settings)."""
+    app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
+    app.register_blueprint(bp)
+    with app.app_context():
+        return copy.deepcopy(SPEC.spec)
+
+
+def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without pydantic's title, null default and null branch (an
+    absent or empty parameter is the absent value)."""
+    schema = {k: v for k, v in schema.items() if k != "title" and (k, v) != ("default", None)}
+    branches = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    return schema
+
+
+def _tidy(operation_doc: dict[str, Any]) -> None:
+    for param in operation_doc.get("parameters", []):
+        if param["in"] == "path" and param.get("schema") is None:  # our ``id`` converter
+            param["schema"] = dict(ID)
+        elif param["in"] == "query":
+            param["schema"] = _query_schema(param["schema"])
+            if not param.get("required"):  # ?name= is taken as leaving it out
+                param["allowEmptyValue"] = True
+        if not param.get("description"):
+            param.pop("description", None)
+    for status, answer in operation_doc["responses"].items():
+        if status == "503" and "$ref" not in answer:
+            answer["headers"] = copy.deepcopy(RETRY_AFTER)
+    for key in ("tags", "description"):
+        if not operation_doc.get(key):
+            operation_doc.pop(key, None)
+
+
+_BUILDING = threading.Lock()  # two first requests at once build it once
+
+
+def _document() -> dict[str, Any]:
+    with _BUILDING:
+        return _built()
+
+
+@functools.cache
+def _built() -> dict[str, Any]:
+    importlib.import_module("api.v1")
     for name in MODULES:
-        module = importlib.import_module(name)
-        for kind, mine, theirs in (
-            ("schema", SCHEMAS, module.SCHEMAS),
-            ("path", PATHS, module.PATHS),
-        ):
-            clash = set(mine) & set(theirs)
-            if clash:
-                raise RuntimeError(f"{name} redefines {kind}s {sorted(clash)}")
-            mine.update(theirs)
-
-
-def _bodies_may_be_415() -> None:
-    """Any body may come with a Content-Type that is not JSON: 415 on every such method."""
-    for operations in PATHS.values():
-        for method, operation in operations.items():
-            if method in ("post", "put", "patch"):
-                operation["responses"].setdefault("415", {"$ref": "#/components/responses/E415"})
-
-
-_merge()
-_bodies_may_be_415()
+        importlib.import_module(name)
+    doc = _generated()
+    schemas = doc["components"]["schemas"]
+    for operations in doc["paths"].values():
+        for operation_doc in operations.values():
+            _tidy(operation_doc)
+            body = operation_doc.get("requestBody")
+            if body:  # a body with no fields may be left out
+                name = body["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
+                body["required"] = bool(schemas[name].get("properties"))
+    doc["servers"] = [{"url": "/"}]
+    doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    for key in ("tags", "security"):
+        if not doc.get(key):
+            doc.pop(key, None)
+    for operations in doc["paths"].values():
+        for method, operation_doc in operations.items():
+            if method in ("post", "put", "patch"):  # any body may come as something not JSON
+                operation_doc["responses"].setdefault("415", _error("415"))
+    return doc
 
 
 def document() -> dict[str, Any]:
     """Return a copy of the OpenAPI document."""
-    return copy.deepcopy(DOCUMENT)
+    return copy.deepcopy(_document())
+
+
+@functools.cache
+def _public_operations() -> frozenset[tuple[str, str]]:
+    """(path template, method) of the operations the OpenAPI document opens to anyone."""
+    return frozenset(
+        (path, method)
+        for path, operations in _document()["paths"].items()
+        for method, operation_doc in operations.items()
+        if operation_doc.get("security") == []
+    )
+
+
+@bp.before_request
+def _guard() -> None:
+    """Who before what: a route that needs a token answers 401 without a valid one before any
+    of its input is judged; then a path id out of range answers 400 naming the parameter."""
+    rule = request.url_rule
+    if rule is None or request.method == "OPTIONS":
+        return
+    template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    if (template, method) not in _public_operations():
+        session()
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, int) and not 0 < value <= INT_MAX:
+            raise invalid(name, f"应为 1 到 {INT_MAX} 之间的整数。")

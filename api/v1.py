@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Response, jsonify
 
 from api import auth
 from api.common import (
-    Field,
     body,
     bp,
     client_address,
     day_text,
     iso,
     member,
+    render,
     session,
     tz,
 )
 from api.common import settings as _settings
+from api.openapi import operation
+from api.shapes import v1 as shapes
 from core.clock import utcnow
 from handlers import accounts
 from handlers.study import MemberWeek, check_in, study_day, study_record
@@ -34,59 +35,60 @@ RECENT_CHECKINS = 30
 # ---- representations -------------------------------------------------------------------------
 
 
-def profile(m: Member) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "name": m.name,
-        "phone": mask_phone(m.phone),
-        "status": m.status,
-        "status_label": m.status_label,
-        "branch": {"id": m.branch.id, "name": m.branch.name},
-        "roles": [{"code": r, "label": ROLES.get(r, r)} for r in sorted(m.role_set)],
-    }
+def profile(m: Member) -> shapes.Member:
+    return shapes.Member(
+        id=m.id,
+        name=m.name,
+        phone=mask_phone(m.phone),
+        status=m.status,
+        status_label=m.status_label,
+        branch=shapes.Branch(id=m.branch.id, name=m.branch.name),
+        roles=[shapes.Role(code=r, label=ROLES.get(r, r)) for r in sorted(m.role_set)],
+    )
 
 
-def topic_json(t: StudyTopic | None) -> dict[str, Any] | None:
+def topic_json(t: StudyTopic | None) -> shapes.Topic | None:
     if t is None:
         return None
-    return {
-        "id": t.id,
-        "day": day_text(t.day),
-        "title": t.title,
-        "content": t.content,
-        "url": t.url,
-    }
+    return shapes.Topic(id=t.id, day=day_text(t.day), title=t.title, content=t.content, url=t.url)
 
 
-def checkin_json(c: StudyCheckin) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "day": day_text(c.day),
-        "topic_id": c.topic_id,
-        "reflection": c.reflection,
-        "source": c.source,
-        "created_at": iso(c.created_at),
-        "updated_at": iso(c.updated_at),
-    }
+def checkin_json(c: StudyCheckin) -> shapes.Checkin:
+    return shapes.Checkin(
+        id=c.id,
+        day=day_text(c.day),
+        topic_id=c.topic_id,
+        reflection=c.reflection,
+        source=c.source,
+        created_at=iso(c.created_at),
+        updated_at=iso(c.updated_at),
+    )
 
 
-def week_json(week: MemberWeek) -> dict[str, Any]:
-    return {
-        "week_start": day_text(week.week_start),
-        "days_checked": week.days_checked,
-        "days_count": week.days_count,
-        "streak": week.streak,
-        "total": week.total,
-    }
+def week_json(week: MemberWeek) -> shapes.Week:
+    return shapes.Week(
+        week_start=day_text(week.week_start),
+        days_checked=week.days_checked,
+        days_count=week.days_count,
+        streak=week.streak,
+        total=week.total,
+    )
 
 
 # ---- routes ---------------------------------------------------------------------------------
 
 
 @bp.post("/login")
+@operation(
+    "Exchange a wx.login code (jscode2session) for a session token",
+    {200: (shapes.LoginResponse, "Logged in; bound says whether a member is linked")},
+    errors=("400", "403", "429", "502"),
+    json=shapes.LoginRequest,
+    public=True,
+)
 def login() -> Response:
     """Exchange a wx.login code for a session token."""
-    code = body({"code": Field(max_len=128)})["code"]
+    code = body(shapes.LoginRequest)["code"]
     settings = _settings()
     done = accounts.login(
         code,
@@ -95,67 +97,94 @@ def login() -> Response:
         settings=settings,
         now=utcnow(),
     )
-    answer: dict[str, Any] = {
-        "token": auth.token_for(settings, done.session),
-        "expires_at": iso(done.session.expires_at),
-        "bound": done.member is not None,
-    }
+    answer = shapes.LoginResponse(
+        token=auth.token_for(settings, done.session),
+        expires_at=iso(done.session.expires_at),
+        bound=done.member is not None,
+    )
     if done.member is not None:
-        answer["member"] = profile(done.member)
-    return jsonify(answer)
+        answer.member = profile(done.member)
+    return render(answer)
 
 
 @bp.post("/bind")
+@operation(
+    "Bind the account with a secretary's one-time code",
+    {200: (shapes.BindResponse, "Bound")},
+    errors=("400", "401", "409", "429"),
+    json=shapes.BindRequest,
+)
 def bind_account() -> Response:
     """Bind the logged-in mini-program account with a secretary's one-time code."""
-    code = body({"code": Field(max_len=64)})["code"]
+    code = body(shapes.BindRequest)["code"]
     bound = accounts.bind_account(session().openid, code, settings=_settings(), now=utcnow())
-    return jsonify({"bound": True, "member": profile(bound)})
+    return render(shapes.BindResponse(bound=True, member=profile(bound)))
 
 
 @bp.get("/me")
+@operation(
+    "My profile, branch and roles", {200: (shapes.Member, "The member")}, errors=("401", "403")
+)
 def me() -> Response:
-    return jsonify(profile(member()))
+    return render(profile(member()))
 
 
 @bp.get("/study/today")
+@operation(
+    "Today's study topic and whether I checked in",
+    {200: (shapes.StudyToday, "Today")},
+    errors=("401", "403"),
+)
 def study_today() -> Response:
     today = study_day(member(), now=utcnow(), tz=tz())
-    return jsonify(
-        {
-            "day": day_text(today.day),
-            "topic": topic_json(today.topic),
-            "checked_in": today.checked_in,
-        }
+    return render(
+        shapes.StudyToday(
+            day=day_text(today.day), topic=topic_json(today.topic), checked_in=today.checked_in
+        )
     )
 
 
 @bp.post("/study/checkins")
+@operation(
+    "Check in for today with an optional reflection (a repeat updates it)",
+    {
+        201: (shapes.CheckinResponse, "Checked in"),
+        200: (shapes.CheckinResponse, "Already checked in today; reflection updated"),
+    },
+    errors=("400", "401", "403"),
+    json=shapes.CheckinRequest,
+)
 def study_checkin() -> tuple[Response, int]:
     """Check in for today, as 学习 does in the bot (a repeat updates the reflection)."""
     max_chars = _settings().study.reflection_max_chars
-    reflection = body(
-        {"reflection": Field(required=False, max_len=max_chars, multiline=True)}
-    ).get("reflection", "")
+    reflection = body(shapes.CheckinRequest).get("reflection", "")
     done = check_in(member(), reflection, now=utcnow(), tz=tz(), max_chars=max_chars, source="api")
-    answer = {
-        "created": done.result.created,
-        "checkin": checkin_json(done.result.checkin),
-        "topic": topic_json(done.result.topic),
-        "week": week_json(done.week),
-    }
-    return jsonify(answer), 201 if done.result.created else 200
+    answer = shapes.CheckinResponse(
+        created=done.result.created,
+        checkin=checkin_json(done.result.checkin),
+        topic=topic_json(done.result.topic),
+        week=week_json(done.week),
+    )
+    return render(answer), 201 if done.result.created else 200
 
 
 @bp.get("/study/me")
+@operation(
+    "My week, streak, total and recent check-ins",
+    {200: (shapes.StudyMe, "My study")},
+    errors=("401", "403"),
+)
 def study_me() -> Response:
     record = study_record(member(), now=utcnow(), tz=tz(), recent=RECENT_CHECKINS)
-    return jsonify(
-        {"week": week_json(record.week), "recent": [checkin_json(c) for c in record.recent]}
+    return render(
+        shapes.StudyMe(
+            week=week_json(record.week), recent=[checkin_json(c) for c in record.recent]
+        )
     )
 
 
 @bp.get("/openapi.json")
+@operation("This document", {200: (shapes.OpenApiDocument, "OpenAPI 3.1")}, public=True)
 def openapi() -> Response:
     from api.openapi import document
 
