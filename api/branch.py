@@ -34,7 +34,6 @@ from api.common import (
     DEFAULT_LIMIT,
     body,
     bp,
-    branch_for,
     day_text,
     iso,
     member,
@@ -51,6 +50,7 @@ from api.shapes.branch import MAX_TEMPLATES, TEMPLATE_ID_MAX
 from core.clock import utcnow
 from handlers import overview
 from handlers.binding import format_code
+from handlers.branches import branch_acted_for
 from handlers.roster.codes import REFUSALS, issue_branch_codes
 from handlers.roster.members import list_members, unbind_member
 from handlers.subscribe import credits_of, report_accepted
@@ -91,7 +91,7 @@ def _page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, An
 def branch_overview() -> Response:
     """This month at a glance: study rate, required meetings, dues, and the digest's alerts."""
     args = query(shapes.BranchQuery)
-    branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
+    branch = branch_acted_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
     settings = _settings()
     view = overview.branch_overview(branch, utcnow(), settings)
     figures = view.figures
@@ -118,7 +118,7 @@ def branch_overview() -> Response:
 def branch_members() -> Response:
     """The branch's members, filtered by status, binding, name and party group."""
     args = query(shapes.BranchMembersQuery)
-    branch = branch_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
+    branch = branch_acted_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
     limit, offset = _window(args)
     page = list_members(
         branch.id,
@@ -146,7 +146,7 @@ def branch_binding_codes() -> Response:
     """Issue one-time binding codes (as ``roster invite`` does), shown once, per member."""
     args = body(shapes.BranchCodesRequest)
     actor = member()
-    branch = branch_for(actor, args.get("branch_id"), BRANCH_MANAGERS)
+    branch = branch_acted_for(actor, args.get("branch_id"), BRANCH_MANAGERS)
     codes = issue_branch_codes(
         actor, branch, args["member_ids"], settings=_settings(), now=utcnow()
     )

@@ -8,7 +8,6 @@ OpenAPI document with api.openapi.operation.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,14 +20,12 @@ from api.errors import ApiError, handle
 from api.shapes import INT_MAX
 from core.config import Settings
 from models.api import ApiSession
-from models.org import Branch, Member
+from models.org import Member
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 bp.register_error_handler(Exception, handle)
 
 NOT_BOUND = "您的微信尚未绑定党员信息，请先使用支部书记发给您的绑定码完成绑定。"
-FORBIDDEN = "没有权限进行此操作。"
-NOT_FOUND = "请求的资源不存在，或您无权查看。"
 
 # Pagination: ?limit= (1..api.shapes.MAX_LIMIT, default DEFAULT_LIMIT) and ?offset= (0..).
 DEFAULT_LIMIT = 20
@@ -140,18 +137,6 @@ def render_as(shape: type[shapes.Answer], data: dict[str, Any]) -> Response:
     return render(shape.model_validate(data))
 
 
-def paginate(select: Any, args: Mapping[str, Any], render: Any) -> dict[str, Any]:
-    """Page a peewee query (already ordered) with the limit/offset in ``args``.
-
-    Answers {"items": [...], "total": n, "limit": l, "offset": o}.
-    """
-    limit = args.get("limit", DEFAULT_LIMIT)
-    offset = args.get("offset", 0)
-    total = select.count()
-    items = [render(row) for row in select.limit(limit).offset(offset)]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
-
-
 def client_address() -> str:
     return request.remote_addr or "unknown"
 
@@ -193,26 +178,3 @@ def member() -> Member:
             raise ApiError(403, "not_bound", NOT_BOUND)
         g.api_member = found
     return g.api_member
-
-
-def branch_for(actor: Member, branch_id: int | None, roles: tuple[str, ...]) -> Branch:
-    """The branch a manager acts for: their own, or ``branch_id`` if they may act for it.
-
-    A branch the caller may not act for answers 403; an unknown id answers 403 too, so the
-    answer does not tell whether it exists.
-    """
-    from models.org import acts_for
-
-    if branch_id is None or branch_id == actor.branch_id:
-        branch = actor.branch
-    else:
-        branch = Branch.get_or_none(Branch.id == branch_id)
-        if branch is None:
-            raise ApiError(403, "forbidden", FORBIDDEN)
-    if not acts_for(actor, branch, roles):
-        raise ApiError(403, "forbidden", FORBIDDEN)
-    return branch
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "not_found", NOT_FOUND)

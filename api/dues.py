@@ -16,7 +16,6 @@ from api.common import (
     DEFAULT_LIMIT,
     body,
     bp,
-    branch_for,
     check_value,
     iso,
     member,
@@ -31,6 +30,7 @@ from api.shapes import Month
 from api.shapes import dues as shapes
 from api.shapes.dues import MAX_MONTHS, MONTH_STATES, RECENT_ENTRIES
 from core.clock import utcnow
+from handlers.branches import branch_acted_for
 from handlers.dues import (
     DUES_ROLES,
     Book,
@@ -351,7 +351,7 @@ def dues_branch() -> Response:
     """党费 情况: a month's expected and collected dues, and each member's standing."""
     args = query(shapes.DuesBranchQuery)
     actor = _collector()
-    branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
+    branch = branch_acted_for(actor, args.get("branch_id"), DUES_ROLES)
     cfg = settings()
     now = utcnow()
     current = this_month(now, tz())
@@ -410,7 +410,7 @@ def dues_reports() -> Response:
     """Members' reports in the branch: pending ones (oldest first) by default."""
     args = query(shapes.DuesReportsQuery)
     actor = _collector()
-    branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
+    branch = branch_acted_for(actor, args.get("branch_id"), DUES_ROLES)
     limit, offset = _window(args)
     found, total = branch_reports(
         branch, args.get("status", "pending"), limit=limit, offset=offset
@@ -461,7 +461,7 @@ def dues_payments() -> Response:
     """The branch's ledger, newest first; ``member_id`` narrows it to one member."""
     args = query(shapes.DuesPaymentsQuery)
     actor = _collector()
-    branch = branch_for(actor, args.get("branch_id"), DUES_ROLES)
+    branch = branch_acted_for(actor, args.get("branch_id"), DUES_ROLES)
     limit, offset = _window(args)
     found, total = branch_entries(
         branch,
