@@ -38,6 +38,8 @@ MAX_XML_DEPTH = 8
 TIMESTAMP_RE = re.compile(r"[0-9]{1,10}")
 NONCE_RE = re.compile(r"[0-9A-Za-z]{1,64}")
 SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{40}")
+# OpenIDs and account ids are short plain tokens; these would break the reply's XML (CDATA).
+ACCOUNT_UNSAFE = re.compile(r"]]>|[\x00-\x1f\x7f<>&\ud800-\udfff\ufffe\uffff]")
 
 
 class XmlTooDeep(ValueError):
@@ -161,6 +163,10 @@ def to_incoming(msg: Any) -> Incoming:
     openid = data["FromUserName"]
     if not isinstance(openid, str) or not 0 < len(openid) <= 64:
         raise ValueError("bad FromUserName")
+    for field in ("FromUserName", "ToUserName"):  # both are echoed into the reply's CDATA
+        value = data.get(field)
+        if not isinstance(value, str) or not value or ACCOUNT_UNSAFE.search(value):
+            raise ValueError(f"bad {field}")
     at = datetime.fromtimestamp(int(data["CreateTime"]), UTC)
     kind = msg.type
     event = getattr(msg, "event", "") or ""

@@ -1280,3 +1280,23 @@ def test_fuzzed_callbacks_over_http_never_get_a_5xx_either(fuzz_app: Any, what: 
     for target in _over_http(fuzz_app):
         FUZZERS[what](target, HTTP_FUZZ_EXAMPLES)
         assert len(target.checked) >= HTTP_FUZZ_EXAMPLES // 2
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("ToUserName", "]]>"), ("FromUserName", "o-fuzz]]><x>"), ("ToUserName", "gh_a<b")],
+)
+def test_account_ids_that_would_break_the_reply_xml_are_refused(
+    fuzz_app: Any, field: str, value: str
+) -> None:
+    """Both ids are echoed into the reply's CDATA (found by the body fuzzer): a signed message
+    carrying ']]>' or markup in either is a bad request, never a reply that does not parse."""
+    target = _in_process(fuzz_app)
+    d = target.driver
+    xml = d.text_xml("o-fuzz-member", "帮助")
+    start = xml.index(f"<{field}>") + len(f"<{field}>")
+    end = xml.index(f"</{field}>")
+    xml = xml[:start] + f"<![CDATA[{value.replace(']]>', ']]]]><![CDATA[>')}]]>" + xml[end:]
+    params, body = d.wrap(xml)
+    status, _text = target.post(params, body)
+    assert status == 400
