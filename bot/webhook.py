@@ -22,6 +22,7 @@ from bot.incoming import Incoming
 from core.clock import UTC, utcnow
 from core.text import safe_for_reply
 from models.base import write_tx
+from models.prepared import execute, fetchone
 from models.wechat import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -203,34 +204,49 @@ def process(incoming: Incoming) -> str | None:
     key = incoming.dedupe_key
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            prior = _stored(key)
+            prior = stored_reply(key)
             if prior is not None:
-                return prior.reply
+                return prior[0]
             ctx = dispatcher.context(incoming, _settings(), utcnow())
             member = ctx.member  # looked up before the write lock is taken
             with write_tx():
-                prior = _stored(key)
-                if prior is not None:
-                    return prior.reply
                 reply = dispatcher.dispatch(ctx)
                 if member is not None:
                     dispatcher.note_activity(member, ctx.now)
-                InboundMessage.insert(
-                    dedupe_key=key, openid=incoming.openid, reply=reply, created_at=ctx.now
-                ).execute()
+                # The dedupe row's unique key makes a duplicate that committed first (another
+                # thread or worker) fail here, and this whole transaction roll back.
+                store_reply(key, incoming.openid, reply, ctx.now)
             return reply
         except IntegrityError:
             # A concurrent delivery of the same message committed first: answer as it did.
-            prior = _stored(key)
+            prior = stored_reply(key)
             if prior is not None:
-                return prior.reply
+                return prior[0]
             log.warning("dedupe insert conflicted but no row found for %s", key)
         except OperationalError as exc:
             log.warning("write attempt %d/%d failed: %s", attempt, WRITE_ATTEMPTS, exc)
     return BUSY_REPLY
 
 
-def _stored(key: str) -> InboundMessage | None:
-    return (
-        InboundMessage.select(InboundMessage.reply).where(InboundMessage.dedupe_key == key).first()
+def stored_reply(key: str) -> tuple[str | None] | None:
+    """The reply stored for a dedupe key, as a one-tuple (it may be None), or None."""
+    return fetchone(
+        "inbound_reply",
+        lambda v: (
+            InboundMessage.select(InboundMessage.reply)
+            .where(InboundMessage.dedupe_key == v["key"])
+            .limit(1)
+        ),
+        {"key": key},
+    )
+
+
+def store_reply(key: str, openid: str, reply: str | None, now: datetime) -> None:
+    """Store the message's dedupe row with its reply; IntegrityError if it is there already."""
+    execute(
+        "inbound_insert",
+        lambda v: InboundMessage.insert(
+            dedupe_key=v["key"], openid=v["openid"], reply=v["reply"], created_at=v["now"]
+        ),
+        {"key": key, "openid": openid, "reply": reply, "now": now},
     )
