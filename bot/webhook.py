@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
@@ -105,7 +106,13 @@ def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
 
 def _crypto() -> WeChatCrypto:
     wechat = _settings()["wechat"]
-    return WeChatCrypto(wechat["token"], wechat["encoding_aes_key"], wechat["app_id"])
+    return _crypto_for(wechat["token"], wechat["encoding_aes_key"], wechat["app_id"])
+
+
+@functools.lru_cache(maxsize=8)
+def _crypto_for(token: str, encoding_aes_key: str, app_id: str) -> WeChatCrypto:
+    """One WeChatCrypto per account's settings (it keeps no state between messages)."""
+    return WeChatCrypto(token, encoding_aes_key, app_id)
 
 
 @bp.get("/wechat")

@@ -121,8 +121,12 @@ def load(model: type[M], row: Sequence[Any], start: int = 0, **related: Model) -
     """
     fields = model._meta.sorted_fields
     values = row[start : start + len(fields)]
-    data = {f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)}
-    instance = model(__no_default__=1, **data)
+    instance = model(__no_default__=1)
+    # Straight into the field values, as the field descriptors would store them.
+    instance.__data__ = {
+        f.name: None if v is None else f.python_value(v)
+        for f, v in zip(fields, values, strict=True)
+    }
     for name, value in related.items():
         setattr(instance, name, value)
     instance._dirty.clear()
