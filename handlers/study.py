@@ -91,19 +91,19 @@ def record_study(
     key = topic.id if topic else 0
     # Insert first: the common case is the day's first check-in; the unique index turns a
     # repeat (or a concurrent delivery) into no row, and the repeat into an update.
-    row = StudyCheckin(
-        member=member.id,
-        day=day,
-        topic=topic,
-        topic_key=key,
-        reflection=reflection,
-        source=source,
-        created_at=now,
-        updated_at=now,
-    )
-    inserted = fetchone("study_checkin_insert", _insert_checkin, row.__data__)
+    values = {
+        "member": member.id,
+        "day": day,
+        "topic": topic.id if topic else None,
+        "topic_key": key,
+        "reflection": reflection,
+        "source": source,
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = fetchone("study_checkin_insert", _insert_checkin, values)
     if inserted is not None:
-        saved(row, inserted[0])
+        row = saved(StudyCheckin(__no_default__=1, **{**values, "topic": topic}), inserted[0])
         cancel_nudge(member, day)  # a nudge not yet sent is not needed any more
         return CheckinResult(row, topic, created=True)
     existing = StudyCheckin.get(
