@@ -204,8 +204,9 @@ def process(incoming: Incoming) -> str | None:
     """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply.
 
     Reads come first, outside the write lock (most retries end there); the write transaction
-    holds only the duplicate check, the handler and the dedupe row with its reply. On
-    PostgreSQL a duplicate racing us fails on the dedupe row's unique key and rolls back whole.
+    holds only the handler and the dedupe row with its reply. A duplicate racing us (another
+    thread, worker or process) fails on the dedupe row's unique key and rolls back whole, then
+    answers with the reply the first one stored.
     """
     dispatcher: Dispatcher = current_app.extensions["zhibu.dispatcher"]
     key = incoming.dedupe_key
