@@ -18,24 +18,24 @@ log = logging.getLogger("zhibu")
 def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     """Build the app from config.toml (or ZHIBU_CONFIG), `config` overrides, and ZHIBU_* env."""
     settings = config_mod.load(overrides=config)
-    logs.setup(settings["app"]["log_level"])
+    logs.setup(settings.app.log_level)
     app = Flask(__name__)
     app.config["ZHIBU"] = settings
-    app.config["SECRET_KEY"] = settings["app"]["secret_key"]
-    app.config["MAX_CONTENT_LENGTH"] = settings["app"]["max_body_bytes"]
+    app.config["SECRET_KEY"] = settings.app.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = settings.app.max_body_bytes
     app.config["JSON_AS_ASCII"] = False
-    if settings["wechat"]["mode"] == "plain":
+    if settings.wechat.mode == "plain":
         log.warning(
             "wechat.mode is 'plain': callback bodies are not signed; use 'safe' in production"
         )
 
-    hops = settings["app"]["trusted_proxies"]
+    hops = settings.app.trusted_proxies
     if hops:  # the client address comes from the proxies' X-Forwarded-For, nearest first
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    db.initialize(open_database(settings["database"]["url"], settings["database"]["lock_timeout"]))
+    db.initialize(open_database(settings.database.url, settings.database.lock_timeout))
 
     @app.before_request
     def _connect() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from api.errors import ApiError
 from bot import clients
 from bot.clients import WeChatApiError, WxSession
+from core.config import Settings
 from handlers.accounts import rate_limit, session_by_token_id  # noqa: F401 - rate_limit re-exported
 from handlers.binding import member_for_openid
 from handlers.sessions import revoke_member_sessions  # noqa: F401 - re-exported
@@ -40,7 +40,7 @@ CODE_ERRORS: dict[int, tuple[int, str, str]] = {
 WECHAT_UNAVAILABLE = (502, "wechat_unavailable", "微信服务暂时不可用，请稍后再试")
 
 
-def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxSession:
+def code_to_session(settings: Settings, code: str) -> WxSession:
     """Exchange a wx.login code for the openid (the code is single use), or raise ApiError.
 
     The call itself is bot.clients.code_to_session; this maps its refusals to API errors.
@@ -51,8 +51,8 @@ def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxS
         raise ApiError(*CODE_ERRORS.get(exc.errcode, WECHAT_UNAVAILABLE)) from None
 
 
-def _serializer(settings: Mapping[str, Mapping[str, Any]]) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings["app"]["secret_key"], salt=TOKEN_SALT)
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.app.secret_key, salt=TOKEN_SALT)
 
 
 def mini_member(openid: str) -> Member | None:
@@ -60,7 +60,7 @@ def mini_member(openid: str) -> Member | None:
     return member_for_openid(openid)
 
 
-def token_for(settings: Mapping[str, Mapping[str, Any]], row: ApiSession) -> str:
+def token_for(settings: Settings, row: ApiSession) -> str:
     """The signed bearer token of a recorded session."""
     return _serializer(settings).dumps({"sid": row.token_id})
 
@@ -71,11 +71,9 @@ def _token_id(data: Any) -> str | None:
     return sid if isinstance(sid, str) and _TOKEN_ID.fullmatch(sid) else None
 
 
-def check_token(
-    settings: Mapping[str, Mapping[str, Any]], token: str, now: datetime
-) -> ApiSession:
+def check_token(settings: Settings, token: str, now: datetime) -> ApiSession:
     """Return the live session behind a bearer token, or raise 401 saying why not."""
-    ttl = settings["api"]["session_ttl_seconds"]
+    ttl = settings.api.session_ttl_seconds
     try:
         data = _serializer(settings).loads(token, max_age=ttl)
     except SignatureExpired:

@@ -253,7 +253,7 @@ def subscribe_report() -> Response:
     """Record the reminder template the member accepted in wx.requestSubscribeMessage."""
     accepted = _accepted_body()
     m = member()
-    template_id = _settings()["channels"]["subscribe_template_id"]
+    template_id = _settings().channels.subscribe_template_id
     report = report_accepted(m, session().openid, template_id, accepted, utcnow())
     return jsonify(
         {
@@ -270,7 +270,7 @@ def subscribe_credits() -> Response:
     """My remaining subscribe-message credits for the reminder template."""
     query({})
     member()
-    template_id = _settings()["channels"]["subscribe_template_id"]
+    template_id = _settings().channels.subscribe_template_id
     return jsonify(
         {"template_id": template_id or None, "credits": credits_of(session().openid, template_id)}
     )

@@ -143,7 +143,7 @@ def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any
         "six_month_rule": _lapse_json(alerts.lapse),
         "lost_contact": {
             "count": len(alerts.lost_contact),
-            "days": settings["alerts"]["lost_contact_days"],
+            "days": settings.alerts.lost_contact_days,
             "members": [member_ref(i, n) for i, n in alerts.lost_contact[:ALERT_LIST_MAX]],
         },
         "probation_ending": {

@@ -53,7 +53,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_after() -> int:
-    return current_app.config["ZHIBU"]["api"]["busy_retry_after_seconds"]
+    return current_app.config["ZHIBU"].api.busy_retry_after_seconds
 
 
 def retrying(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,7 +62,7 @@ def retrying(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def run(*args: Any, **kwargs: Any) -> Any:
-        attempts = current_app.config["ZHIBU"]["api"]["busy_attempts"]
+        attempts = current_app.config["ZHIBU"].api.busy_attempts
         written_before = commits()
         attempt = 1
         while True:

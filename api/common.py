@@ -20,6 +20,7 @@ from werkzeug.routing import BaseConverter
 
 from api import auth
 from api.errors import ApiError, handle
+from core.config import Settings
 from models.api import ApiSession
 from models.org import Branch, Member
 
@@ -74,12 +75,12 @@ class Field:
             raise ValueError(f"unknown field kind {self.kind!r}")
 
 
-def settings() -> dict[str, dict[str, Any]]:
+def settings() -> Settings:
     return current_app.config["ZHIBU"]
 
 
 def tz() -> ZoneInfo:
-    return ZoneInfo(settings()["app"]["timezone"])
+    return ZoneInfo(settings().app.timezone)
 
 
 def iso(at: datetime | None) -> str | None:
@@ -125,8 +126,8 @@ def _strings(value: Any) -> list[str]:
 
 
 def _years(name: str, year: int) -> None:
-    api = settings()["api"]
-    first, last = api["earliest_year"], api["latest_year"]
+    api = settings().api
+    first, last = api.earliest_year, api.latest_year
     if not first <= year <= last:
         raise _invalid(name, f"的年份应在 {first} 到 {last} 之间。")
 
@@ -240,7 +241,7 @@ def json_body() -> Any:
         raise ApiError(
             415, "unsupported_media_type", "请求内容须为 JSON（Content-Type: application/json）。"
         )
-    limit = settings()["api"]["max_json_depth"]
+    limit = settings().api.max_json_depth
     too_deep = ApiError(400, "invalid_json", f"请求内容的 JSON 嵌套过深，最多 {limit} 层。")
     try:
         data = json.loads(raw, parse_constant=_no_constant)

@@ -339,9 +339,7 @@ def dues_me() -> Response:
             "relief": _relief(due.relief),
             "start_month": month_text(start) if owing else None,
             "prepay_until": (
-                month_text(add_months(current, cfg["dues"]["prepay_max_months"]))
-                if owing
-                else None
+                month_text(add_months(current, cfg.dues.prepay_max_months)) if owing else None
             ),
             "paid_months": [month_text(p) for p in paid],
             "paid_fen": paid_fen,

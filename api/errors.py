@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api import busy
-from handlers.errors import DomainError
+from handlers.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooMany
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,20 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
     429: ("rate_limited", "操作过于频繁，请稍后再试。"),
 }
 INTERNAL = ("internal_error", "系统繁忙，请稍后再试。")
+
+# The HTTP status of each kind of refusal a handler raises; any other DomainError is a rule's
+# refusal of a well-formed request: 422.
+REFUSAL_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Invalid, 400),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooMany, 429),
+)
+
+
+def refusal_status(exc: DomainError) -> int:
+    return next((status for kind, status in REFUSAL_STATUS if isinstance(exc, kind)), 422)
 
 
 class ApiError(Exception):
@@ -63,7 +77,7 @@ def handle(exc: Exception) -> Any:
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.errcode, exc.errmsg)
     if isinstance(exc, DomainError):  # a handler's rule refused it, in words for the member
-        return error_response(exc.status, exc.errcode, exc.message)
+        return error_response(refusal_status(exc), exc.errcode, exc.message)
     if isinstance(exc, HTTPException):
         return _on_http_error(exc)
     if busy.is_transient(exc):

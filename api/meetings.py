@@ -233,7 +233,7 @@ def meeting_signin() -> tuple[Response, int]:
     me = member()
     cfg = settings()
     now = utcnow()
-    auth.rate_limit(f"api-signin:member:{me.id}", cfg["api"]["signin_rate_per_minute"], now)
+    auth.rate_limit(f"api-signin:member:{me.id}", cfg.api.signin_rate_per_minute, now)
     result = h.member_sign_in(me, now=now, settings=cfg, **{name: value})
     answer = {
         "created": result.created,

@@ -133,7 +133,7 @@ def study_today() -> Response:
 @bp.post("/study/checkins")
 def study_checkin() -> tuple[Response, int]:
     """Check in for today, as 学习 does in the bot (a repeat updates the reflection)."""
-    max_chars = _settings()["study"]["reflection_max_chars"]
+    max_chars = _settings().study.reflection_max_chars
     reflection = body(
         {"reflection": Field(required=False, max_len=max_chars, multiline=True)}
     ).get("reflection", "")

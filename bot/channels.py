@@ -29,14 +29,13 @@ import requests
 
 from bot.clients import WeChatApiError, official_client, work_client
 from core.clock import utcnow
-from core.config import ConfigError
+from core.config import ConfigError, Settings
 from handlers import outbox
 from handlers.outbox import Address, ChannelError
 from models.outbox import BranchChannel
 
 log = logging.getLogger(__name__)
 
-Settings = Mapping[str, Mapping[str, Any]]
 Payload = Mapping[str, Any]
 
 ROBOT_TEXT_MAX_BYTES = 2048
@@ -161,8 +160,8 @@ def _shorten(text: str, max_chars: int) -> str:
 
 def request_timeouts(settings: Settings) -> tuple[float, float]:
     """Return the (connect, read) timeouts of one send, as requests takes them."""
-    cfg = settings["outbox"]
-    return float(cfg["connect_timeout_seconds"]), float(cfg["read_timeout_seconds"])
+    cfg = settings.outbox
+    return float(cfg.connect_timeout_seconds), float(cfg.read_timeout_seconds)
 
 
 class Channel(ABC):
@@ -202,8 +201,8 @@ class WeComRobot(Channel):
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         super().__init__(settings)
-        self.url = settings["channels"]["wecom_api_base_url"].rstrip("/") + "/cgi-bin/webhook/send"
-        self.rest_seconds = float(settings["outbox"]["robot_backoff_seconds"])
+        self.url = settings.channels.wecom_api_base_url.rstrip("/") + "/cgi-bin/webhook/send"
+        self.rest_seconds = float(settings.outbox.robot_backoff_seconds)
         self.session = session or requests.Session()
         # Proxy settings from the environment, looked up once instead of on every request
         # (requests re-reads them per call: a third of its CPU time per message).
@@ -277,18 +276,18 @@ class WeComApp(Channel):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        channels = settings["channels"]
-        if not channels["wecom_corp_id"] or not channels["wecom_corp_secret"]:
+        channels = settings.channels
+        if not channels.wecom_corp_id or not channels.wecom_corp_secret:
             raise ChannelError(
                 "WeCom app not configured (channels.wecom_corp_id / wecom_corp_secret)",
                 retryable=True,
             )
-        self.agent_id = channels["wecom_agent_id"]
+        self.agent_id = channels.wecom_agent_id
         self.client = work_client(
             settings,
-            channels["wecom_corp_id"],
-            channels["wecom_corp_secret"],
-            base_url=channels["wecom_api_base_url"],
+            channels.wecom_corp_id,
+            channels.wecom_corp_secret,
+            base_url=channels.wecom_api_base_url,
             timeout=self.timeout,
         )
 
@@ -359,7 +358,7 @@ class SubscribeMessage(Channel):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.state = settings["channels"]["miniprogram_state"]
+        self.state = settings.channels.miniprogram_state
         self.client = official_client(settings, timeout=self.timeout)
 
     def messages(self, payload: Payload, address: Address) -> list[dict[str, Any]]:
@@ -425,16 +424,16 @@ def check_channel_settings(settings: Settings) -> list[str]:
 
     For the scheduler's start-up: a branch on a WeCom app chat needs the WeCom app settings.
     """
-    channels = settings["channels"]
-    if channels["wecom_corp_id"] and not channels["wecom_corp_secret"]:
+    channels = settings.channels
+    if channels.wecom_corp_id and not channels.wecom_corp_secret:
         raise ConfigError("channels.wecom_corp_secret", "required when wecom_corp_id is set")
     appchats = BranchChannel.select().where(BranchChannel.kind == "wecom_appchat").count()
-    if appchats and not channels["wecom_corp_id"]:
+    if appchats and not channels.wecom_corp_id:
         raise ConfigError(
             "channels.wecom_corp_id",
             f"required: {appchats} branch(es) send to a WeCom app chat (wecom_appchat)",
         )
     warnings = []
-    if channels["wecom_corp_id"] and not channels["wecom_agent_id"]:
+    if channels.wecom_corp_id and not channels.wecom_agent_id:
         warnings.append("channels.wecom_agent_id is 0: no WeCom app messages to members")
     return warnings

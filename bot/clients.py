@@ -26,7 +26,7 @@ import logging
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +40,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
 from core.clock import utcnow
+from core.config import Settings
 from core.logs import redact_sql_params_of
 from models.base import db, write_tx
 from models.wechat import SharedValue
@@ -526,24 +527,24 @@ class WorkClient(_SharedTokenMixin, WeComClient):
 
 
 def official_client(
-    settings: Mapping[str, Mapping[str, Any]],
+    settings: Settings,
     *,
     session: requests.Session | None = None,
     timeout: Timeout | None = None,
 ) -> OfficialClient:
-    """Build the official-account client from settings["wechat"] (timeout: REQUEST_TIMEOUT)."""
-    wechat = settings["wechat"]
+    """Build the official-account client from settings.wechat (timeout: REQUEST_TIMEOUT)."""
+    wechat = settings.wechat
     return OfficialClient(
-        wechat["app_id"],
-        wechat["app_secret"],
-        api_base_url=wechat["api_base_url"],
+        wechat.app_id,
+        wechat.app_secret,
+        api_base_url=wechat.api_base_url,
         session=session,
         timeout=REQUEST_TIMEOUT if timeout is None else timeout,
     )
 
 
 def work_client(
-    settings: Mapping[str, Mapping[str, Any]],
+    settings: Settings,
     corp_id: str,
     secret: str,
     *,
@@ -565,7 +566,7 @@ def work_client(
 
 
 def refresh_official_token(
-    settings: Mapping[str, Mapping[str, Any]], *, client: OfficialClient | None = None
+    settings: Settings, *, client: OfficialClient | None = None
 ) -> datetime:
     """Renew the shared token when missing or expiring within 10 minutes; return its expiry.
 
@@ -626,7 +627,7 @@ def _capped_expire(expire_seconds: Any) -> int:
 
 
 def create_meeting_qr(
-    settings: Mapping[str, Mapping[str, Any]],
+    settings: Settings,
     scene: str,
     expire_seconds: int,
     *,
@@ -656,7 +657,7 @@ def create_meeting_qr(
     content_url = answer.get("url")
     return QrCode(
         ticket=ticket,
-        url=qr_image_url(ticket, settings["wechat"]["api_base_url"]),
+        url=qr_image_url(ticket, settings.wechat.api_base_url),
         expires_at=started + timedelta(seconds=min(granted, expire)),
         content_url=content_url if isinstance(content_url, str) else "",
     )
@@ -675,7 +676,7 @@ class WxSession:
     unionid: str | None
 
 
-def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxSession:
+def code_to_session(settings: Settings, code: str) -> WxSession:
     """Exchange a wx.login code for the openid (the code is single use).
 
     Raise WeChatApiError: with WeChat's errcode when it refused the code (-1 for an errcode
@@ -685,11 +686,11 @@ def code_to_session(settings: Mapping[str, Mapping[str, Any]], code: str) -> WxS
     wechatpy's ``client.wxa.code_to_session`` fetches an access token first, which this
     endpoint does not need (WECHAT.md §4); the call goes straight to the configured API root.
     """
-    wechat = settings["wechat"]
-    url = wechat["api_base_url"].rstrip("/") + JSCODE2SESSION
+    wechat = settings.wechat
+    url = wechat.api_base_url.rstrip("/") + JSCODE2SESSION
     params = {
-        "appid": wechat["app_id"],
-        "secret": wechat["app_secret"],
+        "appid": wechat.app_id,
+        "secret": wechat.app_secret,
         "js_code": code,
         "grant_type": "authorization_code",
     }

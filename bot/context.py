@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.incoming import Incoming
 from core.clock import utcnow
+from core.config import Settings
 
 # Who the sender is: openid -> their member, or None. The dispatcher is handed this at
 # registration (bot/routes.py), so the transport knows no feature.
@@ -21,7 +22,7 @@ class Context:
     """The message, settings, the clock and the sender's member (looked up once, on demand)."""
 
     incoming: Incoming
-    settings: dict[str, dict[str, Any]]
+    settings: Settings
     now: datetime = field(default_factory=utcnow)
     command: str = ""
     args: str = ""
@@ -31,7 +32,7 @@ class Context:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings["app"]["timezone"])
+        return ZoneInfo(self.settings.app.timezone)
 
     @property
     def member(self) -> Any:

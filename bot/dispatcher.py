@@ -16,6 +16,7 @@ from typing import Any
 from bot.context import Context, MemberLookup
 from bot.filters import Filter
 from bot.incoming import Incoming
+from core.config import Settings
 from handlers.errors import DomainError
 from models.base import db
 
@@ -53,9 +54,7 @@ class Dispatcher:
         # Called with (member, now) in the message's write transaction, for a bound sender.
         self.note_activity = note_activity
 
-    def context(
-        self, incoming: Incoming, settings: dict[str, dict[str, Any]], now: datetime
-    ) -> Context:
+    def context(self, incoming: Incoming, settings: Settings, now: datetime) -> Context:
         """Return the Context a message is dispatched with (its member looked up on demand)."""
         return Context(incoming, settings, now, member_lookup=self.member_lookup)
 
@@ -86,7 +85,7 @@ class Dispatcher:
             with db.atomic():
                 return handler.callback(ctx)
         except DomainError as exc:
-            return exc.message
+            return exc.in_chat
         except Exception as exc:  # noqa: BLE001 - the error hook is the one place that decides
             for hook in self._error_hooks or [_log_error]:
                 try:

@@ -21,6 +21,7 @@ from wechatpy.utils import WeChatSigner
 from bot.dispatcher import BUSY_REPLY, Dispatcher
 from bot.incoming import Incoming
 from core.clock import UTC, utcnow
+from core.config import Settings
 from core.text import safe_for_reply
 from models.base import write_tx
 from models.prepared import execute, fetchone
@@ -75,7 +76,7 @@ def parse_xml(xml: bytes | str) -> dict[str, Any]:
     return xmltodict.parse(xml)
 
 
-def _settings() -> dict[str, dict[str, Any]]:
+def _settings() -> Settings:
     return current_app.config["ZHIBU"]
 
 
@@ -87,7 +88,7 @@ def _sign(*parts: str) -> str:
 
 def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
     """Abort 403 unless the timestamp is inside the window and the signature matches."""
-    wechat = _settings()["wechat"]
+    wechat = _settings().wechat
     timestamp = request.args.get("timestamp", "")
     nonce = request.args.get("nonce", "")
     if not (
@@ -96,17 +97,17 @@ def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
         and SIGNATURE_RE.fullmatch(signature)
     ):
         abort(403)
-    if abs(time.time() - int(timestamp)) > wechat["timestamp_window"]:
+    if abs(time.time() - int(timestamp)) > wechat.timestamp_window:
         abort(403)
-    expected = _sign(wechat["token"], timestamp, nonce, *extra)
+    expected = _sign(wechat.token, timestamp, nonce, *extra)
     if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
         abort(403)
     return timestamp, nonce
 
 
 def _crypto() -> WeChatCrypto:
-    wechat = _settings()["wechat"]
-    return _crypto_for(wechat["token"], wechat["encoding_aes_key"], wechat["app_id"])
+    wechat = _settings().wechat
+    return _crypto_for(wechat.token, wechat.encoding_aes_key, wechat.app_id)
 
 
 @functools.lru_cache(maxsize=8)
@@ -125,7 +126,7 @@ def verify() -> Response:
 @bp.post("/wechat")
 def callback() -> Response:
     """Handle one message or event and answer within WeChat's 5 s."""
-    safe = _settings()["wechat"]["mode"] == "safe"
+    safe = _settings().wechat.mode == "safe"
     body = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH, before any parsing
     if safe:
         try:

@@ -62,13 +62,13 @@ def simulate(
     from bot.simulate import CallbackDriver, ReplyError, flask_poster
 
     settings = current_app.config["ZHIBU"]
-    wechat, demo = settings["wechat"], settings["demo"]
+    wechat, demo = settings.wechat, settings.demo
     driver = CallbackDriver(
-        token=wechat["token"],
-        aes_key=wechat["encoding_aes_key"],
-        app_id=wechat["app_id"],
-        mode=wechat["mode"],
-        url=url or f"http://{demo['host']}:{demo['port']}/wechat",
+        token=wechat.token,
+        aes_key=wechat.encoding_aes_key,
+        app_id=wechat.app_id,
+        mode=wechat.mode,
+        url=url or f"http://{demo.host}:{demo.port}/wechat",
         poster=flask_poster(current_app.test_client()) if local else None,
     )
     if scene:
@@ -108,9 +108,9 @@ def simulate_login(openid: str, api_url: str | None, fake_url: str | None) -> No
 
     import requests
 
-    demo = current_app.config["ZHIBU"]["demo"]
-    fake_url = (fake_url or f"http://{demo['host']}:{demo['fake_wechat_port']}").rstrip("/")
-    api_url = (api_url or f"http://{demo['host']}:{demo['port']}/api/v1").rstrip("/")
+    demo = current_app.config["ZHIBU"].demo
+    fake_url = (fake_url or f"http://{demo.host}:{demo.fake_wechat_port}").rstrip("/")
+    api_url = (api_url or f"http://{demo.host}:{demo.port}/api/v1").rstrip("/")
     try:
         issued = requests.post(f"{fake_url}/fake/js_code", params={"openid": openid}, timeout=5)
         code = issued.json().get("code")
@@ -161,10 +161,10 @@ def fake_wechat(host: str, port: int | None) -> None:
     from bot.fake import main
 
     settings = current_app.config["ZHIBU"]
-    port = port or settings["demo"]["fake_wechat_port"]
-    wechat = settings["wechat"]
-    args = ["--host", host, "--port", str(port), "--appid", wechat["app_id"]]
-    sys.exit(main(args + ["--secret", wechat["app_secret"]]))
+    port = port or settings.demo.fake_wechat_port
+    wechat = settings.wechat
+    args = ["--host", host, "--port", str(port), "--appid", wechat.app_id]
+    sys.exit(main(args + ["--secret", wechat.app_secret]))
 
 
 def register_cli(app: Flask) -> None:

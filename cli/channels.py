@@ -49,7 +49,7 @@ def drain_command(max_seconds: float | None) -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 def list_command(status: str | None, branch_name: str | None, limit: int) -> None:
     """List outbox messages, newest first."""
-    tz = ZoneInfo(current_app.config["ZHIBU"]["app"]["timezone"])
+    tz = ZoneInfo(current_app.config["ZHIBU"].app.timezone)
     with db.connection_context():
         query = OutboxMessage.select().order_by(OutboxMessage.id.desc()).limit(limit)
         if status:

@@ -11,6 +11,7 @@ import click
 from flask import Flask
 
 from core.clock import local_now, utcnow
+from core.config import Settings
 from handlers.binding import format_code, issue_codes
 from models.base import db, write_tx
 from models.dues import DuesAssessment
@@ -51,7 +52,7 @@ TOPICS = [
 ]
 
 
-def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def seed(settings: Settings) -> dict[str, Any]:
     """Fill the demo database (idempotent); return what to show the newcomer."""
     tz_today = local_now(_tz(settings)).date()
     with write_tx():
@@ -97,10 +98,10 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
-            secret_key=settings["app"]["secret_key"],
+            secret_key=settings.app.secret_key,
             now=utcnow(),
-            ttl_days=settings["binding"]["code_ttl_days"],
-            length=settings["binding"]["code_length"],
+            ttl_days=settings.binding.code_ttl_days,
+            length=settings.binding.code_length,
         )[0]
     return {
         "demo_member": demo_member,
@@ -111,7 +112,7 @@ def seed(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _demo_meeting(secretary: Member, settings: dict[str, dict[str, Any]]) -> None:
+def _demo_meeting(secretary: Member, settings: Settings) -> None:
     """Schedule a theme day starting in 20 minutes, so sign-in can be tried at once."""
     from handlers.errors import DomainError
     from handlers.meetings import create_meeting
@@ -160,7 +161,7 @@ DEMO_DUES = {
 }  # fmt: skip
 
 
-def _demo_dues(settings: dict[str, dict[str, Any]], now: datetime) -> None:
+def _demo_dues(settings: Settings, now: datetime) -> None:
     """Give the demo's party members a dues base from January and payments up to a month."""
     from handlers import dues
 
@@ -183,10 +184,10 @@ def _demo_dues(settings: dict[str, dict[str, Any]], now: datetime) -> None:
             dues.record_payment(None, member, total, months, now=now, settings=settings)
 
 
-def _tz(settings: dict[str, dict[str, Any]]) -> Any:
+def _tz(settings: Settings) -> Any:
     from zoneinfo import ZoneInfo
 
-    return ZoneInfo(settings["app"]["timezone"])
+    return ZoneInfo(settings.app.timezone)
 
 
 def run_demo(app: Flask, *, serve: bool) -> None:
@@ -194,8 +195,8 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     from models.migrate import upgrade
 
     settings = app.config["ZHIBU"]
-    demo = settings["demo"]
-    fake = _start_fake(demo["host"], demo["fake_wechat_port"], settings)
+    demo = settings.demo
+    fake = _start_fake(demo.host, demo.fake_wechat_port, settings)
     overrides = _point_at_fake(settings, fake.base_url) if fake is not None else {}
     with db.connection_context():
         upgrade(db.obj)
@@ -209,9 +210,9 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         sim = ".venv/bin/" + sim
     click.echo(
         f"\n== zhibu demo: {info['branches']} branches, {info['members']} members, "
-        f"database {settings['database']['url']}\n"
-        f"Callback: http://{demo['host']}:{demo['port']}/wechat "
-        f"(mode: {settings['wechat']['mode']})"
+        f"database {settings.database.url}\n"
+        f"Callback: http://{demo.host}:{demo.port}/wechat "
+        f"(mode: {settings.wechat.mode})"
         "\n\nIn another terminal, talk to the bot as a party member:\n"
         f"  {sim} --openid {DEMO_OPENID} {shlex.quote('学习 今天读了党章第一章，很有收获')}\n"
         f"  {sim} --openid {DEMO_OPENID} 我的\n"
@@ -240,23 +241,23 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     try:
         from werkzeug.serving import run_simple
 
-        run_simple(demo["host"], demo["port"], app, threaded=True)
+        run_simple(demo.host, demo.port, app, threaded=True)
     finally:
         scheduler.terminate()
         scheduler.wait(10)
 
 
-def _point_at_fake(settings: dict[str, dict[str, Any]], base_url: str) -> dict[str, str]:
+def _point_at_fake(settings: Settings, base_url: str) -> dict[str, str]:
     """Send the demo's outbound calls to the local fake; return the same as env overrides."""
     changes = {
         ("wechat", "api_base_url"): base_url,
         ("channels", "wecom_api_base_url"): base_url,
-        ("channels", "template_id"): settings["channels"]["template_id"] or "demo-template",
+        ("channels", "template_id"): settings.channels.template_id or "demo-template",
         ("channels", "personal_fallback"): "console",
     }
     env = {}
     for (section, key), value in changes.items():
-        settings[section][key] = value
+        setattr(getattr(settings, section), key, value)
         env[f"ZHIBU_{section.upper()}__{key.upper()}"] = value
     return env
 
@@ -280,14 +281,14 @@ def _in_venv_path() -> bool:
     return shutil.which("flask") == sys.prefix + "/bin/flask"
 
 
-def _start_fake(host: str, port: int, settings: dict[str, dict[str, Any]]) -> Any:
+def _start_fake(host: str, port: int, settings: Settings) -> Any:
     """Start the local fake WeChat API for the demo's outbound calls."""
     from bot.fake import FakeWeChat
 
-    wechat = settings["wechat"]
+    wechat = settings.wechat
     try:
         return FakeWeChat(
-            host=host, port=port, appid=wechat["app_id"], secret=wechat["app_secret"]
+            host=host, port=port, appid=wechat.app_id, secret=wechat.app_secret
         ).start()
     except OSError as exc:
         log.warning("fake WeChat not started on %s:%s: %s", host, port, exc)

@@ -38,7 +38,7 @@ def create(
 ) -> None:
     """Schedule a meeting as the server operator."""
     settings = current_app.config["ZHIBU"]
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     now = utcnow()
     with db.connection_context():
         branches = list(Branch.select().where(Branch.name == branch_name))
@@ -56,7 +56,7 @@ def create(
                 when_text,
                 now=now,
                 tz=tz,
-                default_minutes=settings["meetings"]["default_duration_minutes"],
+                default_minutes=settings.meetings.default_duration_minutes,
             )
             with write_tx():
                 meeting = m.create_meeting(
@@ -81,7 +81,7 @@ def create(
 def list_meetings(branch_name: str | None) -> None:
     """List meetings that have not ended, soonest first."""
     settings = current_app.config["ZHIBU"]
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     with db.connection_context():
         query = (
             Meeting.select(Meeting, Branch)
@@ -121,7 +121,7 @@ def qr_codes() -> None:
 def edit(meeting_id: int, when_text: str | None, **fields: str | None) -> None:
     """Change a meeting as the server operator; attendance already recorded stays."""
     settings = current_app.config["ZHIBU"]
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     now = utcnow()
     changes = {k: v for k, v in fields.items() if v is not None}
     with db.connection_context():
@@ -142,7 +142,7 @@ def edit(meeting_id: int, when_text: str | None, **fields: str | None) -> None:
 @click.argument("meeting_id", type=int)
 def cancel(meeting_id: int) -> None:
     """Cancel a meeting; attendance already recorded stays for the record."""
-    tz = ZoneInfo(current_app.config["ZHIBU"]["app"]["timezone"])
+    tz = ZoneInfo(current_app.config["ZHIBU"].app.timezone)
     with db.connection_context():
         try:
             with write_tx():

@@ -98,7 +98,7 @@ def _open_new(path: str) -> int:
 def invite_command(branch: str | None, committee: str | None, out: str | None) -> None:
     """Issue binding codes to members not yet bound and write them to a CSV for the secretary."""
     settings = current_app.config["ZHIBU"]
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     now = utcnow()
     path = os.path.abspath(out or f"bind-codes-{now.astimezone(tz):%Y%m%d-%H%M%S}.csv")
 

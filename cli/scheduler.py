@@ -60,7 +60,7 @@ def jobs_command(ctx: click.Context) -> None:
         last = {r.job_id: r for r in JobRun.select().order_by(JobRun.started_at)}
     from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     for spec in job_specs(settings):
         nxt = spec.trigger.get_next_fire_time(None, now)
         run = last.get(spec.id)

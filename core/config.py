@@ -191,21 +191,6 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=False)
 
-    # Sections are read as settings.wechat.token; item access remains for callers that look
-    # keys up by name (``settings.section[key]``).
-    def __getitem__(self, key: str) -> Any:
-        if key not in type(self).model_fields:
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in type(self).model_fields else default
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key not in type(self).model_fields:
-            raise KeyError(key)
-        setattr(self, key, value)
-
 
 class AppSettings(Section):
     secret_key: NonEmpty = DEMO_SECRET_KEY
@@ -368,9 +353,7 @@ class ChannelsSettings(Section):
     # Official-account template and mini-program subscribe template; empty: not used.
     template_id: str = ""
     subscribe_template_id: str = ""
-    miniprogram_state: Annotated[str, _checked(_one_of("developer", "trial", "formal"))] = (
-        "formal"
-    )
+    miniprogram_state: Annotated[str, _checked(_one_of("developer", "trial", "formal"))] = "formal"
     # Members without a personal channel: "skip" their messages, or write them to the
     # console log ("console", for the demo).
     personal_fallback: Annotated[str, _checked(_one_of("skip", "console"))] = "skip"
@@ -431,11 +414,6 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = ChannelsSettings()
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
-
-    def __getitem__(self, section: str) -> Section:
-        if section not in type(self).model_fields:
-            raise KeyError(section)
-        return getattr(self, section)
 
 
 SECTIONS: dict[str, type[Section]] = {

@@ -23,9 +23,9 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from xml.parsers import expat
 from xml.sax.saxutils import unescape
 
@@ -51,6 +51,10 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 
 class SafeCsvWriter:
@@ -115,9 +119,9 @@ class Limits:
     max_cell_chars: int
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Mapping[str, Any]]) -> Limits:
-        section = settings["imports"]
-        return cls(**{f.name: section[f.name] for f in fields(cls)})
+    def from_settings(cls, settings: Settings) -> Limits:
+        section = settings.imports
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
 
 
 class TableError(Exception):

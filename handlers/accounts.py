@@ -9,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
+from core.config import Settings
 from handlers.binding import BindOutcome, bind, failures_in_last_hour, member_for_openid
-from handlers.errors import DomainError
+from handlers.errors import Conflict, Invalid, TooMany
 from handlers.meetings import resume_scan
 from models.api import ApiSession
 from models.base import write_tx
 from models.org import Member
 from models.wechat import RateEvent
-
-Settings = dict[str, dict[str, Any]]
 
 
 class WxAccount(Protocol):
@@ -43,7 +42,7 @@ def rate_limit(bucket: str, per_minute: int, now: datetime) -> None:
             .count()
         )
         if recent >= per_minute:
-            raise DomainError("操作过于频繁，请稍后再试", errcode="rate_limited", status=429)
+            raise TooMany("操作过于频繁，请稍后再试", errcode="rate_limited")
         RateEvent.create(bucket=bucket, at=now)
 
 
@@ -59,12 +58,12 @@ def login(
 
     The address is counted before the (single-use) code is spent, the account after it.
     """
-    per_minute = settings["api"]["login_rate_per_minute"]
+    per_minute = settings.api.login_rate_per_minute
     rate_limit(f"api-login:ip:{address}", per_minute, now)
     wx = exchange(code)
     rate_limit(f"api-login:openid:{wx.openid}", per_minute, now)
     member = member_for_openid(wx.openid)
-    ttl = settings["api"]["session_ttl_seconds"]
+    ttl = settings.api.session_ttl_seconds
     with write_tx():
         row = ApiSession.create(
             openid=wx.openid,
@@ -88,23 +87,21 @@ def bind_account(openid: str, code: str, *, settings: Settings, now: datetime) -
     """
     current = member_for_openid(openid)
     if current is not None:
-        raise DomainError(
+        raise Conflict(
             f"您的微信已绑定为 {current.name}（{current.branch.name}），无需重复绑定。",
             errcode="already_bound",
-            status=409,
         )
-    max_failures = settings["binding"]["max_failures_per_hour"]
+    max_failures = settings.binding.max_failures_per_hour
     if failures_in_last_hour(openid, now) >= max_failures:
-        raise DomainError(
+        raise TooMany(
             "绑定码错误次数过多，请 1 小时后再试，或联系支部书记确认绑定码。",
             errcode="rate_limited",
-            status=429,
         )
     with write_tx():
         outcome = bind(
             openid,
             code,
-            secret_key=settings["app"]["secret_key"],
+            secret_key=settings.app.secret_key,
             now=now,
             max_failures=max_failures,
             app="mini",
@@ -114,7 +111,7 @@ def bind_account(openid: str, code: str, *, settings: Settings, now: datetime) -
                 ApiSession.openid == openid, ApiSession.revoked_at.is_null()
             ).execute()
     if outcome.member is None:
-        raise DomainError(outcome.message, errcode="bind_code_invalid", status=400)
+        raise Invalid(outcome.message, errcode="bind_code_invalid")
     return outcome.member
 
 
@@ -132,9 +129,9 @@ def bind_in_chat(
     outcome = bind(
         openid,
         code,
-        secret_key=settings["app"]["secret_key"],
+        secret_key=settings.app.secret_key,
         now=now,
-        max_failures=settings["binding"]["max_failures_per_hour"],
+        max_failures=settings.binding.max_failures_per_hour,
         app=app,
     )
     if outcome.member is None:

@@ -49,13 +49,12 @@ from zoneinfo import ZoneInfo
 from peewee import JOIN, Case, Expression, Select, fn
 
 from core.clock import UTC, local_day
+from core.config import Settings
 from handlers.errors import DomainError
 from handlers.meetings import day_hm, quorum_tallies, require_manager
 from models.base import db
 from models.meetings import KINDS, QUORUM_KINDS, Meeting
 from models.org import Branch, Member, PartyGroup
-
-Settings = dict[str, dict[str, Any]]
 
 FREQUENCIES = ("month", "quarter", "year")
 # Statuses of a requirement the secretary must act on (the digest lists them).
@@ -127,12 +126,9 @@ class Requirement:
 
 def required_kinds(settings: Settings) -> dict[str, str]:
     """Return {kind: frequency} for every kind the settings require, in KINDS order."""
-    cfg = settings["meetings"]
-    return {
-        kind: cfg[f"frequency_{kind}"]
-        for kind in KINDS
-        if cfg.get(f"frequency_{kind}", "none") in FREQUENCIES
-    }
+    cfg = settings.meetings
+    frequencies = {kind: getattr(cfg, f"frequency_{kind}", "none") for kind in KINDS}
+    return {kind: often for kind, often in frequencies.items() if often in FREQUENCIES}
 
 
 def _utc_bounds(period: Period, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -305,7 +301,7 @@ def _build(
 ) -> list[Requirement]:
     """Turn branches, groups and the aggregated counts into requirements (no queries here);
     with `keep`, only those of these statuses (the digest wants only the ones due)."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     kinds = required_kinds(settings)
     if not kinds or not branches:
         return []
@@ -313,7 +309,7 @@ def _build(
     depth = _DEPTH[scope]
     periods = {f: _periods_back(today, f, depth) for f in set(kinds.values())}
     counts = _meeting_counts(kinds, periods, at, tz, branch_filter)
-    soon = settings["meetings"]["due_soon_days"]
+    soon = settings.meetings.due_soon_days
     groups_of: dict[int, list[Any]] = {}
     for grp in groups:
         groups_of.setdefault(grp.branch_id, []).append(grp)
@@ -577,4 +573,4 @@ def manager_calendar(actor: Member, now: datetime, settings: Settings, *, scope:
     branch = Branch.get_by_id(actor.branch_id)
     require_manager(actor, branch)
     reqs = branch_calendar(branch.id, now, settings, scope=scope)
-    return render_calendar(branch.name, reqs, scope, ZoneInfo(settings["app"]["timezone"]))
+    return render_calendar(branch.name, reqs, scope, ZoneInfo(settings.app.timezone))

@@ -7,12 +7,11 @@ backlog never holds SQLite's write lock for long while callbacks wait.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from peewee import Expression, ModelBase
 
+from core.config import Settings
 from models.api import ApiSession
 from models.base import write_tx
 from models.wechat import InboundMessage, RateEvent
@@ -37,18 +36,18 @@ def _delete(model: ModelBase, cond: Expression) -> int:
             return total
 
 
-def prune(now: datetime, settings: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+def prune(now: datetime, settings: Settings) -> dict[str, int]:
     """Delete callback dedupe rows past their use, old rate events and dead API sessions."""
-    keep = settings["scheduler"]
+    keep = settings.scheduler
     removed = {
         "inbound_message": _delete(
             InboundMessage,
-            InboundMessage.created_at < now - timedelta(days=keep["keep_inbound_days"]),
+            InboundMessage.created_at < now - timedelta(days=keep.keep_inbound_days),
         ),
         "rate_event": _delete(RateEvent, RateEvent.at < now - RATE_EVENT_KEEP),
         "api_session": _delete(
             ApiSession,
-            ApiSession.expires_at < now - timedelta(days=keep["keep_api_session_days"]),
+            ApiSession.expires_at < now - timedelta(days=keep.keep_api_session_days),
         ),
     }
     log.info("Pruned %s", ", ".join(f"{n} {table}" for table, n in removed.items()))

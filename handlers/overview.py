@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.clock import local_day
+from core.config import Settings
 from handlers.calendar import Requirement, all_branches_calendar, branch_calendar
 from handlers.dues import BranchMonthSummary, branch_month_summary
 from handlers.reminders import BranchAlerts, StudyRate, secretary_alerts, study_participation
 from handlers.roster.access import require_role
 from models.org import Branch, Member
-
-Settings = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class CommitteePage:
 
 
 def _today(now: datetime, settings: Settings) -> date:
-    return local_day(now, ZoneInfo(settings["app"]["timezone"]))
+    return local_day(now, ZoneInfo(settings.app.timezone))
 
 
 def branch_overview(branch: Branch, now: datetime, settings: Settings) -> Overview:

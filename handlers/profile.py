@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.config import Settings
 from handlers.dues import MemberDues, member_dues
 from handlers.meetings import member_meetings
 from handlers.study import MemberWeek, member_week
 from models.meetings import Meeting
 from models.org import Member
-
-Settings = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class MemberSummary:
 
 def member_summary(member: Member, *, now: datetime, settings: Settings) -> MemberSummary:
     """The member's own summary: this week's study, meetings, attendance and dues."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     week = member_week(member, now=now, tz=tz)
     soon, attended, held = member_meetings(member, now=now, tz=tz)
     dues = member_dues(member, now=now, settings=settings) if member.is_party_member else None

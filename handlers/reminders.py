@@ -12,12 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from peewee import Expression, fn
 
 from core.clock import local_day
+from core.config import Settings
 from handlers.meetings import COMMITTEE_ROLES, describe, signin_window
 from handlers.outbox import Outgoing
 from models.dues import DuesPayment
@@ -31,19 +32,17 @@ if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar l
     from handlers.calendar import Requirement
     from handlers.dues import LapseAlert, MemberOwing
 
-Settings = dict[str, dict[str, Any]]
-
 
 def _tz(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(settings["app"]["timezone"])
+    return ZoneInfo(settings.app.timezone)
 
 
 def is_workday(day: date, settings: Settings) -> bool:
     """Weekdays are workdays, except configured holidays; make-up Saturdays/Sundays count."""
     iso = day.isoformat()
-    if iso in settings["study"]["makeup_workdays"]:
+    if iso in settings.study.makeup_workdays:
         return True
-    if iso in settings["study"]["holidays"]:
+    if iso in settings.study.holidays:
         return False
     return day.weekday() < 5
 
@@ -390,7 +389,7 @@ def _out_of_touch(now: datetime, settings: Settings) -> Expression:
     the member's attendance and payment indexes, run only for members whose own activity is
     stale: one query however many members there are.
     """
-    cutoff = now - timedelta(days=settings["alerts"]["lost_contact_days"])
+    cutoff = now - timedelta(days=settings.alerts.lost_contact_days)
     attended = (
         Attendance.select(Attendance.id)
         .join(Meeting, on=Attendance.meeting == Meeting.id)
@@ -665,7 +664,7 @@ def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             members = [name for _, name in found.lost_contact]
             names = "、".join(members[:10])
             more = f"等 {len(members)} 人" if len(members) > 10 else ""
-            days = settings["alerts"]["lost_contact_days"]
+            days = settings.alerts.lost_contact_days
             lines.append(f"失联：{names}{more} 已 {days} 天以上没有任何互动，请联系")
         for _, name, ends in found.probation:
             state = "已到期" if ends <= day else f"将于 {ends.month}月{ends.day}日 到期"

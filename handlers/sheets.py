@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from core.config import defaults
+from core.config import Settings, defaults
 from core.tabular import Limits, TableError, preview, read_rows
 from handlers.errors import DomainError
-
-Settings = dict[str, dict[str, Any]]
 
 # Cell text quoted in a message is cut to this many characters.
 ECHO_CHARS = 30

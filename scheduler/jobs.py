@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from bot.channels import ADAPTERS
 from bot.clients import (
@@ -15,13 +14,12 @@ from bot.clients import (
     refresh_official_token,
 )
 from core.clock import utcnow
+from core.config import Settings
 from handlers import housekeeping, meetings, reminders
 from handlers.outbox import Outgoing, drain, enqueue_many
 from models.meetings import Meeting
 
 log = logging.getLogger(__name__)
-
-Settings = dict[str, dict[str, Any]]
 
 
 def token_refresh(settings: Settings, now: datetime | None = None) -> str:

@@ -24,13 +24,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from peewee import IntegrityError
 
 from core.clock import UTC, utcnow
+from core.config import Settings
 from models.base import db, write_tx
 from models.jobs import JobRun
 from scheduler import lease
 
 log = logging.getLogger(__name__)
 
-Settings = dict[str, dict[str, Any]]
 JobFunc = Callable[[Settings, datetime], Any]
 
 
@@ -46,14 +46,15 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     """Every job with its trigger from [scheduler], in the configured time zone."""
     from scheduler.jobs import CRON_JOBS, INTERVAL_JOBS
 
-    tz = ZoneInfo(settings["app"]["timezone"])
-    conf = settings["scheduler"]
+    tz = ZoneInfo(settings.app.timezone)
+    conf = settings.scheduler
+    crons = {job_id: getattr(conf, job_id) for job_id in CRON_JOBS}
     specs = [
-        JobSpec(job_id, func, CronTrigger.from_crontab(conf[job_id], timezone=tz), conf[job_id])
+        JobSpec(job_id, func, CronTrigger.from_crontab(crons[job_id], timezone=tz), crons[job_id])
         for job_id, func in CRON_JOBS.items()
     ]
     specs += [
-        JobSpec(job_id, func, IntervalTrigger(seconds=conf[key], timezone=tz))
+        JobSpec(job_id, func, IntervalTrigger(seconds=getattr(conf, key), timezone=tz))
         for job_id, (key, func) in INTERVAL_JOBS.items()
     ]
     return specs
@@ -84,7 +85,7 @@ class Runner:
         """Take or keep the lease; on first taking it, catch up on missed ticks."""
         now = now or utcnow()
         with db.connection_context():
-            held = lease.acquire(self.holder, now, self.settings["scheduler"]["lease_seconds"])
+            held = lease.acquire(self.holder, now, self.settings.scheduler.lease_seconds)
         if held and not self.has_lease:
             log.info("scheduler %s holds the lease: running jobs", self.holder)
             self.has_lease = True
@@ -141,7 +142,7 @@ class Runner:
 
     def catch_up(self, now: datetime) -> list[str]:
         """Run once each cron job whose last due time passed unrun while no one held the lease."""
-        window = timedelta(hours=self.settings["scheduler"]["catch_up_hours"])
+        window = timedelta(hours=self.settings.scheduler.catch_up_hours)
         ran = []
         with db.connection_context():
             last_ticks = {
@@ -165,9 +166,7 @@ class Runner:
 
     def build(self, scheduler: BaseScheduler | None = None) -> BaseScheduler:
         """Add every job (explicit ids, coalesced, one instance) and the lease renewal."""
-        scheduler = scheduler or BlockingScheduler(
-            timezone=ZoneInfo(self.settings["app"]["timezone"])
-        )
+        scheduler = scheduler or BlockingScheduler(timezone=ZoneInfo(self.settings.app.timezone))
         defaults = {"coalesce": True, "max_instances": 1, "replace_existing": True}
         for spec in self.specs.values():
             scheduler.add_job(
@@ -179,7 +178,7 @@ class Runner:
                 misfire_grace_time=60,
                 **defaults,
             )
-        renew_every = max(5, self.settings["scheduler"]["lease_seconds"] // 3)
+        renew_every = max(5, self.settings.scheduler.lease_seconds // 3)
         scheduler.add_job(
             self.renew,
             IntervalTrigger(seconds=renew_every),

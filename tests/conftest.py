@@ -145,8 +145,8 @@ def wechat(settings: dict[str, dict[str, Any]], live_server: LiveServer) -> Call
 @pytest.fixture
 def fake(settings: dict[str, dict[str, Any]]) -> Iterator[FakeWeChat]:
     """The fake WeChat servers, answering to the test app's credentials."""
-    wechat = settings["wechat"]
-    with FakeWeChat(appid=wechat["app_id"], secret=wechat["app_secret"]) as server:
+    wechat = settings.wechat
+    with FakeWeChat(appid=wechat.app_id, secret=wechat.app_secret) as server:
         yield server
 
 

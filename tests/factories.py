@@ -60,10 +60,10 @@ def topic(day: date, title: str = "学习党章", **fields: Any) -> StudyTopic:
 def code_for(m: Member, settings: dict[str, dict[str, Any]], ttl_days: int = 7) -> str:
     return issue_codes(
         [m],
-        secret_key=settings["app"]["secret_key"],
+        secret_key=settings.app.secret_key,
         now=utcnow(),
         ttl_days=ttl_days,
-        length=settings["binding"]["code_length"],
+        length=settings.binding.code_length,
     )[0].code
 
 

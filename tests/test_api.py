@@ -133,7 +133,7 @@ def test_wechat_down_is_502(env: Env, fault):
 
 def test_wechat_unreachable_is_502(make_env):
     env = make_env()
-    env.app.config["ZHIBU"]["wechat"]["api_base_url"] = "http://127.0.0.1:9"  # nothing listens
+    env.app.config["ZHIBU"].wechat.api_base_url = "http://127.0.0.1:9"  # nothing listens
     err(env.api.post("/api/v1/login", json={"code": "abc"}), 502, "wechat_unavailable")
 
 
@@ -154,7 +154,7 @@ def test_session_key_is_never_returned_or_logged(env: Env, caplog, monkeypatch):
     assert r.status_code == 200
     assert marker not in r.text and "session_key" not in r.text
     assert marker not in caplog.text
-    assert env.settings["wechat"]["app_secret"] not in caplog.text
+    assert env.settings.wechat.app_secret not in caplog.text
     with env.app.app_context(), db.connection_context():
         row = ApiSession.get()
         assert marker not in repr(row.__data__)
@@ -164,7 +164,7 @@ def test_session_key_is_never_returned_or_logged(env: Env, caplog, monkeypatch):
 
 
 def test_token_expires(env: Env):
-    ttl = env.settings["api"]["session_ttl_seconds"]
+    ttl = env.settings.api.session_ttl_seconds
     start = datetime.now(SH)
     with time_machine.travel(start, tick=False):
         token = env.token("mini-m1")
@@ -196,7 +196,7 @@ def test_forged_and_missing_tokens_are_401(env: Env):
     for bad in (flipped, payload, other_key, "garbage", token + "x"):
         err(env.api.get("/api/v1/me", token=bad), 401, "token_invalid")
     # A well-signed token for a session that does not exist.
-    ghost = URLSafeTimedSerializer(env.settings["app"]["secret_key"], salt=TOKEN_SALT).dumps(
+    ghost = URLSafeTimedSerializer(env.settings.app.secret_key, salt=TOKEN_SALT).dumps(
         {"sid": 999999}
     )
     err(env.api.get("/api/v1/me", token=ghost), 401, "token_invalid")
@@ -306,7 +306,7 @@ def test_validation_errors_name_the_field(env: Env):
     err(post("/api/v1/login", data=b"not json"), 400, "invalid_json")
     err(post("/api/v1/login", json=["code"]), 400, "invalid_json")
     token = env.token("mini-m1")
-    limit = env.settings["study"]["reflection_max_chars"]
+    limit = env.settings.study.reflection_max_chars
     r = post("/api/v1/study/checkins", token=token, json={"reflection": "字" * (limit + 1)})
     assert "reflection" in err(r, 400, "invalid_field")
     r = post("/api/v1/study/checkins", token=token, json={"reflection": "x", "mood": "好"})
@@ -319,7 +319,7 @@ def test_validation_errors_name_the_field(env: Env):
 
 
 def test_oversized_body_is_413_json(env: Env):
-    cap = env.settings["app"]["max_body_bytes"]
+    cap = env.settings.app.max_body_bytes
     r = env.api.post(
         "/api/v1/login",
         data=b'{"code": "' + b"a" * cap + b'"}',
@@ -389,7 +389,7 @@ def test_per_address_limit_trusts_forwarded_for_only_behind_a_configured_proxy(m
 
 def test_wrong_bind_codes_are_rate_limited(env: Env):
     token = env.token("mini-guesser")
-    limit = env.settings["binding"]["max_failures_per_hour"]
+    limit = env.settings.binding.max_failures_per_hour
     for _ in range(limit):
         r = env.api.post("/api/v1/bind", token=token, json={"code": "ABCD2345"})
         err(r, 400, "bind_code_invalid")

@@ -908,7 +908,7 @@ def caller_token(w: World, caller: str) -> str | None:
                 {"sid": sid}
             )
     if caller == "expired":
-        ttl = w.settings["api"]["session_ttl_seconds"]
+        ttl = w.settings.api.session_ttl_seconds
         return w.token("m1", at=w.now - timedelta(seconds=ttl + 60))
     if caller == "revoked":
         token = w.token("m1")

@@ -347,7 +347,7 @@ def test_binding_codes_bind_through_the_bot_and_the_api(env: Env):
     first = issued["新党员"]
     assert first["code_display"].replace("-", "") == first["code"]
     expires = datetime.fromisoformat(first["expires_at"])
-    ttl = timedelta(days=env.settings["binding"]["code_ttl_days"])
+    ttl = timedelta(days=env.settings.binding.code_ttl_days)
     assert before + ttl - timedelta(seconds=5) <= expires <= before + ttl + timedelta(seconds=5)
     with env.ctx():
         rows = list(BindCode.select().order_by(BindCode.member))

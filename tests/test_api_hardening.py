@@ -150,7 +150,7 @@ def test_deeply_nested_json_is_400(env: Env, depth: int):
 
 
 def test_json_nested_within_the_limit_is_judged_by_its_fields(env: Env):
-    limit = env.settings["api"]["max_json_depth"]
+    limit = env.settings.api.max_json_depth
     token = env.token("m1")
     nested = "[" * (limit - 1) + "]" * (limit - 1)
     r = raw_post(env, "/api/v1/study/checkins", '{"reflection": ' + nested + "}", token)
@@ -270,7 +270,7 @@ def test_times_far_from_now_are_400_naming_the_field(env: Env):
         r = env.api.call("PATCH", f"/api/v1/meetings/{mid}", token=sec, json={"starts_at": value})
         names(r, 400, "invalid_field", "starts_at")
     # The last minute of the accepted range plus the longest duration stays computable.
-    latest = env.settings["api"]["latest_year"]
+    latest = env.settings.api.latest_year
     payload = {
         "kind": "lesson",
         "starts_at": f"{latest}-12-31T23:59:59-12:00",

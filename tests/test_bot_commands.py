@@ -115,7 +115,7 @@ def test_bind_refusals_each_say_what_to_do(app, settings, wechat, data):
 
 
 def test_bind_is_rate_limited_per_account(wechat, data, settings):
-    limit = settings["binding"]["max_failures_per_hour"]
+    limit = settings.binding.max_failures_per_hour
     for i in range(limit):
         assert "不正确" in wechat.send_text("guesser", f"绑定 ABCDEFG{'HJKMN'[i]}").reply
     # Even the right code is refused once the allowance is spent...
@@ -176,7 +176,7 @@ def test_second_check_in_updates_the_reflection_and_says_so(wechat, data):
 
 
 def test_too_long_reflection_is_refused_and_nothing_written(wechat, data, settings):
-    limit = settings["study"]["reflection_max_chars"]
+    limit = settings.study.reflection_max_chars
     reply = wechat.send_text(data["openid"], "学习 " + "学" * (limit + 1)).reply
     assert f"最多 {limit} 字" in reply and f"{limit + 1} 字" in reply
     assert rows(StudyCheckin) == []

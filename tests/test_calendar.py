@@ -388,7 +388,7 @@ def test_previous_period_missed_is_overdue(
 def test_due_soon_threshold(
     conn: None, settings: dict[str, dict[str, Any]], at: datetime, status: str
 ) -> None:
-    assert settings["meetings"]["due_soon_days"] == 7
+    assert settings.meetings.due_soon_days == 7
     br = old_branch("第一党支部")
     meet(br, "committee", sh(2026, 10, 9, 15))
     req = pick(branch_calendar(br.id, at, settings), "committee")

@@ -33,10 +33,10 @@ def test_defaults_run_the_demo_without_any_file(tmp_path, monkeypatch, caplog):
     with caplog.at_level(logging.WARNING):
         settings = config.load(environ={})
     assert any("demo defaults" in r.getMessage() for r in caplog.records)
-    assert settings["wechat"]["mode"] == "safe"
-    assert settings["app"]["timezone"] == "Asia/Shanghai"
-    assert settings["wechat"]["timestamp_window"] == 300
-    assert settings["database"]["lock_timeout"] == 2.0
+    assert settings.wechat.mode == "safe"
+    assert settings.app.timezone == "Asia/Shanghai"
+    assert settings.wechat.timestamp_window == 300
+    assert settings.database.lock_timeout == 2.0
 
 
 def test_file_then_environment_override(tmp_path):
@@ -44,9 +44,9 @@ def test_file_then_environment_override(tmp_path):
     env["ZHIBU_WECHAT__TOKEN"] = "from-env"
     env["ZHIBU_DATABASE__LOCK_TIMEOUT"] = "1.5"
     settings = config.load(environ=env)
-    assert settings["wechat"]["token"] == "from-env"
-    assert settings["wechat"]["timestamp_window"] == 120
-    assert settings["database"]["lock_timeout"] == 1.5
+    assert settings.wechat.token == "from-env"
+    assert settings.wechat.timestamp_window == 120
+    assert settings.database.lock_timeout == 1.5
 
 
 @pytest.mark.parametrize(
@@ -106,8 +106,9 @@ def test_plain_mode_warns_at_start(db_url, caplog):
 def test_secrets_are_redacted_for_logging():
     settings = config.load(environ={})
     shown = config.redacted(settings)
-    assert shown["wechat"]["app_secret"] == shown["wechat"]["encoding_aes_key"] == "***"
-    assert settings["wechat"]["app_secret"] != "***"
+    logged = shown["wechat"]  # a plain dict, ready for the log
+    assert logged["app_secret"] == logged["encoding_aes_key"] == "***"
+    assert settings.wechat.app_secret != "***"
 
 
 def test_phone_numbers_are_masked_in_logs():

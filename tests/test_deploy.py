@@ -355,7 +355,7 @@ def test_through_nginx_the_app_sees_the_real_client_https_and_the_same_body_limi
     assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
 
     # A body of the app's limit reaches the app; one byte more is refused by nginx unread.
-    limit = stack.app.config["ZHIBU"]["app"]["max_body_bytes"]
+    limit = stack.app.config["ZHIBU"].app.max_body_bytes
     post = {"timeout": 10, "verify": str(proxy.cert), "headers": {"Content-Type": "text/xml"}}
     at_limit = requests.post(proxy.url + "/wechat", data=b"x" * limit, **post)
     assert at_limit.status_code == 400  # the app's answer to a body that is not XML

@@ -154,13 +154,13 @@ def test_every_base_from_0_to_20000_yuan_in_steps_matches_an_independent_computa
 
 
 def test_default_rates_are_the_official_table() -> None:
-    assert parse_rates(SETTINGS["dues"]["in_service_rates"]) == [
+    assert parse_rates(SETTINGS.dues.in_service_rates) == [
         (300000, Decimal("0.005")),
         (500000, Decimal("0.01")),
         (1000000, Decimal("0.015")),
         (None, Decimal("0.02")),
     ]
-    assert parse_rates(SETTINGS["dues"]["retired_rates"]) == [
+    assert parse_rates(SETTINGS.dues.retired_rates) == [
         (500000, Decimal("0.005")),
         (None, Decimal("0.01")),
     ]

@@ -201,7 +201,7 @@ def reference_summaries(
 def reference_dues_run(book: d.Book, cfg: dict[str, Any]) -> tuple[int, date | None, bool]:
     """Consecutive owed months back from last month; paying (or owing nothing) this month, or
     having no category, means none."""
-    depth = max(cfg["dues"]["lookback_months"], cfg["dues"]["lapse_months"])
+    depth = max(cfg.dues.lookback_months, cfg.dues.lapse_months)
     if CURRENT in book.paid or not book.assessments:
         return 0, None, False
     if book.due(CURRENT, cfg).state == "exempt":
@@ -220,7 +220,7 @@ def reference_alerts(
 ) -> list[d.LapseAlert]:
     """The dues alerts at each level reached (no meetings are held here)."""
     levels = sorted(
-        {cfg["dues"][k] for k in ("alert_first_months", "alert_second_months", "lapse_months")}
+        {cfg.dues.alert_first_months, cfg.dues.alert_second_months, cfg.dues.lapse_months}
     )
     names = {b.id: b.name for b in branches}
     alerts = []

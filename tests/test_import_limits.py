@@ -369,7 +369,7 @@ def test_one_row_three_million_rows_down_is_refused(conn, tmp_path):
 
 def test_rows_up_to_the_limit_are_read(conn, tmp_path):
     settings = defaults()
-    settings["imports"]["max_rows"] = 4  # the header and three members
+    settings.imports.max_rows = 4  # the header and three members
     rows = [["甲", "13800000011", "一支部"], ["乙", "13800000012", "一支部"]]
     path = roster_xlsx(tmp_path / "three.xlsx", [*rows, ["丙", "13800000013", "一支部"]])
     assert len(parse_roster(path, settings=settings)) == 3
@@ -392,7 +392,7 @@ def test_a_long_cell_in_a_sheet_names_its_row_and_column(conn, tmp_path):
 
 def test_a_file_over_the_size_limit_is_refused_before_reading(conn, tmp_path):
     settings = defaults()
-    settings["imports"]["max_file_bytes"] = 1000
+    settings.imports.max_file_bytes = 1000
     path = roster_xlsx(tmp_path / "r.xlsx")
     assert path.stat().st_size > 1000
     with pytest.raises(DomainError) as caught:
@@ -414,7 +414,7 @@ def roster_text(*rows: str) -> str:
 
 def test_csv_limits(app, tmp_path):
     settings = defaults()
-    settings["imports"]["max_file_bytes"] = 200
+    settings.imports.max_file_bytes = 200
     big = write_csv(tmp_path / "big.csv", roster_text(*["张三,13800000011,一支部"] * 10))
     with pytest.raises(DomainError, match=r"设置项 imports\.max_file_bytes"):
         parse_roster(big, settings=settings)

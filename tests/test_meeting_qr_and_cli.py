@@ -21,8 +21,8 @@ START = datetime(2026, 12, 3, 15, 0, tzinfo=SH)
 
 @pytest.fixture
 def fake(settings):
-    wechat = settings["wechat"]
-    with FakeWeChat(appid=wechat["app_id"], secret=wechat["app_secret"]) as server:
+    wechat = settings.wechat
+    with FakeWeChat(appid=wechat.app_id, secret=wechat.app_secret) as server:
         yield server
 
 

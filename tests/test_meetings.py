@@ -166,8 +166,8 @@ def test_edit_time_rechecks_the_rules(wechat, org):
 
 def test_signin_code_works_only_inside_the_window_to_the_second(wechat, org, settings):
     schedule(wechat, org)
-    before = timedelta(minutes=settings["meetings"]["signin_open_before_minutes"])
-    after = timedelta(minutes=settings["meetings"]["signin_close_after_start_minutes"])
+    before = timedelta(minutes=settings.meetings.signin_open_before_minutes)
+    after = timedelta(minutes=settings.meetings.signin_close_after_start_minutes)
     opens, closes = START - before, START + after
     with at(opens - timedelta(seconds=1)):
         assert "没有正在签到时段内的会议" in say(wechat, org, "sec", "开始签到")
@@ -205,7 +205,7 @@ def test_signin_refusals(wechat, org):
 
 def test_wrong_codes_are_rate_limited(wechat, org, settings):
     schedule(wechat, org)
-    limit = settings["meetings"]["max_wrong_codes_per_hour"]
+    limit = settings.meetings.max_wrong_codes_per_hour
     with at(START):
         code = say(wechat, org, "sec", "开始签到").split("签到码：")[1][:6]
         wrong = [f"{n:06d}" for n in range(limit + 2) if f"{n:06d}" != code][:limit]

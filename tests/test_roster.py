@@ -956,8 +956,8 @@ def test_invite_writes_codes_that_bind_and_are_stored_hashed(app, settings, tmp_
     ]
     assert rows[0]["支部"] == "第一党支部" and rows[-1]["支部"] == "第二党支部"
     assert rows[0]["手机号"] == "138****0002"
-    tz = ZoneInfo(settings["app"]["timezone"])
-    expected = (started + timedelta(days=settings["binding"]["code_ttl_days"])).astimezone(tz)
+    tz = ZoneInfo(settings.app.timezone)
+    expected = (started + timedelta(days=settings.binding.code_ttl_days)).astimezone(tz)
     for row in rows:
         assert re.fullmatch(r"138\*{4}\d{4}", row["手机号"])
         assert re.fullmatch(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}", row["绑定码"])
@@ -975,9 +975,9 @@ def test_invite_writes_codes_that_bind_and_are_stored_hashed(app, settings, tmp_
             outcome = bind(
                 f"openid-new-{i}",
                 row["绑定码"],
-                secret_key=settings["app"]["secret_key"],
+                secret_key=settings.app.secret_key,
                 now=utcnow(),
-                max_failures=settings["binding"]["max_failures_per_hour"],
+                max_failures=settings.binding.max_failures_per_hour,
             )
             assert outcome.member is not None, outcome.message
             assert outcome.member.name == row["姓名"]
@@ -1024,7 +1024,7 @@ def test_a_failed_csv_write_issues_no_code(app, settings, conn):
     outcome = bind(
         "o-1",
         first[0].code,
-        secret_key=settings["app"]["secret_key"],
+        secret_key=settings.app.secret_key,
         now=utcnow(),
         max_failures=5,
     )

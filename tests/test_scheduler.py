@@ -32,7 +32,7 @@ def counting(monkeypatch, settings):
 
 @pytest.mark.parametrize("machine_tz", ["UTC", "America/New_York", "Asia/Kolkata"])
 def test_cron_times_are_shanghai_whatever_the_machine_zone(app, settings, machine_tz):
-    settings["scheduler"]["token_refresh"] = "0 8 * * *"
+    settings.scheduler.token_refresh = "0 8 * * *"
     old = os.environ.get("TZ")
     os.environ["TZ"] = machine_tz
     time.tzset()
@@ -87,7 +87,7 @@ def test_one_run_per_tick_even_from_two_processes(conn, settings, counting):
 
 
 def test_missed_ticks_give_one_catch_up_and_no_double(conn, settings, counting):
-    settings["scheduler"]["meeting_qr"] = "0 8 * * *"
+    settings.scheduler.meeting_qr = "0 8 * * *"
     runner = Runner(settings, "proc-a")
     day1 = datetime(2026, 11, 24, 8, 0, 1, tzinfo=SH)
     assert runner.run_job("meeting_qr", now=day1)
@@ -110,7 +110,7 @@ def test_missed_ticks_give_one_catch_up_and_no_double(conn, settings, counting):
 
 
 def test_missed_ticks_older_than_the_window_are_skipped(conn, settings, counting):
-    settings["scheduler"]["meeting_qr"] = "0 8 * * *"
+    settings.scheduler.meeting_qr = "0 8 * * *"
     Runner(settings, "a").run_job("meeting_qr", now=datetime(2026, 11, 1, 8, 0, 1, tzinfo=SH))
     restart = datetime(2026, 11, 26, 7, 0, tzinfo=SH)  # 23 h after the last due 08:00
     Runner(settings, "b").renew(restart)

@@ -62,9 +62,9 @@ def test_the_example_file_as_it_ships_is_refused(tmp_path):
 
 def test_the_environment_may_supply_the_key(tmp_path):
     environ = config_file(tmp_path, None) | {"ZHIBU_APP__SECRET_KEY": STRONG}
-    assert config.load(environ=environ)["app"]["secret_key"] == STRONG
+    assert config.load(environ=environ).app.secret_key == STRONG
     for key in ("x" * 32, "密" * 11):  # 32 and 33 bytes
-        assert config.load(environ=config_file(tmp_path, key))["app"]["secret_key"] == key
+        assert config.load(environ=config_file(tmp_path, key)).app.secret_key == key
     environ["ZHIBU_APP__SECRET_KEY"] = DEMO_SECRET_KEY  # the environment overrides the file
     refusal(environ)
 
@@ -81,14 +81,14 @@ def test_the_demo_runs_on_the_example_key(tmp_path, monkeypatch):
     """No file and the demo's app id: `make demo`, and its scheduler process, which gets the
     fake's addresses from the environment."""
     monkeypatch.chdir(tmp_path)
-    assert config.load(environ={})["app"]["secret_key"] == DEMO_SECRET_KEY
+    assert config.load(environ={}).app.secret_key == DEMO_SECRET_KEY
     scheduler_env = {
         "ZHIBU_WECHAT__API_BASE_URL": "http://127.0.0.1:8910",
         "ZHIBU_CHANNELS__WECOM_API_BASE_URL": "http://127.0.0.1:8910",
         "ZHIBU_CHANNELS__PERSONAL_FALLBACK": "console",
     }
     settings = config.load(environ=scheduler_env)
-    assert settings["wechat"]["app_id"] == DEMO_APPID
+    assert settings.wechat.app_id == DEMO_APPID
     with pytest.raises(ConfigError):  # empty is refused everywhere
         config.load(environ={"ZHIBU_APP__SECRET_KEY": ""})
 
@@ -145,7 +145,7 @@ def forge(key: str, payload: Any) -> str:
 
 
 def test_session_ids_in_tokens_are_random(env: Env):
-    key = env.settings["app"]["secret_key"]
+    key = env.settings.app.secret_key
     tokens = [env.token("m1"), env.token("m1"), env.token("sec")]
     sids = [URLSafeTimedSerializer(key, salt=TOKEN_SALT).loads(t)["sid"] for t in tokens]
     assert len(set(sids)) == 3
@@ -181,7 +181,7 @@ def test_a_token_of_the_wrong_shape_is_refused(env: Env, payload):
     """Signed with the app's own key: only the shape of the payload is wrong."""
     for who in ("m1", "sec", "admin"):  # sessions 1, 2 and 3 exist
         assert env.api.get("/api/v1/me", token=env.token(who)).status_code == 200
-    token = forge(env.settings["app"]["secret_key"], payload)
+    token = forge(env.settings.app.secret_key, payload)
     r = env.api.get("/api/v1/me", token=token)
     assert r.status_code == 401 and r.json()["errcode"] == "token_invalid", r.text
     r = env.api.get("/api/v1/branch/overview", token=token)
@@ -189,7 +189,7 @@ def test_a_token_of_the_wrong_shape_is_refused(env: Env, payload):
 
 
 def test_a_token_forged_with_the_example_key_is_refused(env: Env):
-    key = env.settings["app"]["secret_key"]
+    key = env.settings.app.secret_key
     real = env.token("sec")
     sid = URLSafeTimedSerializer(key, salt=TOKEN_SALT).loads(real)["sid"]
     for payload in ({"sid": sid}, {"sid": 3}, {"sid": True}):

@@ -1231,7 +1231,7 @@ def _in_process(app: Any) -> FuzzTarget:
         return r.status_code, r.get_data(as_text=True)
 
     driver = make_driver(app.config["ZHIBU"], "http://in-process")
-    return FuzzTarget(app.config["ZHIBU"]["wechat"]["mode"], driver, post, get, [])
+    return FuzzTarget(app.config["ZHIBU"].wechat.mode, driver, post, get, [])
 
 
 def _over_http(app: Any) -> Iterator[FuzzTarget]:
@@ -1251,7 +1251,7 @@ def _over_http(app: Any) -> Iterator[FuzzTarget]:
 
     try:
         driver = make_driver(app.config["ZHIBU"], live.url)
-        yield FuzzTarget(app.config["ZHIBU"]["wechat"]["mode"], driver, post, get, [])
+        yield FuzzTarget(app.config["ZHIBU"].wechat.mode, driver, post, get, [])
     finally:
         session.close()
         live.stop()

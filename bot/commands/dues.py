@@ -123,7 +123,7 @@ def _on_report(ctx: Context) -> str:
         raise DomainError(
             "请写明交纳的金额，例如：交党费 30.00（可加月份：交党费 90.00 2026年1-3月）"
         )
-    fen = d.yuan_to_fen(words[0], max_fen=ctx.settings["dues"]["max_payment_fen"])
+    fen = d.yuan_to_fen(words[0], max_fen=ctx.settings.dues.max_payment_fen)
     months = d.parse_months(" ".join(words[1:]), now=ctx.now, tz=ctx.tz) if words[1:] else None
     report, plan = d.report_payment(ctx.member, fen, months, now=ctx.now, settings=ctx.settings)
     return (
@@ -196,7 +196,7 @@ def _pay(ctx: Context) -> str:
     member, fen = done.member, done.amount_fen
     if done.voluntary is not None:
         whole = (
-            f"\n按规定，一次自愿交纳 {d.fen_to_text(ctx.settings['dues']['voluntary_whole_fen'])}"
+            f"\n按规定，一次自愿交纳 {d.fen_to_text(ctx.settings.dues.voluntary_whole_fen)}"
             "及以上的党费全额上缴。"
             if done.goes_up_whole
             else ""

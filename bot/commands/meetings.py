@@ -77,7 +77,7 @@ def _when(text: str, ctx: Context) -> object:
             text,
             now=ctx.now,
             tz=ctx.tz,
-            default_minutes=ctx.settings["meetings"]["default_duration_minutes"],
+            default_minutes=ctx.settings.meetings.default_duration_minutes,
         )
     except DateTextError as exc:
         raise DomainError(exc.message) from None
@@ -226,7 +226,7 @@ def _on_signin(ctx: Context) -> str:
     try:
         result = m.sign_in_with_code(ctx.member, ctx.args, now=ctx.now, settings=ctx.settings)
     except m.WrongSigninCode as exc:  # counted; the refusal is a reply, not a rollback
-        return exc.message
+        return exc.in_chat
     return _signed(ctx, result)
 
 

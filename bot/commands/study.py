@@ -14,7 +14,7 @@ def _on_study(ctx: Context) -> str:
         ctx.args,
         now=ctx.now,
         tz=ctx.tz,
-        max_chars=ctx.settings["study"]["reflection_max_chars"],
+        max_chars=ctx.settings.study.reflection_max_chars,
     )
     result, week = done.result, done.week
     topic = f"今日主题：《{result.topic.title}》\n" if result.topic else ""

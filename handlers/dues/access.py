@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 
-from handlers.errors import DomainError
+from handlers.errors import DomainError, Forbidden
 from handlers.sheets import (
     normalize_phone,
 )
@@ -29,16 +29,14 @@ def require_collector(actor: Member | None, branch: Branch) -> None:
         return
     assert actor is not None
     if actor.has_role(*DUES_ROLES):
-        raise DomainError(
+        raise Forbidden(
             f"您只能办理本支部的党费，{branch.name}的党费请由该支部办理。",
             errcode="forbidden",
-            status=403,
         )
-    raise DomainError(
-        "只有支部书记或党费收缴员可以登记和查看支部党费。"
-        "如您已交党费，请发送“交党费 金额”报告，例如：交党费 30.00，由收缴员确认。",
+    raise Forbidden(
+        "只有支部书记或党费收缴员可以登记和查看支部党费。",
         errcode="forbidden",
-        status=403,
+        chat_hint="如您已交党费，请发送“交党费 金额”报告，例如：交党费 30.00，由收缴员确认。",
     )
 
 

@@ -74,8 +74,8 @@ def check_assessment(
     settings: Settings,
 ) -> None:
     """Refuse an assessment that is incomplete or out of bounds, saying how to fix it."""
-    cfg = settings["dues"]
-    tz = ZoneInfo(settings["app"]["timezone"])
+    cfg = settings.dues
+    tz = ZoneInfo(settings.app.timezone)
     if category not in CATEGORIES:
         raise DomainError("党费类别不对，可选：" + "、".join(CATEGORIES.values()))
     if category in BASED_CATEGORIES:
@@ -85,19 +85,19 @@ def check_assessment(
                 f"请写明{name}的{label}（税后，单位元），例如：党费 设置 {name} "
                 f"{CATEGORIES[category][:2]} 8000.00"
             )
-        if base_fen > cfg["max_base_fen"]:
+        if base_fen > cfg.max_base_fen:
             raise DomainError(
-                f"{label} {fen_to_text(base_fen)} 超过上限 {fen_to_text(cfg['max_base_fen'])}，"
+                f"{label} {fen_to_text(base_fen)} 超过上限 {fen_to_text(cfg.max_base_fen)}，"
                 "请核对是否多写了数字。"
             )
         if monthly_amount(category, base_fen, None, settings) <= 0:
             raise DomainError(
                 f"{label} {fen_to_text(base_fen)} 算出的党费不足 1 分，请核对；"
                 "没有收入的党员请设为“学生/失业/低保”类别（每月 "
-                f"{fen_to_text(cfg['student_fen'])}）。"
+                f"{fen_to_text(cfg.student_fen)}）。"
             )
     if category == "farmer":
-        low, high = cfg["farmer_min_fen"], cfg["farmer_max_fen"]
+        low, high = cfg.farmer_min_fen, cfg.farmer_max_fen
         if fixed_fen is None or not low <= fixed_fen <= high:
             given = f"（所填 {fen_to_text(fixed_fen)}）" if fixed_fen is not None else ""
             raise DomainError(
@@ -108,7 +108,7 @@ def check_assessment(
         raise DomainError(
             f"免交党费须经上级党委批准，请写明批准人，例如：党费 设置 {name} 免交 批准 某某党委"
         )
-    latest = add_months(this_month(now, tz), cfg["prepay_max_months"])
+    latest = add_months(this_month(now, tz), cfg.prepay_max_months)
     if from_month > latest:
         raise DomainError(
             f"起始月份 {month_label(from_month)} 太远了，最晚可设到 {month_label(latest)}。"
@@ -230,7 +230,7 @@ def set_relief(
                 f"请写明减交后每月应交的金额，例如：党费 减免 {member.name} 减交 5.00 "
                 "2026年1-12月 批准 某某党委。全部免交请用“免交”。"
             )
-        if amount_fen > settings["dues"]["max_payment_fen"]:
+        if amount_fen > settings.dues.max_payment_fen:
             raise MoneyError(f"减交金额 {fen_to_text(amount_fen)} 过大，请核对。")
     with db.atomic():
         row = DuesRelief.create(

@@ -177,14 +177,14 @@ class Ledger:
         (the month's summary, the owing, the six-month rule)."""
         found = self.fens.get(row.id)
         if found is None:
-            cfg = settings["dues"]
+            cfg = settings.dues
             found = self.fens[row.id] = amount_of(
                 row.category,
                 row.base_fen,
                 row.fixed_fen,
-                cfg["in_service_rates"],
-                cfg["retired_rates"],
-                cfg["student_fen"],
+                cfg.in_service_rates,
+                cfg.retired_rates,
+                cfg.student_fen,
             )
         return found
 

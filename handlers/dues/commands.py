@@ -67,7 +67,7 @@ def branch_status(
 ) -> BranchDues:
     """党费 情况 [月份]: the actor's branch for a month (this month without one)."""
     branch = _collector_branch(actor)
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     month = this_month(now, tz)
     if month_text:
         month = parse_one_month(month_text, now=now, tz=tz)
@@ -90,7 +90,7 @@ def collect_named(
 ) -> Collection:
     """收党费 姓名 金额 [月份 | 自愿 备注]."""
     member = find_member(_collector_branch(actor), who, PAY_EXAMPLE)
-    fen = yuan_to_fen(amount, max_fen=settings["dues"]["max_payment_fen"])
+    fen = yuan_to_fen(amount, max_fen=settings.dues.max_payment_fen)
     if rest and rest[0] in VOLUNTARY_WORDS:
         payment = record_voluntary(
             actor, member, fen, now=now, settings=settings, note=" ".join(rest[1:])
@@ -98,7 +98,7 @@ def collect_named(
         return Collection(
             member, fen, voluntary=payment, goes_up_whole=goes_up_whole(payment, settings)
         )
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     months = parse_months(" ".join(rest), now=now, tz=tz) if rest else None
     recorded = record_payment(actor, member, fen, months, now=now, settings=settings)
     return Collection(member, fen, recorded=recorded)
@@ -122,7 +122,7 @@ def reverse_entry(
     entry = reverse_payment(actor, payment_id, reason, now=now)
     original = DuesPayment.get_by_id(entry.reverses_id)
     months = [m.month for m in original.months]
-    described = describe_entry(original, ZoneInfo(settings["app"]["timezone"]))
+    described = describe_entry(original, ZoneInfo(settings.app.timezone))
     return Reversal(entry, original, described, original.member, months)
 
 
@@ -155,7 +155,7 @@ def set_category_named(
             f"写了 {len(money)} 个金额（{'、'.join(money)}），请只写一个。" + SET_USAGE
         )
     fen = yuan_to_fen(money[0], what="金额") if money else None
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     month = this_month(now, tz)
     if month_text:
         month = parse_one_month(month_text, now=now, tz=tz)
@@ -204,7 +204,7 @@ def set_relief_named(
     fen = yuan_to_fen(money[0], what="减交后每月金额") if money else None
     if not month_text:
         raise DomainError("请写明减免的月份（到哪个月为止）。" + RELIEF_USAGE)
-    months = parse_months(month_text, now=now, tz=ZoneInfo(settings["app"]["timezone"]))
+    months = parse_months(month_text, now=now, tz=ZoneInfo(settings.app.timezone))
     row = set_relief(
         actor,
         member,
@@ -256,7 +256,7 @@ def summary_named(
     month_text: str, committee: str | None, *, now: datetime, settings: Settings
 ) -> tuple[date, list[BranchMonthSummary]]:
     """`dues summary`: the month named and every branch's (or a committee's) summary of it."""
-    month = parse_one_month(month_text, now=now, tz=ZoneInfo(settings["app"]["timezone"]))
+    month = parse_one_month(month_text, now=now, tz=ZoneInfo(settings.app.timezone))
     found = committee_named(committee)
     rows = branch_month_summary(month, settings, committee_id=found.id if found else None)
     return month, rows

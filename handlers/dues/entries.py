@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from handlers.dues.access import can_collect
-from handlers.errors import DomainError
+from handlers.errors import DomainError, NotFound
 from models.dues import DuesMonth, DuesPayment, DuesReport
 from models.org import Branch, Member
 
@@ -17,7 +17,7 @@ HIDDEN = "请求的资源不存在，或您无权查看。"
 
 def hidden() -> DomainError:
     """Refuse as "not found": the answer does not tell whether the row exists."""
-    return DomainError(HIDDEN, errcode="not_found", status=404)
+    return NotFound(HIDDEN, errcode="not_found")
 
 
 @dataclass(frozen=True)

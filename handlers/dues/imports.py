@@ -323,11 +323,11 @@ def _check_payment_row(
 ) -> tuple[_PaymentRow | None, list[str]]:
     """One row of a payments file, checked (None without a member), and its problems; the
     months it plans are added to the member's `taken`."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     problems: list[str] = []
     fen = None
     try:
-        fen = yuan_to_fen(values["amount"], max_fen=settings["dues"]["max_payment_fen"])
+        fen = yuan_to_fen(values["amount"], max_fen=settings.dues.max_payment_fen)
     except MoneyError as exc:
         problems.append(exc.message)
     kind = re.sub(r"\s", "", values.get("kind", ""))
@@ -441,7 +441,7 @@ def _check_assessment_row(
 ) -> tuple[_CheckedAssessment | None, list[str]]:
     """One row of a file of categories and bases, checked (None without a member or a
     category), and its problems."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     current = this_month(now, tz)
     problems = []
     category = category_of(values.get("category", ""))

@@ -214,8 +214,8 @@ def _lapse_scope(
 
 
 def _lapse_depth(settings: Settings) -> int:
-    cfg = settings["dues"]
-    return max(cfg["lookback_months"], cfg["lapse_months"])
+    cfg = settings.dues
+    return max(cfg.lookback_months, cfg.lapse_months)
 
 
 def _lapse_load(
@@ -235,7 +235,7 @@ def _start_lapse(
     """_lapse_load in steps: the paid months and the meeting aggregate start now on the
     worker threads (in this order: the paid months are needed first); the functions returned
     finish the ledger here and wait for the meetings. The months: newest first."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     depth = _lapse_depth(settings)
     current = this_month(at, tz)
     months = [add_months(current, -k) for k in range(depth + 1)]  # newest first
@@ -313,8 +313,8 @@ def lapse_alerts(
 
 
 def _alert_levels(settings: Settings) -> list[int]:
-    cfg = settings["dues"]
-    return sorted({cfg["alert_first_months"], cfg["alert_second_months"], cfg["lapse_months"]})
+    cfg = settings.dues
+    return sorted({cfg.alert_first_months, cfg.alert_second_months, cfg.lapse_months})
 
 
 def _alerts(rows: Iterable[tuple], settings: Settings) -> list[LapseAlert]:

@@ -7,13 +7,9 @@ import unicodedata
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any
 
-from core.config import parse_rates
+from core.config import Settings, parse_rates
 from handlers.errors import DomainError
-
-Settings = dict[str, dict[str, Any]]
-
 
 # More integer digits than this in an amount is a typo, whatever the configured maximum.
 MAX_DIGITS = 10
@@ -108,14 +104,14 @@ def monthly_amount(
     category: str, base_fen: int | None, fixed_fen: int | None, settings: Settings
 ) -> int:
     """Return the table's monthly dues in fen for a category and base (DOMAIN.md)."""
-    cfg = settings["dues"]
+    cfg = settings.dues
     return _amount(
         category,
         base_fen,
         fixed_fen,
-        cfg["in_service_rates"],
-        cfg["retired_rates"],
-        cfg["student_fen"],
+        cfg.in_service_rates,
+        cfg.retired_rates,
+        cfg.student_fen,
     )
 
 

@@ -28,7 +28,7 @@ class MemberOwing:
 
 def all_owing(now: datetime, settings: Settings) -> list[MemberOwing]:
     """Every party member who owes anything through this month, all branches (5 queries)."""
-    current = this_month(now, ZoneInfo(settings["app"]["timezone"]))
+    current = this_month(now, ZoneInfo(settings.app.timezone))
     with gc_paused():
         return owing_of(load_ledger(None, current, 0, owing=True), settings)
 

@@ -14,7 +14,7 @@ from handlers.dues.book import reversed_ids
 from handlers.dues.loaders import load_book
 from handlers.dues.money import MoneyError, Settings, fen_to_text
 from handlers.dues.planning import duplicate_month, plan_payment
-from handlers.errors import DomainError
+from handlers.errors import Conflict, DomainError, NotFound
 from models.base import db
 from models.dues import (
     DuesMonth,
@@ -102,7 +102,7 @@ def record_payment(
     note: str = "",
 ) -> Recorded:
     """收党费: record dues for some months (or the oldest unpaid ones), checked to the fen."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     require_collector(actor, Branch.get_by_id(member.branch_id))
     book = load_book(member)
     plan = plan_payment(book, member, amount_fen, months, now=now, settings=settings)
@@ -118,10 +118,9 @@ def record_payment(
             if month in book.paid:
                 raise duplicate_month(member, month, book.paid[month], tz) from None
         if report is not None:
-            raise DomainError(
+            raise Conflict(
                 f"{member.name}的这笔报告刚刚已被确认，无需重复确认。",
                 errcode="report_decided",
-                status=409,
             ) from None
         raise
     log.info("dues payment %s: member %s, %d months", payment.id, member.id, len(plan))
@@ -139,14 +138,14 @@ def record_voluntary(
     note: str = "",
 ) -> DuesPayment:
     """Record a voluntary payment (自愿交纳): no months; kept apart from the monthly dues."""
-    cfg = settings["dues"]
+    cfg = settings.dues
     require_collector(actor, Branch.get_by_id(member.branch_id))
     require_party_member(member)
     if amount_fen <= 0:
         raise MoneyError(f"金额应大于 0，例如：收党费 {member.name} 1000.00 自愿")
-    if amount_fen > cfg["max_payment_fen"]:
+    if amount_fen > cfg.max_payment_fen:
         raise MoneyError(
-            f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg['max_payment_fen'])}，"
+            f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg.max_payment_fen)}，"
             "请核对是否多写了数字。",
             errcode="amount_too_large",
         )
@@ -165,10 +164,7 @@ def record_voluntary(
 
 def goes_up_whole(payment: DuesPayment, settings: Settings) -> bool:
     """A voluntary payment at or above the threshold goes upward whole (DOMAIN.md)."""
-    return (
-        payment.kind == "voluntary"
-        and payment.amount_fen >= settings["dues"]["voluntary_whole_fen"]
-    )
+    return payment.kind == "voluntary" and payment.amount_fen >= settings.dues.voluntary_whole_fen
 
 
 def reverse_payment(
@@ -177,9 +173,7 @@ def reverse_payment(
     """更正党费: cancel an entry with a new, opposite one; its months may then be paid again."""
     original = DuesPayment.get_or_none(DuesPayment.id == payment_id)
     if original is None:
-        raise DomainError(
-            f"没有编号为 {payment_id} 的党费记录，请核对编号。", errcode="not_found", status=404
-        )
+        raise NotFound(f"没有编号为 {payment_id} 的党费记录，请核对编号。", errcode="not_found")
     member = Member.get_by_id(original.member_id)
     require_collector(actor, Branch.get_by_id(member.branch_id))
     if original.kind == "reversal":
@@ -205,10 +199,9 @@ def reverse_payment(
                 recorded_at=now,
             )
     except IntegrityError:
-        raise DomainError(
+        raise Conflict(
             f"记录 {payment_id} 已经更正过了，无需重复更正。",
             errcode="already_reversed",
-            status=409,
         ) from None
     log.info("dues payment %s reversed by %s", payment_id, entry.id)
     return entry

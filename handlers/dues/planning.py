@@ -20,7 +20,7 @@ from handlers.dues.months import (
     months_text,
     this_month,
 )
-from handlers.errors import DomainError
+from handlers.errors import Conflict, DomainError
 from models.dues import (
     PAYMENT_SOURCES,
     DuesPayment,
@@ -28,11 +28,10 @@ from models.dues import (
 from models.org import Member
 
 
-class DuplicateMonth(DomainError):
+class DuplicateMonth(Conflict):
     """A month is already paid; the message shows the existing entry."""
 
     errcode = "duplicate_month"
-    status = 409
 
 
 def describe_entry(payment: DuesPayment, tz: ZoneInfo) -> str:
@@ -55,7 +54,8 @@ def duplicate_month(member: Member, month: date, row: Any, tz: ZoneInfo) -> Dupl
     )
     return DuplicateMonth(
         f"{member.name} {month_label(month)}的党费已经登记过了：{describe_entry(payment, tz)}。"
-        f"同一月份不能重复登记。如原记录有误，请先发送“更正党费 {payment.id} 原因”，再重新登记。"
+        "同一月份不能重复登记。",
+        chat_hint=f"如原记录有误，请先发送“更正党费 {payment.id} 原因”，再重新登记。",
     )
 
 
@@ -73,19 +73,19 @@ def plan_payment(
 
     `taken` holds months already claimed by earlier rows of the same import.
     """
-    cfg = settings["dues"]
-    tz = ZoneInfo(settings["app"]["timezone"])
+    cfg = settings.dues
+    tz = ZoneInfo(settings.app.timezone)
     require_party_member(member)
     _check_amount(amount_fen, cfg)
     start = book.start
     if start is None:
         raise DomainError(
-            f"{member.name}还没有设置党费类别和工资基数，无法计算应交金额。"
-            f"请先发送：{SET_EXAMPLE.replace('张三', member.name)}",
+            f"{member.name}还没有设置党费类别和工资基数，无法计算应交金额。",
             errcode="dues_not_set",
+            chat_hint=f"请先发送：{SET_EXAMPLE.replace('张三', member.name)}",
         )
     current = this_month(now, tz)
-    latest = add_months(current, cfg["prepay_max_months"])
+    latest = add_months(current, cfg.prepay_max_months)
     if months is None:
         return _allocate(book, member, amount_fen, start, current, latest, settings, taken)
     plan = [
@@ -99,9 +99,9 @@ def _check_amount(amount_fen: int, cfg: dict[str, Any]) -> None:
     """Refuse a sum that is not above 0 or above the cap of one payment."""
     if amount_fen <= 0:
         raise MoneyError(f"金额应大于 0，例如：{PAY_EXAMPLE}")
-    if amount_fen > cfg["max_payment_fen"]:
+    if amount_fen > cfg.max_payment_fen:
         raise MoneyError(
-            f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg['max_payment_fen'])}，"
+            f"金额 {fen_to_text(amount_fen)} 超过单笔上限 {fen_to_text(cfg.max_payment_fen)}，"
             "请核对是否多写了数字。",
             errcode="amount_too_large",
         )
@@ -119,7 +119,7 @@ def _planned_month(
 ) -> tuple[date, int]:
     """A month a payment names with its amount, or the refusal: before the start month, too
     far ahead, already paid, named twice in a file, or exempt."""
-    cfg = settings["dues"]
+    cfg = settings.dues
     if month < start:
         why = (
             f"（{month_label(book.joined_on.replace(day=1))}入党）"
@@ -134,7 +134,7 @@ def _planned_month(
     if month > latest:
         raise DomainError(
             f"{month_label(month)}超出了可预交的范围：最多预交到 {month_label(latest)}"
-            f"（本月之后 {cfg['prepay_max_months']} 个月）。请核对月份。",
+            f"（本月之后 {cfg.prepay_max_months} 个月）。请核对月份。",
             errcode="month_too_far_ahead",
         )
     if month in book.paid:

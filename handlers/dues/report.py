@@ -14,7 +14,7 @@ from handlers.dues.money import Settings, fen_to_text
 from handlers.dues.months import month_span
 from handlers.dues.payments import Recorded, record_payment
 from handlers.dues.planning import plan_payment
-from handlers.errors import DomainError
+from handlers.errors import Conflict, DomainError
 from models.base import db
 from models.dues import (
     REPORT_STATUSES,
@@ -39,10 +39,10 @@ def report_payment(
     note: str = "",
 ) -> tuple[DuesReport, list[tuple[date, int]]]:
     """交党费: a member reports a payment; it is checked now and waits for a collector."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     existing = pending_report(member)
     if existing is not None:
-        raise DomainError(_pending_refusal(existing, tz), errcode="report_pending", status=409)
+        raise Conflict(_pending_refusal(existing, tz), errcode="report_pending")
     book = load_book(member)
     plan = plan_payment(book, member, amount_fen, months, now=now, settings=settings)
     try:
@@ -56,8 +56,8 @@ def report_payment(
                 reported_at=now,
             )
     except IntegrityError:
-        raise DomainError(
-            _pending_refusal(pending_report(member), tz), errcode="report_pending", status=409
+        raise Conflict(
+            _pending_refusal(pending_report(member), tz), errcode="report_pending"
         ) from None
     return report, plan
 
@@ -84,11 +84,10 @@ def _report_of(actor: Member, name: str, example: str) -> tuple[Member, DuesRepo
 
 def _decided(member: Member, report: DuesReport) -> DomainError:
     status = REPORT_STATUSES.get(report.status, report.status)
-    return DomainError(
+    return Conflict(
         f"{member.name}的这笔党费报告（{fen_to_text(report.amount_fen)}）已{status}，"
         "无需重复处理。",
         errcode="report_decided",
-        status=409,
     )
 
 
@@ -144,10 +143,9 @@ def _confirm(
             .execute()
         )
         if done != 1:
-            raise DomainError(
+            raise Conflict(
                 f"{member.name}的这笔报告刚刚已被处理，无需重复确认。",
                 errcode="report_decided",
-                status=409,
             )
     return recorded
 
@@ -181,7 +179,5 @@ def _reject(
         .execute()
     )
     if done != 1:
-        raise DomainError(
-            f"{member.name}的这笔报告刚刚已被处理。", errcode="report_decided", status=409
-        )
+        raise Conflict(f"{member.name}的这笔报告刚刚已被处理。", errcode="report_decided")
     return DuesReport.get_by_id(report.id)

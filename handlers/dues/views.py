@@ -47,7 +47,7 @@ class MemberDues:
 
 def member_dues(member: Member, *, now: datetime, settings: Settings) -> MemberDues:
     """Return the member's dues as of now (5 queries)."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     current = this_month(now, tz)
     book = load_book(member)
     return MemberDues(
@@ -193,7 +193,7 @@ def month_summary_and_owing(
 ) -> tuple[list[BranchMonthSummary], list[MemberOwing]]:
     """branch_month_summary for this month and all_owing at once, for the monthly reminder:
     members, dues histories and paid months are loaded once (6 queries, not 11)."""
-    current = this_month(now, ZoneInfo(settings["app"]["timezone"]))
+    current = this_month(now, ZoneInfo(settings.app.timezone))
     branches = Branch.select(Branch.id, Branch.name).order_by(Branch.id)
     with gc_paused():
         ledger = load_ledger(None, current, 0, owing=True, amounts=True)
@@ -231,7 +231,7 @@ def branch_dues(
 ) -> BranchDues:
     """Return a branch's dues for a month: collected / expected, who owes and for how long."""
     require_collector(actor, branch)
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     month = month.replace(day=1)
     through = max(month, this_month(now, tz))
     members, scope = party_members(Member.branch == branch.id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from handlers.binding import touch
-from handlers.errors import DomainError
+from handlers.errors import DomainError, Invalid
 from handlers.meetings.base import Settings, find_meeting, signin_window
 from handlers.meetings.leave import ask_leave, decide_leave_by_id, leave_request
 from handlers.meetings.qr import Qr, QrMaker, ensure_qr
@@ -75,9 +75,7 @@ def meeting_end(
 ) -> datetime | None:
     """The end from ends_at or duration_minutes (at most one of them), else None."""
     if ends_at is not None and duration_minutes is not None:
-        raise DomainError(
-            "字段 ends_at 与 duration_minutes 只能提供其一。", errcode="invalid_field", status=400
-        )
+        raise Invalid("字段 ends_at 与 duration_minutes 只能提供其一。", errcode="invalid_field")
     if duration_minutes is not None:
         return start + timedelta(minutes=duration_minutes)
     return ends_at
@@ -87,7 +85,7 @@ def _group(branch_name: str, branch_id: int, group_id: int | None, kind: str) ->
     """The party group by id, which must be the branch's; a group meeting needs one."""
     if group_id is None:
         if kind == "group":
-            raise DomainError("党小组会须提供字段：group_id", errcode="missing_field", status=400)
+            raise Invalid("党小组会须提供字段：group_id", errcode="missing_field")
         return None
     group = PartyGroup.get_or_none((PartyGroup.id == group_id) & (PartyGroup.branch == branch_id))
     if group is None:

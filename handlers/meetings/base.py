@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from handlers.errors import DomainError
+from core.config import Settings
+from handlers.errors import Forbidden, NotFound
 from models.meetings import Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, Branch, Member, acts_for
 
@@ -14,9 +14,6 @@ from models.org import BRANCH_MANAGERS, Branch, Member, acts_for
 COMMITTEE_ROLES = ("secretary", "deputy_secretary", "organizer", "propaganda", "discipline")
 SCENE_PREFIX = "mtg_"
 WEEKDAYS = "一二三四五六日"
-
-
-Settings = dict[str, dict[str, Any]]
 
 
 def hm(at: datetime, tz: ZoneInfo) -> str:
@@ -51,21 +48,18 @@ def require_manager(actor: Member | None, branch: Branch) -> None:
     if not can_manage(actor, branch):
         assert actor is not None
         if actor.has_role(*BRANCH_MANAGERS):
-            raise DomainError(
+            raise Forbidden(
                 f"您只能管理本支部的会议，{branch.name}的会议请由该支部书记安排。",
                 errcode="forbidden",
-                status=403,
             )
-        raise DomainError(
-            "只有支部书记、副书记或组织委员可以安排会议和签到。", errcode="forbidden", status=403
-        )
+        raise Forbidden("只有支部书记、副书记或组织委员可以安排会议和签到。", errcode="forbidden")
 
 
 def signin_window(meeting: Meeting, settings: Settings) -> tuple[datetime, datetime]:
     """Return when sign-in opens and closes for this meeting."""
-    cfg = settings["meetings"]
-    opens = meeting.starts_at - timedelta(minutes=cfg["signin_open_before_minutes"])
-    closes = meeting.starts_at + timedelta(minutes=cfg["signin_close_after_start_minutes"])
+    cfg = settings.meetings
+    opens = meeting.starts_at - timedelta(minutes=cfg.signin_open_before_minutes)
+    closes = meeting.starts_at + timedelta(minutes=cfg.signin_close_after_start_minutes)
     return opens, closes
 
 
@@ -78,10 +72,10 @@ def get_meeting(actor: Member | None, meeting_id: int) -> Meeting:
     """Return a meeting the actor may manage, or explain why not."""
     meeting = find_meeting(meeting_id)
     if meeting is None:
-        raise DomainError(
-            f"没有编号为 {meeting_id} 的会议，请发送“会议”查看会议列表。",
+        raise NotFound(
+            f"没有编号为 {meeting_id} 的会议。",
             errcode="not_found",
-            status=404,
+            chat_hint="请发送“会议”查看会议列表。",
         )
     require_manager(actor, meeting.branch)
     return meeting

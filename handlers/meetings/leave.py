@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Select
 
-from handlers.errors import DomainError
+from handlers.errors import Conflict, DomainError, NotFound
 from handlers.meetings.base import (
     Settings,
     day_hm,
@@ -28,7 +28,7 @@ def ask_leave(
 ) -> Attendance:
     """Record a leave request for an upcoming meeting the member is expected at (the row
     comes back with its meeting loaded)."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     reason = reason.strip()
     if not reason:
         raise DomainError("请写明请假原因，例如：请假 出差在外", errcode="reason_missing")
@@ -123,7 +123,7 @@ def decide_leave(
     request in the actor's branch; when it matches several, the refusal lists their meetings
     and asks for the number. The decided row comes back with its meeting loaded.
     """
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     name = name.strip()
     verb = "批准请假" if approve else "驳回请假"
     if not name:
@@ -147,11 +147,10 @@ def decide_leave(
     latest = requests.order_by(Meeting.starts_at.desc(), Attendance.id.desc()).first()
     if latest is None:
         where = describe(meeting, tz) if meeting is not None else "本支部"
-        raise DomainError(
+        raise NotFound(
             f"{where}没有找到“{name}”的请假申请。请核对姓名；"
             "发送“会议 情况 编号”可查看某次会议的请假情况。",
             errcode="not_found",
-            status=404,
         )
     # Not pending, or its meeting is over: the refusal says which (it is never None here).
     raise _not_decidable(latest, now, tz) or DomainError(f"没有找到“{name}”待审批的请假申请。")
@@ -219,8 +218,8 @@ def decide_leave_by_id(
     rule: only a pending request of a meeting that has not ended."""
     row = leave_request(leave_id)
     if row is None:
-        raise DomainError(f"没有编号为 {leave_id} 的请假申请。", errcode="not_found", status=404)
-    return _decide(actor, row, approve, now=now, tz=ZoneInfo(settings["app"]["timezone"]))
+        raise NotFound(f"没有编号为 {leave_id} 的请假申请。", errcode="not_found")
+    return _decide(actor, row, approve, now=now, tz=ZoneInfo(settings.app.timezone))
 
 
 def _not_decidable(row: Attendance, now: datetime, tz: ZoneInfo) -> DomainError | None:
@@ -235,11 +234,12 @@ def _not_decidable(row: Attendance, now: datetime, tz: ZoneInfo) -> DomainError 
         )
     if row.leave_status != "pending":
         done = "已批准" if row.leave_status == "approved" else "已驳回"
-        return DomainError(
-            f"{who} 的请假{done}，不能再更改：{describe(meeting, tz)}\n"
-            f"如情况有变，请{who}在会议开始前重新发送“请假 {meeting.id} 原因”，再行审批。",
+        return Conflict(
+            f"{who} 的请假{done}，不能再更改：{describe(meeting, tz)}",
             errcode="leave_decided",
-            status=409,
+            chat_hint=(
+                f"\n如情况有变，请{who}在会议开始前重新发送“请假 {meeting.id} 原因”，再行审批。"
+            ),
         )
     if meeting.status != "scheduled":
         return DomainError(
@@ -274,10 +274,10 @@ def _decide(
         .execute()
     )
     if not won:
-        raise DomainError(
-            "这条请假申请刚刚已被处理，请发送“会议 情况 编号”查看结果。",
+        raise Conflict(
+            "这条请假申请刚刚已被处理。",
             errcode="leave_decided",
-            status=409,
+            chat_hint="请发送“会议 情况 编号”查看结果。",
         )
     row.leave_status, row.decided_by = status, actor.id
     return row

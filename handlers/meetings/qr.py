@@ -22,7 +22,7 @@ def meetings_needing_qr(
     now: datetime, settings: Settings, horizon_hours: int = 24
 ) -> list[Meeting]:
     """Scheduled meetings starting within the horizon whose sign-in QR code is not made yet."""
-    close_after = timedelta(minutes=settings["meetings"]["signin_close_after_start_minutes"])
+    close_after = timedelta(minutes=settings.meetings.signin_close_after_start_minutes)
     return list(
         Meeting.select()
         .where(

@@ -41,10 +41,10 @@ def expected_members(branch: Branch, kind: str, group: PartyGroup | None) -> lis
 
 
 def _window(start: datetime, settings: Settings) -> tuple[datetime, datetime]:
-    cfg = settings["meetings"]
+    cfg = settings.meetings
     return (
-        start - timedelta(minutes=cfg["signin_open_before_minutes"]),
-        start + timedelta(minutes=cfg["signin_close_after_start_minutes"]),
+        start - timedelta(minutes=cfg.signin_open_before_minutes),
+        start + timedelta(minutes=cfg.signin_close_after_start_minutes),
     )
 
 
@@ -69,9 +69,9 @@ def _check_times(
     opens, closes = _window(start, settings)
     # Two meetings of one branch with overlapping sign-in windows would make a code or a
     # scan ambiguous and split the members between them.
-    span = settings["meetings"]
-    before = timedelta(minutes=span["signin_open_before_minutes"])
-    after = timedelta(minutes=span["signin_close_after_start_minutes"])
+    span = settings.meetings
+    before = timedelta(minutes=span.signin_open_before_minutes)
+    after = timedelta(minutes=span.signin_close_after_start_minutes)
     clash = Meeting.select().where(
         Meeting.branch == branch.id,
         Meeting.status == "scheduled",
@@ -121,14 +121,14 @@ def create_meeting(
     settings: Settings,
 ) -> Meeting:
     """Schedule a meeting and fix its expected attendees (host and recorder by member id)."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     if kind not in KINDS:
         raise DomainError(
             "会议类型不对，可选：" + "、".join(KINDS.values()), errcode="invalid_kind"
         )
     branch = _managed_branch(actor, branch, group)
     if end is None:
-        end = start + timedelta(minutes=settings["meetings"]["default_duration_minutes"])
+        end = start + timedelta(minutes=settings.meetings.default_duration_minutes)
     _check_times(branch, start, end, now, settings, tz)
     host = _branch_member_by_id(branch, host_id, "主持人") if host_id is not None else None
     recorder = (
@@ -181,7 +181,7 @@ def edit_meeting(
     host and recorder go by name (the bot) or by member id (host_id, recorder_id); a new end
     without a new start keeps the start and follows the same rules as a new time.
     """
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     meeting = get_meeting(actor, meeting_id)
     if meeting.status != "scheduled":
         raise DomainError(
@@ -311,13 +311,13 @@ def schedule_from_text(
     group = None
     if kind == "group":
         group, text = _group_named(actor, branch, text)
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     try:
         when = parse_when(
             text,
             now=now,
             tz=tz,
-            default_minutes=settings["meetings"]["default_duration_minutes"],
+            default_minutes=settings.meetings.default_duration_minutes,
         )
     except DateTextError as exc:
         raise DomainError(exc.message) from None

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import IntegrityError
 
-from handlers.errors import DomainError
+from handlers.errors import DomainError, TooMany
 from handlers.meetings.base import (
     SCENE_PREFIX,
     Settings,
@@ -43,7 +43,7 @@ def current_meeting(
     actor: Member, meeting_id: int | None, now: datetime, settings: Settings
 ) -> Meeting:
     """The named meeting, or the actor's branch meeting whose sign-in window is open or next."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     if meeting_id is not None:
         return get_meeting(actor, meeting_id)
     branch = Branch.get_by_id(actor.branch_id)
@@ -69,7 +69,7 @@ def open_signin(
     actor: Member, meeting_id: int | None, *, now: datetime, settings: Settings
 ) -> Meeting:
     """Give the meeting a sign-in code, usable only inside its window."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     meeting = current_meeting(actor, meeting_id, now, settings)
     if meeting.status != "scheduled":
         raise DomainError(
@@ -83,7 +83,7 @@ def open_signin(
             errcode="signin_not_open" if now < opens else "signin_closed",
         )
     if not meeting.signin_code:
-        length = settings["meetings"]["signin_code_length"]
+        length = settings.meetings.signin_code_length
         meeting.signin_code = "".join(secrets.choice("0123456789") for _ in range(length))
         meeting.save(only=[Meeting.signin_code])
     return meeting
@@ -127,7 +127,7 @@ def _record_present(
 def _sign_in(
     meeting: Meeting, member: Member, method: str, now: datetime, settings: Settings
 ) -> SignIn:
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     if meeting.status != "scheduled":
         raise DomainError(
             f"{describe(meeting, tz)} 已取消，无需签到。", errcode="meeting_cancelled"
@@ -155,18 +155,17 @@ def _sign_in(
 def sign_in_by_code(member: Member, code: str, *, now: datetime, settings: Settings) -> SignIn:
     """Sign a member in with the code the secretary read out."""
     code = "".join(ch for ch in code if not ch.isspace())
-    cfg = settings["meetings"]
+    cfg = settings.meetings
     bucket = f"signin:{member.id}"
     wrong = (
         RateEvent.select()
         .where(RateEvent.bucket == bucket, RateEvent.at > now - timedelta(hours=1))
         .count()
     )
-    if wrong >= cfg["max_wrong_codes_per_hour"]:
-        raise DomainError(
+    if wrong >= cfg.max_wrong_codes_per_hour:
+        raise TooMany(
             "签到码错误次数过多，请稍后再试，或请书记为您补签。",
             errcode="too_many_wrong_codes",
-            status=429,
         )
     if not code.isdigit():
         raise DomainError("签到码是书记公布的数字，例如：签到 123456", errcode="wrong_code")
@@ -270,7 +269,7 @@ def resume_scan(member: Member, openid: str, *, now: datetime, settings: Setting
     if pending is None:
         return ""
     SharedValue.delete().where(SharedValue.id == pending.id).execute()
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     try:
         with db.atomic():
             result = sign_in_by_scene(member, pending.value, now=now, settings=settings)
@@ -283,7 +282,7 @@ def mark_present(
     actor: Member, name: str, meeting_id: int | None, *, now: datetime, settings: Settings
 ) -> SignIn:
     """补签: the secretary records someone present by hand, with who did it."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     name = name.strip()
     if not name:
         raise DomainError("请写明补签人的姓名，例如：补签 张三（或：补签 张三 编号12）")
@@ -318,7 +317,7 @@ def mark_present_members(
     settings: Settings,
 ) -> list[SignIn]:
     """补签 by member id (the mini-program): all of them, or none if one is not expected."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     meeting = get_meeting(actor, meeting_id)
     _check_markable(meeting, now, settings)
     expected = {
@@ -342,7 +341,7 @@ def mark_present_members(
 
 def _check_markable(meeting: Meeting, now: datetime, settings: Settings) -> None:
     """补签 needs a meeting that is not cancelled and whose sign-in has opened."""
-    tz = ZoneInfo(settings["app"]["timezone"])
+    tz = ZoneInfo(settings.app.timezone)
     if meeting.status != "scheduled":
         raise DomainError(
             f"{describe(meeting, tz)} 已取消，无需补签。", errcode="meeting_cancelled"
@@ -359,7 +358,7 @@ def latest_started(actor: Member, now: datetime, settings: Settings) -> Meeting:
     """The branch's meeting whose sign-in opened most recently (for 补签, 会议 情况)."""
     branch = Branch.get_by_id(actor.branch_id)
     require_manager(actor, branch)
-    before = timedelta(minutes=settings["meetings"]["signin_open_before_minutes"])
+    before = timedelta(minutes=settings.meetings.signin_open_before_minutes)
     meeting = (
         Meeting.select()
         .where(

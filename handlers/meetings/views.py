@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import ModelSelect
 
-from handlers.errors import DomainError
+from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.meetings.attendance import (
     AttendanceReport,
     attendance_report,
@@ -37,11 +37,11 @@ NOT_ALLOWED = "没有权限进行此操作。"
 
 def hidden() -> DomainError:
     """The refusal for what the caller may not see: it does not tell whether it exists."""
-    return DomainError(HIDDEN, errcode="not_found", status=404)
+    return NotFound(HIDDEN, errcode="not_found")
 
 
 def not_allowed() -> DomainError:
-    return DomainError(NOT_ALLOWED, errcode="forbidden", status=403)
+    return Forbidden(NOT_ALLOWED, errcode="forbidden")
 
 
 @dataclass(frozen=True)

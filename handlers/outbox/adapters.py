@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from core.config import Settings
 from handlers.outbox.routing import Address
 
-Settings = Mapping[str, Mapping[str, Any]]
 Payload = Mapping[str, Any]
 
 

@@ -16,12 +16,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from core.clock import utcnow
+from core.config import Settings
 from handlers.outbox.adapters import Adapter, Adapters, ChannelError, build_adapter
 from handlers.outbox.pacing import begin_part, prune_rate_events, rest_bucket
 from handlers.outbox.routing import NO_CREDIT, Address, Skip, resolve_addresses
@@ -40,7 +40,6 @@ from models.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-Settings = Mapping[str, Mapping[str, Any]]
 Lane = list[tuple[OutboxMessage, Address]]
 
 
@@ -122,7 +121,7 @@ class _Drain:
 
     def run(self) -> DrainReport:
         prune_rate_events(self.clock.now(), self.settings)
-        batch_size = self.settings["outbox"]["batch_size"]
+        batch_size = self.settings.outbox.batch_size
         while True:
             now = self.clock.now()
             if now >= self.deadline:
@@ -155,7 +154,7 @@ class _Drain:
 
     def run_batch(self, rows: list[OutboxMessage]) -> None:
         lanes = self.lanes(rows)
-        workers = min(self.settings["outbox"]["concurrency"], len(lanes))
+        workers = min(self.settings.outbox.concurrency, len(lanes))
         if workers <= 1:
             for lane in lanes:
                 self.run_lane(lane)
@@ -330,7 +329,7 @@ def drain(
     connection or opens its own; sender threads (``outbox.concurrency``) open one each.
     """
     clock = clock or Clock(now)
-    budget = settings["outbox"]["drain_max_seconds"] if max_seconds is None else max_seconds
+    budget = settings.outbox.drain_max_seconds if max_seconds is None else max_seconds
     deadline = clock.now() + timedelta(seconds=budget)
     runner = _Drain(settings, adapters, clock, deadline, hook)
     if db.is_closed():

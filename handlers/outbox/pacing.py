@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.config import Settings
 from handlers.outbox.routing import Address
 from models.base import db, is_sqlite, write_tx
 from models.outbox import OutboxMessage, SubscribeCredit
 from models.prepared import execute
 from models.wechat import RateEvent
-
-Settings = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,9 @@ def begin_part(row: OutboxMessage, address: Address, now: datetime, settings: Se
     latest the request can reach WeCom), so a slow request still counts in every drainer's
     window; the record after the answer moves it to the answer time (see ``settle``).
     """
-    cfg = settings["outbox"]
+    cfg = settings.outbox
     renew = row.claimed_at is None or now - row.claimed_at > timedelta(
-        seconds=cfg["claim_timeout_seconds"] / 3
+        seconds=cfg.claim_timeout_seconds / 3
     )
     take_credit = address.channel == "subscribe" and not row.credit_spent
     bucket = address.rate_bucket
@@ -91,8 +90,8 @@ def _reserve_slot(bucket: str, now: datetime, cfg: Mapping[str, Any]) -> tuple[f
     """Reserve a slot in a robot's window: (0, the rate event) or (seconds to wait, None)."""
     if not is_sqlite():
         _advisory_lock(bucket)
-    window = timedelta(seconds=cfg["robot_rate_window_seconds"])
-    limit = cfg["robot_rate_limit"]
+    window = timedelta(seconds=cfg.robot_rate_window_seconds)
+    limit = cfg.robot_rate_limit
     cursor = execute(
         "rate_window",
         lambda v: (
@@ -106,7 +105,7 @@ def _reserve_slot(bucket: str, now: datetime, cfg: Mapping[str, Any]) -> tuple[f
     if len(recent) >= limit:
         frees_at = recent[len(recent) - limit] + window
         return max((frees_at - now).total_seconds(), 0.001), None
-    at = now + timedelta(seconds=cfg["connect_timeout_seconds"] + cfg["read_timeout_seconds"])
+    at = now + timedelta(seconds=cfg.connect_timeout_seconds + cfg.read_timeout_seconds)
     cursor = execute(
         "rate_reserve",
         lambda v: RateEvent.insert(bucket=v["bucket"], at=v["at"]),
@@ -149,15 +148,15 @@ def rest_bucket(bucket: str, until: datetime, settings: Settings) -> None:
     The rest is written as a full window: ``robot_rate_limit`` events dated ``until`` less
     the window, so the window check alone keeps the key idle until then.
     """
-    cfg = settings["outbox"]
-    at = until - timedelta(seconds=cfg["robot_rate_window_seconds"])
+    cfg = settings.outbox
+    at = until - timedelta(seconds=cfg.robot_rate_window_seconds)
     with write_tx():
-        RateEvent.insert_many([{"bucket": bucket, "at": at}] * cfg["robot_rate_limit"]).execute()
+        RateEvent.insert_many([{"bucket": bucket, "at": at}] * cfg.robot_rate_limit).execute()
 
 
 def prune_rate_events(now: datetime, settings: Settings) -> None:
     """Delete robot rate events long past their window (once per drain call)."""
-    window = timedelta(seconds=settings["outbox"]["robot_rate_window_seconds"])
+    window = timedelta(seconds=settings.outbox.robot_rate_window_seconds)
     with write_tx():
         RateEvent.delete().where(
             RateEvent.bucket.startswith("robot:"), RateEvent.at < now - 2 * window

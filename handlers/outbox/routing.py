@@ -8,6 +8,7 @@ from typing import Any
 
 from peewee import JOIN
 
+from core.config import Settings
 from models.org import Member
 from models.outbox import (
     BranchChannel,
@@ -18,8 +19,6 @@ from models.outbox import (
     secret_digest,
 )
 from models.wechat import WechatBinding
-
-Settings = Mapping[str, Mapping[str, Any]]
 
 NO_PERSONAL_CHANNEL = (
     "该党员没有可用的个人通知渠道（未登记企业微信账号、未关注公众号、也没有小程序订阅额度）"
@@ -84,7 +83,7 @@ def resolve_addresses(
     for row in branch_rows:
         out[row.id] = _group_address(row, group.get(row.target_id), people)
     if member_rows:
-        out.update(_member_addresses(member_rows, people, settings["channels"]))
+        out.update(_member_addresses(member_rows, people, settings.channels))
     return out
 
 
@@ -172,10 +171,10 @@ def _member_addresses(
         (b.member_id, b.app): b.openid
         for b in WechatBinding.select().where(WechatBinding.member.in_(member_ids))
     }
-    template_id = channels["template_id"]
-    subscribe_id = channels["subscribe_template_id"]
+    template_id = channels.template_id
+    subscribe_id = channels.subscribe_template_id
     credits = _subscribe_credits(openids, subscribe_id)
-    wecom_app = bool(channels["wecom_corp_id"] and channels["wecom_agent_id"])
+    wecom_app = bool(channels.wecom_corp_id and channels.wecom_agent_id)
     out: dict[int, Address | Skip] = {}
     for row in member_rows:
         mid = row.target_id
@@ -194,7 +193,7 @@ def _member_addresses(
             out[row.id] = Address(
                 "subscribe", mp, f"{label} subscribe", lane=lane, template_id=subscribe_id
             )
-        elif channels["personal_fallback"] == "console":
+        elif channels.personal_fallback == "console":
             out[row.id] = Address("console", "", f"{label} console", lane=lane)
         elif subscribe_id and mp:
             out[row.id] = Skip(NO_CREDIT)

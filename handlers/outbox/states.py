@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.config import Settings
 from handlers.outbox.notices import generic_reason, notify_secretary
 from handlers.outbox.pacing import settle
 from models.base import is_sqlite, write_tx
@@ -18,11 +19,9 @@ from models.prepared import execute
 
 log = logging.getLogger(__name__)
 
-Settings = Mapping[str, Mapping[str, Any]]
-
 
 def _stale_before(now: datetime, settings: Settings) -> datetime:
-    return now - timedelta(seconds=settings["outbox"]["claim_timeout_seconds"])
+    return now - timedelta(seconds=settings.outbox.claim_timeout_seconds)
 
 
 def _due(now: datetime, settings: Settings) -> Any:
@@ -80,9 +79,7 @@ def next_due(now: datetime, settings: Settings) -> datetime | None:
     if pending is not None:
         times.append(pending.next_attempt_at)
     if sending is not None and sending.claimed_at is not None:
-        stale_at = sending.claimed_at + timedelta(
-            seconds=settings["outbox"]["claim_timeout_seconds"]
-        )
+        stale_at = sending.claimed_at + timedelta(seconds=settings.outbox.claim_timeout_seconds)
         times.append(stale_at + timedelta(microseconds=1))
     return min(times) if times else None
 
@@ -153,14 +150,14 @@ def backoff_seconds(attempts: int, settings: Settings, rng: random.Random | None
     it. With factor 2 and jitter 0.5 each wait is at least the longest previous one, so the
     gaps grow while two rows failing together drift apart.
     """
-    cfg = settings["outbox"]
+    cfg = settings.outbox
     exponent = max(attempts - 1, 0)
     try:
-        raw = cfg["backoff_base_seconds"] * cfg["backoff_factor"] ** exponent
+        raw = cfg.backoff_base_seconds * cfg.backoff_factor**exponent
     except OverflowError:
         raw = float("inf")
-    delay = min(cfg["backoff_cap_seconds"], raw)
-    share = (rng or random).random() * cfg["backoff_jitter"]
+    delay = min(cfg.backoff_cap_seconds, raw)
+    share = (rng or random).random() * cfg.backoff_jitter
     return delay * (1.0 - share)
 
 
@@ -190,7 +187,7 @@ def mark_failed(
     retryable = bool(getattr(error, "retryable", True))
     retry_after = getattr(error, "retry_after", None)
     notice = getattr(error, "notice", None)
-    dead = not retryable or row.attempts >= settings["outbox"]["max_attempts"]
+    dead = not retryable or row.attempts >= settings.outbox.max_attempts
     values: dict[Any, Any] = {OutboxMessage.last_error: message}
     if channel:
         values[OutboxMessage.channel] = channel

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.errors import DomainError
+from handlers.errors import DomainError, Forbidden, NotFound
 from models.org import BRANCH_MANAGERS, Branch, Member, acts_for
 
 FORBIDDEN = "没有权限进行此操作。"
@@ -11,11 +11,11 @@ NOT_FOUND = "请求的资源不存在，或您无权查看。"
 
 def not_found() -> DomainError:
     """Not found, or not the actor's to see: the answer does not tell which."""
-    return DomainError(NOT_FOUND, errcode="not_found", status=404)
+    return NotFound(NOT_FOUND, errcode="not_found")
 
 
 def forbidden(message: str = FORBIDDEN) -> DomainError:
-    return DomainError(message, errcode="forbidden", status=403)
+    return Forbidden(message, errcode="forbidden")
 
 
 def require_role(actor: Member, *roles: str) -> None:

@@ -277,7 +277,7 @@ def present_columns(rows: list[RosterRow]) -> frozenset[str]:
 
 def _dues_context(settings: Settings | None, now: datetime | None) -> _DuesContext:
     settings = settings or defaults()
-    return _DuesContext(settings, now or utcnow(), ZoneInfo(settings["app"]["timezone"]))
+    return _DuesContext(settings, now or utcnow(), ZoneInfo(settings.app.timezone))
 
 
 def dues_item(entry: Entry, member_id: int) -> NewAssessment:

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from peewee import Case, Expression, fn
 
+from core.config import Settings
 from handlers.binding import IssuedCode, issue_codes
-from handlers.errors import DomainError
+from handlers.errors import Forbidden
 from handlers.roster.access import not_found
 from handlers.roster.lookups import resolve_branch, resolve_committee
 from models.base import write_tx
@@ -25,7 +25,6 @@ from models.wechat import WechatBinding
 
 log = logging.getLogger(__name__)
 
-Settings = dict[str, dict[str, Any]]
 
 # Why a member gets no binding code.
 REFUSALS = {
@@ -55,10 +54,10 @@ def _issue(members: list[Member], settings: Settings, now: datetime) -> list[Iss
         return []
     return issue_codes(
         members,
-        secret_key=settings["app"]["secret_key"],
+        secret_key=settings.app.secret_key,
         now=now,
-        ttl_days=settings["binding"]["code_ttl_days"],
-        length=settings["binding"]["code_length"],
+        ttl_days=settings.binding.code_ttl_days,
+        length=settings.binding.code_length,
     )
 
 
@@ -109,12 +108,11 @@ def _over_power(actor: Member, members: Iterable[Member]) -> None:
     """Refuse if a code would let the actor bind a second account as someone with more power."""
     over = [m.name for m in members if not may_manage_binding(actor, m)]
     if over:
-        raise DomainError(
+        raise Forbidden(
             "不能为担任您所没有职务的人员签发绑定码："
             + "、".join(over)
             + "。请由党委管理员办理。",
             errcode="forbidden",
-            status=403,
         )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from peewee import JOIN
 
 from handlers.binding import Unbound, unbind
-from handlers.errors import DomainError
+from handlers.errors import Refused
 from handlers.roster.access import forbidden, managed_member, not_found
 from handlers.roster.codes import has_binding
 from models.org import Member, PartyGroup, may_manage_binding
@@ -66,9 +66,8 @@ def unbind_member(actor: Member, member_id: int, now: datetime) -> tuple[Member,
             f"{target.name} 担任您所没有的职务，不能由您解除绑定，请由党委管理员办理。"
         )
     if target.id == actor.id:  # it would end this very session, and lock the manager out
-        raise DomainError(
+        raise Refused(
             "不能解除自己的绑定，请联系其他支委或党委管理员办理。",
             errcode="cannot_unbind_self",
-            status=422,
         )
     return target, unbind(target, now)

@@ -10,12 +10,12 @@ from typing import Any
 
 from openpyxl.utils import get_column_letter
 
+from core.config import Settings
 from handlers.errors import DomainError
 from handlers.sheets import RowError, cell_text, header_key, row_error, table_rows
 
 log = logging.getLogger(__name__)
 
-Settings = dict[str, dict[str, Any]]
 
 # The header is usually row 1; a title row or two above it is tolerated.
 HEADER_SEARCH_ROWS = 10

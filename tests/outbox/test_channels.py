@@ -209,7 +209,7 @@ def test_robot_error_classification(env: Env, fake):
     fake.inject(WEBHOOK, errcode=45009)
     with pytest.raises(ChannelError) as caught:
         robot.post(message, address)
-    assert caught.value.retry_after == env.settings["outbox"]["robot_backoff_seconds"]
+    assert caught.value.retry_after == env.settings.outbox.robot_backoff_seconds
 
 
 @pytest.fixture

@@ -201,7 +201,7 @@ def test_an_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the
     br2 = robot_branch(ROBOT + "-2", "第二党支部")  # two robots: two lanes failing together
     secretaries = {f.member("书记", br=b, roles="secretary").id for b in (br1, br2)}
     f.member("组织委员", br=br1, roles="organizer")
-    env.settings["outbox"]["read_timeout_seconds"] = 0.5  # each timed-out attempt waits this
+    env.settings.outbox.read_timeout_seconds = 0.5  # each timed-out attempt waits this
     fake.inject(WEBHOOK, times=None, **fault)
     first, second = put(br1, "a"), put(br2, "b")
     t = utcnow()
@@ -215,7 +215,7 @@ def test_an_always_failing_channel_backs_off_with_jitter_then_dies_and_tells_the
             if row.status == "pending":
                 gaps[i].append((row.next_attempt_at - t).total_seconds())
         t = max(r.next_attempt_at for r in rows.values() if r.status == "pending")
-    max_attempts = env.settings["outbox"]["max_attempts"]
+    max_attempts = env.settings.outbox.max_attempts
     for i in gaps:
         row = status_of(i)
         assert row.status == "dead" and row.attempts == max_attempts
@@ -272,7 +272,7 @@ def test_a_dying_notice_does_not_beget_another(env: Env, fake):
         (DEAD_NOTICE_KIND, "dead"),
     ]
     assert rows[0].id == row and rows[0].attempts == 1  # 93000: dead at once
-    assert rows[1].attempts == env.settings["outbox"]["max_attempts"]
+    assert rows[1].attempts == env.settings.outbox.max_attempts
 
 
 def test_backoff_is_capped_and_the_jitter_stays_within_its_share(env: Env):
@@ -280,7 +280,7 @@ def test_backoff_is_capped_and_the_jitter_stays_within_its_share(env: Env):
 
     rng = random.Random(7)
     waits = [outbox.backoff_seconds(n, env.settings, rng) for n in range(1, 30)]
-    cap = env.settings["outbox"]["backoff_cap_seconds"]
+    cap = env.settings.outbox.backoff_cap_seconds
     assert all(w <= cap for w in waits)
     assert max(waits) > cap / 2  # reached the cap
     assert len(set(waits)) == len(waits)  # jittered
@@ -600,4 +600,4 @@ def test_a_claim_timeout_shorter_than_the_longest_send_is_refused(db_url, fake):
         make_env(db_url, fake, outbox={**timeouts, "claim_timeout_seconds": 189})
     assert caught.value.key == "outbox.claim_timeout_seconds" and "190" in str(caught.value)
     env = make_env(db_url, fake, outbox={**timeouts, "claim_timeout_seconds": 190})
-    assert env.settings["outbox"]["claim_timeout_seconds"] == 190
+    assert env.settings.outbox.claim_timeout_seconds == 190

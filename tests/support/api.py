@@ -107,9 +107,9 @@ def start_env(db_url: str, fake: FakeWeChat, **overrides: Any) -> Env:
             SECRETS.update(
                 {
                     robot_key,
-                    app_settings["wechat"]["app_secret"],
-                    app_settings["wechat"]["encoding_aes_key"],
-                    app_settings["app"]["secret_key"],
+                    app_settings.wechat.app_secret,
+                    app_settings.wechat.encoding_aes_key,
+                    app_settings.app.secret_key,
                 }
             )
             for key, person in people.items():

@@ -22,6 +22,8 @@ SEEN: set[tuple[str, str, int]] = set()
 # Secrets of the apps under test (app secret, AES key, signing key, robot keys): no answer may
 # contain one (QUALITY.md A3). tests/support/api.py adds its app's.
 SECRETS: set[str] = set()
+# “请发送“交党费 金额”…”: a bot command quoted in a message.
+BOT_COMMAND = re.compile(r"发送[“\"]")
 
 
 def _pointer(*parts: str) -> str:
@@ -62,6 +64,9 @@ def check(response: requests.Response) -> Any:
     assert not leaked, f"{response.request.method} {response.url} answered a secret"
     body = response.json()
     status = str(response.status_code)
+    if isinstance(body, dict) and isinstance(body.get("errmsg"), str):
+        # A refusal tells an API user what went wrong, never which bot command to send.
+        assert not BOT_COMMAND.search(body["errmsg"]), f"{method} {path}: {body['errmsg']}"
     path = template_of(path) or path
     operation = DOC["paths"].get(path, {}).get(method)
     if operation is None:  # an unknown route or method: only the error shape is promised

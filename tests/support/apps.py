@@ -53,12 +53,12 @@ class LiveServer:
 
 
 def make_driver(settings: dict[str, dict[str, Any]], url: str, **kw: Any) -> CallbackDriver:
-    wechat = settings["wechat"]
+    wechat = settings.wechat
     return CallbackDriver(
-        token=wechat["token"],
-        aes_key=wechat["encoding_aes_key"],
-        app_id=wechat["app_id"],
-        mode=wechat["mode"],
+        token=wechat.token,
+        aes_key=wechat.encoding_aes_key,
+        app_id=wechat.app_id,
+        mode=wechat.mode,
         url=url + "/wechat",
         poster=http_poster,
         **kw,
