@@ -48,6 +48,7 @@ class Dispatcher:
 
     def __init__(self, member_lookup: MemberLookup, note_activity: ActivityHook) -> None:
         self._groups: dict[int, list[Handler]] = {}
+        self._ordered: tuple[Handler, ...] = ()  # every handler in matching order
         self._error_hooks: list[ErrorHook] = []
         self.member_lookup = member_lookup
         # Called with (member, now) in the message's write transaction, for a bound sender.
@@ -61,15 +62,16 @@ class Dispatcher:
         if any(h.name == handler.name for h in self.handlers()):
             raise ValueError(f"handler {handler.name!r} registered twice")
         self._groups.setdefault(group, []).append(handler)
+        self._ordered = tuple(h for g in sorted(self._groups) for h in self._groups[g])
 
     def on_error(self, hook: ErrorHook) -> None:
         self._error_hooks.append(hook)
 
     def handlers(self) -> list[Handler]:
-        return [h for g in sorted(self._groups) for h in self._groups[g]]
+        return list(self._ordered)
 
     def match(self, ctx: Context) -> Handler | None:
-        for handler in self.handlers():
+        for handler in self._ordered:
             if handler.filter.check(ctx):
                 return handler
         return None

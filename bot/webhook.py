@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
@@ -23,6 +24,7 @@ from core.clock import UTC, utcnow
 from core.config import Settings
 from core.text import safe_for_reply
 from models.base import write_tx
+from models.prepared import execute, fetchone
 from models.wechat import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,13 @@ def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
 
 def _crypto() -> WeChatCrypto:
     wechat = _settings().wechat
-    return WeChatCrypto(wechat.token, wechat.encoding_aes_key, wechat.app_id)
+    return _crypto_for(wechat.token, wechat.encoding_aes_key, wechat.app_id)
+
+
+@functools.lru_cache(maxsize=8)
+def _crypto_for(token: str, encoding_aes_key: str, app_id: str) -> WeChatCrypto:
+    """One WeChatCrypto per account's settings (it keeps no state between messages)."""
+    return WeChatCrypto(token, encoding_aes_key, app_id)
 
 
 @bp.get("/wechat")
@@ -203,41 +211,57 @@ def process(incoming: Incoming) -> str | None:
     """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply.
 
     Reads come first, outside the write lock (most retries end there); the write transaction
-    holds only the duplicate check, the handler and the dedupe row with its reply. On
-    PostgreSQL a duplicate racing us fails on the dedupe row's unique key and rolls back whole.
+    holds only the handler and the dedupe row with its reply. A duplicate racing us (another
+    thread, worker or process) fails on the dedupe row's unique key and rolls back whole, then
+    answers with the reply the first one stored.
     """
     dispatcher: Dispatcher = current_app.extensions["zhibu.dispatcher"]
     key = incoming.dedupe_key
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            prior = _stored(key)
+            prior = stored_reply(key)
             if prior is not None:
-                return prior.reply
+                return prior[0]
             ctx = dispatcher.context(incoming, _settings(), utcnow())
             member = ctx.member  # looked up before the write lock is taken
             with write_tx():
-                prior = _stored(key)
-                if prior is not None:
-                    return prior.reply
                 reply = dispatcher.dispatch(ctx)
                 if member is not None:
                     dispatcher.note_activity(member, ctx.now)
-                InboundMessage.insert(
-                    dedupe_key=key, openid=incoming.openid, reply=reply, created_at=ctx.now
-                ).execute()
+                # The dedupe row's unique key makes a duplicate that committed first (another
+                # thread or worker) fail here, and this whole transaction roll back.
+                store_reply(key, incoming.openid, reply, ctx.now)
             return reply
         except IntegrityError:
             # A concurrent delivery of the same message committed first: answer as it did.
-            prior = _stored(key)
+            prior = stored_reply(key)
             if prior is not None:
-                return prior.reply
+                return prior[0]
             log.warning("dedupe insert conflicted but no row found for %s", key)
         except OperationalError as exc:
             log.warning("write attempt %d/%d failed: %s", attempt, WRITE_ATTEMPTS, exc)
     return BUSY_REPLY
 
 
-def _stored(key: str) -> InboundMessage | None:
-    return (
-        InboundMessage.select(InboundMessage.reply).where(InboundMessage.dedupe_key == key).first()
+def stored_reply(key: str) -> tuple[str | None] | None:
+    """The reply stored for a dedupe key, as a one-tuple (it may be None), or None."""
+    return fetchone(
+        "inbound_reply",
+        lambda v: (
+            InboundMessage.select(InboundMessage.reply)
+            .where(InboundMessage.dedupe_key == v["key"])
+            .limit(1)
+        ),
+        {"key": key},
+    )
+
+
+def store_reply(key: str, openid: str, reply: str | None, now: datetime) -> None:
+    """Store the message's dedupe row with its reply; IntegrityError if it is there already."""
+    execute(
+        "inbound_insert",
+        lambda v: InboundMessage.insert(
+            dedupe_key=v["key"], openid=v["openid"], reply=v["reply"], created_at=v["now"]
+        ),
+        {"key": key, "openid": openid, "reply": reply, "now": now},
     )

@@ -17,6 +17,7 @@ from handlers.errors import DomainError
 from handlers.sessions import revoke_member_sessions
 from models.base import db, write_tx
 from models.org import Branch, Member
+from models.prepared import columns, execute, fetchone, load
 from models.wechat import BindCode, RateEvent, WechatBinding
 
 log = logging.getLogger(__name__)
@@ -68,15 +69,25 @@ def issue_codes(
 
 
 def member_for_openid(openid: str) -> Member | None:
-    """Return the member bound to this WeChat account, with their branch, or None."""
-    return (
-        Member.select(Member, Branch)
-        .join(Branch)
-        .switch(Member)
-        .join(WechatBinding)
-        .where(WechatBinding.openid == openid)
-        .first()
+    """Return the member bound to this WeChat account, with their branch, or None.
+
+    Every callback asks this, so the query is prepared once and only bound to the openid.
+    """
+    row = fetchone(
+        "member_for_openid",
+        lambda v: (
+            Member.select(*columns(Member, Branch))
+            .join(Branch)
+            .switch(Member)
+            .join(WechatBinding)
+            .where(WechatBinding.openid == v["openid"])
+            .limit(1)
+        ),
+        {"openid": openid},
     )
+    if row is None:
+        return None
+    return load(Member, row, branch=load(Branch, row, len(columns(Member))))
 
 
 def failures_in_last_hour(openid: str, now: datetime) -> int:
@@ -206,9 +217,14 @@ def unbind(member: Member, now: datetime) -> Unbound:
 
 def touch(member: Member, now: datetime) -> None:
     """Note that the member interacted (for the lost-contact rule); at most one write an hour."""
-    if member.last_active_at is not None and member.last_active_at > now - timedelta(hours=1):
+    since = now - timedelta(hours=1)
+    if member.last_active_at is not None and member.last_active_at > since:
         return
-    Member.update(last_active_at=now).where(
-        Member.id == member.id,
-        Member.last_active_at.is_null() | (Member.last_active_at < now - timedelta(hours=1)),
-    ).execute()
+    execute(
+        "member_touch",
+        lambda v: Member.update(last_active_at=v["now"]).where(
+            Member.id == v["id"],
+            Member.last_active_at.is_null() | (Member.last_active_at < v["since"]),
+        ),
+        {"now": now, "since": since, "id": member.id},
+    )

@@ -25,6 +25,7 @@ from models.dues import DuesPayment
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, PARTY_MEMBER_STATUSES, Branch, Member
 from models.outbox import BranchChannel, OutboxMessage
+from models.prepared import execute
 from models.study import StudyCheckin, StudyTopic
 
 if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar load late
@@ -136,17 +137,18 @@ def study_nudges(now: datetime, settings: Settings) -> list[Outgoing]:
 
 def cancel_nudge(member: Member, day: date) -> int:
     """A member who checks in before the nudge went out does not get it."""
-    return (
-        OutboxMessage.update(status="skipped", last_error="已打卡，无需提醒")
-        .where(
+    values = {"member": member.id, "period": day.isoformat()}
+    return execute(
+        "study_nudge_cancel",
+        lambda v: OutboxMessage.update(status="skipped", last_error="已打卡，无需提醒").where(
             OutboxMessage.kind == "study_nudge",
             OutboxMessage.target_type == "member",
-            OutboxMessage.target_id == member.id,
-            OutboxMessage.period == day.isoformat(),
+            OutboxMessage.target_id == v["member"],
+            OutboxMessage.period == v["period"],
             OutboxMessage.status == "pending",
-        )
-        .execute()
-    )
+        ),
+        values,
+    ).rowcount
 
 
 @dataclass(frozen=True)

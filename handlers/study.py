@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import IntegrityError
+from peewee import Case, Select
 
 from core.clock import local_day
 from handlers.binding import touch
 from handlers.errors import DomainError
 from handlers.reminders import cancel_nudge
-from models.base import db, write_tx
+from models.base import write_tx
 from models.org import Member
+from models.prepared import columns, execute, fetchone, load, saved
 from models.study import StudyCheckin, StudyTopic
 
 STREAK_LOOKBACK_DAYS = 400
@@ -38,24 +41,33 @@ class MemberWeek:
         return sum(self.days_checked)
 
 
-def today_topic(member: Member, day: date) -> StudyTopic | None:
-    """Return the day's topic for the member: their branch's, else their committee's, else all."""
-    branch = member.branch
-    candidates = list(
-        StudyTopic.select()
+def _topic_query(v: Mapping[str, Any]) -> Select:
+    """The day's topics for a branch, most specific first, then newest first."""
+    specific = Case(
+        None, ((StudyTopic.branch.is_null(False), 0), (StudyTopic.committee.is_null(False), 1)), 2
+    )
+    return (
+        StudyTopic.select(*columns(StudyTopic))
         .where(
-            StudyTopic.day == day,
-            (StudyTopic.branch == branch.id)
-            | ((StudyTopic.branch.is_null()) & (StudyTopic.committee == branch.committee_id))
+            StudyTopic.day == v["day"],
+            (StudyTopic.branch == v["branch"])
+            | ((StudyTopic.branch.is_null()) & (StudyTopic.committee == v["committee"]))
             | ((StudyTopic.branch.is_null()) & (StudyTopic.committee.is_null())),
         )
-        .order_by(StudyTopic.id.desc())
+        .order_by(specific, StudyTopic.id.desc())
+        .limit(1)
     )
 
-    def rank(t: StudyTopic) -> int:
-        return 0 if t.branch_id else 1 if t.committee_id else 2
 
-    return min(candidates, key=rank) if candidates else None
+def today_topic(member: Member, day: date) -> StudyTopic | None:
+    """Return the day's topic for the member: their branch's, else their committee's, else all.
+
+    Of several at one level, the newest.
+    """
+    branch = member.branch
+    values = {"day": day, "branch": branch.id, "committee": branch.committee_id}
+    row = fetchone("study_today_topic", _topic_query, values)
+    return load(StudyTopic, row) if row is not None else None
 
 
 def record_study(
@@ -77,34 +89,45 @@ def record_study(
     day = local_day(now, tz)
     topic = today_topic(member, day)
     key = topic.id if topic else 0
-    where = (
+    # Insert first: the common case is the day's first check-in; the unique index turns a
+    # repeat (or a concurrent delivery) into no row, and the repeat into an update.
+    values = {
+        "member": member.id,
+        "day": day,
+        "topic": topic.id if topic else None,
+        "topic_key": key,
+        "reflection": reflection,
+        "source": source,
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = fetchone("study_checkin_insert", _insert_checkin, values)
+    if inserted is not None:
+        row = saved(StudyCheckin(__no_default__=1, **{**values, "topic": topic}), inserted[0])
+        cancel_nudge(member, day)  # a nudge not yet sent is not needed any more
+        return CheckinResult(row, topic, created=True)
+    existing = StudyCheckin.get(
         (StudyCheckin.member == member.id)
         & (StudyCheckin.day == day)
         & (StudyCheckin.topic_key == key)
-    )
-    # Insert first: the common case is the day's first check-in; the unique index catches a
-    # repeat (or a concurrent delivery), which then becomes an update.
-    try:
-        with db.atomic():
-            row = StudyCheckin.create(
-                member=member.id,
-                day=day,
-                topic=topic,
-                topic_key=key,
-                reflection=reflection,
-                source=source,
-                created_at=now,
-                updated_at=now,
-            )
-        cancel_nudge(member, day)  # a nudge not yet sent is not needed any more
-        return CheckinResult(row, topic, created=True)
-    except IntegrityError:
-        existing = StudyCheckin.get(where)  # already checked in today
+    )  # already checked in today
     if reflection and reflection != existing.reflection:
         existing.reflection = reflection
         existing.updated_at = now
         existing.save(only=[StudyCheckin.reflection, StudyCheckin.updated_at])
     return CheckinResult(existing, topic, created=False)
+
+
+def _insert_checkin(v: Mapping[str, Any]) -> Any:
+    """INSERT the check-in unless the member has it for the day and topic; RETURNING its id."""
+    return (
+        StudyCheckin.insert(**v)
+        .on_conflict(
+            conflict_target=[StudyCheckin.member, StudyCheckin.day, StudyCheckin.topic_key],
+            action="NOTHING",
+        )
+        .returning(StudyCheckin.id)
+    )
 
 
 def member_week(
@@ -113,16 +136,13 @@ def member_week(
     """Return this member's check-ins this week, their streak and total (theirs alone)."""
     today = local_day(now, tz)
     start = today - timedelta(days=today.weekday())
-    days = {
-        row.day
-        for row in StudyCheckin.select(StudyCheckin.day)
-        .where(
-            StudyCheckin.member == member.id,
-            StudyCheckin.day > today - timedelta(days=STREAK_LOOKBACK_DAYS),
-            StudyCheckin.day <= today,
-        )
-        .distinct()
+    values = {
+        "member": member.id,
+        "first": today - timedelta(days=STREAK_LOOKBACK_DAYS),
+        "today": today,
     }
+    python_day = StudyCheckin.day.python_value
+    days = {python_day(day) for (day,) in execute("study_member_days", _days_query, values)}
     total = (
         StudyCheckin.select().where(StudyCheckin.member == member.id).count() if with_total else 0
     )
@@ -136,6 +156,19 @@ def member_week(
         days_checked=[start + timedelta(days=i) in days for i in range(7)],
         streak=streak,
         total=total,
+    )
+
+
+def _days_query(v: Mapping[str, Any]) -> Select:
+    """The days a member checked in, from after ``first`` to ``today``."""
+    return (
+        StudyCheckin.select(StudyCheckin.day)
+        .where(
+            StudyCheckin.member == v["member"],
+            StudyCheckin.day > v["first"],
+            StudyCheckin.day <= v["today"],
+        )
+        .distinct()
     )
 
 

@@ -10,8 +10,11 @@ by name, and afterwards only binds the new values:
         {"at": now, "id": event_id},
     )
 
-``build`` must give the same SQL for any values (one shape per name); values are str, int or
-aware datetimes (bound as peewee binds them: naive UTC).
+``build`` must give the same SQL for any values (one shape per name); values are str, int,
+dates or aware datetimes (bound as peewee binds them: naive UTC).
+
+``load`` turns the columns of a selected row back into a model instance, as peewee's own
+query would (each field's ``python_value``, no field marked dirty).
 
 ``BulkInsert`` goes one step further for many rows: the one-row INSERT that peewee renders is
 bound to every row, with ``executemany`` on SQLite and multi-row ``VALUES`` pages
@@ -24,9 +27,11 @@ import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
+
+from peewee import Model
 
 from core.clock import UTC
 from models.base import db, is_sqlite
@@ -37,6 +42,7 @@ Build = Callable[[Mapping[str, Any]], Any]
 
 _CACHE: dict[tuple[str, str], tuple[str, Slots]] = {}
 _PROBE_EPOCH = datetime(2001, 2, 3, tzinfo=UTC)
+_PROBE_DAY = date(1901, 2, 3)
 # The row tuple of a multi-row VALUES list in the one-row INSERT that peewee renders.
 _VALUES_TUPLE = re.compile(r"VALUES (\((?:%s, )*%s\))")
 
@@ -54,6 +60,8 @@ def _probes(values: Mapping[str, Any]) -> dict[str, Any]:
     for index, (field_name, value) in enumerate(values.items()):
         if isinstance(value, datetime):
             probes[field_name] = _PROBE_EPOCH + timedelta(seconds=index)
+        elif isinstance(value, date):
+            probes[field_name] = _PROBE_DAY + timedelta(days=index)
         elif isinstance(value, int) and not isinstance(value, bool):
             probes[field_name] = 1_000_000_007 + index
         else:
@@ -89,6 +97,47 @@ def execute(name: str, build: Build, values: Mapping[str, Any]) -> Any:
     """Execute the query ``build(values)`` through its cached SQL; return the cursor."""
     sql, slots = prepare(name, build, values)
     return db.execute_sql(sql, bind(slots, values))
+
+
+def fetchone(name: str, build: Build, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Execute the prepared query ``build(values)``; return its first row, or None."""
+    return execute(name, build, values).fetchone()
+
+
+M = TypeVar("M", bound=Model)
+
+
+def columns(*models: type[Model]) -> list[Any]:
+    """The fields ``load`` reads a row of these models by: each model's sorted fields in turn."""
+    return [field for model in models for field in model._meta.sorted_fields]
+
+
+def load(model: type[M], row: Sequence[Any], start: int = 0, **related: Model) -> M:
+    """Return the ``model`` instance whose ``columns(model)`` begin at ``row[start]``.
+
+    It is built as peewee builds a selected row: each value through its field's
+    ``python_value``, the ``related`` instances (joined models) set on their foreign keys,
+    no field marked dirty.
+    """
+    fields = model._meta.sorted_fields
+    values = row[start : start + len(fields)]
+    instance = model(__no_default__=1)
+    # Straight into the field values, as the field descriptors would store them.
+    instance.__data__ = {
+        f.name: None if v is None else f.python_value(v)
+        for f, v in zip(fields, values, strict=True)
+    }
+    for name, value in related.items():
+        setattr(instance, name, value)
+    instance._dirty.clear()
+    return instance
+
+
+def saved(instance: M, pk: Any) -> M:
+    """Mark a model instance inserted by a prepared query as saved, with its primary key."""
+    instance._pk = pk
+    instance._dirty.clear()
+    return instance
 
 
 def sqlite_adapted(value: Any) -> Any:
