@@ -1,0 +1,40 @@
+"""What the scheduler says to whom: study prompts, nudges, summaries, meeting reminders, digests.
+
+Each function returns the outbox rows (Outgoing) for every branch at once, in a constant number
+of queries however many branches and members there are; the jobs only enqueue them. Keys
+(kind, target, period) make a repeated run produce nothing new.
+"""
+
+from handlers.reminders.common import is_workday
+from handlers.reminders.contact import committee_members, lost_contact
+from handlers.reminders.digest import BranchAlerts, secretary_alerts, secretary_digests
+from handlers.reminders.dues import dues_reminders
+from handlers.reminders.meetings import meeting_reminders, meeting_summaries
+from handlers.reminders.study import (
+    StudyRate,
+    cancel_nudge,
+    study_nudges,
+    study_participation,
+    study_prompts,
+    study_summaries,
+)
+from handlers.reminders.volunteer import volunteer_prompts
+
+__all__ = [
+    "BranchAlerts",
+    "StudyRate",
+    "cancel_nudge",
+    "committee_members",
+    "dues_reminders",
+    "is_workday",
+    "lost_contact",
+    "meeting_reminders",
+    "meeting_summaries",
+    "secretary_alerts",
+    "secretary_digests",
+    "study_nudges",
+    "study_participation",
+    "study_prompts",
+    "study_summaries",
+    "volunteer_prompts",
+]

@@ -1,0 +1,237 @@
+"""The secretary's digest: what each branch has to act on, as data and as a daily message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from peewee import Expression
+
+from core.clock import local_day
+from core.config import Settings
+from handlers.outbox import Outgoing
+from handlers.reminders.common import local_zone, manager_ids
+from handlers.reminders.contact import lost_contact_people
+from models.org import Branch, Member
+
+if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar load late
+    from handlers.calendar import Requirement
+    from handlers.dues import LapseAlert, MemberOwing
+
+
+def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
+    """One digest per branch secretary, only when there is something to act on."""
+    from handlers.dues import gc_paused
+
+    with gc_paused():  # every party member is judged: the collector's passes are pure cost
+        return _secretary_digests(now, settings)
+
+
+@dataclass
+class BranchAlerts:
+    """What the secretary's digest lists for one branch, as data."""
+
+    branch_id: int
+    owing: list[MemberOwing] = field(default_factory=list)  # owe dues for some month
+    meetings: list[Requirement] = field(default_factory=list)  # due soon or overdue
+    lapse: list[LapseAlert] = field(default_factory=list)  # the six-month rule: 3, 5, 6+
+    lost_contact: list[tuple[int, str]] = field(default_factory=list)  # (member id, name)
+    probation: list[tuple[int, str, date]] = field(default_factory=list)  # (id, name, ends)
+    dead: int = 0  # outbox rows that could not be delivered
+
+    @property
+    def count(self) -> int:
+        """How many things to act on: people, requirements and undelivered messages."""
+        return (
+            len(self.owing)
+            + len(self.meetings)
+            + len(self.lapse)
+            + len(self.lost_contact)
+            + len(self.probation)
+            + self.dead
+        )
+
+
+def secretary_alerts(
+    now: datetime,
+    settings: Settings,
+    *,
+    committee_id: int | None = None,
+    branch_id: int | None = None,
+) -> dict[int, BranchAlerts]:
+    """What the digest would list, per branch with something to act on (all branches, one
+    committee's or one branch's), in a constant number of queries."""
+    from handlers.dues import gc_paused
+
+    with gc_paused():  # every party member is judged: the collector's passes are pure cost
+        return _secretary_alerts(now, settings, committee_id, branch_id)
+
+
+def _secretary_alerts(
+    now: datetime, settings: Settings, committee_id: int | None, branch_id: int | None
+) -> dict[int, BranchAlerts]:
+    from handlers.calendar import DUE, all_branches_due, branch_calendar
+    from handlers.dues import owing_and_lapse_alerts_started
+    from handlers.outbox import dead_counts
+
+    scope, ids = _scope(committee_id, branch_id)
+    day = local_day(now, local_zone(settings))
+    soon = day + timedelta(days=30)
+    found = _Found()
+    # The dues and meeting aggregates run on worker threads while the other reads run here.
+    with owing_and_lapse_alerts_started(now, settings, scope) as dues_alerts:  # one load
+        if branch_id is not None:
+            found.due = [r for r in branch_calendar(branch_id, now, settings) if r.status in DUE]
+        else:
+            found.due = all_branches_due(now, settings, committee_id)
+        found.lost = lost_contact_people(now, settings, scope)
+        found.probationary = _probationary(scope)
+        found.dead = dead_counts(ids)
+        found.owing, found.lapse = dues_alerts()
+    return _by_branch(found, ids, soon)
+
+
+def _scope(
+    committee_id: int | None, branch_id: int | None
+) -> tuple[Expression | None, set[int] | None]:
+    """The condition on Member and the branch ids for one branch, one committee's or all (None)."""
+    if branch_id is not None:
+        return Member.branch == branch_id, {branch_id}
+    if committee_id is not None:
+        ids = {
+            b for (b,) in Branch.select(Branch.id).where(Branch.committee == committee_id).tuples()
+        }
+        scope = Member.branch.in_(Branch.select(Branch.id).where(Branch.committee == committee_id))
+        return scope, ids
+    return None, None
+
+
+def _probationary(scope: Expression | None) -> list[tuple[int, int, str, date]]:
+    """(branch id, member id, name, joined on) of probationary members with a joining date."""
+    cond = (Member.status == "probationary") & Member.joined_on.is_null(False)
+    return list(
+        Member.select(Member.branch, Member.id, Member.name, Member.joined_on)
+        .where(cond if scope is None else cond & scope)
+        .order_by(Member.id)
+        .tuples()
+    )
+
+
+@dataclass
+class _Found:
+    """The digest's reads for every branch in scope, before they are grouped by branch."""
+
+    owing: list[MemberOwing] = field(default_factory=list)
+    due: list[Requirement] = field(default_factory=list)
+    lapse: list[LapseAlert] = field(default_factory=list)
+    lost: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    probationary: list[tuple[int, int, str, date]] = field(default_factory=list)
+    dead: dict[int, int] = field(default_factory=dict)
+
+
+def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, BranchAlerts]:
+    """Group the reads by branch (only branches of ``ids`` unless None), in a stable order."""
+    out: dict[int, BranchAlerts] = {}
+
+    def of(branch: int) -> BranchAlerts | None:
+        if ids is not None and branch not in ids:
+            return None
+        alerts = out.get(branch)
+        if alerts is None:
+            alerts = out[branch] = BranchAlerts(branch)
+        return alerts
+
+    for row in found.owing:
+        if (alerts := of(row.branch_id)) is not None:
+            alerts.owing.append(row)
+    for req in found.due:
+        if (alerts := of(req.branch_id)) is not None:
+            alerts.meetings.append(req)
+    for alert in found.lapse:
+        if (alerts := of(alert.branch_id)) is not None:
+            alerts.lapse.append(alert)
+    for branch, people in found.lost.items():
+        if (alerts := of(branch)) is not None:
+            alerts.lost_contact = people
+    for branch, member_id, name, joined_on in found.probationary:
+        ends = _one_year_after(joined_on)
+        if ends <= soon and (alerts := of(branch)) is not None:
+            alerts.probation.append((member_id, name, ends))
+    for branch, count in found.dead.items():
+        if (alerts := of(branch)) is not None:
+            alerts.dead = count
+    return out
+
+
+def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
+    day = local_day(now, local_zone(settings))
+    alerts = _secretary_alerts(now, settings, None, None)
+    items = {branch_id: _digest_lines(found, day, settings) for branch_id, found in alerts.items()}
+    managers = manager_ids(None)  # every branch's: no list of 2,000 ids to send
+    rows = []
+    for branch_id, lines in items.items():
+        secretary_id = managers.get(branch_id)
+        if secretary_id is None or not lines:
+            continue
+        text = f"【书记待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
+        rows.append(
+            Outgoing(
+                "secretary_digest",
+                "member",
+                secretary_id,
+                day.isoformat(),
+                {"text": text, "title": "书记待办"},
+                branch_id,
+            )
+        )
+    return rows
+
+
+def _digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str]:
+    """The digest's lines for one branch, in the order the secretary reads them."""
+    from handlers.calendar import without_quorum_text
+    from handlers.dues import fen_to_text
+
+    lines = []
+    if found.owing:
+        rows = found.owing
+        total = sum(r.fen for r in rows)
+        longest = max(rows, key=lambda r: len(r.months))
+        lines.append(
+            f"党费：{len(rows)} 人未交清，共 {fen_to_text(total)}"
+            f"（最长 {longest.name} {len(longest.months)} 个月）"
+        )
+    for req in found.meetings:
+        who = f"（{req.group_name}）" if req.group_name else ""
+        short = req.held_without_quorum
+        held = f"，已有 {without_quorum_text(short)}" if short else ""
+        if req.status == "overdue":
+            state = f"上期未开，本期还剩 {req.days_left} 天{held}"
+        else:
+            state = f"还剩 {req.days_left} 天{held or '，尚未召开'}"
+        lines.append(f"会议：{req.kind_label}{who}{req.period.label}{state}")
+    for alert in found.lapse:
+        lines.append(
+            f"六个月规定：{alert.member_name} 已连续{'至少' if alert.at_least else ''} "
+            f"{alert.months} 个月{alert.reason_label}"
+        )
+    if found.lost_contact:
+        members = [name for _, name in found.lost_contact]
+        names = "、".join(members[:10])
+        more = f"等 {len(members)} 人" if len(members) > 10 else ""
+        days = settings.alerts.lost_contact_days
+        lines.append(f"失联：{names}{more} 已 {days} 天以上没有任何互动，请联系")
+    for _, name, ends in found.probation:
+        state = "已到期" if ends <= day else f"将于 {ends.month}月{ends.day}日 到期"
+        lines.append(f"转正：{name} 预备期{state}，请按程序讨论转正")
+    if found.dead:
+        lines.append(f"消息：{found.dead} 条通知未能送达，请检查群机器人或联系方式")
+    return lines
+
+
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
