@@ -4,8 +4,6 @@ Asia/Shanghai, the 3/5/6 alerts, and a constant number of queries for all branch
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +16,7 @@ from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member
 from tests import factories as f
 from tests.support.apps import make_app
+from tests.support.queries import counting_queries
 
 SH = ZoneInfo("Asia/Shanghai")
 # Half past midnight on New Year's Day in Shanghai: still 2026-12-31 in UTC.
@@ -187,20 +186,6 @@ def test_the_thresholds_are_configuration(db_url):
 
 
 # ---- all branches at once -------------------------------------------------------------------
-
-
-@contextmanager
-def counting_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    seen: list[str] = []
-    original = db.obj.execute_sql
-
-    def counting(sql: str, params: Any = None) -> Any:
-        seen.append(sql)
-        return original(sql, params)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(db.obj, "execute_sql", counting)
-        yield seen
 
 
 def _branches(comm: Committee, start: int, stop: int) -> set[tuple[str, str, int]]:

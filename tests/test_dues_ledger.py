@@ -3,8 +3,6 @@ append-only corrections, the race on one month, reports, and the branch-month su
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +18,7 @@ from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesReport
 from models.org import Branch, Committee, Member
 from tests import factories as f
 from tests.support.apps import make_app
+from tests.support.queries import counting_queries
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 10, 10, 0, tzinfo=SH)
@@ -426,21 +425,6 @@ def test_unknown_names_get_the_closest_matches(people):
 
 
 # ---- the branch-month summary ---------------------------------------------------------------
-
-
-@contextmanager
-def counting_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Count the SQL statements the bound database runs inside the block."""
-    seen: list[str] = []
-    original = db.obj.execute_sql
-
-    def counting(sql: str, params: Any = None) -> Any:
-        seen.append(sql)
-        return original(sql, params)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(db.obj, "execute_sql", counting)
-        yield seen
 
 
 def _branches(comm: Committee, start: int, stop: int) -> dict[int, tuple[int, int]]:

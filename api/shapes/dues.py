@@ -89,7 +89,7 @@ class DuesReasonRequest(Request):
 
 
 class DuesConfirmRequest(Request):
-    pass
+    """Confirming a report takes no fields."""
 
 
 BRANCH_ID = "Committee admins: the branch to act for (default: the caller's own)."
