@@ -22,6 +22,7 @@ from api.common import settings as _settings
 from api.openapi import operation
 from api.shapes import v1 as shapes
 from core.clock import utcnow
+from core.workdays import work_calendar
 from handlers import accounts
 from handlers.study import MemberWeek, check_in, study_day, study_record
 from models.org import ROLES, Member, mask_phone
@@ -156,9 +157,17 @@ def study_today() -> Response:
 )
 def study_checkin() -> tuple[Response, int]:
     """Check in for today, as 学习 does in the bot (a repeat updates the reflection)."""
-    max_chars = _settings().study.reflection_max_chars
+    settings = _settings()
     reflection = body(shapes.CheckinRequest).get("reflection", "")
-    done = check_in(member(), reflection, now=utcnow(), tz=tz(), max_chars=max_chars, source="api")
+    done = check_in(
+        member(),
+        reflection,
+        now=utcnow(),
+        tz=tz(),
+        calendar=work_calendar(settings),
+        max_chars=settings.study.reflection_max_chars,
+        source="api",
+    )
     answer = shapes.CheckinResponse(
         created=done.result.created,
         checkin=checkin_json(done.result.checkin),
@@ -175,7 +184,10 @@ def study_checkin() -> tuple[Response, int]:
     errors=("401", "403"),
 )
 def study_me() -> Response:
-    record = study_record(member(), now=utcnow(), tz=tz(), recent=RECENT_CHECKINS)
+    calendar = work_calendar(_settings())
+    record = study_record(
+        member(), now=utcnow(), tz=tz(), calendar=calendar, recent=RECENT_CHECKINS
+    )
     return render(
         shapes.StudyMe(
             week=week_json(record.week), recent=[checkin_json(c) for c in record.recent]

@@ -113,6 +113,10 @@ def _positive(value: Any) -> str | None:
     return None if value > 0 else "expected a number greater than 0"
 
 
+def _between(least: int, most: int) -> Callable[[Any], str | None]:
+    return lambda v: None if least <= v <= most else f"expected {least} to {most}"
+
+
 def _nonempty(value: Any) -> str | None:
     return None if value.strip() else "expected a non-empty string"
 
@@ -227,10 +231,23 @@ class BindingSettings(Section):
 
 class StudySettings(Section):
     reflection_max_chars: Positive = 500
-    # Days without a study prompt (public holidays), and weekend days that are workdays
-    # (调休): ISO dates, e.g. ["2026-10-01", "2026-10-02"].
+    # A study plan's topic: its title and summary (内容), in characters.
+    title_max_chars: Annotated[int, _checked(_between(1, 200))] = 100
+    summary_max_chars: Positive = 500
+    # Where the mini-program's study page is, quoted in the group prompt ("" = not mentioned).
+    miniprogram_page: str = ""
+    # The secretary's digest warns when the branch has no topic for this many days ahead.
+    plan_warning_days: Positive = 7
+
+
+class CalendarSettings(Section):
+    # Follow China's official holiday schedule (the holidays package): public holidays are days
+    # off, and the weekend days worked in exchange (调休) are working days.
+    official: bool = True
+    # Corrections on top, as ISO dates: extra days off (a local arrangement, or a correction)...
     holidays: Dates = []
-    makeup_workdays: Dates = []
+    # ...and extra working days (e.g. next year's 调休 before the package has it).
+    workdays: Dates = []
 
 
 class AlertsSettings(Section):
@@ -405,6 +422,7 @@ class Settings(BaseSettings):
     wechat: WechatSettings = WechatSettings()
     binding: BindingSettings = BindingSettings()
     study: StudySettings = StudySettings()
+    calendar: CalendarSettings = CalendarSettings()
     alerts: AlertsSettings = AlertsSettings()
     meetings: MeetingsSettings = MeetingsSettings()
     dues: DuesSettings = DuesSettings()
@@ -505,6 +523,7 @@ def load(
         raise ConfigError(ENV_PREFIX + "…", str(exc).splitlines()[0]) from None
     settings = Settings.model_construct(**{name: getattr(loaded, name) for name in SECTIONS})
     _check_claim_outlasts_sends(settings.outbox)
+    _check_calendar(settings.calendar)
     _check_secret_key(settings, demo=not has_file and settings.wechat.app_id == DEMO_APPID)
     return settings
 
@@ -534,6 +553,16 @@ def _check_secret_key(settings: Settings, *, demo: bool) -> None:
 # before a send only once it is a third of claim_timeout_seconds old. So the claim timeout
 # must exceed 1.5 x 6 = 9 request timeouts: 10 leaves a margin.
 CLAIM_TIMEOUTS_PER_SEND = 10
+
+
+def _check_calendar(calendar: CalendarSettings) -> None:
+    """Refuse a day listed both as a day off and as a working day."""
+    both = sorted(set(calendar.holidays) & set(calendar.workdays))
+    if both:
+        raise ConfigError(
+            "calendar.workdays",
+            f"{', '.join(both)} also listed in calendar.holidays; keep each day in one list",
+        )
 
 
 def _check_claim_outlasts_sends(outbox: OutboxSettings) -> None:

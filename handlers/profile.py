@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from core.config import Settings
+from core.workdays import work_calendar
 from handlers.dues import MemberDues, member_dues
 from handlers.meetings import member_meetings
 from handlers.study import MemberWeek, member_week
@@ -26,7 +27,7 @@ class MemberSummary:
 def member_summary(member: Member, *, now: datetime, settings: Settings) -> MemberSummary:
     """The member's own summary: this week's study, meetings, attendance and dues."""
     tz = ZoneInfo(settings.app.timezone)
-    week = member_week(member, now=now, tz=tz)
+    week = member_week(member, now=now, tz=tz, calendar=work_calendar(settings))
     soon, attended, held = member_meetings(member, now=now, tz=tz)
     dues = member_dues(member, now=now, settings=settings) if member.is_party_member else None
     return MemberSummary(week, soon, attended, held, dues)

@@ -8,12 +8,23 @@ from core.clock import utcnow
 from models.base import BaseModel, UTCDateTimeField
 from models.org import Branch, Committee, Member
 
+# A study topic's category (类别) in a study plan, by code.
+TOPIC_CATEGORIES: dict[str, str] = {
+    "charter": "学党章党规",
+    "speeches": "学系列讲话",
+    "other": "其他",
+}
+
 
 class StudyTopic(BaseModel):
-    """A day's topic, for one branch, one committee's branches, or everyone (both null)."""
+    """A day's topic, for one branch, one committee's branches, or everyone (both null).
+
+    A branch's topic for a day overrides its committee's, which overrides everyone's.
+    """
 
     day = DateField(index=True)
     title = CharField(max_length=200)
+    category = CharField(max_length=16, default="other")  # a key of TOPIC_CATEGORIES
     content = TextField(default="")
     url = CharField(max_length=500, default="")
     committee = ForeignKeyField(Committee, null=True, on_delete="CASCADE")

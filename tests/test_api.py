@@ -337,7 +337,7 @@ def test_unknown_route_wrong_method_and_crash_answer_json(env: Env, monkeypatch,
     def boom(*a: Any, **k: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("handlers.study.today_topic", boom)
+    monkeypatch.setattr("handlers.study.checkins.today_topic", boom)
     caplog.set_level(logging.ERROR, logger="api.errors")
     msg = err(env.api.get("/api/v1/study/today", token=token), 500, "internal_error")
     assert "secret internals" not in msg and "系统繁忙" in msg

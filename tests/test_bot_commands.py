@@ -226,12 +226,12 @@ def test_unknown_text_gets_a_one_line_hint(wechat, data):
 
 
 def test_a_crashing_handler_writes_nothing_and_says_busy(wechat, data, monkeypatch):
-    import handlers.study
+    import handlers.study.checkins
 
     def boom(*args, **kwargs):
         raise RuntimeError("simulated failure after the check-in was written")
 
-    monkeypatch.setattr(handlers.study, "member_week", boom)
+    monkeypatch.setattr(handlers.study.checkins, "member_week", boom)
     assert wechat.send_text(data["openid"], "学习 会丢吗").reply == BUSY_REPLY
     assert rows(StudyCheckin) == []
     monkeypatch.undo()

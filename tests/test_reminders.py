@@ -42,7 +42,7 @@ def org(conn):
     return {"a": a, "b": b, **people}
 
 
-def test_study_prompt_picks_each_branch_topic_and_skips_holidays(org, settings):
+def test_study_prompt_picks_each_branch_topic_and_follows_calendar_corrections(org, settings):
     f.topic(THU.date(), "全体主题")
     f.topic(THU.date(), "一支部主题", branch=org["a"])
     rows = reminders.study_prompts(THU, settings)
@@ -50,12 +50,12 @@ def test_study_prompt_picks_each_branch_topic_and_skips_holidays(org, settings):
     assert "《一支部主题》" in by_branch[org["a"].id]
     assert "《全体主题》" in by_branch[org["b"].id]
     assert all(r.period == "2026-11-26" for r in rows)
-    settings.study.holidays = ["2026-11-26"]
+    settings.calendar.holidays = ["2026-11-26"]  # a local day off
     assert reminders.study_prompts(THU, settings) == []
     saturday = datetime(2026, 11, 28, 8, 0, tzinfo=SH)
     f.topic(saturday.date(), "调休主题")
     assert reminders.study_prompts(saturday, settings) == []
-    settings.study.makeup_workdays = ["2026-11-28"]
+    settings.calendar.workdays = ["2026-11-28"]  # a local working Saturday
     assert len(reminders.study_prompts(saturday, settings)) == 2
 
 

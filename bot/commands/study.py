@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command
+from core.workdays import work_calendar
 from handlers import study
 
 
@@ -14,6 +15,7 @@ def _on_study(ctx: Context) -> str:
         ctx.args,
         now=ctx.now,
         tz=ctx.tz,
+        calendar=work_calendar(ctx.settings),
         max_chars=ctx.settings.study.reflection_max_chars,
     )
     result, week = done.result, done.week

@@ -9,6 +9,7 @@ from functools import reduce
 from zoneinfo import ZoneInfo
 
 from core.config import Settings
+from core.workdays import work_calendar
 from models.org import BRANCH_MANAGERS, Branch, Member
 from models.outbox import BranchChannel
 
@@ -19,13 +20,8 @@ def local_zone(settings: Settings) -> ZoneInfo:
 
 
 def is_workday(day: date, settings: Settings) -> bool:
-    """Weekdays are workdays, except configured holidays; make-up Saturdays/Sundays count."""
-    iso = day.isoformat()
-    if iso in settings.study.makeup_workdays:
-        return True
-    if iso in settings.study.holidays:
-        return False
-    return day.weekday() < 5
+    """A working day on China's calendar, with the configured corrections (core.workdays)."""
+    return work_calendar(settings).is_workday(day)
 
 
 def channelled_branches(flag: str | None = None) -> list[Branch]:

@@ -1,22 +1,25 @@
-"""Study check-ins (学习打卡) with a short reflection, and a member's own week."""
+"""Study check-ins (学习打卡) with a short reflection, and a member's own week and streak."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import Case, Select
+from peewee import Select
 
 from core.clock import local_day
+from core.workdays import WorkCalendar
 from handlers.binding import touch
 from handlers.errors import DomainError
 from handlers.reminders import cancel_nudge
+from handlers.study.topics import today_topic, topic_days
 from models.base import write_tx
 from models.org import Member
-from models.prepared import columns, execute, fetchone, load, saved
+from models.prepared import execute, fetchone, saved
 from models.study import StudyCheckin, StudyTopic
 
 STREAK_LOOKBACK_DAYS = 400
@@ -39,35 +42,6 @@ class MemberWeek:
     @property
     def days_count(self) -> int:
         return sum(self.days_checked)
-
-
-def _topic_query(v: Mapping[str, Any]) -> Select:
-    """The day's topics for a branch, most specific first, then newest first."""
-    specific = Case(
-        None, ((StudyTopic.branch.is_null(False), 0), (StudyTopic.committee.is_null(False), 1)), 2
-    )
-    return (
-        StudyTopic.select(*columns(StudyTopic))
-        .where(
-            StudyTopic.day == v["day"],
-            (StudyTopic.branch == v["branch"])
-            | ((StudyTopic.branch.is_null()) & (StudyTopic.committee == v["committee"]))
-            | ((StudyTopic.branch.is_null()) & (StudyTopic.committee.is_null())),
-        )
-        .order_by(specific, StudyTopic.id.desc())
-        .limit(1)
-    )
-
-
-def today_topic(member: Member, day: date) -> StudyTopic | None:
-    """Return the day's topic for the member: their branch's, else their committee's, else all.
-
-    Of several at one level, the newest.
-    """
-    branch = member.branch
-    values = {"day": day, "branch": branch.id, "committee": branch.committee_id}
-    row = fetchone("study_today_topic", _topic_query, values)
-    return load(StudyTopic, row) if row is not None else None
 
 
 def record_study(
@@ -131,32 +105,57 @@ def _insert_checkin(v: Mapping[str, Any]) -> Any:
 
 
 def member_week(
-    member: Member, *, now: datetime, tz: ZoneInfo, with_total: bool = True
+    member: Member,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    with_total: bool = True,
 ) -> MemberWeek:
     """Return this member's check-ins this week, their streak and total (theirs alone)."""
     today = local_day(now, tz)
     start = today - timedelta(days=today.weekday())
-    values = {
-        "member": member.id,
-        "first": today - timedelta(days=STREAK_LOOKBACK_DAYS),
-        "today": today,
-    }
+    first = today - timedelta(days=STREAK_LOOKBACK_DAYS)
+    values = {"member": member.id, "first": first, "today": today}
     python_day = StudyCheckin.day.python_value
     days = {python_day(day) for (day,) in execute("study_member_days", _days_query, values)}
     total = (
         StudyCheckin.select().where(StudyCheckin.member == member.id).count() if with_total else 0
     )
-    streak = 0
-    cursor = today if today in days else today - timedelta(days=1)
-    while cursor in days:
-        streak += 1
-        cursor -= timedelta(days=1)
+    planned = partial(topic_days, member.branch, first, today)  # read when needed
     return MemberWeek(
         week_start=start,
         days_checked=[start + timedelta(days=i) in days for i in range(7)],
-        streak=streak,
+        streak=streak(days, today, calendar, planned, first),
         total=total,
     )
+
+
+def streak(
+    days: set[date],
+    today: date,
+    calendar: WorkCalendar,
+    planned: Callable[[], set[date]],
+    first: date,
+) -> int:
+    """Study days in a row with a check-in, back from today (or yesterday, if today has none
+    yet). A study day is a working day or a day with a topic in the plan; a day that is neither
+    (a weekend, a holiday) breaks nothing, and a check-in on it still counts."""
+    count = 0
+    plan_days: set[date] | None = None  # read only when a day off without a check-in is met
+    cursor = today if today in days else today - timedelta(days=1)
+    while cursor > first:
+        if cursor in days:
+            count += 1
+        elif calendar.is_workday(cursor):
+            break
+        else:
+            if plan_days is None:
+                plan_days = planned()
+            if cursor in plan_days:
+                break
+        cursor -= timedelta(days=1)
+    return count
 
 
 def _days_query(v: Mapping[str, Any]) -> Select:
@@ -196,7 +195,14 @@ class CheckedIn:
 
 
 def check_in(
-    member: Member, reflection: str, *, now: datetime, tz: ZoneInfo, max_chars: int, source: str
+    member: Member,
+    reflection: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    max_chars: int,
+    source: str,
 ) -> CheckedIn:
     """Record today's check-in and note the member's activity in one transaction."""
     with write_tx():
@@ -204,18 +210,25 @@ def check_in(
             member, reflection, now=now, tz=tz, max_chars=max_chars, source=source
         )
         touch(member, now)
-    return CheckedIn(result, member_week(member, now=now, tz=tz))
+    return CheckedIn(result, member_week(member, now=now, tz=tz, calendar=calendar))
 
 
 def check_in_by_message(
-    member: Member, reflection: str, *, now: datetime, tz: ZoneInfo, max_chars: int
+    member: Member,
+    reflection: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    max_chars: int,
 ) -> CheckedIn:
     """学习 in the chat: record today's check-in; the week comes without the all-time total.
 
     The bot's dispatcher owns the transaction and notes the member's activity.
     """
     result = record_study(member, reflection, now=now, tz=tz, max_chars=max_chars)
-    return CheckedIn(result, member_week(member, now=now, tz=tz, with_total=False))
+    week = member_week(member, now=now, tz=tz, calendar=calendar, with_total=False)
+    return CheckedIn(result, week)
 
 
 @dataclass(frozen=True)
@@ -224,7 +237,9 @@ class StudyRecord:
     recent: list[StudyCheckin]  # newest first
 
 
-def study_record(member: Member, *, now: datetime, tz: ZoneInfo, recent: int) -> StudyRecord:
+def study_record(
+    member: Member, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar, recent: int
+) -> StudyRecord:
     """The member's week and their latest ``recent`` check-ins (theirs alone)."""
     rows = (
         StudyCheckin.select()
@@ -232,4 +247,4 @@ def study_record(member: Member, *, now: datetime, tz: ZoneInfo, recent: int) ->
         .order_by(StudyCheckin.day.desc(), StudyCheckin.id.desc())
         .limit(recent)
     )
-    return StudyRecord(member_week(member, now=now, tz=tz), list(rows))
+    return StudyRecord(member_week(member, now=now, tz=tz, calendar=calendar), list(rows))

@@ -1,0 +1,111 @@
+"""Which study topic a branch has on a day: its own, else its committee's, else everyone's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from peewee import Case, Expression, Select
+
+from models.org import Branch, Member
+from models.prepared import columns, execute, fetchone, load
+from models.study import StudyTopic
+
+# How specific a topic is: a branch's (0) beats its committee's (1) beats everyone's (2).
+_SPECIFIC = Case(
+    None, ((StudyTopic.branch.is_null(False), 0), (StudyTopic.committee.is_null(False), 1)), 2
+)
+
+
+def _reaches(v: Mapping[str, Any]) -> Expression:
+    """Topics that apply to the branch ``v["branch"]`` of committee ``v["committee"]``."""
+    return (
+        (StudyTopic.branch == v["branch"])
+        | ((StudyTopic.branch.is_null()) & (StudyTopic.committee == v["committee"]))
+        | ((StudyTopic.branch.is_null()) & (StudyTopic.committee.is_null()))
+    )
+
+
+def _topic_query(v: Mapping[str, Any]) -> Select:
+    """The day's topics for a branch, most specific first, then newest first."""
+    return (
+        StudyTopic.select(*columns(StudyTopic))
+        .where(StudyTopic.day == v["day"], _reaches(v))
+        .order_by(_SPECIFIC, StudyTopic.id.desc())
+        .limit(1)
+    )
+
+
+def today_topic(member: Member, day: date) -> StudyTopic | None:
+    """Return the day's topic for the member: their branch's, else their committee's, else all.
+
+    Of several at one level, the newest.
+    """
+    branch = member.branch
+    values = {"day": day, "branch": branch.id, "committee": branch.committee_id}
+    row = fetchone("study_today_topic", _topic_query, values)
+    return load(StudyTopic, row) if row is not None else None
+
+
+def _days_query(v: Mapping[str, Any]) -> Select:
+    return (
+        StudyTopic.select(StudyTopic.day)
+        .where(StudyTopic.day > v["first"], StudyTopic.day <= v["last"], _reaches(v))
+        .distinct()
+    )
+
+
+def topic_days(branch: Branch, first: date, last: date) -> set[date]:
+    """The days after ``first`` up to ``last`` on which the branch has a topic (any level)."""
+    values = {"first": first, "last": last, "branch": branch.id, "committee": branch.committee_id}
+    python_day = StudyTopic.day.python_value
+    return {python_day(d) for (d,) in execute("study_topic_days", _days_query, values)}
+
+
+def topics_between(branch: Branch, first: date, last: date) -> dict[date, StudyTopic]:
+    """The branch's topic for each day from ``first`` to ``last`` (both included) that has one."""
+    values = {"branch": branch.id, "committee": branch.committee_id}
+    query = (
+        StudyTopic.select()
+        .where(StudyTopic.day.between(first, last), _reaches(values))
+        .order_by(StudyTopic.day, _SPECIFIC, StudyTopic.id.desc())
+    )
+    found: dict[date, StudyTopic] = {}
+    for topic in query:
+        found.setdefault(topic.day, topic)
+    return found
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where study topics reach over some days: by branch, by committee, and everyone's."""
+
+    branches: set[int]
+    committees: set[int]
+    everyone: bool
+
+    def covers(self, branch_id: int, committee_id: int) -> bool:
+        return self.everyone or branch_id in self.branches or committee_id in self.committees
+
+
+def coverage(first: date, last: date) -> Coverage:
+    """Which branches and committees have a topic on some day from ``first`` to ``last``."""
+    rows = (
+        StudyTopic.select(StudyTopic.branch, StudyTopic.committee)
+        .where(StudyTopic.day.between(first, last))
+        .distinct()
+        .tuples()
+    )
+    branches: set[int] = set()
+    committees: set[int] = set()
+    everyone = False
+    for branch_id, committee_id in rows:
+        if branch_id is not None:
+            branches.add(branch_id)
+        elif committee_id is not None:
+            committees.add(committee_id)
+        else:
+            everyone = True
+    return Coverage(branches, committees, everyone)
