@@ -17,6 +17,7 @@ from cli.dues import dues_cli
 from cli.meetings import meetings_cli
 from cli.roster import roster_cli
 from cli.scheduler import jobs_command, scheduler_command
+from cli.study import study_cli
 
 db_cli = AppGroup("db", help="Database schema migrations.")
 
@@ -180,3 +181,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(dues_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(channels_cli)
+    app.cli.add_command(study_cli)

@@ -35,3 +35,8 @@ def fold(text: str) -> str:
 def safe_for_reply(text: str) -> str:
     """Make text safe inside wechatpy's CDATA reply: no ']]>' and no XML-invalid characters."""
     return _XML_INVALID.sub("", text).replace("]]>", "]] >")
+
+
+def book_title(title: str) -> str:
+    """A title in 《》, unless it already starts with one (《条例》：第三章)."""
+    return title if title.startswith("《") else f"《{title}》"

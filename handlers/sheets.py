@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
+
+from openpyxl.utils import get_column_letter
 
 from core.config import Settings, defaults
 from core.tabular import Limits, TableError, preview, read_rows
@@ -24,6 +26,10 @@ ECHO_CHARS = 30
 BATCH = 500
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
+_DATE_PARTS = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(\s+\d{1,2}:\d{2}(:\d{2})?)?"
+)
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,71 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return str(value).strip(_SPACES)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What an import's header row holds: the accepted texts, the labels, what is required."""
+
+    lookup: Mapping[str, str]  # header_key(text) -> field
+    labels: Mapping[str, str]  # field -> the label quoted in messages
+    required: tuple[str, ...]
+    expected: str  # the sentence saying what the header should be
+    search_rows: int = 10  # a title row or two above the header is tolerated
+
+
+def find_header(
+    rows: Iterator[list[Any]], header: Header, error: Callable[[list[RowError]], DomainError]
+) -> tuple[int, dict[str, int]]:
+    """Consume rows up to the header; return its row number and column index per field.
+
+    A repeated column, a missing required one, no header in the first rows or an empty file
+    raise ``error`` with every problem found, worded by row.
+    """
+    first_nonempty = 0
+    for row_number, cells in enumerate(rows, start=1):
+        texts = [cell_text(c) for c in cells]
+        if not first_nonempty and any(texts):
+            first_nonempty = row_number
+        columns: dict[str, int] = {}
+        errors = []
+        for index, text in enumerate(texts):
+            key = header.lookup.get(header_key(text))
+            if key is None:
+                continue
+            if key in columns:
+                first, again = get_column_letter(columns[key] + 1), get_column_letter(index + 1)
+                errors.append(
+                    row_error(
+                        row_number,
+                        f"表头“{header.labels[key]}”出现了两次（第{first}列和第{again}列），"
+                        "请删除多余的一列",
+                    )
+                )
+            else:
+                columns[key] = index
+        if columns:
+            missing = [header.labels[k] for k in header.required if k not in columns]
+            if missing:
+                names = "”“".join(missing)
+                errors.append(row_error(row_number, f"表头缺少必填列“{names}”。{header.expected}"))
+            if errors:
+                raise error(errors)
+            return row_number, columns
+        if row_number >= header.search_rows:
+            break
+    if not first_nonempty:
+        raise error([row_error(1, "文件是空的，没有表头和数据")])
+    raise error([row_error(first_nonempty, "找不到表头。" + header.expected)])
+
+
+def parse_date(text: str) -> date:
+    """Read 2020-07-01, 2020/7/1, 2020.7.1, 2020年7月1日 or 20200701; raise ValueError."""
+    s = unicodedata.normalize("NFKC", text).strip()
+    m = _DATE_PARTS.fullmatch(s) or _DATE_COMPACT.fullmatch(s)
+    if m is None:
+        raise ValueError(text)
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
 
 def table_rows(path: str, settings: Settings | None = None) -> Iterator[list[Any]]:

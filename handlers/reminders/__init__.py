@@ -13,10 +13,12 @@ from handlers.reminders.meetings import meeting_reminders, meeting_summaries
 from handlers.reminders.study import (
     StudyRate,
     cancel_nudge,
+    how_to_check_in,
     study_nudges,
     study_participation,
     study_prompts,
     study_summaries,
+    topic_material,
 )
 from handlers.reminders.volunteer import volunteer_prompts
 
@@ -26,6 +28,7 @@ __all__ = [
     "cancel_nudge",
     "committee_members",
     "dues_reminders",
+    "how_to_check_in",
     "is_workday",
     "lost_contact",
     "meeting_reminders",
@@ -36,5 +39,6 @@ __all__ = [
     "study_participation",
     "study_prompts",
     "study_summaries",
+    "topic_material",
     "volunteer_prompts",
 ]

@@ -9,12 +9,13 @@ from peewee import Expression, fn
 
 from core.clock import local_day
 from core.config import Settings
+from core.text import book_title
 from handlers.outbox import Outgoing
 from handlers.reminders.common import channelled_branches, is_workday, local_zone
 from models.org import PARTY_MEMBER_STATUSES, Member
 from models.outbox import OutboxMessage
 from models.prepared import execute
-from models.study import StudyCheckin, StudyTopic
+from models.study import TOPIC_CATEGORIES, StudyCheckin, StudyTopic
 
 
 def study_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
@@ -40,23 +41,38 @@ def study_prompts(now: datetime, settings: Settings) -> list[Outgoing]:
         topic = own.get(branch.id) or committees.get(branch.committee_id) or everyone
         if topic is None:
             continue
-        lines = [f"【今日学习】《{topic.title}》"]
-        if topic.content:
-            lines.append(topic.content[:300])
-        if topic.url:
-            lines.append(topic.url)
-        lines.append("学习后在公众号发送“学习 心得”打卡。")
+        text = "【今日学习】" + topic_material(topic, settings)
         rows.append(
             Outgoing(
                 "study_prompt",
                 "branch",
                 branch.id,
                 day.isoformat(),
-                {"text": "\n".join(lines), "title": "今日学习"},
+                {"text": text, "title": "今日学习"},
                 branch.id,
             )
         )
     return rows
+
+
+def topic_material(topic: StudyTopic, settings: Settings, *, in_chat: bool = False) -> str:
+    """A topic as members read it: title and category, summary, link, and how to check in."""
+    category = TOPIC_CATEGORIES.get(topic.category, TOPIC_CATEGORIES["other"])
+    lines = [f"{book_title(topic.title)}（{category}）"]
+    if topic.content:
+        lines.append(topic.content)
+    if topic.url:
+        lines.append(f"原文：{topic.url}")
+    lines.append(how_to_check_in(settings, in_chat=in_chat))
+    return "\n".join(lines)
+
+
+def how_to_check_in(settings: Settings, *, in_chat: bool = False) -> str:
+    """The line telling members how to check in: the bot command (in the Official Account's
+    chat, or ``in_chat`` already), and the mini-program page when one is configured."""
+    line = "学习后回复「学习 心得」打卡" if in_chat else "学习后在公众号回复「学习 心得」打卡"
+    page = settings.study.miniprogram_page
+    return line + (f"，或在小程序「{page}」页面打卡。" if page else "。")
 
 
 def study_nudges(now: datetime, settings: Settings) -> list[Outgoing]:

@@ -15,7 +15,15 @@ from core.config import defaults
 from core.tabular import INVISIBLE_CATEGORIES, preview
 from handlers.errors import DomainError
 from handlers.roster.rows import LABELS, OPTIONAL, RosterRow, Settings
-from handlers.sheets import ECHO_CHARS, RowError, chunks, normalize_phone, phone_problem, row_error
+from handlers.sheets import (
+    ECHO_CHARS,
+    RowError,
+    chunks,
+    normalize_phone,
+    phone_problem,
+    row_error,
+)
+from handlers.sheets import parse_date as sheet_date
 from models.org import PARTY_MEMBER_STATUSES, ROLES, STATUSES, Branch, Committee, Member
 
 if TYPE_CHECKING:  # handlers.dues imports this module: the functions import it when called
@@ -60,10 +68,6 @@ ROLE_ALIASES: dict[str, str] = {
 NO_ROLE = frozenset({"无", "党员", "普通党员", "-", "—", "--", "——"})
 
 _ROLE_SPLIT = re.compile(r"[、,/;\s]+")
-_DATE_PARTS = re.compile(
-    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(\s+\d{1,2}:\d{2}(:\d{2})?)?"
-)
-_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -123,12 +127,9 @@ def _name_problem(label: str, raw: str, limit: int) -> str | None:
 
 
 def parse_date(text: str) -> date:
-    """Read 2020-07-01, 2020/7/1, 2020.7.1, 2020年7月1日 or 20200701; raise ValueError."""
-    s = unicodedata.normalize("NFKC", text).strip()
-    m = _DATE_PARTS.fullmatch(s) or _DATE_COMPACT.fullmatch(s)
-    if m is None:
-        raise ValueError(text)
-    value = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    """Read a roster date (see handlers.sheets.parse_date); raise ValueError, also for a year
+    before the Party's founding."""
+    value = sheet_date(text)
     if value.year < FIRST_PARTY_YEAR:
         raise ValueError(text)
     return value

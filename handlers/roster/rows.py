@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl.utils import get_column_letter
-
 from core.config import Settings
 from handlers.errors import DomainError
-from handlers.sheets import RowError, cell_text, header_key, row_error, table_rows
+from handlers.sheets import Header, RowError, cell_text, find_header, header_key, table_rows
 
 log = logging.getLogger(__name__)
 
@@ -83,48 +81,13 @@ class RosterError(DomainError):
 _HEADER_LOOKUP = {header_key(alias): key for key, aliases in COLUMNS.items() for alias in aliases}
 
 
-def _find_header(
-    rows: Iterator[list[Any]],
-) -> tuple[int, dict[str, int]]:
+def _find_header(rows: Iterator[list[Any]]) -> tuple[int, dict[str, int]]:
     """Consume rows up to the header; return its row number and column index per field."""
-    first_nonempty = 0
-    for row_number, cells in enumerate(rows, start=1):
-        texts = [cell_text(c) for c in cells]
-        if not first_nonempty and any(texts):
-            first_nonempty = row_number
-        columns: dict[str, int] = {}
-        errors = []
-        for index, text in enumerate(texts):
-            key = _HEADER_LOOKUP.get(header_key(text))
-            if key is None:
-                continue
-            if key in columns:
-                errors.append(
-                    row_error(
-                        row_number,
-                        f"表头“{LABELS[key]}”出现了两次（第{get_column_letter(columns[key] + 1)}列"
-                        f"和第{get_column_letter(index + 1)}列），请删除多余的一列",
-                    )
-                )
-            else:
-                columns[key] = index
-        if columns:
-            missing = [LABELS[k] for k in REQUIRED if k not in columns]
-            if missing:
-                errors.append(
-                    row_error(
-                        row_number,
-                        "表头缺少必填列“" + "”“".join(missing) + "”。" + _expected_header(),
-                    )
-                )
-            if errors:
-                raise RosterError(errors)
-            return row_number, columns
-        if row_number >= HEADER_SEARCH_ROWS:
-            break
-    if not first_nonempty:
-        raise RosterError([row_error(1, "文件是空的，没有表头和数据")])
-    raise RosterError([row_error(first_nonempty, "找不到表头。" + _expected_header())])
+    return find_header(
+        rows,
+        Header(_HEADER_LOOKUP, LABELS, REQUIRED, _expected_header(), HEADER_SEARCH_ROWS),
+        RosterError,
+    )
 
 
 def _expected_header() -> str:
