@@ -167,6 +167,7 @@ def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any
             ],
         },
         "dead_messages": alerts.dead,
+        "study_plan_missing": alerts.no_study_plan,
     }
 
 

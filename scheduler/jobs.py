@@ -77,8 +77,10 @@ def dues_reminder(settings: Settings, now: datetime) -> str:
 
 
 def secretary_digest(settings: Settings, now: datetime) -> str:
-    """The daily digest to each secretary with something to act on."""
-    return _enqueue(reminders.secretary_digests(now, settings), now)
+    """The daily digest to each secretary, and to each committee admin, with something to act
+    on."""
+    rows = reminders.secretary_digests(now, settings) + reminders.committee_digests(now, settings)
+    return _enqueue(rows, now)
 
 
 def volunteer_prompt(settings: Settings, now: datetime) -> str:

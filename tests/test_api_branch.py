@@ -205,14 +205,15 @@ def test_overview_figures_and_alerts_match_the_digest(env: Env):
     assert [d["group"] for d in due if d["kind"] == "group"] == [
         {"id": made["group"].id, "name": "第一党小组"}
     ]
-    assert alerts["dead_messages"] == 1
-    assert alerts["count"] == 2 + 1 + 1 + 1 + 2 + 1
+    assert alerts["dead_messages"] == 1 and alerts["study_plan_missing"] is True
+    assert alerts["count"] == 2 + 1 + 1 + 1 + 2 + 1 + 1
 
     # The digest says the same things for the same moment.
     text = digests[env.people["sec"].id]
     assert "党费：2 人未交清" in text and "（最长 老欠费 7 个月）" in text
     assert "六个月规定：老欠费" in text and "失联：久未联系" in text
     assert "转正：预备党员" in text and "消息：1 条通知未能送达" in text
+    assert "学习计划：未来 7 天没有学习主题" in text
     assert text.count("会议：") == 2 and "外支部失联" not in text
 
 
@@ -239,7 +240,7 @@ def test_overview_access(env: Env):
     )
 
 
-def test_quiet_branch_overview_is_all_zeroes(env: Env):
+def test_quiet_branch_overview_is_all_zeroes_but_the_missing_study_plan(env: Env):
     with time_machine.travel(datetime(2026, 11, 10, 9, tzinfo=SH), tick=False):  # 20 days left
         r = env.api.get("/api/v1/branch/overview", token=env.token("secx"))
     view = r.json()
@@ -247,7 +248,8 @@ def test_quiet_branch_overview_is_all_zeroes(env: Env):
     assert view["study"]["participants"] == 0 and view["study"]["members"] == 2
     assert view["dues"]["expected_fen"] == 0 and view["dues"]["rate"] is None
     assert view["dues"]["members_unset"] == 2
-    assert view["alerts"]["count"] == 0 and view["alerts"]["dues_owing"]["members"] == []
+    assert view["alerts"]["count"] == 1 and view["alerts"]["dues_owing"]["members"] == []
+    assert view["alerts"]["study_plan_missing"] is True  # the only item: no study plan
     assert {k["status"] for k in view["meetings"]} == {"open"}
 
 
@@ -503,7 +505,7 @@ def test_committee_branches_headlines_match_the_overview(env: Env):
             ),
         }
     a = page["items"][0]
-    assert a["alert_count"] == 8 and a["meetings"]["held"] == 2 and a["study"]["rate"] == 0.25
+    assert a["alert_count"] == 9 and a["meetings"]["held"] == 2 and a["study"]["rate"] == 0.25
     assert page["items"][1]["study"]["participants"] == 1  # 党员戊 checked in
     assert [i["branch"]["name"] for i in one["items"]] == ["第二党支部"] and one["total"] == 2
 

@@ -132,6 +132,7 @@ def test_dues_reminders_to_groups_and_debtors(org, settings):
 @pytest.mark.clock(datetime(2026, 11, 1, 9, 0, tzinfo=SH))  # the org is set up before both days
 def test_digest_lists_what_to_act_on_and_nothing_when_all_is_well(org, settings):
     quiet_day = datetime(2026, 11, 10, 8, 30, tzinfo=SH)  # 20 days left in the month
+    f.topic(date(2026, 11, 13), "全体主题")  # the study plan goes on this week
     assert reminders.secretary_digests(quiet_day, settings) == []
     now = datetime(2026, 11, 26, 8, 30, tzinfo=SH)
     old = now - timedelta(days=200)
@@ -156,6 +157,42 @@ def test_digest_lists_what_to_act_on_and_nothing_when_all_is_well(org, settings)
     assert "失联：久未联系" in text and "转正：预备党员 预备期将于 12月10日 到期" in text
     assert "会议：支部委员会会议" in text and "消息：1 条通知未能送达" in text
     assert "久未联系" not in digests.get(org["secb"].id, "")
+
+
+@pytest.mark.clock(datetime(2026, 11, 1, 9, 0, tzinfo=SH))  # no meeting period overdue yet
+def test_a_branch_without_study_topics_ahead_is_in_its_secretarys_digest(org, settings):
+    now = datetime(2026, 11, 10, 8, 30, tzinfo=SH)
+    f.topic(date(2026, 11, 17), "一支部主题", branch=org["a"])  # the 7th day from tomorrow
+    digests = {r.target_id: r.payload["text"] for r in reminders.secretary_digests(now, settings)}
+    assert org["sec"].id not in digests
+    assert "学习计划：未来 7 天没有学习主题" in digests[org["secb"].id]
+    f.topic(date(2026, 11, 11), "党委主题", committee=org["b"].committee)
+    assert reminders.secretary_digests(now, settings) == []
+    settings.study.plan_warning_days = 1
+    f.topic(date(2026, 11, 10), "今天的主题不算", branch=org["a"])
+    later = datetime(2026, 11, 11, 8, 30, tzinfo=SH)
+    assert {r.target_id for r in reminders.secretary_digests(later, settings)} == {
+        org["sec"].id,
+        org["secb"].id,
+    }
+
+
+def test_committee_admins_hear_in_december_when_next_years_holidays_are_unknown(org, settings):
+    admin = f.member("党委管理员", org["a"], roles="committee_admin")
+    for day in (date(2025, 12, 3), date(2026, 12, 2), date(2027, 1, 5)):
+        f.topic(day, "全体主题")  # every branch has a topic ahead on the days below
+    december = datetime(2026, 12, 31, 8, 30, tzinfo=SH)
+    (row,) = reminders.committee_digests(december, settings)
+    assert row.target_id == admin.id and row.kind == "committee_digest"
+    assert "2027 年节假日安排尚未发布，请在配置中补充" in row.payload["text"]
+    assert reminders.committee_digests(datetime(2026, 11, 30, 8, 30, tzinfo=SH), settings) == []
+    settings.calendar.workdays = ["2027-02-06"]  # the operator added next year's days
+    assert reminders.committee_digests(december, settings) == []
+    settings.calendar.workdays = []
+    assert reminders.committee_digests(datetime(2025, 12, 1, 8, 30, tzinfo=SH), settings) == []
+    # Branches without topics ahead are counted for the committee, never named by person.
+    (row,) = reminders.committee_digests(datetime(2027, 1, 10, 8, 30, tzinfo=SH), settings)
+    assert "学习计划：2 个支部未来 7 天没有学习主题" in row.payload["text"]
 
 
 def test_jobs_use_a_constant_number_of_queries(conn, settings, monkeypatch):

@@ -234,6 +234,9 @@ class BranchOverviewAlerts(Answer):
     probation_ending: ProbationEnding
     meetings_due: MeetingsDue
     dead_messages: Count = Constraint(description="Notices that could not be delivered")
+    study_plan_missing: bool = Constraint(
+        description="No study topic for the coming days (study.plan_warning_days)"
+    )
 
 
 class BranchOverview(Answer):

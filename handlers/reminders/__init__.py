@@ -7,7 +7,12 @@ of queries however many branches and members there are; the jobs only enqueue th
 
 from handlers.reminders.common import is_workday
 from handlers.reminders.contact import committee_members, lost_contact
-from handlers.reminders.digest import BranchAlerts, secretary_alerts, secretary_digests
+from handlers.reminders.digest import (
+    BranchAlerts,
+    committee_digests,
+    secretary_alerts,
+    secretary_digests,
+)
 from handlers.reminders.dues import dues_reminders
 from handlers.reminders.meetings import meeting_reminders, meeting_summaries
 from handlers.reminders.study import (
@@ -26,6 +31,7 @@ __all__ = [
     "BranchAlerts",
     "StudyRate",
     "cancel_nudge",
+    "committee_digests",
     "committee_members",
     "dues_reminders",
     "how_to_check_in",

@@ -10,6 +10,7 @@ from peewee import Expression
 
 from core.clock import local_day
 from core.config import Settings
+from core.workdays import work_calendar
 from handlers.outbox import Outgoing
 from handlers.reminders.common import local_zone, manager_ids
 from handlers.reminders.contact import lost_contact_people
@@ -39,10 +40,11 @@ class BranchAlerts:
     lost_contact: list[tuple[int, str]] = field(default_factory=list)  # (member id, name)
     probation: list[tuple[int, str, date]] = field(default_factory=list)  # (id, name, ends)
     dead: int = 0  # outbox rows that could not be delivered
+    no_study_plan: bool = False  # no study topic for the coming days (study.plan_warning_days)
 
     @property
     def count(self) -> int:
-        """How many things to act on: people, requirements and undelivered messages."""
+        """How many things to act on: people, requirements, undelivered messages, the plan."""
         return (
             len(self.owing)
             + len(self.meetings)
@@ -50,6 +52,7 @@ class BranchAlerts:
             + len(self.lost_contact)
             + len(self.probation)
             + self.dead
+            + self.no_study_plan
         )
 
 
@@ -88,8 +91,21 @@ def _secretary_alerts(
         found.lost = lost_contact_people(now, settings, scope)
         found.probationary = _probationary(scope)
         found.dead = dead_counts(ids)
+        found.unplanned = _without_topics(day, settings, ids)
         found.owing, found.lapse = dues_alerts()
     return _by_branch(found, ids, soon)
+
+
+def _without_topics(day: date, settings: Settings, ids: set[int] | None) -> set[int]:
+    """Branches (of ``ids``, or all) with no study topic from tomorrow for the warning days."""
+    from handlers.study.topics import coverage
+
+    first = day + timedelta(days=1)
+    covered = coverage(first, first + timedelta(days=settings.study.plan_warning_days - 1))
+    query = Branch.select(Branch.id, Branch.committee)
+    if ids is not None:
+        query = query.where(Branch.id.in_(list(ids)))
+    return {b for b, c in query.tuples() if not covered.covers(b, c)}
 
 
 def _scope(
@@ -128,6 +144,7 @@ class _Found:
     lost: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     probationary: list[tuple[int, int, str, date]] = field(default_factory=list)
     dead: dict[int, int] = field(default_factory=dict)
+    unplanned: set[int] = field(default_factory=set)
 
 
 def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, BranchAlerts]:
@@ -161,6 +178,9 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
     for branch, count in found.dead.items():
         if (alerts := of(branch)) is not None:
             alerts.dead = count
+    for branch in sorted(found.unplanned):
+        if (alerts := of(branch)) is not None:
+            alerts.no_study_plan = True
     return out
 
 
@@ -227,6 +247,12 @@ def _digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[st
         lines.append(f"转正：{name} 预备期{state}，请按程序讨论转正")
     if found.dead:
         lines.append(f"消息：{found.dead} 条通知未能送达，请检查群机器人或联系方式")
+    if found.no_study_plan:
+        days = settings.study.plan_warning_days
+        lines.append(
+            f"学习计划：未来 {days} 天没有学习主题，群里不会收到学习提醒，"
+            "请导入学习计划或在小程序中添加主题"
+        )
     return lines
 
 
@@ -235,3 +261,70 @@ def _one_year_after(day: date) -> date:
         return day.replace(year=day.year + 1)
     except ValueError:  # 29 February
         return day.replace(year=day.year + 1, day=28)
+
+
+# ---- the committee admin's digest ------------------------------------------------------------
+
+
+def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
+    """One digest per committee admin, only when there is something to act on: next year's
+    holiday schedule still unknown (in December), and branches without study topics ahead."""
+    from handlers.study.topics import coverage
+
+    day = local_day(now, local_zone(settings))
+    calendar_line = _calendar_line(day, settings)
+    first = day + timedelta(days=1)
+    days = settings.study.plan_warning_days
+    covered = coverage(first, first + timedelta(days=days - 1))
+    unplanned: dict[int, int] = {}
+    for branch_id, committee_id in Branch.select(Branch.id, Branch.committee).tuples():
+        if not covered.covers(branch_id, committee_id):
+            unplanned[committee_id] = unplanned.get(committee_id, 0) + 1
+    rows = []
+    for admin_id, branch_id, committee_id in _committee_admins():
+        lines = [calendar_line] if calendar_line else []
+        if unplanned.get(committee_id):
+            lines.append(
+                f"学习计划：{unplanned[committee_id]} 个支部未来 {days} 天没有学习主题，"
+                "可用 flask --app app study import 导入党委的学习计划"
+            )
+        if not lines:
+            continue
+        text = f"【党委待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
+        rows.append(
+            Outgoing(
+                "committee_digest",
+                "member",
+                admin_id,
+                day.isoformat(),
+                {"text": text, "title": "党委待办"},
+                branch_id,
+            )
+        )
+    return rows
+
+
+def _calendar_line(day: date, settings: Settings) -> str | None:
+    """In December, a line when next year's holiday schedule is not known yet."""
+    following = day.year + 1
+    if day.month != 12 or work_calendar(settings).is_published(following):
+        return None
+    return (
+        f"{following} 年节假日安排尚未发布，请在配置中补充（[calendar] 的 holidays 和 "
+        "workdays），否则学习提醒会在调休上班日漏发、在放假的工作日照发"
+    )
+
+
+def _committee_admins() -> list[tuple[int, int, int]]:
+    """(member id, branch id, committee id) of every committee admin."""
+    query = (
+        Member.select(Member.id, Member.branch, Branch.committee, Member.roles)
+        .join(Branch)
+        .where(Member.roles.contains("committee_admin"))
+        .order_by(Member.id)
+    )
+    return [
+        (member_id, branch_id, committee_id)
+        for member_id, branch_id, committee_id, roles in query.tuples()
+        if "committee_admin" in roles.split(",")
+    ]
