@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -75,16 +77,32 @@ def jobs_command(ctx: click.Context) -> None:
 
 @jobs_command.command("run")
 @click.argument("job_id")
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help="Run as of this moment instead of now, e.g. '2026-10-10 08:00' (local time).",
+)
 @with_appcontext
-def jobs_run(job_id: str) -> None:
-    """Run one job now, whoever holds the lease."""
+def jobs_run(job_id: str, at_text: str | None) -> None:
+    """Run one job now (or as of --at), whoever holds the lease."""
     from scheduler.runner import Runner
 
-    runner = Runner(current_app.config["ZHIBU"])
+    settings = current_app.config["ZHIBU"]
+    runner = Runner(settings)
     if job_id not in runner.specs:
         click.echo(f"unknown job {job_id!r}; jobs: {', '.join(runner.specs)}", err=True)
         sys.exit(2)
-    runner.run_job(job_id, manual=True)
+    at = None
+    if at_text is not None:
+        try:
+            at = datetime.fromisoformat(at_text.strip())
+        except ValueError:
+            click.echo(f"--at {at_text!r}: expected a moment such as '2026-10-10 08:00'", err=True)
+            sys.exit(2)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=ZoneInfo(settings.app.timezone))
+    runner.run_job(job_id, now=at, manual=True)
     with connection():
         run = latest_run(job_id)
     click.echo(f"{job_id}: {'ok' if run.ok else 'FAILED'} {run.detail}")

@@ -194,7 +194,9 @@ def test_days_follow_shanghai_midnight_not_utc(wechat, data):
 
 def test_mine_shows_week_and_streak_to_the_member_only(wechat, data):
     monday = datetime(2026, 3, 2, 9, 0, tzinfo=SH)
-    for offset in (-3, 0, 1, 2):  # Friday before, then Mon-Wed: streak 3 after the gap
+    # Friday before, then Mon-Wed: streak 3, since Saturday 28 February 2026 was a working day
+    # (调休) without a check-in.
+    for offset in (-3, 0, 1, 2):
         with time_machine.travel(monday + timedelta(days=offset), tick=False):
             wechat.send_text(data["openid"], "学习")
     with time_machine.travel(monday + timedelta(days=2, hours=5), tick=False):
@@ -207,6 +209,38 @@ def test_mine_shows_week_and_streak_to_the_member_only(wechat, data):
         assert "连续学习：3 天" in wechat.send_text(data["openid"], "我的").reply
     with time_machine.travel(monday + timedelta(days=4, hours=1), tick=False):
         assert "连续学习：0 天" in wechat.send_text(data["openid"], "我的").reply
+
+
+def test_todays_material_shows_the_topic_and_records_nothing(app, wechat, data):
+    today = datetime.now(SH).date()
+    with app.app_context(), db.connection_context():
+        f.topic(
+            today,
+            "《中国共产党支部工作条例（试行）》",
+            committee=data["branch"].committee,
+            category="charter",
+            content="学习党支部的基本任务。",
+            url="https://www.12371.cn/",
+        )
+    for text in ("今日学习", "学习 资料", "学习资料"):
+        reply = wechat.send_text(data["openid"], text).reply
+        assert reply.startswith(
+            "【今日学习】8月19日 周三\n《中国共产党支部工作条例（试行）》（学党章党规）"
+        )
+        assert "学习党支部的基本任务。" in reply and "原文：https://www.12371.cn/" in reply
+        assert "学习后回复「学习 心得」打卡。" in reply
+    assert rows(StudyCheckin) == []
+    assert (
+        "今日主题：《中国共产党支部工作条例（试行）》"
+        in wechat.send_text(data["openid"], "学习").reply
+    )
+    assert wechat.send_text(data["openid"], "今日学习").reply.endswith("今天您已打卡。")
+
+
+def test_todays_material_without_a_topic_says_how_to_study_anyway(wechat, data):
+    reply = wechat.send_text(data["openid"], "今日学习").reply
+    assert "今天没有指定学习主题，可自主学习党章党规或系列讲话。" in reply
+    assert rows(StudyCheckin) == []
 
 
 # ---- 帮助, unknown text, errors -------------------------------------------------------------
