@@ -38,15 +38,17 @@ def run_demo(app: Flask, *, serve: bool) -> None:
             from scheduler.jobs import meeting_qr_codes
 
             meeting_qr_codes(settings)
-    sim = "flask --app app simulate"
+    flask = "flask --app app"
     if not _in_venv_path():
-        sim = ".venv/bin/" + sim
+        flask = ".venv/bin/" + flask
+    sim = f"{flask} simulate"
     click.echo(
         f"\n== zhibu demo: {info['branches']} branches, {info['members']} members, "
         f"database {settings.database.url}\n"
         f"Callback: http://{demo.host}:{demo.port}/wechat "
         f"(mode: {settings.wechat.mode})"
         "\n\nIn another terminal, talk to the bot as a party member:\n"
+        f"  {sim} --openid {DEMO_OPENID} 今日学习\n"
         f"  {sim} --openid {DEMO_OPENID} {shlex.quote('学习 今天读了党章第一章，很有收获')}\n"
         f"  {sim} --openid {DEMO_OPENID} 我的\n"
         f"  {sim} --openid {DEMO_OPENID} 帮助\n"
@@ -58,6 +60,9 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         f"  {sim} --openid {DEMO_OPENID} '签到 CODE'   # the code 开始签到 answered\n"
         f"  {sim} --openid {SECRETARY_OPENID} '会议 情况'\n"
         f"  {sim} --openid {SECRETARY_OPENID} 本月\n"
+        "Load a month of study topics for the committee, and show a branch's plan:\n"
+        f"  {flask} study import examples/study_plan.xlsx\n"
+        f"  {flask} study plan --month 2026-12 --branch 第一党支部\n"
         "The mini-program API (/api/v1; wx.login is played by the fake WeChat):\n"
         f"  {sim}-login --openid {DEMO_MINI_OPENID}        # prints a token and curl examples\n"
         f"  {sim}-login --openid {SECRETARY_MINI_OPENID}\n"

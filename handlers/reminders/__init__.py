@@ -17,7 +17,6 @@ from handlers.reminders.dues import dues_reminders
 from handlers.reminders.meetings import meeting_reminders, meeting_summaries
 from handlers.reminders.study import (
     StudyRate,
-    cancel_nudge,
     how_to_check_in,
     study_nudges,
     study_participation,
@@ -26,6 +25,7 @@ from handlers.reminders.study import (
     topic_material,
 )
 from handlers.reminders.volunteer import volunteer_prompts
+from handlers.study.nudges import cancel_nudge
 
 __all__ = [
     "BranchAlerts",

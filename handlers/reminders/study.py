@@ -13,8 +13,6 @@ from core.text import book_title
 from handlers.outbox import Outgoing
 from handlers.reminders.common import channelled_branches, is_workday, local_zone
 from models.org import PARTY_MEMBER_STATUSES, Member
-from models.outbox import OutboxMessage
-from models.prepared import execute
 from models.study import TOPIC_CATEGORIES, StudyCheckin, StudyTopic
 
 
@@ -108,22 +106,6 @@ def study_nudges(now: datetime, settings: Settings) -> list[Outgoing]:
         )
         for member_id, name, branch_id in members
     ]
-
-
-def cancel_nudge(member: Member, day: date) -> int:
-    """A member who checks in before the nudge went out does not get it."""
-    values = {"member": member.id, "period": day.isoformat()}
-    return execute(
-        "study_nudge_cancel",
-        lambda v: OutboxMessage.update(status="skipped", last_error="已打卡，无需提醒").where(
-            OutboxMessage.kind == "study_nudge",
-            OutboxMessage.target_type == "member",
-            OutboxMessage.target_id == v["member"],
-            OutboxMessage.period == v["period"],
-            OutboxMessage.status == "pending",
-        ),
-        values,
-    ).rowcount
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from core.clock import local_day
 from core.workdays import WorkCalendar
 from handlers.binding import touch
 from handlers.errors import DomainError
-from handlers.reminders import cancel_nudge
+from handlers.study.nudges import cancel_nudge
 from handlers.study.topics import today_topic, topic_days
 from models.base import write_tx
 from models.org import Member
