@@ -26,7 +26,7 @@ from core.workdays import work_calendar
 from handlers import accounts
 from handlers.study import MemberWeek, check_in, study_day, study_record
 from models.org import ROLES, Member, mask_phone
-from models.study import StudyCheckin, StudyTopic
+from models.study import TOPIC_CATEGORIES, StudyCheckin, StudyTopic
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,15 @@ def profile(m: Member) -> shapes.Member:
 def topic_json(t: StudyTopic | None) -> shapes.Topic | None:
     if t is None:
         return None
-    return shapes.Topic(id=t.id, day=day_text(t.day), title=t.title, content=t.content, url=t.url)
+    return shapes.Topic(
+        id=t.id,
+        day=day_text(t.day),
+        title=t.title,
+        category=t.category,
+        category_label=TOPIC_CATEGORIES.get(t.category, t.category),
+        content=t.content,
+        url=t.url,
+    )
 
 
 def checkin_json(c: StudyCheckin) -> shapes.Checkin:

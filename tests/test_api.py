@@ -234,6 +234,8 @@ def test_checkin_through_api_and_bot_leave_identical_records(env: Env):
                 "id": topic.id,
                 "day": "2026-11-26",
                 "title": "学习党章第一章",
+                "category": "other",
+                "category_label": "其他",
                 "content": "",
                 "url": "",
             },

@@ -44,13 +44,14 @@ from api.openapi import document
 from handlers import meetings as h
 from handlers.dues import add_months, record_payment, report_payment
 from handlers.sessions import revoke_member_sessions
+from handlers.study.editing import add_topic
 from models.api import ApiSession
 from models.dues import DuesPayment, DuesReport
 from models.meetings import Attendance, Meeting
 from models.org import Member
 from models.outbox import SubscribeCredit
 from models.registry import ALL_MODELS
-from models.study import StudyCheckin
+from models.study import StudyCheckin, StudyTopic
 from models.wechat import BindCode, RateEvent, WechatBinding
 from tests import factories as f
 from tests.support.api import CAST, Env
@@ -637,6 +638,64 @@ def branch_unbind(w: World, _b: int) -> Call:
     )
 
 
+def branch_study_plan(w: World, branch_id: int) -> Call:
+    return Call(
+        "GET",
+        f"{PREFIX}/branch/study-plan",
+        params={"branch_id": branch_id},
+        check=_is(w.a.id, "branch", "id"),
+    )
+
+
+def branch_study_add(w: World, branch_id: int) -> Call:
+    day = w.now.date() + timedelta(days=next(w._seq))
+    return Call(
+        "POST",
+        f"{PREFIX}/branch/study-topics",
+        json={
+            "day": day.isoformat(),
+            "title": "学习党章",
+            "category": "charter",
+            "branch_id": branch_id,
+        },
+        effect=lambda: StudyTopic.select().where(StudyTopic.branch == w.a.id).count(),
+        check=_is("branch", "level"),
+    )
+
+
+def _study_topic_call(w: World, method: str, **kw: Any) -> Call:
+    """A call on a new topic of branch A (added by its secretary through the handler)."""
+    day = w.now.date() + timedelta(days=next(w._seq))
+    with w.env.ctx():
+        topic = add_topic(
+            w.sec,
+            None,
+            day=day,
+            title="学习党章",
+            category="charter",
+            settings=w.settings,
+            now=w.now,
+        )
+    call = Call(
+        method,
+        f"{PREFIX}/branch/study-topics/{topic.id}",
+        effect=lambda: [row.title for row in StudyTopic.select().where(StudyTopic.id == topic.id)],
+        **kw,
+    )
+    call.ghost = Call(method, f"{PREFIX}/branch/study-topics/{GHOST}", json=call.json)
+    return call
+
+
+def branch_study_edit(w: World, _b: int) -> Call:
+    return _study_topic_call(
+        w, "PATCH", json={"title": "学习党章第二章"}, check=_is("学习党章第二章", "title")
+    )
+
+
+def branch_study_delete(w: World, _b: int) -> Call:
+    return _study_topic_call(w, "DELETE", check=_is(True, "deleted"))
+
+
 def committee_branches(w: World, _b: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
@@ -664,7 +723,8 @@ def subscribe_credits(w: World, _b: int) -> Call:
 #   member_self    any bound member, on their own records
 #   member_of_a    a bound member of branch A (or a manager of A) on an A resource
 #   manager_of_a   A's secretary or organizer, and the committee admin; other members of A
-#                  (the dues collector too) get 403
+#                  (the dues collector too) get 403 (the study plan's routes also admit A's
+#                  宣传委员, whom tests/test_api_study_plan.py walks)
 #   collector_of_a A's secretary or dues collector, and the committee admin; other members of
 #                  A (the organizer too) get 403
 #   committee      committee admins only
@@ -769,6 +829,22 @@ ROUTES: tuple[Route, ...] = (
         branch_unbind,
         scope="id",
         gate=True,
+    ),
+    _r("GET", "/branch/study-plan", "manager_of_a", branch_study_plan, scope="branch"),
+    _r("POST", "/branch/study-topics", "manager_of_a", branch_study_add, scope="branch"),
+    _r(
+        "PATCH",
+        "/branch/study-topics/{topic_id}",
+        "manager_of_a",
+        branch_study_edit,
+        scope="id",
+    ),
+    _r(
+        "DELETE",
+        "/branch/study-topics/{topic_id}",
+        "manager_of_a",
+        branch_study_delete,
+        scope="id",
     ),
     _r("GET", "/committee/branches", "committee", committee_branches),
     _r("POST", "/subscribe/credits", "member_self", subscribe_report),

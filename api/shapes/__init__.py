@@ -265,11 +265,16 @@ def _text(
 
 
 def OneLine(  # noqa: N802
-    max_len: int = 128, *, required: bool = True, choices: tuple[str, ...] | None = None
+    max_len: int = 128,
+    *,
+    required: bool = True,
+    choices: tuple[str, ...] | None = None,
+    max_len_setting: str | None = None,
 ) -> Any:
-    """One line of text of at most ``max_len`` characters, never blank when ``required``, one
-    of ``choices`` when given."""
-    return _text(max_len, required=required, choices=choices)
+    """One line of text of at most ``max_len`` characters (and at most as many as the setting
+    ``max_len_setting``, "section.key", says), never blank when ``required``, one of
+    ``choices`` when given."""
+    return _text(max_len, required=required, choices=choices, max_len_setting=max_len_setting)
 
 
 def MultiLine(  # noqa: N802

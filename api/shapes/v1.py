@@ -8,6 +8,9 @@ from pydantic import Field as Constraint
 from pydantic import RootModel
 
 from api.shapes import Answer, DayText, MultiLine, OneLine, Request, TimeText
+from models.study import TOPIC_CATEGORIES
+
+TopicCategory = Literal[tuple(TOPIC_CATEGORIES)]  # type: ignore[valid-type]
 
 
 class Role(Answer):
@@ -34,6 +37,8 @@ class Topic(Answer):
     id: int
     day: DayText
     title: str
+    category: TopicCategory = Constraint(description="charter, speeches or other")
+    category_label: str = Constraint(description="学党章党规, 学系列讲话 or 其他")
     content: str
     url: str
 
