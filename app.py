@@ -56,6 +56,10 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
     init_api(app)
 
+    from web import init_app as init_web
+
+    init_web(app)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

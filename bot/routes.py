@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import binding, dues, meetings, menu, profile, study
+from bot.commands import binding, console, dues, meetings, menu, profile, study
 from bot.dispatcher import Dispatcher
 from handlers.binding import member_for_openid, touch
 
@@ -13,6 +13,7 @@ def build_dispatcher() -> Dispatcher:
     dispatcher = Dispatcher(member_lookup=member_for_openid, note_activity=touch)
     # Meeting QR scans first: a subscribe event with a meeting scene is a sign-in, not a follow.
     meetings.register(dispatcher)  # scans, 会议, 开始签到, 签到, 补签, 请假, 批准请假
+    console.register(dispatcher)  # console login scans, 控制台, 退出控制台
     binding.register(dispatcher)  # follow event, 绑定, and the gate for unbound accounts
     study.register(dispatcher)  # 学习 / 打卡
     profile.register(dispatcher)  # 我的

@@ -11,6 +11,7 @@ import click
 from flask import Flask
 
 from cli.connection import connection
+from core.clock import utcnow
 from core.config import Settings
 from handlers.binding import format_code
 from handlers.demo import (
@@ -18,6 +19,7 @@ from handlers.demo import (
     DEMO_OPENID,
     SECRETARY_MINI_OPENID,
     SECRETARY_OPENID,
+    demo_console_links,
     seed,
 )
 from handlers.schema import upgrade_schema
@@ -34,6 +36,7 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     with connection():
         upgrade_schema()
         info = seed(settings)
+        links = demo_console_links(settings, utcnow())
         if fake is not None:
             from scheduler.jobs import meeting_qr_codes
 
@@ -63,7 +66,13 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         "Load a month of study topics for the committee, and show a branch's plan:\n"
         f"  {flask} study import examples/study_plan.xlsx\n"
         f"  {flask} study plan --month 2026-12 --branch 第一党支部\n"
-        "The mini-program API (/api/v1; wx.login is played by the fake WeChat):\n"
+        "The web console (one-time login links, valid 60 minutes; or scan the QR code on "
+        f"http://{demo.host}:{demo.port}/console/login):\n"
+        + "".join(
+            f"  {label} {name}: http://{demo.host}:{demo.port}/console/login/link/{token}\n"
+            for name, label, token in links
+        )
+        + "The mini-program API (/api/v1; wx.login is played by the fake WeChat):\n"
         f"  {sim}-login --openid {DEMO_MINI_OPENID}        # prints a token and curl examples\n"
         f"  {sim}-login --openid {SECRETARY_MINI_OPENID}\n"
     )

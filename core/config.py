@@ -117,6 +117,12 @@ def _between(least: int, most: int) -> Callable[[Any], str | None]:
     return lambda v: None if least <= v <= most else f"expected {least} to {most}"
 
 
+def _http_url(value: Any) -> str | None:
+    if value.startswith(("http://", "https://")) and len(value) > len("https://"):
+        return None if not value.endswith("/") else "expected no trailing '/'"
+    return "expected an http:// or https:// address"
+
+
 def _nonempty(value: Any) -> str | None:
     return None if value.strip() else "expected a non-empty string"
 
@@ -396,6 +402,16 @@ class ApiSettings(Section):
     busy_retry_after_seconds: Positive = 5
 
 
+class ConsoleSettings(Section):
+    # The console's public address, used in the login links the bot sends (控制台).
+    base_url: Annotated[str, _checked(_http_url)] = "http://127.0.0.1:5000"
+    # A login link or a login QR code is valid this long.
+    login_minutes: Positive = 5
+    # A browser session ends after this long without a request, and this long after login.
+    idle_minutes: Positive = 30
+    session_hours: Positive = 12
+
+
 class DemoSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: Positive = 5000
@@ -431,6 +447,7 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     channels: ChannelsSettings = ChannelsSettings()
     api: ApiSettings = ApiSettings()
+    console: ConsoleSettings = ConsoleSettings()
     demo: DemoSettings = DemoSettings()
 
 

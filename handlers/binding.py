@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from peewee import IntegrityError
 
 from core.text import fold
+from handlers.console.access import end_member_sessions
 from handlers.errors import DomainError
 from handlers.sessions import revoke_member_sessions
 from models.base import db, write_tx
@@ -192,11 +193,12 @@ def _bind(
 @dataclass(frozen=True)
 class Unbound:
     bindings: int  # WeChat accounts no longer bound to the member
-    sessions: int  # mini-program sessions ended
+    sessions: int  # mini-program and console sessions ended
 
 
 def unbind(member: Member, now: datetime) -> Unbound:
-    """Unbind every WeChat account of the member and end their mini-program sessions at once.
+    """Unbind every WeChat account of the member and end their mini-program and console
+    sessions at once.
 
     Their unused binding codes keep working: the secretary may have issued one for a new phone.
     Unbinding a member with no binding changes nothing.
@@ -204,6 +206,7 @@ def unbind(member: Member, now: datetime) -> Unbound:
     with write_tx():
         # Sessions first: they are found through the bindings too.
         sessions = revoke_member_sessions(member.id, now)
+        sessions += end_member_sessions(member.id, now, "unbound")  # the console's too
         removed = WechatBinding.delete().where(WechatBinding.member == member.id).execute()
     if removed or sessions:
         log.info(

@@ -34,7 +34,7 @@ MEMBERS: list[tuple[str, str, str, str, str, str, str]] = [
     ("第二党支部", "", "黄伟", "13800000008", "full", "organizer", "2008-01-22"),
     ("第二党支部", "", "周敏", "13800000009", "full", "propaganda", "2011-11-11"),
     ("第二党支部", "", "吴磊", "13800000010", "full", "", "2018-07-01"),
-    ("第二党支部", "", "郑秀英", "13800000011", "full", "", "1998-06-30"),
+    ("第二党支部", "", "郑秀英", "13800000011", "full", "committee_admin", "1998-06-30"),
     ("第二党支部", "", "孙浩", "13800000012", "activist", "", ""),
 ]
 # Demo accounts already bound, so check-ins and sign-ins work at once.
@@ -42,6 +42,7 @@ DEMO_OPENID = "demo-openid-01"
 DEMO_PHONE = "13800000006"
 SECRETARY_OPENID = "demo-secretary-01"
 SECRETARY_PHONE = "13800000001"
+ADMIN_PHONE = "13800000011"  # 郑秀英, the committee admin
 # The same two people in the mini-program (an account of its own per app, as in WeChat).
 DEMO_MINI_OPENID = "demo-mini-01"
 SECRETARY_MINI_OPENID = "demo-mini-secretary"
@@ -188,3 +189,22 @@ def _tz(settings: Settings) -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(settings.app.timezone)
+
+
+# Console login links printed by the demo stay valid this long (the bot's: console.login_minutes).
+DEMO_LINK_MINUTES = 60
+
+
+def demo_console_links(settings: Settings, now: datetime) -> list[tuple[str, str, str]]:
+    """One-time console login links for the demo secretary and committee admin:
+    (name, role label, token)."""
+    from handlers.console.access import issue_login_link, may_use_console
+
+    links = []
+    for phone, label in ((SECRETARY_PHONE, "书记"), (ADMIN_PHONE, "党委管理员")):
+        member = Member.get_or_none(Member.phone == phone)
+        if member is None or not may_use_console(member):  # a demo database from before
+            continue
+        link = issue_login_link(member, settings=settings, now=now, minutes=DEMO_LINK_MINUTES)
+        links.append((member.name, label, link.token))
+    return links

@@ -1,6 +1,7 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
 from models.api import ApiSession
+from models.console import ConsoleLogin, ConsoleSession
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
@@ -35,4 +36,6 @@ ALL_MODELS = [
     SubscribeCredit,
     OutboxMessage,
     ApiSession,
+    ConsoleLogin,
+    ConsoleSession,
 ]

@@ -40,6 +40,7 @@ FAST_MODULES = frozenset(
         "test_calendar.py",
         "test_config_and_cli.py",
         "test_config_example.py",
+        "test_console_access.py",
         "test_datetext.py",
         "test_dues_amounts.py",
         "test_dues_import.py",

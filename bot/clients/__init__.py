@@ -73,6 +73,7 @@ __all__ = [
     "WxSession",
     "code_to_session",
     "create_meeting_qr",
+    "create_scene_qr",
     "official_client",
     "qr_image_url",
     "refresh_official_token",
@@ -140,14 +141,15 @@ def refresh_official_token(
     return renewed.expires_at
 
 
-def create_meeting_qr(
+def create_scene_qr(
     settings: Settings,
     scene: str,
     expire_seconds: int,
     *,
     client: OfficialClient | None = None,
 ) -> QrCode:
-    """Create a temporary QR_STR_SCENE code whose scan carries ``scene``."""
+    """Create a temporary QR_STR_SCENE code whose scan carries ``scene`` (a meeting's sign-in,
+    a console login)."""
     scene = check_scene(scene)
     expire = capped_expire(expire_seconds)
     client = client or official_client(settings)
@@ -175,6 +177,9 @@ def create_meeting_qr(
         expires_at=started + timedelta(seconds=min(granted, expire)),
         content_url=content_url if isinstance(content_url, str) else "",
     )
+
+
+create_meeting_qr = create_scene_qr  # the meetings' name for it
 
 
 # ---- mini-program login -------------------------------------------------------------------

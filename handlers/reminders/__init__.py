@@ -10,6 +10,7 @@ from handlers.reminders.contact import committee_members, lost_contact
 from handlers.reminders.digest import (
     BranchAlerts,
     committee_digests,
+    digest_lines,
     secretary_alerts,
     secretary_digests,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "cancel_nudge",
     "committee_digests",
     "committee_members",
+    "digest_lines",
     "dues_reminders",
     "how_to_check_in",
     "is_workday",

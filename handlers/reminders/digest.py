@@ -187,7 +187,7 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
 def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     day = local_day(now, local_zone(settings))
     alerts = _secretary_alerts(now, settings, None, None)
-    items = {branch_id: _digest_lines(found, day, settings) for branch_id, found in alerts.items()}
+    items = {branch_id: digest_lines(found, day, settings) for branch_id, found in alerts.items()}
     managers = manager_ids(None)  # every branch's: no list of 2,000 ids to send
     rows = []
     for branch_id, lines in items.items():
@@ -208,7 +208,7 @@ def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     return rows
 
 
-def _digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str]:
+def digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str]:
     """The digest's lines for one branch, in the order the secretary reads them."""
     from handlers.calendar import without_quorum_text
     from handlers.dues import fen_to_text

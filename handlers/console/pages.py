@@ -1,0 +1,80 @@
+"""What the console's pages show, each as one use case: access checked, figures gathered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from core.config import Settings
+from handlers.branches import branch_acted_for
+from handlers.console.access import CONSOLE_ROLES
+from handlers.overview import CommitteePage, Overview, branch_overview, committee_branches
+from handlers.reminders import StudyRate, study_participation
+from handlers.roster.members import MemberPage, list_members
+from models.org import BRANCH_MANAGERS, Branch, Member
+
+TREND_WEEKS = 8
+COMMITTEE_PAGE = 10_000  # the comparison shows every branch of a committee on one page
+
+
+@dataclass(frozen=True)
+class WeekRate:
+    start: date  # Monday
+    end: date  # Sunday, or today for this week
+    rate: StudyRate
+
+
+@dataclass(frozen=True)
+class BranchHome:
+    overview: Overview
+    trend: list[WeekRate]  # oldest first, this week last
+
+
+def study_trend(branch_id: int, today: date, weeks: int = TREND_WEEKS) -> list[WeekRate]:
+    """The branch's study participation per week for the last ``weeks`` weeks: rates only."""
+    monday = today - timedelta(days=today.weekday())
+    out = []
+    for n in range(weeks - 1, -1, -1):
+        start = monday - timedelta(weeks=n)
+        end = min(start + timedelta(days=6), today)
+        rates = study_participation(start, end, Member.branch == branch_id)
+        out.append(WeekRate(start, end, rates.get(branch_id) or StudyRate(0, 0, 0)))
+    return out
+
+
+def branch_home(
+    actor: Member, branch_id: int | None, *, now: datetime, settings: Settings
+) -> BranchHome:
+    """A branch's home page: this month's figures and alerts, and the study trend."""
+    branch = branch_acted_for(actor, branch_id, CONSOLE_ROLES)
+    view = branch_overview(branch, now, settings)
+    return BranchHome(view, study_trend(branch.id, view.today))
+
+
+@dataclass(frozen=True)
+class MembersView:
+    branch: Branch
+    page: MemberPage
+
+
+def branch_members(
+    actor: Member,
+    branch_id: int | None,
+    *,
+    status: str | None,
+    bound: bool | None,
+    q: str,
+    limit: int,
+    offset: int,
+) -> MembersView:
+    """The branch's members for its managers (the API's rule), filtered and paged."""
+    branch = branch_acted_for(actor, branch_id, BRANCH_MANAGERS)
+    page = list_members(
+        branch.id, status=status, bound=bound, q=q, group_id=None, limit=limit, offset=offset
+    )
+    return MembersView(branch, page)
+
+
+def committee_comparison(actor: Member, *, now: datetime, settings: Settings) -> CommitteePage:
+    """Every branch of the committee side by side (committee admins): branches, never people."""
+    return committee_branches(actor, now, settings, limit=COMMITTEE_PAGE, offset=0)

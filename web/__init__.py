@@ -1,0 +1,32 @@
+"""The web console for secretaries and committees: server-rendered Jinja2 pages with htmx.
+
+A thin front door like bot/ and api/: each view parses the request, calls one handler and
+renders a template. Static files (htmx, ECharts, the stylesheet) are served by the app from
+web/static; nothing is loaded from another site.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """Register the console blueprint, its CSRF protection and its session cookie settings."""
+    from web import login, pages  # noqa: F401 - the routes
+    from web.common import bp
+
+    settings = app.config["ZHIBU"]
+    app.config.update(
+        # CSRF is checked by the console's own before_request, not on /wechat or /api/v1.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+        SESSION_COOKIE_NAME="zhibu_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.console.base_url.startswith("https://"),
+    )
+    csrf.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,113 @@
+"""The console's pages: a branch's home and members, and the committee's comparison."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, url_for
+
+from core.clock import utcnow
+from handlers.console.pages import branch_home, branch_members, committee_comparison
+from handlers.reminders import digest_lines
+from models.org import STATUSES, mask_phone
+from web.common import bp, page, settings, user
+
+MEMBERS_PER_PAGE = 50
+
+
+@bp.get("/")
+def home() -> Any:
+    """Committee admins start at the comparison, branch managers at their branch."""
+    if user().is_committee_admin:
+        return redirect(url_for("console.committee"))
+    return redirect(url_for("console.branch", branch_id=user().branch.id))
+
+
+STATUS_LABELS = {
+    "ok": "已完成",
+    "overdue": "上期未开",
+    "due_soon": "即将到期",
+    "planned": "已安排",
+    "open": "未召开",
+}
+# Digest lines that a page of the console acts on, by their first word.
+ALERT_PAGES = {"失联": "members", "转正": "members", "六个月规定": "members"}
+
+
+def _percent(value: Any) -> int | None:
+    return None if value is None else round(float(value) * 100)
+
+
+@bp.get("/branch/<int:branch_id>")
+def branch(branch_id: int) -> Any:
+    config = settings()
+    view = branch_home(user().member, branch_id, now=utcnow(), settings=config)
+    figures = view.overview.figures
+    trend = [{"week": f"{w.start:%m-%d}", "rate": _percent(w.rate.rate)} for w in view.trend]
+    lines = []
+    for line in digest_lines(figures.alerts, view.overview.today, config):
+        target = ALERT_PAGES.get(line.split("：", 1)[0])
+        link = url_for(f"console.{target}", branch_id=figures.branch.id) if target else None
+        lines.append((line, link))
+    return page(
+        "branch.html",
+        view=view,
+        figures=figures,
+        trend=trend,
+        alert_lines=lines,
+        status_labels=STATUS_LABELS,
+    )
+
+
+def _bound_filter(text: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(text or "")
+
+
+@bp.get("/branch/<int:branch_id>/members")
+def members(branch_id: int) -> Any:
+    args = request.args
+    status = args.get("status") or None
+    status = status if status in STATUSES else None
+    offset = max(args.get("offset", 0, type=int) or 0, 0)
+    view = branch_members(
+        user().member,
+        branch_id,
+        status=status,
+        bound=_bound_filter(args.get("bound")),
+        q=(args.get("q") or "")[:50],
+        limit=MEMBERS_PER_PAGE,
+        offset=offset,
+    )
+    template = "members_rows.html" if request.headers.get("HX-Request") else "members.html"
+    return page(
+        template,
+        view=view,
+        statuses=STATUSES,
+        mask_phone=mask_phone,
+        filters={"status": status or "", "bound": args.get("bound", ""), "q": args.get("q", "")},
+        offset=offset,
+        per_page=MEMBERS_PER_PAGE,
+    )
+
+
+@bp.get("/committee")
+def committee() -> Any:
+    view = committee_comparison(user().member, now=utcnow(), settings=settings())
+    rows = []
+    for figures in view.branches:
+        required = sum(1 for r in figures.meetings)
+        satisfied = sum(1 for r in figures.meetings if r.satisfied)
+        rows.append(
+            {
+                "id": figures.branch.id,
+                "name": figures.branch.name,
+                "study": _percent(figures.study.rate),
+                "required": required,
+                "satisfied": satisfied,
+                "met_ratio": satisfied / required if required else 1,
+                "dues": _percent(figures.dues.rate) if figures.dues else None,
+                "alerts": figures.alerts.count,
+            }
+        )
+    chart = [{"name": r["name"], "study": r["study"], "dues": r["dues"]} for r in rows]
+    return page("committee.html", view=view, rows=rows, chart=chart)
