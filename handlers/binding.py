@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 from peewee import IntegrityError
 
 from core.text import fold
-from handlers.console.access import end_member_sessions
 from handlers.errors import DomainError
-from handlers.sessions import revoke_member_sessions
+from handlers.sessions import end_console_sessions, revoke_member_sessions
 from models.base import db, write_tx
 from models.org import Branch, Member
 from models.prepared import columns, execute, fetchone, load
@@ -206,7 +205,7 @@ def unbind(member: Member, now: datetime) -> Unbound:
     with write_tx():
         # Sessions first: they are found through the bindings too.
         sessions = revoke_member_sessions(member.id, now)
-        sessions += end_member_sessions(member.id, now, "unbound")  # the console's too
+        sessions += end_console_sessions(member.id, now, "unbound")  # the console's too
         removed = WechatBinding.delete().where(WechatBinding.member == member.id).execute()
     if removed or sessions:
         log.info(

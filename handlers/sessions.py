@@ -1,4 +1,4 @@
-"""Mini-program API sessions as the secretary side sees them: ending a member's sessions."""
+"""Ending a member's sessions: the mini-program API's, and the web console's."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from models.api import ApiSession
 from models.base import write_tx
+from models.console import ConsoleSession
 from models.wechat import WechatBinding
 
 
@@ -25,3 +26,12 @@ def revoke_member_sessions(member_id: int, now: datetime) -> int:
             )
             .execute()
         )
+
+
+def end_console_sessions(member_id: int, now: datetime, reason: str) -> int:
+    """End every console session of a member (inside the caller's transaction, if any)."""
+    return (
+        ConsoleSession.update(ended_at=now, end_reason=reason)
+        .where(ConsoleSession.member == member_id, ConsoleSession.ended_at.is_null())
+        .execute()
+    )

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from core.config import Settings
 from handlers.errors import Forbidden, Invalid
+from handlers.sessions import end_console_sessions as end_member_sessions
 from models.base import write_tx
 from models.console import ConsoleLogin, ConsoleSession
 from models.org import Branch, Member
@@ -252,15 +253,6 @@ def end_session(sid: str, *, now: datetime) -> None:
         ConsoleSession.update(ended_at=now, end_reason="logout").where(
             ConsoleSession.sid_hash == _hash(sid), ConsoleSession.ended_at.is_null()
         ).execute()
-
-
-def end_member_sessions(member_id: int, now: datetime, reason: str) -> int:
-    """End every console session of a member (inside the caller's transaction, if any)."""
-    return (
-        ConsoleSession.update(ended_at=now, end_reason=reason)
-        .where(ConsoleSession.member == member_id, ConsoleSession.ended_at.is_null())
-        .execute()
-    )
 
 
 def log_out_everywhere(member: Member, *, now: datetime) -> int:
