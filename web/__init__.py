@@ -7,6 +7,9 @@ web/static; nothing is loaded from another site.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
@@ -15,8 +18,11 @@ csrf = CSRFProtect()
 
 def init_app(app: Flask) -> None:
     """Register the console blueprint, its CSRF protection and its session cookie settings."""
-    from web import login, pages  # noqa: F401 - the routes
     from web.common import bp
+
+    for module in pkgutil.iter_modules(__path__):  # every page module registers its routes
+        if module.name != "common":
+            importlib.import_module(f"{__name__}.{module.name}")
 
     settings = app.config["ZHIBU"]
     app.config.update(

@@ -83,9 +83,29 @@ def _guard() -> Response | None:
     return None
 
 
+# The branch pages' menu: (order, label, endpoint taking branch_id), added by each page module.
+NAV: list[tuple[int, str, str]] = []
+
+
+def nav_item(order: int, label: str, endpoint: str) -> None:
+    """Add a page of a branch to the menu (its endpoint takes ``branch_id``)."""
+    NAV.append((order, label, endpoint))
+    NAV.sort()
+
+
 @bp.app_context_processor
 def _context() -> dict[str, Any]:
-    return {"me": g.get("console_user")}
+    """The manager, and the menu for the branch being viewed (else their own)."""
+    me = g.get("console_user")
+    if me is None:
+        return {"me": None, "nav": []}
+    branch_id = (request.view_args or {}).get("branch_id", me.branch.id)
+    here = request.endpoint
+    nav = [
+        (label, url_for(endpoint, branch_id=branch_id), endpoint == here)
+        for _, label, endpoint in NAV
+    ]
+    return {"me": me, "nav": nav}
 
 
 @bp.app_template_filter("fen")

@@ -10,9 +10,12 @@ from core.clock import utcnow
 from handlers.console.pages import branch_home, branch_members, committee_comparison
 from handlers.reminders import digest_lines
 from models.org import STATUSES, mask_phone
-from web.common import bp, page, settings, user
+from web.common import bp, nav_item, page, settings, user
 
 MEMBERS_PER_PAGE = 50
+
+nav_item(10, "首页", "console.branch")
+nav_item(20, "党员", "console.members")
 
 
 @bp.get("/")
