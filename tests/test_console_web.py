@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.console.access import issue_login_link
 from models.base import db
 from models.console import ConsoleLogin
 from tests import factories as f
-
-SH = ZoneInfo("Asia/Shanghai")
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.support.console import TOKEN, link_for, login
 
 
 @pytest.fixture
@@ -39,24 +34,6 @@ def fake_qr(settings: Any, fake: Any) -> Any:
     """The app's WeChat API is the fake, which creates the login QR codes."""
     settings.wechat.api_base_url = fake.base_url
     return fake
-
-
-def link_for(app: Any, member: Any) -> str:
-    with app.app_context(), db.connection_context():
-        settings = app.config["ZHIBU"]
-        token = issue_login_link(member, settings=settings, now=datetime.now(SH)).token
-    return f"/console/login/link/{token}"
-
-
-def login(app: Any, member: Any) -> Any:
-    """A test client logged in as the member through a one-time link."""
-    client = app.test_client()
-    path = link_for(app, member)
-    page = client.get(path)
-    assert page.status_code == 200 and "用这个一次性链接登录" in page.text
-    done = client.post(path, data={"csrf_token": TOKEN.search(page.text).group(1)})
-    assert done.status_code == 302, done.text
-    return client
 
 
 def test_a_link_logs_in_and_lands_on_the_branch_home(app, org):
