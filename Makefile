@@ -21,6 +21,7 @@ demo: $(STAMP)
 ## test: install, check the layer rules, run the whole suite on SQLite, then on PostgreSQL when one is reachable
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
+	scripts/browser-deps.sh
 	$(BIN)/python -m pytest -q -n 2
 	@if $(BIN)/python -c "import psycopg2,sys; psycopg2.connect('$(TEST_PG_URL)', connect_timeout=3)" 2>/dev/null; then \
 		echo "== again on PostgreSQL ($(TEST_PG_URL))"; \
@@ -33,9 +34,11 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m fast
 
 test-sqlite: $(STAMP)
+	scripts/browser-deps.sh
 	$(BIN)/python -m pytest -q -n 2
 
 test-pg: $(STAMP)
+	scripts/browser-deps.sh
 	ZHIBU_TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest -q -n 2
 
 # libfaketime (bundled by the pinned PyPI package; Debian 12's 0.9.10 hangs timed waits in

@@ -5,7 +5,9 @@
     var el = document.getElementById(id);
     if (!el || !window.echarts) { return; }
     var c = window.echarts.init(el);
-    c.setOption(option(el));
+    var settings = option(el);
+    settings.animation = false;  /* figures, not a show: drawn at once (and in screenshots) */
+    c.setOption(settings);
     window.addEventListener("resize", function () { c.resize(); });
   }
   chart("study-chart", function (el) {
@@ -31,7 +33,7 @@
     var rows = JSON.parse(el.dataset.rows);
     return {
       grid: { left: 40, right: 10, top: 30, bottom: 60 },
-      legend: { data: ["学习参与率", "党费收缴率"] },
+      legend: { top: 0, data: ["学习参与率", "党费收缴率"] },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: rows.map(function (r) { return r.name; }), axisLabel: { rotate: 30 } },
       yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
