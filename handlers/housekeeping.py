@@ -14,6 +14,7 @@ from peewee import Expression, ModelBase
 from core.config import Settings
 from models.api import ApiSession
 from models.base import write_tx
+from models.console import ConsoleLogin, ConsoleSession
 from models.wechat import InboundMessage, RateEvent
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 CHUNK = 5000
 # The longest rate window is an hour (wrong binding / sign-in codes): a day is plenty.
 RATE_EVENT_KEEP = timedelta(days=1)
+LOGIN_KEEP = timedelta(days=1)
 
 
 def _delete(model: ModelBase, cond: Expression) -> int:
@@ -37,7 +39,8 @@ def _delete(model: ModelBase, cond: Expression) -> int:
 
 
 def prune(now: datetime, settings: Settings) -> dict[str, int]:
-    """Delete callback dedupe rows past their use, old rate events and dead API sessions."""
+    """Delete callback dedupe rows past their use, old rate events, dead API and console
+    sessions and old console logins."""
     keep = settings.scheduler
     removed = {
         "inbound_message": _delete(
@@ -48,6 +51,13 @@ def prune(now: datetime, settings: Settings) -> dict[str, int]:
         "api_session": _delete(
             ApiSession,
             ApiSession.expires_at < now - timedelta(days=keep.keep_api_session_days),
+        ),
+        # Console logins are used within minutes; a day later they only take space.
+        "console_login": _delete(ConsoleLogin, ConsoleLogin.expires_at < now - LOGIN_KEEP),
+        # Console sessions: kept as long as the API's past their end (who logged in, when).
+        "console_session": _delete(
+            ConsoleSession,
+            ConsoleSession.expires_at < now - timedelta(days=keep.keep_api_session_days),
         ),
     }
     log.info("Pruned %s", ", ".join(f"{n} {table}" for table, n in removed.items()))

@@ -1,4 +1,4 @@
-"""Housekeeping: the prune job drops dedupe rows, rate events and dead API sessions past use."""
+"""Housekeeping: the prune job drops dedupe rows, rate events, dead sessions and old logins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from datetime import timedelta
 from core.clock import utcnow
 from handlers import housekeeping
 from models.api import ApiSession
+from models.console import ConsoleLogin, ConsoleSession
 from models.wechat import InboundMessage, RateEvent
+from tests import factories as f
 
 
 def _rows(now):
@@ -19,21 +21,29 @@ def _rows(now):
     ApiSession.create(openid="o", issued_at=now, expires_at=now - timedelta(days=31))
     ApiSession.create(openid="o", issued_at=now, expires_at=now - timedelta(days=29))
     ApiSession.create(openid="o", issued_at=now, expires_at=now + timedelta(days=7))
+    member = f.member("书记", f.branch(), roles="secretary")
+    for i, expires in enumerate([now - timedelta(hours=25), now - timedelta(hours=23)]):
+        ConsoleLogin.create(kind="link", token_hash=f"h{i}", member=member, expires_at=expires)
+    for i, expires in enumerate([now - timedelta(days=31), now - timedelta(days=29)]):
+        ConsoleSession.create(sid_hash=f"s{i}", member=member, expires_at=expires)
 
 
 def test_prune_keeps_what_is_still_needed(conn, settings):
     now = utcnow()
     _rows(now)
     removed = housekeeping.prune(now, settings)
-    assert removed == {"inbound_message": 2, "rate_event": 1, "api_session": 1}
+    assert removed == {
+        "inbound_message": 2,
+        "rate_event": 1,
+        "api_session": 1,
+        "console_login": 1,
+        "console_session": 1,
+    }
     assert [r.dedupe_key for r in InboundMessage.select()] == ["k2"]
     assert RateEvent.select().count() == 1
     assert ApiSession.select().count() == 2
-    assert housekeeping.prune(now, settings) == {
-        "inbound_message": 0,
-        "rate_event": 0,
-        "api_session": 0,
-    }
+    assert ConsoleLogin.select().count() == 1 and ConsoleSession.select().count() == 1
+    assert set(housekeeping.prune(now, settings).values()) == {0}
 
 
 def test_prune_works_in_chunks(conn, settings, monkeypatch):
@@ -54,5 +64,5 @@ def test_prune_runs_as_a_scheduler_job(app, conn):
     _rows(now)
     ran = app.test_cli_runner().invoke(args=["jobs", "run", "prune"])
     assert ran.exit_code == 0, ran.output
-    assert "2 inbound_message, 1 rate_event, 1 api_session deleted" in ran.output
+    assert "2 inbound_message, 1 rate_event, 1 api_session, 1 console_login," in ran.output
     assert InboundMessage.select().count() == 1
