@@ -130,3 +130,24 @@ def test_the_bot_sends_a_login_link_to_managers_only(app, org, wechat):
     assert "控制台仅供" in wechat.send_text("openid-member", "控制台").reply
     assert "已退出 1 个控制台登录" in wechat.send_text("openid-sec", "退出控制台").reply
     assert client.get("/console/", follow_redirects=False).status_code == 302
+
+
+def test_the_committee_page_reads_the_same_number_of_times_for_more_branches(
+    app, org, monkeypatch
+):
+    from tests.support.queries import counting_queries
+
+    client = login(app, org["admin"])
+
+    def statements() -> int:
+        with counting_queries(monkeypatch) as seen:
+            assert client.get("/console/committee").status_code == 200
+        return len(seen)
+
+    few = statements()
+    with app.app_context(), db.connection_context():
+        committee = org["a"].committee
+        for n in range(8):
+            branch = f.branch(f"新支部{n}", committee)
+            f.member(f"书记{n}", branch, roles="secretary", phone=f"1370000000{n}")
+    assert statements() == few
