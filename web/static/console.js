@@ -66,3 +66,21 @@
     });
   });
 }());
+/* dues */
+(function () {
+  "use strict";
+  // A select marked data-autosubmit (the grid's year) submits its GET form when changed.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+  // The category form: say what the amount is for the category chosen.
+  var category = document.getElementById("set-category");
+  var amount = document.getElementById("set-amount");
+  if (category && amount) {
+    var hints = { in_service: "税后月工资，例如：8000.00", retired: "月离退休费，例如：5000.00",
+      farmer: "每月金额，例如：0.50", student: "不需填写", exempt: "不需填写" };
+    var update = function () { amount.placeholder = hints[category.value] || ""; };
+    category.addEventListener("change", update);
+    update();
+  }
+}());
