@@ -149,7 +149,8 @@ def test_a_member_reports_and_a_collector_confirms(dues: Env):
         assert r.status_code == 200, r.text
         done = r.json()
         twice = env.api.post(f"/api/v1/dues/reports/{report['id']}/confirm", token=t["sec"])
-        assert "已确认" in err(twice, 409, "report_decided")
+        message = err(twice, 409, "report_decided")
+        assert "已确认，无需重复处理" in message and "已已" not in message
         queue = env.api.get("/api/v1/dues/reports", token=t["sec"]).json()
         decided = env.api.get(
             "/api/v1/dues/reports", token=t["sec"], params={"status": "confirmed"}

@@ -87,6 +87,14 @@ def _guard() -> Response | None:
 NAV: list[tuple[int, str, str]] = []
 
 
+def _within(here: str | None, endpoint: str) -> bool:
+    """Whether the page ``here`` belongs to the menu entry (console.dues_payments to
+    console.dues); the home entry (console.branch) only to itself."""
+    if here is None:
+        return False
+    return here == endpoint or (endpoint != "console.branch" and here.startswith(endpoint + "_"))
+
+
 def nav_item(order: int, label: str, endpoint: str) -> None:
     """Add a page of a branch to the menu (its endpoint takes ``branch_id``)."""
     NAV.append((order, label, endpoint))
@@ -102,7 +110,7 @@ def _context() -> dict[str, Any]:
     branch_id = (request.view_args or {}).get("branch_id", me.branch.id)
     here = request.endpoint
     nav = [
-        (label, url_for(endpoint, branch_id=branch_id), endpoint == here)
+        (label, url_for(endpoint, branch_id=branch_id), _within(here, endpoint))
         for _, label, endpoint in NAV
     ]
     return {"me": me, "nav": nav}

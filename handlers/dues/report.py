@@ -85,8 +85,7 @@ def _report_of(actor: Member, name: str, example: str) -> tuple[Member, DuesRepo
 def _decided(member: Member, report: DuesReport) -> DomainError:
     status = REPORT_STATUSES.get(report.status, report.status)
     return Conflict(
-        f"{member.name}的这笔党费报告（{fen_to_text(report.amount_fen)}）已{status}，"
-        "无需重复处理。",
+        f"{member.name}的这笔党费报告（{fen_to_text(report.amount_fen)}）{status}，无需重复处理。",
         errcode="report_decided",
     )
 
