@@ -34,6 +34,7 @@ from handlers.roster import RosterError
 from handlers.roster.codes import REFUSALS
 from models.org import BRANCH_MANAGERS, STATUSES, mask_phone
 from web.common import bp, page, settings, tz, user
+from web.pages import MEMBERS_PER_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,6 @@ def _ids(values: list[str]) -> list[int]:
 
 def _members_with_error(branch_id: int, message: str) -> tuple[str, int]:
     """The member list again, with the codes form's refusal by its buttons."""
-    from web.pages import MEMBERS_PER_PAGE
-
     view = branch_members(
         user().member, branch_id, status=None, bound=None, q="", limit=MEMBERS_PER_PAGE, offset=0
     )
