@@ -279,6 +279,9 @@ class MeetingsSettings(Section):
     frequency_appraisal: Period = "year"
     # A required meeting with this many days or fewer left in its period is "due soon".
     due_soon_days: Positive = 7
+    # The longest minutes (纪要) and decisions (决议) a meeting keeps, in characters.
+    minutes_max_chars: Positive = 10000
+    decisions_max_chars: Positive = 5000
 
 
 class DuesSettings(Section):

@@ -30,10 +30,12 @@ from handlers.meetings.attendance import (
 )
 from handlers.meetings.base import (
     COMMITTEE_ROLES,
+    RECORD_FIELDS,
     SCENE_PREFIX,
     WEEKDAYS,
     Settings,
     can_manage,
+    check_record,
     day_hm,
     describe,
     find_meeting,
@@ -51,6 +53,7 @@ from handlers.meetings.leave import (
     decide_leave_by_id,
     leave_request,
 )
+from handlers.meetings.minutes import record_minutes
 from handlers.meetings.operator import (
     Arranged,
     cancel_by_operator,
@@ -125,6 +128,7 @@ __all__ = [
     "COMMITTEE_ROLES",
     "LEAVE_LIST_MAX",
     "MINUTES_MAX_CHARS",
+    "RECORD_FIELDS",
     "SCENE_PREFIX",
     "WEEKDAYS",
     "Arranged",
@@ -159,6 +163,7 @@ __all__ = [
     "cancel_meeting",
     "change_meeting",
     "check_managed",
+    "check_record",
     "check_visible",
     "count_wrong_code",
     "counting_wrong_codes",
@@ -202,6 +207,7 @@ __all__ = [
     "quorum_needed",
     "quorum_tallies",
     "record",
+    "record_minutes",
     "record_present_by_hand",
     "remember_scan",
     "request_leave",

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.config import Settings
-from handlers.errors import Forbidden, NotFound
+from handlers.errors import Forbidden, Invalid, NotFound
 from models.meetings import Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, Branch, Member, acts_for
 
@@ -61,6 +61,21 @@ def signin_window(meeting: Meeting, settings: Settings) -> tuple[datetime, datet
     opens = meeting.starts_at - timedelta(minutes=cfg.signin_open_before_minutes)
     closes = meeting.starts_at + timedelta(minutes=cfg.signin_close_after_start_minutes)
     return opens, closes
+
+
+RECORD_FIELDS = {"minutes": "纪要", "decisions": "决议"}
+
+
+def check_record(field: str, text: str, settings: Settings) -> str:
+    """The minutes or decisions, stripped, if within their limit ([meetings]); else refused."""
+    limit = getattr(settings.meetings, f"{field}_max_chars")
+    text = text.strip()
+    if len(text) > limit:
+        raise Invalid(
+            f"{RECORD_FIELDS[field]}最多 {limit} 字，本次 {len(text)} 字，未保存。",
+            errcode="too_long",
+        )
+    return text
 
 
 def find_meeting(meeting_id: int) -> Meeting | None:

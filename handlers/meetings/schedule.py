@@ -14,6 +14,7 @@ from handlers.meetings.base import (
     COMMITTEE_ROLES,
     SCENE_PREFIX,
     Settings,
+    check_record,
     day_hm,
     describe,
     get_meeting,
@@ -202,6 +203,7 @@ def edit_meeting(
         meeting.starts_at, meeting.ends_at = start, new_end
     _apply_details(
         meeting,
+        settings,
         place=place,
         title=title,
         host=host,
@@ -218,6 +220,7 @@ def edit_meeting(
 
 def _apply_details(
     meeting: Meeting,
+    settings: Settings,
     *,
     place: str | None,
     title: str | None,
@@ -243,14 +246,11 @@ def _apply_details(
         meeting.recorder = _branch_member_by_id(meeting.branch, recorder_id, "记录人")
     for name, value in (("minutes", minutes), ("decisions", decisions)):
         if value is not None:
-            if len(value) > MINUTES_MAX_CHARS:
-                raise DomainError(
-                    f"内容最多 {MINUTES_MAX_CHARS} 字，本次 {len(value)} 字，未保存。",
-                    errcode="too_long",
-                )
-            setattr(meeting, name, value.strip())
+            setattr(meeting, name, check_record(name, value, settings))
 
 
+# The API's bound on minutes and decisions in a request (its shape); the handlers' limits are
+# the settings meetings.minutes_max_chars and meetings.decisions_max_chars.
 MINUTES_MAX_CHARS = 5000
 
 
