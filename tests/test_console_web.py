@@ -151,3 +151,12 @@ def test_the_committee_page_reads_the_same_number_of_times_for_more_branches(
             branch = f.branch(f"新支部{n}", committee)
             f.member(f"书记{n}", branch, roles="secretary", phone=f"1370000000{n}")
     assert statements() == few
+
+
+def test_the_stylesheet_closes_every_block(app):
+    css = app.test_client().get("/console/static/console.css").text
+    depth = 0
+    for char in css:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        assert depth >= 0
+    assert depth == 0 and "/* meetings */" in css and "/* dues */" in css
