@@ -326,6 +326,8 @@ class SchedulerSettings(Section):
     dues_reminder: Cron = "0 9 5 * *"
     secretary_digest: Cron = "30 8 * * *"
     volunteer_prompt: Cron = "0 9 * * sat"
+    # Each branch's headline figures for the committee comparison.
+    branch_snapshots: Cron = "*/15 * * * *"
     # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).
@@ -413,6 +415,9 @@ class ConsoleSettings(Section):
     # A browser session ends after this long without a request, and this long after login.
     idle_minutes: Positive = 30
     session_hours: Positive = 12
+    # The committee comparison reads stored figures (the branch_snapshots job); older than
+    # this, they are computed again before the page is shown.
+    snapshot_max_age_minutes: Positive = 30
 
 
 class DemoSettings(Section):

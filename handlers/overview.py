@@ -69,13 +69,11 @@ def branch_overview(branch: Branch, now: datetime, settings: Settings) -> Overvi
     return Overview(today, month, figures)
 
 
-def committee_branches(
-    actor: Member, now: datetime, settings: Settings, *, limit: int, offset: int
-) -> CommitteePage:
-    """Every branch of the committee admin's committee with this month's figures, paged here
-    (``limit``, ``offset``) as the figures are computed for all branches at once."""
-    require_role(actor, "committee_admin")
-    committee_id = actor.branch.committee_id
+def committee_figures(
+    committee_id: int, now: datetime, settings: Settings
+) -> tuple[date, list[BranchFigures]]:
+    """This month's figures for every branch of a committee, by branch id, in a constant
+    number of queries; and the local day they are for."""
     today = _today(now, settings)
     month = today.replace(day=1)
     ours = Branch.select(Branch.id).where(Branch.committee == committee_id)
@@ -92,8 +90,7 @@ def committee_branches(
         .where(Branch.committee == committee_id)
         .order_by(Branch.id)
     )
-    total = select.count()
-    branches = [
+    return today, [
         BranchFigures(
             b,
             rates.get(b.id) or StudyRate(0, 0, 0),
@@ -101,6 +98,17 @@ def committee_branches(
             dues.get(b.id),
             alerts.get(b.id) or BranchAlerts(b.id),
         )
-        for b in select.limit(limit).offset(offset)
+        for b in select
     ]
-    return CommitteePage(today, month, branches, total)
+
+
+def committee_branches(
+    actor: Member, now: datetime, settings: Settings, *, limit: int, offset: int
+) -> CommitteePage:
+    """Every branch of the committee admin's committee with this month's figures, paged here
+    (``limit``, ``offset``) as the figures are computed for all branches at once."""
+    require_role(actor, "committee_admin")
+    today, figures = committee_figures(actor.branch.committee_id, now, settings)
+    return CommitteePage(
+        today, today.replace(day=1), figures[offset : offset + limit], len(figures)
+    )

@@ -7,6 +7,7 @@ from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
+from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
 from models.wechat import BindCode, InboundMessage, RateEvent, SharedValue, WechatBinding
 
@@ -38,4 +39,5 @@ ALL_MODELS = [
     ApiSession,
     ConsoleLogin,
     ConsoleSession,
+    BranchSnapshot,
 ]

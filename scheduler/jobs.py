@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.config import Settings
 from handlers import housekeeping, meetings, reminders
 from handlers.outbox import Outgoing, drain, enqueue_many
+from handlers.snapshots import refresh_all
 from models.meetings import Meeting
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,11 @@ def outbox_drain(settings: Settings, now: datetime) -> str:
     return str(drain(settings, ADAPTERS, now))  # bounded by outbox.drain_max_seconds
 
 
+def branch_snapshots(settings: Settings, now: datetime) -> str:
+    """Each branch's headline figures, stored for the committee comparison."""
+    return f"{refresh_all(now, settings)} branches"
+
+
 # Job id → function. Cron strings come from [scheduler] under the same id.
 CRON_JOBS = {
     "token_refresh": token_refresh,
@@ -110,6 +116,7 @@ CRON_JOBS = {
     "dues_reminder": dues_reminder,
     "secretary_digest": secretary_digest,
     "volunteer_prompt": volunteer_prompt,
+    "branch_snapshots": branch_snapshots,
     "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).

@@ -53,6 +53,7 @@ FAST_MODULES = frozenset(
         "test_reminders.py",
         "test_roster.py",
         "test_scheduler.py",
+        "test_snapshots.py",
         "test_study_plans.py",
         "test_workdays.py",
     }

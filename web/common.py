@@ -127,6 +127,11 @@ def _local_day(moment: datetime) -> str:
     return f"{day:%Y-%m-%d}"
 
 
+@bp.app_template_filter("local_time")
+def _local_time(moment: datetime) -> str:
+    return f"{moment.astimezone(tz()):%m-%d %H:%M}"
+
+
 @bp.app_template_filter("role_labels")
 def _role_labels(roles: frozenset[str]) -> str:
     return "、".join(ROLES.get(r, r) for r in sorted(roles))

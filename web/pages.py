@@ -97,20 +97,28 @@ def members(branch_id: int) -> Any:
 def committee() -> Any:
     view = committee_comparison(user().member, now=utcnow(), settings=settings())
     rows = []
-    for figures in view.branches:
-        required = sum(1 for r in figures.meetings)
-        satisfied = sum(1 for r in figures.meetings if r.satisfied)
+    for snap in view.rows:
+        required, satisfied = snap.meetings_required, snap.meetings_satisfied
+        members, expected = snap.study_members, snap.dues_expected_fen
         rows.append(
             {
-                "id": figures.branch.id,
-                "name": figures.branch.name,
-                "study": _percent(figures.study.rate),
+                "id": snap.branch.id,
+                "name": snap.branch.name,
+                "study": _percent(snap.study_participants / members) if members else None,
                 "required": required,
                 "satisfied": satisfied,
                 "met_ratio": satisfied / required if required else 1,
-                "dues": _percent(figures.dues.rate) if figures.dues else None,
-                "alerts": figures.alerts.count,
+                "dues": _percent(snap.dues_collected_fen / expected) if expected else None,
+                "alerts": snap.alert_count,
+                "last_active": snap.last_active_at,
             }
         )
     chart = [{"name": r["name"], "study": r["study"], "dues": r["dues"]} for r in rows]
     return page("committee.html", view=view, rows=rows, chart=chart)
+
+
+@bp.post("/committee/refresh")
+def committee_refresh() -> Any:
+    """Compute the comparison's figures now (they are otherwise refreshed every few minutes)."""
+    committee_comparison(user().member, now=utcnow(), settings=settings(), refresh=True)
+    return redirect(url_for("console.committee"))

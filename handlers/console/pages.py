@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from core.config import Settings
+from handlers import snapshots
 from handlers.branches import branch_acted_for
 from handlers.console.access import CONSOLE_ROLES
-from handlers.overview import CommitteePage, Overview, branch_overview, committee_branches
+from handlers.overview import Overview, branch_overview
 from handlers.reminders import StudyRate, study_participation
 from handlers.roster.members import MemberPage, list_members
+from handlers.snapshots import Comparison
 from models.org import BRANCH_MANAGERS, Branch, Member
 
 TREND_WEEKS = 8
-COMMITTEE_PAGE = 10_000  # the comparison shows every branch of a committee on one page
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ def branch_members(
     return MembersView(branch, page)
 
 
-def committee_comparison(actor: Member, *, now: datetime, settings: Settings) -> CommitteePage:
-    """Every branch of the committee side by side (committee admins): branches, never people."""
-    return committee_branches(actor, now, settings, limit=COMMITTEE_PAGE, offset=0)
+def committee_comparison(
+    actor: Member, *, now: datetime, settings: Settings, refresh: bool = False
+) -> Comparison:
+    """Every branch of the committee side by side (committee admins): branches, never people.
+
+    The figures are the stored snapshots (handlers.snapshots), computed again when stale or
+    when ``refresh`` is asked for.
+    """
+    return snapshots.committee_comparison(actor, now=now, settings=settings, refresh=refresh)
