@@ -202,3 +202,8 @@ def remove_topic(actor: Member, topic_id: int) -> StudyTopic:
         StudyTopic.delete().where(StudyTopic.id == topic.id).execute()
     log.info("study topic %s removed from branch %s", topic.id, topic.branch_id)
     return topic
+
+
+def topic_to_change(actor: Member, topic_id: int) -> StudyTopic:
+    """One of the branch's own topics, for a form that changes it (or the refusal)."""
+    return _managed_topic(actor, topic_id)
