@@ -1,6 +1,7 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
 from models.api import ApiSession
+from models.audit import AuditEntry
 from models.console import ConsoleLogin, ConsoleSession
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
@@ -38,4 +39,5 @@ ALL_MODELS = [
     ApiSession,
     ConsoleLogin,
     ConsoleSession,
+    AuditEntry,
 ]
