@@ -28,6 +28,30 @@ KINDS: dict[str, str] = {
     "channel": "通知渠道",
 }
 
+# Every action recorded, as the console names it.
+ACTIONS: dict[str, str] = {
+    "meeting.schedule": "安排会议",
+    "meeting.change": "修改会议",
+    "meeting.cancel": "取消会议",
+    "meeting.signin_open": "开启签到",
+    "meeting.mark_present": "补签",
+    "meeting.leave_decide": "审批请假",
+    "dues.payment": "登记缴费",
+    "dues.report_confirm": "确认缴费报告",
+    "dues.report_reject": "驳回缴费报告",
+    "dues.reverse": "冲正缴费",
+    "dues.assessment": "核定党费",
+    "dues.relief": "减免党费",
+    "roster.import": "导入名册",
+    "roster.codes": "生成绑定码",
+    "roster.unbind": "解除绑定",
+    "study.topic_add": "添加学习主题",
+    "study.topic_change": "修改学习主题",
+    "study.topic_remove": "删除学习主题",
+    "study.plan_import": "导入学习计划",
+    "channel.set": "设置通知渠道",
+}
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
