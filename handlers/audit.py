@@ -15,9 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from core.doors import current_door
-from handlers.roster.access import not_found, require_role
+from handlers.errors import Forbidden, NotFound
 from models.audit import OPERATOR_NAME, AuditEntry
 from models.org import Branch, Member
+
+# The roster's refusals (handlers.roster.access), worded alike; not imported from there since
+# the roster's own use cases record here.
+FORBIDDEN = "没有权限进行此操作。"
+NOT_FOUND = "请求的资源不存在，或您无权查看。"
 
 # The kinds of change the console filters by: the part of the action before its dot.
 KINDS: dict[str, str] = {
@@ -42,6 +47,7 @@ ACTIONS: dict[str, str] = {
     "dues.reverse": "冲正缴费",
     "dues.assessment": "核定党费",
     "dues.relief": "减免党费",
+    "dues.import": "导入党费数据",
     "roster.import": "导入名册",
     "roster.codes": "生成绑定码",
     "roster.unbind": "解除绑定",
@@ -138,7 +144,8 @@ def committee_log(
 ) -> AuditPage:
     """The audit entries of the committee admin's committee, newest first, filtered by branch
     and by kind of change (``meeting``) or exact action (``meeting.schedule``)."""
-    require_role(actor, "committee_admin")
+    if not actor.has_role("committee_admin"):
+        raise Forbidden(FORBIDDEN, errcode="forbidden")
     committee_id = Branch.get_by_id(actor.branch_id).committee_id
     branches = list(
         Branch.select(Branch.id, Branch.name)
@@ -149,7 +156,7 @@ def committee_log(
     select = AuditEntry.select().where(AuditEntry.committee_id == committee_id)
     if branch_id is not None:
         if branch_id not in names:
-            raise not_found()
+            raise NotFound(NOT_FOUND, errcode="not_found")
         select = select.where(AuditEntry.branch_id == branch_id)
     if action:
         if "." in action:
