@@ -93,10 +93,11 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     now: datetime,
+    committee_id: int | None = None,
 ) -> None:
     """Write one audit entry (inside the caller's transaction); ``actor`` None is the server
-    operator at the command line. Values are JSON: dates as ISO text, money in fen."""
-    committee_id = None
+    operator at the command line. Values are JSON: dates as ISO text, money in fen. The
+    committee is the branch's; ``committee_id`` names it for a change of no one branch."""
     if branch_id is not None:
         committee_id = Branch.select(Branch.committee).where(Branch.id == branch_id).scalar()
     AuditEntry.create(
