@@ -89,9 +89,14 @@ def test_scheduling_through_the_api_is_recorded_as_the_apis(make_env):
         )
     assert r.status_code == 201, r.text
     with env.ctx():
-        (entry,) = list(AuditEntry.select())
+        (entry,) = list(AuditEntry.select().where(AuditEntry.action == "meeting.schedule"))
+        (channel,) = list(AuditEntry.select().where(AuditEntry.action == "channel.set"))
     _scheduled(entry, "api", env.people["sec"])
     assert entry.target == f"meeting:{r.json()['id']}"
+    # The branch's robot was set up before (the operator's change): its key stays out.
+    assert (channel.actor_name, channel.door) == ("服务器操作员", "cli")
+    assert "robot-key" not in channel.before + channel.after + channel.summary
+    assert json.loads(channel.after)["target"] == "****"
 
 
 def test_scheduling_through_the_console_is_recorded_as_the_consoles(app, org):
