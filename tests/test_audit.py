@@ -217,3 +217,43 @@ def test_a_secretary_may_not_read_the_log(app, org):
         assert "/console/audit" not in client.get(f"/console/branch/{org['a'].id}").text
         refused = client.get("/console/audit")
     assert refused.status_code == 403 and "修改会议" not in refused.text
+
+
+# ---- dues and the roster through the API: no code, key or phone number in any entry --------
+
+
+def test_codes_payments_and_unbinding_are_recorded_without_secrets(make_env):
+    from datetime import date
+
+    env: Env = make_env(api={"login_rate_per_minute": 1000})
+    sec, m1, new = env.people["sec"], env.people["m1"], env.people["new"]
+    with env.ctx():
+        f.assess(m1, base_fen=800000, from_month=date(2026, 1, 1))
+    token = env.token("sec")
+    codes = env.api.post(
+        "/api/v1/branch/binding-codes", token=token, json={"member_ids": [new.id]}
+    )
+    assert codes.status_code == 200, codes.text
+    code = codes.json()["issued"][0]["code"]
+    paid = env.api.post(
+        "/api/v1/dues/payments",
+        token=token,
+        json={"member_id": m1.id, "months": ["2026-01", "2026-02"], "amount_fen": 24000},
+    )
+    assert paid.status_code == 201, paid.text
+    gone = env.api.post(f"/api/v1/branch/members/{m1.id}/unbind", token=token)
+    assert gone.status_code == 200, gone.text
+    with env.ctx():
+        rows = list(AuditEntry.select().where(AuditEntry.door == "api").order_by(AuditEntry.id))
+        phones = [m.phone for m in env.people.values()]
+    assert [e.action for e in rows] == ["roster.codes", "dues.payment", "roster.unbind"]
+    assert {e.actor_id for e in rows} == {sec.id}
+    issued, payment, unbound = rows
+    assert json.loads(issued.after) == {"member_ids": [new.id]} and "新党员" in issued.summary
+    after = json.loads(payment.after)
+    assert after["amount_fen"] == 24000 and after["months"] == ["2026-01-01", "2026-02-01"]
+    assert "240.00元" in payment.summary and unbound.target == f"member:{m1.id}"
+    for entry in rows:
+        text = entry.summary + entry.before + entry.after + entry.target
+        assert code not in text and code.replace("-", "") not in text
+        assert not any(phone in text for phone in phones)
