@@ -19,11 +19,26 @@ from api import auth, shapes
 from api.errors import ApiError, handle
 from api.shapes import INT_MAX
 from core.config import Settings
+from core.doors import DOOR
 from models.api import ApiSession
 from models.org import Member
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 bp.register_error_handler(Exception, handle)
+
+
+@bp.before_request
+def _door() -> None:
+    """The audit log records the mini-program's changes as the API's."""
+    g.api_door = DOOR.set("api")
+
+
+@bp.teardown_request
+def _door_closed(exc: BaseException | None) -> None:
+    token = g.pop("api_door", None)
+    if token is not None:
+        DOOR.reset(token)
+
 
 NOT_BOUND = "您的微信尚未绑定党员信息，请先使用支部书记发给您的绑定码完成绑定。"
 

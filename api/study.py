@@ -137,7 +137,7 @@ def branch_study_topic_edit(topic_id: int) -> Response:
     args = body(shapes.StudyTopicEdit)
     if not args:
         raise ApiError(400, "missing_field", "请至少提供一个要修改的字段。")
-    topic = change_topic(member(), topic_id, settings=settings(), **args)
+    topic = change_topic(member(), topic_id, settings=settings(), now=utcnow(), **args)
     return render_as(shapes.PlanTopic, plan_topic(topic, editable=True))
 
 
@@ -150,5 +150,5 @@ def branch_study_topic_edit(topic_id: int) -> Response:
 def branch_study_topic_delete(topic_id: int) -> Response:
     """Delete one of the branch's own topics; check-ins made on it stay, without a topic."""
     query()
-    topic = remove_topic(member(), topic_id)
+    topic = remove_topic(member(), topic_id, now=utcnow())
     return render_as(shapes.StudyTopicDeleted, {"id": topic.id, "deleted": True})

@@ -22,6 +22,7 @@ from bot.dispatcher import BUSY_REPLY, Dispatcher
 from bot.incoming import Incoming
 from core.clock import UTC, utcnow
 from core.config import Settings
+from core.doors import through
 from core.text import safe_for_reply
 from models.base import write_tx
 from models.prepared import execute, fetchone
@@ -224,7 +225,7 @@ def process(incoming: Incoming) -> str | None:
                 return prior[0]
             ctx = dispatcher.context(incoming, _settings(), utcnow())
             member = ctx.member  # looked up before the write lock is taken
-            with write_tx():
+            with write_tx(), through("bot"):
                 reply = dispatcher.dispatch(ctx)
                 if member is not None:
                     dispatcher.note_activity(member, ctx.now)

@@ -114,7 +114,7 @@ def cancel(meeting_id: int) -> None:
     tz = ZoneInfo(current_app.config["ZHIBU"].app.timezone)
     with connection():
         try:
-            meeting = m.cancel_by_operator(meeting_id, now=utcnow())
+            meeting = m.cancel_by_operator(meeting_id, now=utcnow(), tz=tz)
         except DomainError as exc:
             _fail(exc.message)
     click.echo(f"已取消：{m.describe(meeting, tz)}")

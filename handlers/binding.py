@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from peewee import IntegrityError
 
 from core.text import fold
+from handlers.audit import record
 from handlers.errors import DomainError
 from handlers.sessions import end_console_sessions, revoke_member_sessions
 from models.base import db, write_tx
@@ -195,7 +196,7 @@ class Unbound:
     sessions: int  # mini-program and console sessions ended
 
 
-def unbind(member: Member, now: datetime) -> Unbound:
+def unbind(member: Member, now: datetime, *, actor: Member | None = None) -> Unbound:
     """Unbind every WeChat account of the member and end their mini-program and console
     sessions at once.
 
@@ -207,6 +208,17 @@ def unbind(member: Member, now: datetime) -> Unbound:
         sessions = revoke_member_sessions(member.id, now)
         sessions += end_console_sessions(member.id, now, "unbound")  # the console's too
         removed = WechatBinding.delete().where(WechatBinding.member == member.id).execute()
+        if removed or sessions:
+            record(
+                actor,
+                "roster.unbind",
+                summary=f"解除绑定：{member.name}（{removed} 个微信账号）",
+                target=f"member:{member.id}",
+                branch_id=member.branch_id,
+                before={"bindings": removed},
+                after={"bindings": 0, "sessions_ended": sessions},
+                now=now,
+            )
     if removed or sessions:
         log.info(
             "unbound member id=%s: %d bindings removed, %d sessions revoked",

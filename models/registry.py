@@ -1,6 +1,7 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
 from models.api import ApiSession
+from models.audit import AuditEntry
 from models.console import ConsoleLogin, ConsoleSession
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
@@ -40,4 +41,5 @@ ALL_MODELS = [
     ConsoleLogin,
     ConsoleSession,
     BranchSnapshot,
+    AuditEntry,
 ]

@@ -25,6 +25,7 @@ from peewee import IntegrityError
 
 from core.clock import UTC, utcnow
 from core.config import Settings
+from core.doors import through
 from models.base import db, write_tx
 from models.jobs import JobRun
 from scheduler import lease
@@ -130,7 +131,8 @@ class Runner:
                 log.info("job %s tick %s already ran; skipped", job_id, tick)
                 return False
             try:
-                result = spec.func(self.settings, now)
+                with through("job"):
+                    result = spec.func(self.settings, now)
                 run.ok, run.detail = True, _summary(result)
             except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
                 log.exception("job %s failed", job_id)

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.clock import local_day, utcnow
 from core.config import Settings
+from core.doors import DOOR
 from handlers.console.access import ConsoleUser, session_user
 from handlers.dues import fen_to_text
 from handlers.errors import DomainError, Forbidden, NotFound
@@ -66,6 +67,7 @@ def _guard() -> Response | None:
     """Check the CSRF token of every form, then find the manager behind the session cookie."""
     from web import csrf
 
+    g.console_door = DOOR.set("console")  # the audit log records changes as the console's
     if request.method not in SAFE_METHODS:
         csrf.protect()
     if request.endpoint in PUBLIC:
@@ -81,6 +83,13 @@ def _guard() -> Response | None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     g.console_user = found
     return None
+
+
+@bp.teardown_request
+def _door_closed(exc: BaseException | None) -> None:
+    token = g.pop("console_door", None)
+    if token is not None:
+        DOOR.reset(token)
 
 
 # The branch pages' menu: (order, label, endpoint taking branch_id), added by each page module.

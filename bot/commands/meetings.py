@@ -197,7 +197,7 @@ def _on_cancel(ctx: Context) -> str:
     meeting_id, _ = _leading_id(ctx.args)
     if meeting_id is None:
         raise DomainError("请写明要取消的会议编号，例如：取消会议 12（发送“会议”查看编号）")
-    meeting = m.cancel_meeting(ctx.member, meeting_id, now=ctx.now)
+    meeting = m.cancel_meeting(ctx.member, meeting_id, now=ctx.now, tz=ctx.tz)
     return "已取消：" + m.describe(meeting, ctx.tz) + "\n已记录的签到和请假保留备查。"
 
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from handlers.dues.access import require_collector, require_party_member
 from handlers.dues.book import assessment_in_effect
 from handlers.dues.money import MoneyError, Settings, fen_to_text, monthly_amount
-from handlers.dues.months import add_months, month_label, this_month
+from handlers.dues.months import add_months, month_label, months_text, this_month
+from handlers.dues.trail import record_dues
 from handlers.errors import DomainError
 from handlers.sheets import (
     chunks,
@@ -59,8 +60,32 @@ def set_assessment(
             recorded_by=actor.id if actor else None,
             recorded_at=now,
         )
+        _record_assessment(actor, member, row, now)
     log.info("dues category %s set for member %s from %s", category, member.id, from_month)
     return row
+
+
+def _record_assessment(
+    actor: Member | None, member: Member, row: DuesAssessment, now: datetime
+) -> None:
+    base = f" 基数 {fen_to_text(row.base_fen)}" if row.base_fen is not None else ""
+    fixed = f" 每月 {fen_to_text(row.fixed_fen)}" if row.fixed_fen is not None else ""
+    record_dues(
+        actor,
+        "dues.assessment",
+        f"核定党费：{member.name} {row.category_label}{base}{fixed}，"
+        f"{month_label(row.from_month)}起",
+        member,
+        target=f"member:{member.id}",
+        now=now,
+        after={
+            "category": row.category,
+            "base_fen": row.base_fen,
+            "fixed_fen": row.fixed_fen,
+            "from_month": row.from_month,
+            "approved_by": row.approved_by,
+        },
+    )
 
 
 def check_assessment(
@@ -243,6 +268,24 @@ def set_relief(
             reason=reason.strip()[:200],
             recorded_by=actor.id if actor else None,
             recorded_at=now,
+        )
+        words = {"reduce": "减交", "exempt": "免交", "cancel": "取消减免"}[kind]
+        amount = f" 每月 {fen_to_text(amount_fen)}" if row.amount_fen is not None else ""
+        record_dues(
+            actor,
+            "dues.relief",
+            f"减免党费：{member.name} {words}{amount} {months_text(months)}",
+            member,
+            target=f"member:{member.id}",
+            now=now,
+            after={
+                "kind": kind,
+                "amount_fen": row.amount_fen,
+                "from_month": row.from_month,
+                "until_month": row.until_month,
+                "approved_by": row.approved_by,
+                "reason": row.reason,
+            },
         )
     log.info("dues relief %s for member %s, %s..%s", kind, member.id, months[0], months[-1])
     return row

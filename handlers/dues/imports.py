@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import IntegrityError
 
+from handlers.audit import record
 from handlers.dues.access import require_collector, require_party_member
 from handlers.dues.bases import check_assessment
 from handlers.dues.book import Book
@@ -389,6 +390,7 @@ def import_payments(
                     insert_payment(
                         actor, row.member, row.plan, source=source, now=now, note=row.note
                     )
+            _record_import(actor, "导入党费缴纳记录", [r.member for r in checked], now)
     except IntegrityError:
         raise DomainError(
             "导入期间有人登记了文件中的某些月份，未导入任何数据。请发送“党费 情况”核对后重新导入。"
@@ -499,4 +501,23 @@ def _record_assessments(
                 recorded_by=actor.id if actor else None,
                 recorded_at=now,
             )
+        _record_import(actor, "导入党费类别和基数", [row[0] for row in checked], now)
     log.info("dues categories imported for %d members", len(checked))
+
+
+def _record_import(actor: Member | None, verb: str, members: list[Member], now: datetime) -> None:
+    """One audit entry per branch of an imported file, with how many rows and members."""
+    by_branch: dict[int, list[Member]] = {}
+    for member in members:
+        by_branch.setdefault(member.branch_id, []).append(member)
+    for branch_id, rows in sorted(by_branch.items()):
+        people = len({m.id for m in rows})
+        record(
+            actor,
+            "dues.import",
+            summary=f"{verb}：{len(rows)} 行，{people} 人",
+            target=f"branch:{branch_id}",
+            branch_id=branch_id,
+            after={"rows": len(rows), "members": people},
+            now=now,
+        )

@@ -14,6 +14,7 @@ from handlers.dues.book import reversed_ids
 from handlers.dues.loaders import load_book
 from handlers.dues.money import MoneyError, Settings, fen_to_text
 from handlers.dues.planning import duplicate_month, plan_payment
+from handlers.dues.trail import amount_words, record_dues
 from handlers.errors import Conflict, DomainError, NotFound
 from models.base import db
 from models.dues import (
@@ -111,6 +112,8 @@ def record_payment(
             payment = insert_payment(
                 actor, member, plan, source=source, now=now, report=report, note=note
             )
+            if report is None:  # a confirmed report is recorded as its confirmation
+                _record_paid(actor, member, payment, [m for m, _ in plan], now)
     except IntegrityError:
         # Another collector recorded one of these months (or this report) at the same moment.
         book = load_book(member)
@@ -125,6 +128,27 @@ def record_payment(
         raise
     log.info("dues payment %s: member %s, %d months", payment.id, member.id, len(plan))
     return Recorded(payment, plan)
+
+
+def _record_paid(
+    actor: Member | None, member: Member, payment: DuesPayment, months: list[date], now: datetime
+) -> None:
+    words = amount_words(payment.amount_fen, months)
+    kind = "自愿交纳" if payment.kind == "voluntary" else "党费"
+    record_dues(
+        actor,
+        "dues.payment",
+        f"登记缴费：{member.name} {kind} {words}",
+        member,
+        target=f"dues_payment:{payment.id}",
+        now=now,
+        after={
+            "member_id": member.id,
+            "kind": payment.kind,
+            "amount_fen": payment.amount_fen,
+            "months": months,
+        },
+    )
 
 
 def record_voluntary(
@@ -159,6 +183,8 @@ def record_voluntary(
             recorded_by=actor.id if actor else None,
             recorded_at=now,
         )
+        if source != "import":  # a file's import is recorded once, with its counts
+            _record_paid(actor, member, payment, [], now)
     return payment
 
 
@@ -197,6 +223,17 @@ def reverse_payment(
                 note=reason[:200],
                 recorded_by=actor.id if actor else None,
                 recorded_at=now,
+            )
+            record_dues(
+                actor,
+                "dues.reverse",
+                f"冲正缴费：{member.name} 记录{payment_id} {amount_words(original.amount_fen)}，"
+                f"原因：{reason}",
+                member,
+                target=f"dues_payment:{payment_id}",
+                now=now,
+                before={"payment_id": payment_id, "amount_fen": original.amount_fen},
+                after={"reversal_id": entry.id, "amount_fen": entry.amount_fen, "reason": reason},
             )
     except IntegrityError:
         raise Conflict(

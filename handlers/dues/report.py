@@ -14,6 +14,7 @@ from handlers.dues.money import Settings, fen_to_text
 from handlers.dues.months import month_span
 from handlers.dues.payments import Recorded, record_payment
 from handlers.dues.planning import plan_payment
+from handlers.dues.trail import amount_words, record_dues
 from handlers.errors import Conflict, DomainError
 from models.base import db
 from models.dues import (
@@ -146,6 +147,21 @@ def _confirm(
                 f"{member.name}的这笔报告刚刚已被处理，无需重复确认。",
                 errcode="report_decided",
             )
+        record_dues(
+            actor,
+            "dues.report_confirm",
+            f"确认缴费报告：{member.name} "
+            + amount_words(report.amount_fen, [m for m, _ in recorded.months]),
+            member,
+            target=f"dues_report:{report.id}",
+            now=now,
+            before={"status": "pending"},
+            after={
+                "status": "confirmed",
+                "payment_id": recorded.payment.id,
+                "amount_fen": report.amount_fen,
+            },
+        )
     return recorded
 
 
@@ -179,4 +195,16 @@ def _reject(
     )
     if done != 1:
         raise Conflict(f"{member.name}的这笔报告刚刚已被处理。", errcode="report_decided")
+    note = reason.strip()[:200]
+    record_dues(
+        actor,
+        "dues.report_reject",
+        f"退回缴费报告：{member.name} {amount_words(report.amount_fen)}"
+        + (f"，原因：{note}" if note else ""),
+        member,
+        target=f"dues_report:{report.id}",
+        now=now,
+        before={"status": "pending"},
+        after={"status": "rejected", "reason": note},
+    )
     return DuesReport.get_by_id(report.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from handlers.binding import touch
 from handlers.errors import DomainError, Invalid
@@ -174,7 +175,7 @@ def call_off_meeting(me: Member, meeting_id: int, *, now: datetime, settings: Se
     """Cancel a meeting the caller manages; attendance already recorded stays."""
     meeting = managed_meeting(me, meeting_id)
     with write_tx():
-        cancel_meeting(me, meeting.id, now=now)
+        cancel_meeting(me, meeting.id, now=now, tz=ZoneInfo(settings.app.timezone))
     return detail(find_meeting(meeting.id), me, now=now, settings=settings)
 
 

@@ -16,6 +16,7 @@ from handlers.meetings.base import (
     is_expected,
     require_manager,
 )
+from handlers.meetings.trail import record_meeting
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Member
 
@@ -280,4 +281,15 @@ def _decide(
             chat_hint="请发送“会议 情况 编号”查看结果。",
         )
     row.leave_status, row.decided_by = status, actor.id
+    who = Member.get_by_id(row.member_id)
+    record_meeting(
+        actor,
+        "meeting.leave_decide",
+        f"{'批准' if approve else '驳回'}{who.name}的请假",
+        row.meeting,
+        tz,
+        now=now,
+        before={"member_id": who.id, "leave_status": "pending"},
+        after={"member_id": who.id, "leave_status": status},
+    )
     return row

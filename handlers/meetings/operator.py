@@ -104,7 +104,7 @@ def edit_by_operator(
         return edit_meeting(None, meeting_id, now=now, settings=settings, **fields)
 
 
-def cancel_by_operator(meeting_id: int, *, now: datetime) -> Meeting:
+def cancel_by_operator(meeting_id: int, *, now: datetime, tz: ZoneInfo | None = None) -> Meeting:
     """Cancel a meeting; attendance already recorded stays for the record."""
     with write_tx():
-        return cancel_meeting(None, meeting_id, now=now)
+        return cancel_meeting(None, meeting_id, now=now, tz=tz)

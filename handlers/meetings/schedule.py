@@ -21,6 +21,7 @@ from handlers.meetings.base import (
     hm,
     require_manager,
 )
+from handlers.meetings.trail import meeting_fields, record_meeting, record_meeting_change
 from models.base import db
 from models.meetings import KINDS, Meeting, MeetingAttendee
 from models.org import PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup
@@ -156,6 +157,10 @@ def create_meeting(
             MeetingAttendee.insert_many(
                 [{"meeting": meeting.id, "member": m.id} for m in attendees]
             ).execute()
+        after = meeting_fields(meeting, tz)
+        after["expected"] = len(attendees)
+        after = {k: v for k, v in after.items() if v not in (None, "")}
+        record_meeting(actor, "meeting.schedule", "安排会议", meeting, tz, now=now, after=after)
     log.info("meeting %s (%s) scheduled for branch %s", meeting.id, kind, branch.id)
     return meeting
 
@@ -188,6 +193,7 @@ def edit_meeting(
         raise DomainError(
             f"{describe(meeting, tz)} 已取消，不能修改。", errcode="meeting_cancelled"
         )
+    before = meeting_fields(meeting, tz)
     if start is None and end is not None:
         start = meeting.starts_at
     if start is not None:
@@ -215,6 +221,7 @@ def edit_meeting(
     )
     meeting.updated_at = now
     meeting.save()
+    record_meeting_change(actor, "meeting.change", "修改会议", meeting, tz, before, now=now)
     return meeting
 
 
@@ -278,14 +285,29 @@ def _branch_member_by_id(branch: Branch, member_id: int, what: str) -> Member:
     return found
 
 
-def cancel_meeting(actor: Member | None, meeting_id: int, *, now: datetime) -> Meeting:
-    """Cancel a meeting; attendance already recorded stays for the record."""
+def cancel_meeting(
+    actor: Member | None, meeting_id: int, *, now: datetime, tz: ZoneInfo | None = None
+) -> Meeting:
+    """Cancel a meeting; attendance already recorded stays for the record (``tz``: the zone
+    its time is recorded in, UTC when not given)."""
     meeting = get_meeting(actor, meeting_id)
     if meeting.status == "cancelled":
         raise DomainError(f"编号 {meeting_id} 的会议已经取消过了。", errcode="meeting_cancelled")
     meeting.status = "cancelled"
     meeting.updated_at = now
     meeting.save(only=[Meeting.status, Meeting.updated_at])
+    zone = tz or ZoneInfo("UTC")
+    before = {"status": "scheduled"}
+    record_meeting(
+        actor,
+        "meeting.cancel",
+        "取消会议",
+        meeting,
+        zone,
+        now=now,
+        before=before,
+        after={"status": "cancelled"},
+    )
     return meeting
 
 

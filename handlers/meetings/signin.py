@@ -24,6 +24,7 @@ from handlers.meetings.base import (
     signin_window,
     upcoming,
 )
+from handlers.meetings.trail import record_meeting
 from models.base import db, write_tx
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Member
@@ -86,6 +87,8 @@ def open_signin(
         length = settings.meetings.signin_code_length
         meeting.signin_code = "".join(secrets.choice("0123456789") for _ in range(length))
         meeting.save(only=[Meeting.signin_code])
+        # The code itself stays out of the log: it is what members sign in with.
+        record_meeting(actor, "meeting.signin_open", "开启签到", meeting, tz, now=now)
     return meeting
 
 
@@ -305,7 +308,9 @@ def mark_present(
         raise DomainError(
             f"参会名单中有 {len(matches)} 位“{name}”，请在控制台补签。", errcode="ambiguous_name"
         )
-    return _record_present(meeting, matches[0], method="manual", now=now, by=actor)
+    result = _record_present(meeting, matches[0], method="manual", now=now, by=actor)
+    _record_marked(actor, meeting, [result], [matches[0]], now, tz)
+    return result
 
 
 def mark_present_members(
@@ -333,10 +338,36 @@ def mark_present_members(
             "本次未补签任何人，请核对。",
             errcode="not_expected",
         )
-    return [
+    results = [
         _record_present(meeting, expected[i], method="manual", now=now, by=actor)
         for i in member_ids
     ]
+    _record_marked(actor, meeting, results, [expected[i] for i in member_ids], now, tz)
+    return results
+
+
+def _record_marked(
+    actor: Member,
+    meeting: Meeting,
+    results: list[SignIn],
+    members: list[Member],
+    now: datetime,
+    tz: ZoneInfo,
+) -> None:
+    """Record a 补签 that changed someone's attendance (members already present are not)."""
+    done = [m for r, m in zip(results, members, strict=True) if r.created]
+    if not done:
+        return
+    names = "、".join(m.name for m in done)
+    record_meeting(
+        actor,
+        "meeting.mark_present",
+        f"补签 {names}",
+        meeting,
+        tz,
+        now=now,
+        after={"present": [{"id": m.id, "name": m.name} for m in done]},
+    )
 
 
 def _check_markable(meeting: Meeting, now: datetime, settings: Settings) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from peewee import fn
 
+from handlers.audit import changed, record
 from handlers.errors import NotFound
 from handlers.roster.lookups import branch_named
 from models.base import write_tx
@@ -73,6 +75,8 @@ def set_branch_channel(
         raise ValueError("a robot key or chat id is required")
     with write_tx():
         channel = BranchChannel.get_or_none(BranchChannel.branch == branch_id)
+        before = _channel_fields(channel) if channel is not None else {}
+        old_target = channel.target if channel is not None else ""
         if channel is None:
             channel = BranchChannel(branch=branch_id)
         channel.kind = kind
@@ -86,7 +90,40 @@ def set_branch_channel(
                 setattr(channel, name, value)
         channel.updated_at = now
         channel.save()
+        _record_channel(channel, before, old_target, now)
     return channel
+
+
+def _channel_fields(channel: BranchChannel) -> dict[str, Any]:
+    """A channel as the audit log shows it: its robot key or chat id only masked."""
+    return {
+        "kind": channel.kind,
+        "target": "****" if channel.target else "",
+        "mention": channel.mention,
+        "nudge_enabled": channel.nudge_enabled,
+        "volunteer_enabled": channel.volunteer_enabled,
+    }
+
+
+def _record_channel(
+    channel: BranchChannel, before: dict[str, Any], old_target: str, now: datetime
+) -> None:
+    """Record the operator's change of a branch's channel; a new key shows only as changed."""
+    old, new = changed(before, _channel_fields(channel))
+    if channel.target != old_target and "target" not in new:
+        old["target"], new["target"] = "****（原）", "****（新）"
+    if not new:
+        return
+    record(
+        None,
+        "channel.set",
+        summary=f"设置通知渠道：{channel.kind}",
+        target=f"branch:{channel.branch_id}",
+        branch_id=channel.branch_id,
+        before=old,
+        after=new,
+        now=now,
+    )
 
 
 def set_wecom_userid(member_id: int, userid: str | None, now: datetime) -> None:

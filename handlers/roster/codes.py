@@ -15,6 +15,7 @@ from datetime import datetime
 from peewee import Case, Expression, fn
 
 from core.config import Settings
+from handlers.audit import record
 from handlers.binding import IssuedCode, issue_codes
 from handlers.errors import Forbidden
 from handlers.roster.access import not_found
@@ -61,6 +62,25 @@ def _issue(members: list[Member], settings: Settings, now: datetime) -> list[Iss
     )
 
 
+def _record_codes(actor: Member | None, issued: list[IssuedCode], now: datetime) -> None:
+    """One audit entry per branch: whose codes were issued (never the codes)."""
+    by_branch: dict[int, list[Member]] = {}
+    for item in issued:
+        by_branch.setdefault(item.member.branch_id, []).append(item.member)
+    for branch_id, members in sorted(by_branch.items()):
+        names = "、".join(m.name for m in members[:10])
+        more = f"等 {len(members)} 人" if len(members) > 10 else f"共 {len(members)} 人"
+        record(
+            actor,
+            "roster.codes",
+            summary=f"生成绑定码：{names}{more}",
+            target=f"branch:{branch_id}",
+            branch_id=branch_id,
+            after={"member_ids": [m.id for m in members]},
+            now=now,
+        )
+
+
 def invite(
     branch_name: str | None = None,
     committee_name: str | None = None,
@@ -87,6 +107,7 @@ def invite(
         elif committee is not None:
             query = query.where(Branch.committee == committee.id)
         issued = _issue(list(query), settings, now)
+        _record_codes(None, issued, now)
         if deliver is not None:
             deliver(issued)
     log.info(
@@ -136,6 +157,7 @@ def issue_branch_codes(
         _over_power(actor, members)
         refused = [(m, m.refusal) for m in members if m.refusal is not None]
         issued = _issue([m for m in members if m.refusal is None], settings, now)
+        _record_codes(actor, issued, now)
     log.info(
         "issued %d binding codes through the API for branch id=%s (%d refused)",
         len(issued),

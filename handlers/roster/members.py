@@ -70,4 +70,4 @@ def unbind_member(actor: Member, member_id: int, now: datetime) -> tuple[Member,
             "不能解除自己的绑定，请联系其他支委或党委管理员办理。",
             errcode="cannot_unbind_self",
         )
-    return target, unbind(target, now)
+    return target, unbind(target, now, actor=actor)

@@ -219,4 +219,4 @@ def import_for(
     outside the scope writes nothing.
     """
     committee = preview_roster(actor, path, settings=settings, now=now).committee
-    return import_roster(path, committee.name, now=now, settings=settings)
+    return import_roster(path, committee.name, now=now, settings=settings, actor=actor)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.clock import utcnow
+from handlers.audit import record
 from handlers.errors import DomainError
 from handlers.roster.checks import (
     Entry,
@@ -154,7 +155,11 @@ def _upsert_members(
 
 
 def _write(
-    entries: list[Entry], committee_name: str, present: frozenset[str], now: datetime
+    entries: list[Entry],
+    committee_name: str,
+    present: frozenset[str],
+    now: datetime,
+    actor: Member | None = None,
 ) -> ImportReport:
     """Upsert the checked entries in one short write transaction."""
     with write_tx():
@@ -184,15 +189,16 @@ def _write(
             entries, existing, branch_ids, group_ids, present, now
         )
         dues_set = _write_dues(entries, existing, now)
-    report = ImportReport(
-        created=created,
-        updated=updated,
-        unchanged=unchanged,
-        branches_created=branches_created,
-        groups_created=groups_created,
-        committee_created=committee_created,
-        dues_set=dues_set,
-    )
+        report = ImportReport(
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
+            branches_created=branches_created,
+            groups_created=groups_created,
+            committee_created=committee_created,
+            dues_set=dues_set,
+        )
+        _record_import(actor, report, committee, sorted(set(branch_ids.values())), now)
     log.info(
         "roster imported into committee id=%s: %d created, %d updated, %d unchanged, "
         "%d branches and %d groups created, %d dues assessments added",
@@ -207,6 +213,37 @@ def _write(
     return report
 
 
+def _record_import(
+    actor: Member | None,
+    report: ImportReport,
+    committee: Committee,
+    branch_ids: list[int],
+    now: datetime,
+) -> None:
+    """One audit entry for the file, with its counts (the branch, when it covers one)."""
+    counts = {
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "branches_created": report.branches_created,
+        "groups_created": report.groups_created,
+        "dues_set": report.dues_set,
+    }
+    if not any(v for k, v in counts.items() if k != "unchanged"):
+        return  # the same file again: nothing changed
+    record(
+        actor,
+        "roster.import",
+        summary=f"导入名册：新增 {report.created} 人，更新 {report.updated} 人，"
+        f"未变 {report.unchanged} 人",
+        target=f"committee:{committee.id}",
+        branch_id=branch_ids[0] if len(branch_ids) == 1 else None,
+        committee_id=committee.id,
+        after=counts,
+        now=now,
+    )
+
+
 def import_roster(
     path: str | os.PathLike[str],
     committee_name: str,
@@ -214,6 +251,7 @@ def import_roster(
     *,
     now: datetime | None = None,
     settings: Settings | None = None,
+    actor: Member | None = None,
 ) -> ImportReport:
     """Check the whole file, then upsert its members by phone; any error writes nothing.
 
@@ -236,7 +274,7 @@ def import_roster(
     if errors:
         log.info("roster import refused: %d errors in %d rows", len(errors), len(rows))
         raise RosterError(errors)
-    report = _write(entries, committee_name, present, now)
+    report = _write(entries, committee_name, present, now, actor)
     if progress:
         progress(len(rows), len(rows))
     return report

@@ -15,9 +15,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from core.clock import utcnow
 from core.config import Settings
 from core.workdays import WorkCalendar
+from handlers.audit import changed, record
 from handlers.branches import branch_acted_for
 from handlers.errors import Conflict, Forbidden, Invalid, NotFound
 from handlers.study.plans import PlanScope, category_code, topic_problems
@@ -133,6 +136,38 @@ def _managed_topic(actor: Member, topic_id: int) -> StudyTopic:
 # ---- writing ---------------------------------------------------------------------------------
 
 
+def _topic_fields(topic: StudyTopic) -> dict[str, Any]:
+    return {
+        "day": topic.day,
+        "title": topic.title,
+        "category": topic.category,
+        "summary": topic.content,
+        "url": topic.url,
+    }
+
+
+def _record_topic(
+    actor: Member,
+    action: str,
+    verb: str,
+    topic: StudyTopic,
+    now: datetime | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Record a change of one of the branch's own topics."""
+    record(
+        actor,
+        action,
+        summary=f"{verb}：{topic.day:%Y-%m-%d}《{topic.title}》",
+        target=f"study_topic:{topic.id}",
+        branch_id=topic.branch_id,
+        before=before,
+        after=after,
+        now=now or utcnow(),
+    )
+
+
 def add_topic(
     actor: Member,
     branch_id: int | None,
@@ -160,6 +195,9 @@ def add_topic(
             branch=branch.id,
             created_at=now,
         )
+        _record_topic(
+            actor, "study.topic_add", "添加学习主题", topic, now, after=_topic_fields(topic)
+        )
     log.info("study topic %s added for branch %s on %s", topic.id, branch.id, fields.day)
     return topic
 
@@ -174,10 +212,12 @@ def change_topic(
     summary: str | None = None,
     url: str | None = None,
     settings: Settings,
+    now: datetime | None = None,
 ) -> StudyTopic:
     """Change some fields of one of the branch's own topics (a field left None stays)."""
     with write_tx():
         topic = _managed_topic(actor, topic_id)
+        before = _topic_fields(topic)
         given = _Fields(
             topic.day if day is None else day,
             topic.title if title is None else title,
@@ -191,15 +231,20 @@ def change_topic(
         topic.day, topic.title, topic.category = fields.day, fields.title, fields.category
         topic.content, topic.url = fields.summary, fields.url
         topic.save()
+        old, new = changed(before, _topic_fields(topic))
+        _record_topic(actor, "study.topic_change", "修改学习主题", topic, now, old, new)
     log.info("study topic %s changed", topic.id)
     return topic
 
 
-def remove_topic(actor: Member, topic_id: int) -> StudyTopic:
+def remove_topic(actor: Member, topic_id: int, *, now: datetime | None = None) -> StudyTopic:
     """Delete one of the branch's own topics; check-ins made on it stay (without a topic)."""
     with write_tx():
         topic = _managed_topic(actor, topic_id)
         StudyTopic.delete().where(StudyTopic.id == topic.id).execute()
+        _record_topic(
+            actor, "study.topic_remove", "删除学习主题", topic, now, _topic_fields(topic)
+        )
     log.info("study topic %s removed from branch %s", topic.id, topic.branch_id)
     return topic
 

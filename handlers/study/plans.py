@@ -21,6 +21,7 @@ from peewee import Expression
 
 from core.config import Settings
 from core.tabular import preview
+from handlers.audit import record
 from handlers.errors import DomainError, Invalid
 from handlers.roster.lookups import committee_names, resolve_branch, resolve_committee
 from handlers.sheets import (
@@ -298,6 +299,19 @@ def import_plan(
     drafts = read_plan(path, settings=settings, progress=progress)
     with write_tx():
         created, updated, unchanged = save_drafts(drafts, scope, now=now)
+        record(
+            None,
+            "study.plan_import",
+            summary=f"导入学习计划（{scope.name}）：新增 {created} 个主题，"
+            f"更新 {updated} 个，未变 {unchanged} 个",
+            target=f"branch:{scope.branch_id}"
+            if scope.branch_id
+            else f"committee:{scope.committee_id or 'all'}",
+            branch_id=scope.branch_id,
+            committee_id=scope.committee_id,
+            after={"created": created, "updated": updated, "unchanged": unchanged},
+            now=now,
+        )
     if progress is not None:
         progress(len(drafts), len(drafts))
     report = PlanReport(
