@@ -31,6 +31,7 @@ KINDS: dict[str, str] = {
     "roster": "党员名册",
     "study": "学习计划",
     "channel": "通知渠道",
+    "message": "消息",
 }
 
 # Every action recorded, as the console names it.
@@ -56,6 +57,7 @@ ACTIONS: dict[str, str] = {
     "study.topic_remove": "删除学习主题",
     "study.plan_import": "导入学习计划",
     "channel.set": "设置通知渠道",
+    "message.send_again": "重新发送消息",
 }
 
 

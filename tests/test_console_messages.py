@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from core.clock import utcnow
+from models.audit import AuditEntry
 from models.base import db
 from models.outbox import BranchChannel, OutboxMessage
 from tests import factories as f
@@ -68,7 +69,13 @@ def test_an_undelivered_message_is_sent_again(app, org):
     assert again.status_code == 303
     with app.app_context(), db.connection_context():
         row = OutboxMessage.get_by_id(org["dead"].id)
+        (entry,) = AuditEntry.select().where(AuditEntry.action == "message.send_again")
     assert (row.status, row.attempts) == ("pending", 0)
+    assert (entry.actor_id, entry.door, entry.target) == (
+        org["sec"].id,
+        "console",
+        f"outbox:{row.id}",
+    )
     twice = post(client, path(org, f"/{org['sent'].id}/again"), page=path(org))
     assert twice.status_code == 400 and "只有未能送达的消息可以重新发送" in twice.text
     other = post(client, path(org, f"/{org['other'].id}/again"), page=path(org))
@@ -88,6 +95,9 @@ def test_the_robot_key_is_write_only_and_kept_when_left_empty(app, org):
     with app.app_context(), db.connection_context():
         channel = BranchChannel.get(BranchChannel.branch == org["a"].id)
     assert channel.target == ROBOT_KEY and channel.nudge_enabled and not channel.mention
+    with app.app_context(), db.connection_context():
+        (entry,) = AuditEntry.select().where(AuditEntry.action == "channel.set")
+    assert entry.actor_id == org["sec"].id and ROBOT_KEY not in entry.before + entry.after
     bad = post(client, path(org, "/channel"), {"kind": "wecom_appchat"}, page=path(org))
     assert bad.status_code == 400 and "请填写群聊 ID（chatid）" in bad.text
     spaced = post(

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from handlers.audit import record
 from handlers.branches import branch_acted_for
 from handlers.errors import Conflict, Invalid, NotFound
 from handlers.outbox.contacts import set_branch_channel
@@ -86,6 +87,17 @@ def send_again(actor: Member, branch_id: int | None, message_id: int, *, now: da
         OutboxMessage.update(status="pending", attempts=0, next_attempt_at=now).where(
             OutboxMessage.id == message.id
         ).execute()
+        title = message.data.get("title") or KIND_LABELS.get(message.kind, message.kind)
+        record(
+            actor,
+            "message.send_again",
+            summary=f"重新发送未送达的消息：{title}",
+            target=f"outbox:{message.id}",
+            branch_id=branch.id,
+            before={"status": "dead", "attempts": message.attempts},
+            after={"status": "pending", "attempts": 0},
+            now=now,
+        )
     log.info("outbox row %s queued again by member id=%s", message_id, actor.id)
 
 
@@ -126,6 +138,7 @@ def set_channel(
         mention=mention,
         nudge_enabled=nudge,
         volunteer_enabled=volunteer,
+        actor=actor,
     )
     log.info("group channel of branch %s set to %s by member id=%s", branch.id, kind, actor.id)
     return channel

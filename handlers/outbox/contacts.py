@@ -67,8 +67,11 @@ def set_branch_channel(
     mention: bool | None = None,
     nudge_enabled: bool | None = None,
     volunteer_enabled: bool | None = None,
+    actor: Member | None = None,
 ) -> BranchChannel:
-    """Create or replace a branch's group channel; flags left None keep their value."""
+    """Create or replace a branch's group channel; flags left None keep their value.
+
+    ``actor`` is the manager who made the change (None: the server operator)."""
     if kind not in GROUP_KINDS:
         raise ValueError(f"channel kind must be one of {', '.join(GROUP_KINDS)}")
     if kind != "console" and not target.strip():
@@ -90,7 +93,7 @@ def set_branch_channel(
                 setattr(channel, name, value)
         channel.updated_at = now
         channel.save()
-        _record_channel(channel, before, old_target, now)
+        _record_channel(channel, before, old_target, now, actor)
     return channel
 
 
@@ -106,7 +109,11 @@ def _channel_fields(channel: BranchChannel) -> dict[str, Any]:
 
 
 def _record_channel(
-    channel: BranchChannel, before: dict[str, Any], old_target: str, now: datetime
+    channel: BranchChannel,
+    before: dict[str, Any],
+    old_target: str,
+    now: datetime,
+    actor: Member | None,
 ) -> None:
     """Record the operator's change of a branch's channel; a new key shows only as changed."""
     old, new = changed(before, _channel_fields(channel))
@@ -115,7 +122,7 @@ def _record_channel(
     if not new:
         return
     record(
-        None,
+        actor,
         "channel.set",
         summary=f"设置通知渠道：{channel.kind}",
         target=f"branch:{channel.branch_id}",
