@@ -213,8 +213,14 @@ def test_edit_and_cancel(env: Env):
         err(env.api.call("PATCH", path, token=token, json={}), 400, "missing_field")
         r = env.api.call("PATCH", path, token=token, json={"kind": "general"})
         assert "kind" in err(r, 400, "unknown_field")
-        r = env.api.call("PATCH", path, token=token, json={"minutes": "字" * 5001})
+        # Minutes and decisions follow meetings.minutes_max_chars / decisions_max_chars
+        # (10,000 and 5,000), as in the bot and the console.
+        r = env.api.call("PATCH", path, token=token, json={"minutes": "字" * 10001})
         assert "minutes" in err(r, 400, "invalid_field")
+        r = env.api.call("PATCH", path, token=token, json={"decisions": "字" * 5001})
+        assert "decisions" in err(r, 400, "invalid_field")
+        r = env.api.call("PATCH", path, token=token, json={"minutes": "字" * 5001})
+        assert r.status_code == 200 and len(r.json()["minutes"]) == 5001
         r = env.api.call("PATCH", path, token=token, json={"host_id": env.people["mx"].id})
         err(r, 422, "member_not_in_branch")
     meeting = meeting_row(env, mid)

@@ -24,7 +24,6 @@ from api.shapes import (
     Time,
     TimeText,
 )
-from handlers.meetings import MINUTES_MAX_CHARS
 from models.meetings import KINDS
 
 STATUS_LABELS = {"scheduled": "已安排", "cancelled": "已取消"}
@@ -39,7 +38,8 @@ Method = Literal[METHODS]  # type: ignore[valid-type]
 LeaveStatus = Literal["pending", "approved", "rejected"]
 Duration = Int(1, MAX_DURATION_MINUTES)
 Line200 = OneLine(200, required=False)
-MinutesText = MultiLine(MINUTES_MAX_CHARS)
+MinutesText = MultiLine(max_len_setting="meetings.minutes_max_chars")
+DecisionsText = MultiLine(max_len_setting="meetings.decisions_max_chars")
 # Sign-in by code or scene: a blank one is refused by the view, after "exactly one of them".
 SHOWN_NON_EMPTY = Constraint(json_schema_extra={"minLength": 1})
 SigninCode = Annotated[OneLine(32, required=False), SHOWN_NON_EMPTY]
@@ -92,7 +92,7 @@ class MeetingEditRequest(Request):
     host_id: Id | None = None
     recorder_id: Id | None = None
     minutes: MinutesText | None = None
-    decisions: MinutesText | None = None
+    decisions: DecisionsText | None = None
 
 
 class MeetingMarkRequest(Request):

@@ -71,7 +71,6 @@ from handlers.meetings.qr import (
     qr_lifetime,
 )
 from handlers.meetings.schedule import (
-    MINUTES_MAX_CHARS,
     Scheduled,
     cancel_meeting,
     create_meeting,
@@ -127,7 +126,6 @@ from handlers.meetings.views import (
 __all__ = [
     "COMMITTEE_ROLES",
     "LEAVE_LIST_MAX",
-    "MINUTES_MAX_CHARS",
     "RECORD_FIELDS",
     "SCENE_PREFIX",
     "WEEKDAYS",

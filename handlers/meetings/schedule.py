@@ -256,11 +256,6 @@ def _apply_details(
             setattr(meeting, name, check_record(name, value, settings))
 
 
-# The API's bound on minutes and decisions in a request (its shape); the handlers' limits are
-# the settings meetings.minutes_max_chars and meetings.decisions_max_chars.
-MINUTES_MAX_CHARS = 5000
-
-
 def _branch_member(branch: Branch, name: str, what: str) -> Member:
     """The one member of the branch with this name, or a refusal naming the problem."""
     name = name.strip()
