@@ -11,8 +11,10 @@ What it does, in one invocation:
    member of the first branch its committee admin.
 2. Logs in to the console through a one-time link with Flask's test client (in process: the
    server's own time, no network) and renders, ``--repeat`` times each, the committee
-   comparison (/console/committee) and the first branch's home (/console/branch/<id>),
-   counting the SQL statements of each request (wrapping ``db.obj.execute_sql``).
+   comparison (/console/committee: the stored branch snapshots, computed by the first, uncounted
+   request), 立即更新 (POST /console/committee/refresh: the snapshots computed again, as the
+   branch_snapshots job does) and the first branch's home (/console/branch/<id>), counting the
+   SQL statements of each request (wrapping ``db.obj.execute_sql``).
 3. Baseline, in the same invocation on the same data: the mini-program API's answers built by
    the same handlers, /api/v1/committee/branches (100 branches a page, figures computed for
    all) and /api/v1/branch/overview, so the ratio shows what the HTML costs over the JSON.
