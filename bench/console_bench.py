@@ -125,7 +125,9 @@ def measure(db_url: str, config: Path, now: datetime, repeat: int) -> dict[str, 
                 api_token,
             ),
         }
-        refresh = {"csrf_token": csrf}
+        # A fresh token: logging in starts a new session (the login page's token is gone).
+        fresh = web.get("/console/committee").text  # also stores the first snapshots
+        refresh = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', fresh).group(1)}
         for name, (client, path, headers) in targets.items():
             times, statements = [], []
             for _ in range(repeat + 1):  # the first run warms caches and is not counted
