@@ -14,10 +14,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from openpyxl import load_workbook
 
 from handlers.errors import DomainError, Forbidden
 from handlers.reports import month_report, month_weeks, report_bytes
+from models.base import db
 from models.dues import DuesPayment
 from models.meetings import Attendance
 from models.study import StudyCheckin
@@ -263,3 +265,44 @@ def test_access(conn, settings):
         month_report(admin, 2026, 11, committee_id=elsewhere.id, settings=settings, now=NOW)
     with pytest.raises(DomainError, match="还没有到"):
         month_report(sec, 2027, 1, settings=settings, now=NOW)
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+
+def test_cli_writes_the_report_and_refuses_an_existing_file(app, tmp_path):
+    with app.app_context(), db.connection_context():
+        build_branch()
+    out = tmp_path / "月报.xlsx"
+    runner = app.test_cli_runner()
+    with time_machine.travel(NOW, tick=False):
+        result = runner.invoke(args=["report", "month", "2026-11", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert f"测试党委2026年11月月报已写入 {out}" in result.output
+        assert "1 个支部，党员 6 人，学习参与率 33%" in result.output
+        summary = values(read(out.read_bytes())["汇总"])
+        assert [r[0] for r in summary[1:]] == ["第一党支部", "合计"]
+        before = out.read_bytes()
+        again = runner.invoke(
+            args=["report", "month", "2026-11", "--branch", "第一党支部", "--out", str(out)]
+        )
+        assert again.exit_code == 1
+        assert "已存在" in again.output
+        assert out.read_bytes() == before
+        branch_out = tmp_path / "支部.xlsx"
+        one = runner.invoke(
+            args=[
+                "report",
+                "month",
+                "2026年11月",
+                "--branch",
+                "第一党支部",
+                "--out",
+                str(branch_out),
+            ]
+        )
+        assert one.exit_code == 0, one.output
+        assert "人员提醒" in read(branch_out.read_bytes()).sheetnames
+        later = runner.invoke(args=["report", "month", "2027-01", "--out", str(tmp_path / "x")])
+        assert later.exit_code == 1 and "还没有到" in later.output
+        assert not (tmp_path / "x").exists()
