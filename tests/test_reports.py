@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +25,7 @@ from models.dues import DuesPayment
 from models.meetings import Attendance
 from models.study import StudyCheckin
 from tests import factories as f
+from tests.support.console import login
 from tests.support.meetings import meet
 from tests.support.queries import counting_queries
 
@@ -306,3 +308,34 @@ def test_cli_writes_the_report_and_refuses_an_existing_file(app, tmp_path):
         later = runner.invoke(args=["report", "month", "2027-01", "--out", str(tmp_path / "x")])
         assert later.exit_code == 1 and "还没有到" in later.output
         assert not (tmp_path / "x").exists()
+
+
+# ---- the console -----------------------------------------------------------------------------
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_console_links_download_the_reports(app):
+    with app.app_context(), db.connection_context():
+        comm = f.committee("测试党委")
+        a, b = f.branch("第一党支部", comm), f.branch("第二党支部", comm)
+        sec = f.member("王书记", a, roles="secretary", phone="13800000001")
+        admin = f.member("赵管理员", a, roles="committee_admin", phone="13800000003")
+    client = login(app, sec)
+    home = client.get(f"/console/branch/{a.id}")
+    assert "下载本月月报" in home.text and f"/console/branch/{a.id}/report" in home.text
+    got = client.get(f"/console/branch/{a.id}/report")
+    assert got.status_code == 200 and got.mimetype == XLSX
+    assert quote("第一党支部2026年8月月报.xlsx") in got.headers["Content-Disposition"]
+    assert values(read(got.data)["汇总"])[1][0] == "第一党支部"
+    assert client.get(f"/console/branch/{b.id}/report").status_code == 403
+    assert client.get("/console/committee/report").status_code == 403
+    admin_client = login(app, admin)
+    page = admin_client.get("/console/committee")
+    assert "下载党委月报" in page.text
+    whole = admin_client.get("/console/committee/report")
+    assert whole.status_code == 200
+    assert quote("测试党委2026年8月月报.xlsx") in whole.headers["Content-Disposition"]
+    rows = values(read(whole.data)["汇总"])
+    assert [r[0] for r in rows[1:]] == ["第一党支部", "第二党支部", "合计"]
