@@ -339,3 +339,34 @@ def test_console_links_download_the_reports(app):
     assert quote("测试党委2026年8月月报.xlsx") in whole.headers["Content-Disposition"]
     rows = values(read(whole.data)["汇总"])
     assert [r[0] for r in rows[1:]] == ["第一党支部", "第二党支部", "合计"]
+
+
+# ---- the API ---------------------------------------------------------------------------------
+
+
+def test_api_download_with_a_chinese_file_name_and_refusals(env):
+    a = env.branches["A"]
+    path = "/api/v1/reports/month"
+    sec = env.token("sec")
+    got = env.api.get(path, token=sec, params={"month": "2026-08"})
+    assert got.status_code == 200 and got.headers["Content-Type"].startswith(XLSX)
+    disposition = got.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''" + quote("第一党支部2026年8月月报.xlsx") in disposition
+    assert values(read(got.content)["汇总"])[1][0] == "第一党支部"
+    member = env.api.get(path, token=env.token("m1"))
+    assert (member.status_code, member.json()["errcode"]) == (403, "forbidden")
+    other = env.api.get(path, token=env.token("secb"), params={"branch_id": a.id})
+    assert (other.status_code, other.json()["errcode"]) == (403, "forbidden")
+    refused = env.api.get(path, token=sec, params={"scope": "committee"})
+    assert refused.status_code == 403
+    later = env.api.get(path, token=sec, params={"month": "2027-01"})
+    assert later.status_code == 400 and "还没有到" in later.json()["errmsg"]
+    admin = env.token("admin")
+    whole = env.api.get(path, token=admin, params={"scope": "committee"})
+    assert whole.status_code == 200
+    assert quote("测试党委2026年8月月报.xlsx") in whole.headers["Content-Disposition"]
+    rows = values(read(whole.content)["汇总"])
+    assert [r[0] for r in rows[1:]] == ["第一党支部", "第二党支部", "合计"]
+    both = env.api.get(path, token=admin, params={"scope": "committee", "branch_id": a.id})
+    assert both.status_code == 400
