@@ -181,8 +181,9 @@ def test_branch_workbook_values_and_layout(conn, settings):
     assert ("赵六", "失联党员") in names and ("王五", "预备期将满") in names
     assert ("第一党支部书记", "六个月规则：未交纳党费") in names
     assert "'=1+1" not in {r[0] for r in people}  # present and absent, never named as a formula
-    kinds = {r[1] for r in values(wb["会议要求"])[1:-1]}
-    assert {"主题党日", "支部委员会会议"} <= kinds
+    required = {r[1]: r for r in values(wb["会议要求"])[1:-1]}
+    assert required["主题党日"][3] == 1 and required["主题党日"][6:] == ["是", "已完成"]
+    assert required["支部委员会会议"][6:] == ["否", "未完成"]  # November is over
 
 
 def test_formula_names_are_text(conn, settings):

@@ -100,6 +100,7 @@ class Report:
     weeks: list[tuple[date, date]]
     branches: list[BranchMonth]
     lost_contact_days: int
+    complete: bool  # the month is over: what it still owed was missed
 
     @property
     def named(self) -> bool:
@@ -195,7 +196,8 @@ def month_report(
     _add_people(by_id, scope, scope_id, at, settings)
     as_of = (at - timedelta(microseconds=1)).astimezone(tz).date()
     lost_days = settings.alerts.lost_contact_days
-    return Report(scope, name, year, month, as_of, weeks, list(by_id.values()), lost_days)
+    rows = list(by_id.values())
+    return Report(scope, name, year, month, as_of, weeks, rows, lost_days, at == end)
 
 
 def month_report_named(

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from core.tabular import Sheet, write_workbook
+from handlers.calendar import Requirement
 from handlers.reminders import StudyRate
 from handlers.reports.month import BranchMonth, Report
 
@@ -161,6 +162,13 @@ _STUDY_FIELDS = ("members", "participants", "checkins")
 # ---- 会议 ---------------------------------------------------------------------------------
 
 
+def _status(report: Report, r: Requirement) -> str:
+    """The requirement's status; one whose period ended with the month unmet is 未完成."""
+    if report.complete and not r.satisfied and r.period.end <= report.weeks[-1][1]:
+        return "未完成"
+    return STATUS.get(r.status, r.status)
+
+
 def _requirements(report: Report) -> Sheet:
     rows = [
         [
@@ -171,7 +179,7 @@ def _requirements(report: Report) -> Sheet:
             r.held_without_quorum,
             r.planned,
             "是" if r.satisfied else "否",
-            STATUS.get(r.status, r.status),
+            _status(report, r),
         ]
         for b in report.branches
         for r in b.requirements
