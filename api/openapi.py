@@ -24,7 +24,7 @@ from api.shapes import Error, invalid
 
 # Route modules that register views on the blueprint in api.common (api.v1 is imported by
 # api.init_app itself).
-MODULES: tuple[str, ...] = ("api.meetings", "api.dues", "api.branch", "api.study")
+MODULES: tuple[str, ...] = ("api.meetings", "api.dues", "api.branch", "api.study", "api.reports")
 
 DESCRIPTION = (
     "Times are ISO 8601 with +08:00; days are YYYY-MM-DD. Every error is "
@@ -65,6 +65,9 @@ RETRY_AFTER = {
 ID = {"type": "integer", "minimum": 1}
 
 _NAMED: dict[str, Any] = {}
+# Operations answering a file rather than JSON: summary -> media type of their 200 answer.
+_DOWNLOADS: dict[str, str] = {}
+BINARY = {"type": "string", "format": "binary"}
 
 
 def _component_name(model: Any) -> str:
@@ -108,11 +111,15 @@ def operation(
     query: Any = None,
     public: bool = False,
     description: str = "",
+    download: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Document a route: its summary (and a longer ``description``), its request body
     (``json``) or query model, its answers by status (``ok``: status -> (model,
     description)), the error statuses it may answer besides those any route may
-    (``errors``), and whether it needs no token (``public``)."""
+    (``errors``), and whether it needs no token (``public``). A route answering a file
+    names its media type (``download``) and gives None as its 200 model."""
+    if download is not None:
+        _DOWNLOADS[summary] = download
     statuses = {code: (Error, ERROR_TEXT[code]) for code in (*ALWAYS, *errors)}
     if json is not None:
         statuses["415"] = (Error, ERROR_TEXT["415"])
@@ -200,6 +207,9 @@ def _built() -> dict[str, Any]:
     for operations in doc["paths"].values():
         for operation_doc in operations.values():
             _tidy(operation_doc)
+            media = _DOWNLOADS.get(operation_doc.get("summary", ""))
+            if media is not None:
+                operation_doc["responses"]["200"]["content"] = {media: {"schema": dict(BINARY)}}
             body = operation_doc.get("requestBody")
             if body:  # a body with no fields may be left out
                 name = body["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]

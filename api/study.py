@@ -73,7 +73,7 @@ def _plan(month: BranchMonth, year: int, number: int) -> dict[str, Any]:
     }
 
 
-def _month(text: str | None) -> tuple[int, int]:
+def month_asked(text: str | None) -> tuple[int, int]:
     """The month asked for (YYYY-MM, 2026年12月, 本月, ...), default the current one."""
     try:
         year, month = parse_month(text or "本月", now=utcnow(), tz=tz())
@@ -97,7 +97,7 @@ def _month(text: str | None) -> tuple[int, int]:
 def branch_study_plan() -> Response:
     """The branch's study plan for a month."""
     args = query(shapes.StudyPlanQuery)
-    year, month = _month(args.get("month"))
+    year, month = month_asked(args.get("month"))
     plan = branch_month_plan(
         member(), args.get("branch_id"), year, month, calendar=work_calendar(settings())
     )

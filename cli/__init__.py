@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from cli.channels import channels_cli, outbox_cli
 from cli.dues import dues_cli
 from cli.meetings import meetings_cli
+from cli.report import report_cli
 from cli.roster import roster_cli
 from cli.scheduler import jobs_command, scheduler_command
 from cli.study import study_cli
@@ -182,3 +183,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(channels_cli)
     app.cli.add_command(study_cli)
+    app.cli.add_command(report_cli)

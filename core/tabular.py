@@ -23,16 +23,19 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 from xml.parsers import expat
 from xml.sax.saxutils import unescape
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,89 @@ def write_xlsx(
     for row in rows:
         ws.append([_xlsx_cell(ws, value) for value in row])
     wb.save(target)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a report workbook: a header row (frozen, printed on every page), the body,
+    totals rows (bold) after it, column widths and number formats by column index."""
+
+    title: str
+    header: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+    widths: Sequence[int] = ()
+    formats: Mapping[int, str] = field(default_factory=dict)
+    totals: Sequence[Sequence[Any]] = ()
+    landscape: bool = False
+
+
+_BOLD = Font(bold=True)
+
+
+def _styled(ws: Any, value: Any, number_format: str | None, bold: bool) -> Any:
+    """A cell as _xlsx_cell makes it, with a number format and bold type where asked."""
+    cell = _xlsx_cell(ws, value)
+    if value is None or not (number_format or bold):
+        return cell
+    if not isinstance(cell, Cell):  # a number or a date: _xlsx_cell leaves it a value
+        cell = WriteOnlyCell(ws, value=cell)
+        if number_format:
+            cell.number_format = number_format
+    if bold:
+        cell.font = _BOLD
+    return cell
+
+
+def _write_sheet(wb: Any, spec: Sheet) -> None:
+    ws = wb.create_sheet(title=spec.title)
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    for index, width in enumerate(spec.widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if spec.landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.append([_styled(ws, text, None, True) for text in spec.header])
+    for bold, rows in ((False, spec.rows), (True, spec.totals)):
+        for row in rows:
+            ws.append(
+                [
+                    _styled(ws, value, spec.formats.get(index), bold)
+                    for index, value in enumerate(row)
+                ]
+            )
+
+
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def write_workbook(target: IO[bytes], sheets: Iterable[Sheet], *, created: datetime) -> None:
+    """Write a report workbook (streamed), every cell through safe_cell, text as text.
+
+    The same sheets and ``created`` give the same bytes: the document's created and modified
+    times are ``created`` (naive, UTC) and so is every zip member's time stamp, where openpyxl
+    would put the moment of writing.
+    """
+    wb = Workbook(write_only=True)
+    wb.properties.created = created
+    for spec in sheets:
+        _write_sheet(wb, spec)
+    raw = io.BytesIO()
+    wb.save(raw)
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with (
+        zipfile.ZipFile(raw) as source,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "docProps/core.xml":
+                data = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=created.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(fixed, data)
 
 
 # ---- reading: limits and errors -----------------------------------------------------------

@@ -40,3 +40,12 @@ def safe_for_reply(text: str) -> str:
 def book_title(title: str) -> str:
     """A title in 《》, unless it already starts with one (《条例》：第三章)."""
     return title if title.startswith("《") else f"《{title}》"
+
+
+def content_disposition(filename: str, fallback: str) -> str:
+    """A Content-Disposition for a download named ``filename`` (any script), RFC 6266 with
+    RFC 5987's filename* (UTF-8, percent-encoded), and ``fallback`` (ASCII) for old clients."""
+    from urllib.parse import quote
+
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", fallback) or "download"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"

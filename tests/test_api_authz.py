@@ -26,6 +26,7 @@ code a second WeChat account of the manager would act with those powers.
 
 from __future__ import annotations
 
+import io
 import itertools
 import secrets
 from collections.abc import Callable
@@ -38,6 +39,7 @@ import pytest
 import requests
 import time_machine
 from itsdangerous import URLSafeTimedSerializer
+from openpyxl import load_workbook
 
 from api.auth import TOKEN_SALT
 from api.openapi import document
@@ -703,6 +705,14 @@ def committee_branches(w: World, _b: int) -> Call:
     return Call("GET", f"{PREFIX}/committee/branches", check=check)
 
 
+def month_report(w: World, branch_id: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        sheet = load_workbook(io.BytesIO(body))["汇总"]
+        assert [row[0] for row in sheet.iter_rows(values_only=True)][1:] == [w.a.name, "合计"]
+
+    return Call("GET", f"{PREFIX}/reports/month", params={"branch_id": branch_id}, check=check)
+
+
 def subscribe_report(w: World, _b: int) -> Call:
     return Call(
         "POST",
@@ -847,6 +857,7 @@ ROUTES: tuple[Route, ...] = (
         scope="id",
     ),
     _r("GET", "/committee/branches", "committee", committee_branches),
+    _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
     _r("POST", "/subscribe/credits", "member_self", subscribe_report),
     _r("GET", "/subscribe/credits", "member_self", subscribe_credits),
     # Last: it turns the stranger into a member, which the routes above must not see.
@@ -1016,7 +1027,7 @@ def walk_one(w: World, route: Route, caller: str, token: str | None, me_id: int 
     db_before = None if want.ok else w.db_state()
     before = w.read(call.effect) if call.effect else None
     r = w.send(call, token)
-    body = r.json()
+    body = r.json() if r.headers["Content-Type"].startswith("application/json") else r.content
     if want.ok:
         assert 200 <= r.status_code < 300, (r.status_code, r.text[:300])
         if call.effect:

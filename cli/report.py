@@ -1,0 +1,76 @@
+"""`flask --app app report month 2026-11 [--branch NAME | --committee NAME] --out FILE`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from cli.connection import connection
+from core.clock import utcnow
+from core.datetext import DateTextError, parse_month
+from handlers.errors import DomainError
+from handlers.reports import Report, month_report_named, report_bytes, yuan
+
+report_cli = AppGroup("report", help="Reports upward: the monthly report as an Excel workbook.")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _summary(report: Report) -> str:
+    """One line: branches, study rate, meetings held, dues collected of expected."""
+    members = sum(b.study.members for b in report.branches)
+    studied = sum(b.study.participants for b in report.branches)
+    held = sum(len(b.meetings) for b in report.branches)
+    expected = sum(b.dues.expected_fen for b in report.branches if b.dues)
+    collected = sum(b.dues.collected_fen for b in report.branches if b.dues)
+    rate = f"{studied / members:.0%}" if members else "无党员"
+    return (
+        f"{len(report.branches)} 个支部，党员 {members} 人，学习参与率 {rate}，"
+        f"召开会议 {held} 次，党费实交 {yuan(collected)} 元 / 应交 {yuan(expected)} 元。"
+    )
+
+
+@report_cli.command("month")
+@click.argument("month_text", metavar="MONTH")
+@click.option("--committee", default=None, help="党委名称（只有一个党委时可省略）。")
+@click.option("--branch", default=None, help="支部名称：只生成这个支部的月报。")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="输出文件。")
+def month_command(month_text: str, committee: str | None, branch: str | None, out: str) -> None:
+    """Write the monthly report (.xlsx) of a branch or a committee, e.g. `report month 2026-11`."""
+    settings = current_app.config["ZHIBU"]
+    now = utcnow()
+    try:
+        year, month = parse_month(month_text, now=now, tz=ZoneInfo(settings.app.timezone))
+    except DateTextError as exc:
+        _fail(exc.message)
+    if os.path.exists(out):
+        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+    with connection():
+        try:
+            report = month_report_named(
+                year,
+                month,
+                committee_name=committee,
+                branch_name=branch,
+                settings=settings,
+                now=now,
+            )
+        except DomainError as exc:
+            _fail(f"未生成月报：{exc.message}")
+        data = report_bytes(report)
+    try:
+        with open(out, "xb") as fh:  # "x": never overwrite a file that appeared meanwhile
+            fh.write(data)
+    except OSError as exc:
+        _fail(f"无法写入文件 {out}：{exc.strerror or exc}")
+    click.echo(f"{report.name}{year}年{month}月月报已写入 {out}")
+    click.echo(_summary(report))

@@ -1,0 +1,52 @@
+"""The console's downloads of the monthly report (月报): a branch's, and the committee's.
+
+Each route asks the one handler for this month's report and answers the workbook; who may
+download what is the handler's rule (a refusal shows the console's error page).
+"""
+
+from __future__ import annotations
+
+from flask import Response
+
+from core.clock import local_day, utcnow
+from core.text import content_disposition
+from handlers.reports import Report, month_report, report_bytes
+from web.common import bp, settings, tz, user
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(report: Report) -> Response:
+    fallback = f"report-{report.year}-{report.month:02d}.xlsx"
+    response = Response(report_bytes(report), mimetype=XLSX)
+    response.headers["Content-Disposition"] = content_disposition(report.filename, fallback)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/branch/<int:branch_id>/report")
+def branch_report(branch_id: int) -> Response:
+    """This month's report of one branch."""
+    now = utcnow()
+    today = local_day(now, tz())
+    report = month_report(
+        user().member, today.year, today.month, branch_id=branch_id, settings=settings(), now=now
+    )
+    return _download(report)
+
+
+@bp.get("/committee/report")
+def committee_report() -> Response:
+    """This month's report of the committee admin's committee, every branch."""
+    now = utcnow()
+    today = local_day(now, tz())
+    me = user()
+    report = month_report(
+        me.member,
+        today.year,
+        today.month,
+        committee_id=me.branch.committee_id,
+        settings=settings(),
+        now=now,
+    )
+    return _download(report)
