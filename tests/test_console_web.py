@@ -160,3 +160,11 @@ def test_the_stylesheet_closes_every_block(app):
         depth += {"{": 1, "}": -1}.get(char, 0)
         assert depth >= 0
     assert depth == 0 and "/* meetings */" in css and "/* dues */" in css
+
+
+def test_every_alert_on_the_branch_home_links_to_where_it_is_handled(app, org):
+    client = login(app, org["sec"])
+    home = client.get(f"/console/branch/{org['a'].id}").text
+    alerts = home.split('id="alerts-h"')[1]
+    assert "学习计划：未来 7 天没有学习主题" in alerts  # no topic in this test's records
+    assert f'href="/console/branch/{org["a"].id}/study">去处理' in alerts

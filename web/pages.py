@@ -34,7 +34,15 @@ STATUS_LABELS = {
     "open": "未召开",
 }
 # Digest lines that a page of the console acts on, by their first word.
-ALERT_PAGES = {"失联": "members", "转正": "members", "六个月规定": "members"}
+ALERT_PAGES = {
+    "党费": "dues",
+    "会议": "meetings",
+    "六个月规定": "members",
+    "失联": "members",
+    "转正": "members",
+    "消息": "messages",
+    "学习计划": "study",
+}
 
 
 def _percent(value: Any) -> int | None:
