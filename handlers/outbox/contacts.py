@@ -124,7 +124,7 @@ def _record_channel(
     record(
         actor,
         "channel.set",
-        summary=f"设置通知渠道：{channel.kind}",
+        summary=f"设置通知渠道：{GROUP_KINDS.get(channel.kind, channel.kind)}",
         target=f"branch:{channel.branch_id}",
         branch_id=channel.branch_id,
         before=old,
