@@ -38,8 +38,8 @@ def safe_for_reply(text: str) -> str:
 
 
 def book_title(title: str) -> str:
-    """A title in 《》, unless it already starts with one (《条例》：第三章)."""
-    return title if title.startswith("《") else f"《{title}》"
+    """A title in 《》, unless it already holds one (《条例》：第三章, 学习《党章》总纲)."""
+    return title if "《" in title else f"《{title}》"
 
 
 def content_disposition(filename: str, fallback: str) -> str:

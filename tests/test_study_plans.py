@@ -237,3 +237,11 @@ def test_the_prompt_names_the_mini_program_page_when_configured(app, org, settin
         "学习后在公众号回复「学习 心得」打卡，或在小程序「pages/study/index」页面打卡。"
         in (row.payload["text"])
     )
+
+
+def test_titles_are_put_in_book_brackets_once():
+    from core.text import book_title
+
+    assert book_title("党章总纲") == "《党章总纲》"
+    assert book_title("《支部工作条例》：第三章") == "《支部工作条例》：第三章"
+    assert book_title("学习《中国共产党章程》总纲") == "学习《中国共产党章程》总纲"
