@@ -171,4 +171,4 @@ def test_demo_seed_is_idempotent_and_its_printed_commands_work(app):
     ok = runner.invoke(args=["simulate", "--local", "--openid", "newbie", f"绑定 {code}"])
     assert "绑定成功！刘洋同志" in ok.output, ok.output
     study = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", "学习 心得"])
-    assert "《学习《中国共产党章程》总纲》" in study.output
+    assert "今日主题：学习《中国共产党章程》总纲" in study.output
