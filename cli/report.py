@@ -1,9 +1,15 @@
-"""`flask --app app report month 2026-11 [--branch NAME | --committee NAME] --out FILE`."""
+"""`flask --app app report month|roster|ledger … [--branch NAME | --committee NAME] --out FILE`.
+
+month: the monthly report; roster: the roster as the import reads it; ledger: the dues
+ledger (党费收缴明细) of a month or a year.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from datetime import datetime
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -13,11 +19,16 @@ from flask.cli import AppGroup
 
 from cli.connection import connection
 from core.clock import utcnow
+from core.config import Settings
 from core.datetext import DateTextError, parse_month
 from handlers.errors import DomainError
 from handlers.reports import Report, month_report_named, report_bytes, yuan
+from handlers.reports.ledger import ledger_bytes, ledger_named
+from handlers.reports.roster import roster_rows_named, write_roster
 
-report_cli = AppGroup("report", help="Reports upward: the monthly report as an Excel workbook.")
+report_cli = AppGroup(
+    "report", help="Reports upward: the monthly report, the roster, the dues ledger."
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -74,3 +85,90 @@ def month_command(month_text: str, committee: str | None, branch: str | None, ou
         _fail(f"无法写入文件 {out}：{exc.strerror or exc}")
     click.echo(f"{report.name}{year}年{month}月月报已写入 {out}")
     click.echo(_summary(report))
+
+
+@report_cli.command("roster")
+@click.option("--committee", default=None, help="党委名称（只有一个党委时可省略）。")
+@click.option("--branch", default=None, help="支部名称：只导出这个支部的名册。")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="输出文件（.xlsx 或 .csv）。",
+)
+def roster_command(committee: str | None, branch: str | None, out: str) -> None:
+    """Write the roster (.xlsx or .csv) in the columns `roster import` reads back unchanged."""
+    if not out.lower().endswith((".xlsx", ".csv")):
+        _fail(f"输出文件 {out} 应以 .xlsx 或 .csv 结尾。")
+    if os.path.exists(out):
+        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+    settings = current_app.config["ZHIBU"]
+    with connection():
+        try:
+            export = roster_rows_named(
+                committee_name=committee, branch_name=branch, settings=settings, now=utcnow()
+            )
+        except DomainError as exc:
+            _fail(f"未导出名册：{exc.message}")
+    try:
+        write_roster(export, out, exclusive=True)
+    except OSError as exc:
+        _fail(f"无法写入文件 {out}：{exc.strerror or exc}")
+    click.echo(f"{export.name}名册（{len(export.rows)} 人）已写入 {out}")
+    click.echo(
+        f"可用 flask --app app roster import {out} --committee {export.committee_name} 导回。"
+    )
+
+
+_YEAR = re.compile(r"(\d{4})年?")
+
+
+def _period(text: str, settings: Settings, now: datetime) -> tuple[int, int | None]:
+    """(year, month) of a month like 2026-11, or (year, None) of a year like 2026."""
+    whole_year = _YEAR.fullmatch(text.strip())
+    if whole_year:
+        return int(whole_year.group(1)), None
+    try:
+        return parse_month(text, now=now, tz=ZoneInfo(settings.app.timezone))
+    except DateTextError as exc:
+        _fail(exc.message + "（也可以写一整年，例如 2026）")
+
+
+def _write_new(out: str, data: bytes) -> None:
+    try:
+        with open(out, "xb") as fh:  # "x": never overwrite a file that appeared meanwhile
+            fh.write(data)
+    except OSError as exc:
+        _fail(f"无法写入文件 {out}：{exc.strerror or exc}")
+
+
+@report_cli.command("ledger")
+@click.argument("period_text", metavar="MONTH|YEAR")
+@click.option("--committee", default=None, help="党委名称（只有一个党委时可省略）。")
+@click.option("--branch", default=None, help="支部名称：只导出这个支部的明细。")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="输出文件。")
+def ledger_command(period_text: str, committee: str | None, branch: str | None, out: str) -> None:
+    """Write the dues ledger (.xlsx) of a month or a year, e.g. `report ledger 2026-11`."""
+    settings = current_app.config["ZHIBU"]
+    now = utcnow()
+    year, month = _period(period_text, settings, now)
+    if os.path.exists(out):
+        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+    with connection():
+        try:
+            report = ledger_named(
+                year,
+                month,
+                committee_name=committee,
+                branch_name=branch,
+                settings=settings,
+                now=now,
+            )
+        except DomainError as exc:
+            _fail(f"未生成党费收缴明细：{exc.message}")
+        data = ledger_bytes(report)
+    _write_new(out, data)
+    total = yuan(sum(e.amount_fen for e in report.entries))
+    click.echo(f"{report.name}{report.period}党费收缴明细已写入 {out}")
+    click.echo(f"共 {len(report.entries)} 笔，合计 {total} 元。")

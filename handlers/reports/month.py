@@ -132,7 +132,7 @@ def month_weeks(first: date) -> list[tuple[date, date]]:
     return weeks
 
 
-def _scope(
+def report_scope(
     actor: Member | None, branch_id: int | None, committee_id: int | None
 ) -> tuple[str, str, int, list[Branch]]:
     """(scope, name, id, branches) the actor may see, or a refusal."""
@@ -180,7 +180,7 @@ def month_report(
     start, end = _moment(first, tz), _moment(_next_month(first), tz)
     if start > now:
         raise Invalid(f"{year}年{month}月还没有到，不能生成月报。", errcode="invalid_month")
-    scope, name, scope_id, branches = _scope(actor, branch_id, committee_id)
+    scope, name, scope_id, branches = report_scope(actor, branch_id, committee_id)
     at = min(now, end)  # the month's end, or now in the current month
     by_id = {b.id: BranchMonth(b.id, b.name, StudyRate(0, 0, 0), []) for b in branches}
     weeks = month_weeks(first)

@@ -1,0 +1,161 @@
+"""The roster export (名册导出): a file the roster import reads back unchanged.
+
+The header is the import's own (handlers.roster.rows.LABELS), statuses and roles are the labels
+the import reads, dates are YYYY-MM-DD, and a party member's dues assessment in effect this
+month (or, failing that, the first one to come) is given as 党费类别, 工资基数 (yuan with 2
+decimals) and 基数起始月 (YYYY-MM). Every cell is text, written through core.tabular.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from peewee import JOIN
+
+from core.clock import utcnow
+from core.config import Settings, defaults
+from core.tabular import csv_writer, write_xlsx
+from handlers.dues import BASED_CATEGORIES, assessment_histories, this_month
+from handlers.dues import yuan as yuan_text
+from handlers.reports.month import report_scope
+from handlers.roster.rows import COLUMNS, LABELS
+from handlers.study.plans import plan_scope
+from models.dues import CATEGORIES
+from models.org import (
+    PARTY_MEMBER_STATUSES,
+    ROLES,
+    STATUSES,
+    Branch,
+    Committee,
+    Member,
+    PartyGroup,
+)
+
+ROSTER_HEADER = tuple(LABELS[key] for key in COLUMNS)
+
+
+@dataclass(frozen=True)
+class RosterExport:
+    """The rows of a branch's or a committee's roster, ready to write."""
+
+    scope: str  # branch | committee
+    name: str  # the branch's or the committee's name
+    committee_name: str  # what `roster import` is given to read the file back
+    rows: list[list[str]]
+
+
+def _roles(codes: str) -> str:
+    return "、".join(ROLES.get(code, code) for code in codes.split(",") if code)
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _assessment(history: Sequence[Any], month: date) -> Any:
+    """The assessment in effect in the month, else the first one to come (None if none)."""
+    found = None
+    for row in history:
+        if row.from_month > month and found is not None:
+            break
+        found = row
+    return found
+
+
+def _dues_cells(member: Any, history: Sequence[Any], month: date) -> list[str]:
+    """党费类别, 工资基数 and 基数起始月 for a party member with an assessment, else blanks."""
+    row = _assessment(history, month) if member.status in PARTY_MEMBER_STATUSES else None
+    if row is None:
+        return ["", "", ""]
+    if row.category in BASED_CATEGORIES:
+        amount = row.base_fen
+    elif row.category == "farmer":
+        amount = row.fixed_fen
+    else:
+        amount = None
+    base = yuan_text(amount) if amount is not None else ""
+    return [CATEGORIES.get(row.category, row.category), base, f"{row.from_month:%Y-%m}"]
+
+
+def _members(branch_ids: list[int]) -> list[Any]:
+    return list(
+        Member.select(
+            Member, Branch.name.alias("branch_name"), PartyGroup.name.alias("group_name")
+        )
+        .join(Branch, on=Member.branch == Branch.id)
+        .switch(Member)
+        .join(PartyGroup, join_type=JOIN.LEFT_OUTER, on=Member.party_group == PartyGroup.id)
+        .where(Member.branch.in_(branch_ids))
+        .order_by(Member.branch, Member.id)
+        .objects()
+    )
+
+
+def roster_rows(
+    actor: Member | None,
+    *,
+    committee_id: int | None = None,
+    branch_id: int | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> RosterExport:
+    """The roster of one branch (``branch_id``, default the actor's) or of a committee
+    (``committee_id``), one row per member in the import's columns."""
+    settings = settings or defaults()
+    month = this_month(now or utcnow(), ZoneInfo(settings.app.timezone))
+    scope, name, scope_id, branches = report_scope(actor, branch_id, committee_id)
+    members = _members([b.id for b in branches])
+    histories = assessment_histories(m.id for m in members)
+    rows = [
+        [
+            m.name,
+            m.phone,
+            m.branch_name,
+            m.group_name or "",
+            STATUSES.get(m.status, m.status),
+            _roles(m.roles),
+            _day(m.joined_on),
+            _day(m.full_on),
+            *_dues_cells(m, histories.get(m.id, []), month),
+        ]
+        for m in members
+    ]
+    committee_name = name
+    if scope == "branch":
+        committee_name = Committee.get_by_id(Branch.get_by_id(scope_id).committee_id).name
+    return RosterExport(scope, name, committee_name, rows)
+
+
+def roster_rows_named(
+    *, committee_name: str | None, branch_name: str | None, settings: Settings, now: datetime
+) -> RosterExport:
+    """The operator's roster by name: a branch (within --committee if given), a committee, or
+    the only committee there is."""
+    scope = plan_scope(committee_name=committee_name, branch_name=branch_name)
+    return roster_rows(
+        None,
+        committee_id=scope.committee_id,
+        branch_id=scope.branch_id,
+        settings=settings,
+        now=now,
+    )
+
+
+def write_roster(export: RosterExport, path: str | os.PathLike[str], *, exclusive: bool) -> None:
+    """Write the roster as .csv (UTF-8 with BOM, for Excel) or .xlsx, by the file's extension.
+
+    ``exclusive``: refuse (FileExistsError) rather than overwrite an existing file.
+    """
+    rows = [list(ROSTER_HEADER), *export.rows]
+    mode = "x" if exclusive else "w"
+    if os.fspath(path).lower().endswith(".csv"):
+        with open(path, mode, encoding="utf-8-sig", newline="") as fh:
+            csv_writer(fh).writerows(rows)
+        return
+    with open(path, mode + "b") as fh:
+        write_xlsx(fh, rows, title="名册")
