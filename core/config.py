@@ -328,6 +328,8 @@ class SchedulerSettings(Section):
     volunteer_prompt: Cron = "0 9 * * sat"
     # Each branch's headline figures for the committee comparison.
     branch_snapshots: Cron = "*/15 * * * *"
+    # Last month's report link to every committee admin, on the 1st.
+    monthly_report: Cron = "0 8 1 * *"
     # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).
@@ -420,6 +422,11 @@ class ConsoleSettings(Section):
     snapshot_max_age_minutes: Positive = 30
 
 
+class ReportsSettings(Section):
+    # The monthly report's download link sent to committee admins on the 1st works this long.
+    link_days: Positive = 7
+
+
 class DemoSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: Positive = 5000
@@ -456,6 +463,7 @@ class Settings(BaseSettings):
     channels: ChannelsSettings = ChannelsSettings()
     api: ApiSettings = ApiSettings()
     console: ConsoleSettings = ConsoleSettings()
+    reports: ReportsSettings = ReportsSettings()
     demo: DemoSettings = DemoSettings()
 
 

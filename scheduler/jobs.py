@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.config import Settings
 from handlers import housekeeping, meetings, reminders
 from handlers.outbox import Outgoing, drain, enqueue_many
+from handlers.reports.links import monthly_report_links
 from handlers.snapshots import refresh_all
 from models.meetings import Meeting
 
@@ -105,6 +106,11 @@ def branch_snapshots(settings: Settings, now: datetime) -> str:
     return f"{refresh_all(now, settings)} branches"
 
 
+def monthly_report(settings: Settings, now: datetime) -> str:
+    """Last month's report link to every committee admin (the 1st)."""
+    return _enqueue(monthly_report_links(now, settings), now)
+
+
 # Job id → function. Cron strings come from [scheduler] under the same id.
 CRON_JOBS = {
     "token_refresh": token_refresh,
@@ -117,6 +123,7 @@ CRON_JOBS = {
     "secretary_digest": secretary_digest,
     "volunteer_prompt": volunteer_prompt,
     "branch_snapshots": branch_snapshots,
+    "monthly_report": monthly_report,
     "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).

@@ -42,7 +42,13 @@ bp = Blueprint(
 SESSION_KEY = "console_sid"
 # Endpoints open without a session: the login pages and the static files.
 PUBLIC = frozenset(
-    {"console.static", "console.login", "console.login_status", "console.login_link"}
+    {
+        "console.static",
+        "console.login",
+        "console.login_status",
+        "console.login_link",
+        "console.report_by_link",  # a signed, expiring link sent to committee admins
+    }
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -11,6 +11,7 @@ from flask import Response
 from core.clock import local_day, utcnow
 from core.text import content_disposition
 from handlers.reports import Report, month_report, report_bytes
+from handlers.reports.links import report_for_link
 from web.common import bp, settings, tz, user
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -50,3 +51,10 @@ def committee_report() -> Response:
         now=now,
     )
     return _download(report)
+
+
+@bp.get("/reports/<token>")
+def report_by_link(token: str) -> Response:
+    """A committee's monthly report through the link sent on the 1st (no login: the link is
+    signed and expires; the report names no one)."""
+    return _download(report_for_link(token, settings=settings(), now=utcnow()))

@@ -24,6 +24,7 @@ KIND_LABELS: dict[str, str] = {
     "dues_personal": "党费个人提醒",
     "secretary_digest": "书记待办",
     "committee_digest": "党委待办",
+    "monthly_report": "党委月报",
     "volunteer_prompt": "志愿服务提醒",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
