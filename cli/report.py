@@ -63,8 +63,7 @@ def month_command(month_text: str, committee: str | None, branch: str | None, ou
         year, month = parse_month(month_text, now=now, tz=ZoneInfo(settings.app.timezone))
     except DateTextError as exc:
         _fail(exc.message)
-    if os.path.exists(out):
-        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+    _refuse_existing(out)
     with connection():
         try:
             report = month_report_named(
@@ -78,11 +77,7 @@ def month_command(month_text: str, committee: str | None, branch: str | None, ou
         except DomainError as exc:
             _fail(f"未生成月报：{exc.message}")
         data = report_bytes(report)
-    try:
-        with open(out, "xb") as fh:  # "x": never overwrite a file that appeared meanwhile
-            fh.write(data)
-    except OSError as exc:
-        _fail(f"无法写入文件 {out}：{exc.strerror or exc}")
+    _write_new(out, data)
     click.echo(f"{report.name}{year}年{month}月月报已写入 {out}")
     click.echo(_summary(report))
 
@@ -101,8 +96,7 @@ def roster_command(committee: str | None, branch: str | None, out: str) -> None:
     """Write the roster (.xlsx or .csv) in the columns `roster import` reads back unchanged."""
     if not out.lower().endswith((".xlsx", ".csv")):
         _fail(f"输出文件 {out} 应以 .xlsx 或 .csv 结尾。")
-    if os.path.exists(out):
-        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+    _refuse_existing(out)
     settings = current_app.config["ZHIBU"]
     with connection():
         try:
@@ -135,6 +129,12 @@ def _period(text: str, settings: Settings, now: datetime) -> tuple[int, int | No
         _fail(exc.message + "（也可以写一整年，例如 2026）")
 
 
+def _refuse_existing(out: str) -> None:
+    """Stop before any work when the output file is already there (never overwritten)."""
+    if os.path.exists(out):
+        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+
+
 def _write_new(out: str, data: bytes) -> None:
     try:
         with open(out, "xb") as fh:  # "x": never overwrite a file that appeared meanwhile
@@ -153,8 +153,7 @@ def ledger_command(period_text: str, committee: str | None, branch: str | None, 
     settings = current_app.config["ZHIBU"]
     now = utcnow()
     year, month = _period(period_text, settings, now)
-    if os.path.exists(out):
-        _fail(f"文件 {out} 已存在，未覆盖。请换一个文件名，或先删除它。")
+    _refuse_existing(out)
     with connection():
         try:
             report = ledger_named(

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from bot.dispatcher import BUSY_REPLY
+from core.clock import local_day, utcnow
 from models.base import db
 from models.org import Member
 from models.study import StudyCheckin
@@ -212,7 +213,7 @@ def test_mine_shows_week_and_streak_to_the_member_only(wechat, data):
 
 
 def test_todays_material_shows_the_topic_and_records_nothing(app, wechat, data):
-    today = datetime.now(SH).date()
+    today = local_day(utcnow(), SH)
     with app.app_context(), db.connection_context():
         f.topic(
             today,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.clock import utcnow
 from handlers import dues as d
 from handlers.errors import Forbidden
 from models.base import db
@@ -177,7 +178,7 @@ def test_a_payment_recorded_in_the_form_is_the_api_handlers_record(app, org, set
             "dues",
             36000,
             [JAN, FEB, MAR],
-            now=datetime.now(SH),
+            now=utcnow(),
             settings=settings,
             note="现金",
         )
@@ -223,7 +224,7 @@ def test_a_bad_amount_shows_the_message_by_the_field_and_writes_nothing(app, org
 
 def test_a_collector_confirms_one_report_and_sends_another_back(app, org, settings):
     def report() -> tuple[int, int]:
-        now = datetime.now(SH)
+        now = utcnow()
         first, _ = d.report_own_payment(
             org["zhang"], 24000, [JAN, FEB], now=now, settings=settings
         )

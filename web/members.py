@@ -8,6 +8,7 @@ expires); nothing is written before the confirmation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -219,10 +220,8 @@ def _discard() -> None:
     if isinstance(found, dict):
         token, ext = str(found.get("token", "")), found.get("ext")
         if token.isalnum() and ext in UPLOAD_EXTENSIONS:
-            try:
+            with contextlib.suppress(OSError):  # already gone: nothing to delete
                 os.unlink(_upload_path(token, ext))
-            except OSError:
-                pass
 
 
 def _upload_form(branch_id: int, error: str = "", errors: list[str] | None = None) -> Any:

@@ -45,6 +45,24 @@ def _day(text: str) -> date:
         raise Invalid("请选择日期（例如 2026-12-01）。") from None
 
 
+def _topic_fields(form: dict[str, str]) -> dict[str, Any]:
+    """The handler's arguments from the form (a bad date refused as Invalid)."""
+    return {
+        "day": _day(form["day"]),
+        "title": form["title"],
+        "category": form["category"],
+        "summary": form["summary"],
+        "url": form["url"],
+        "settings": settings(),
+        "now": utcnow(),
+    }
+
+
+def _to_month(branch_id: int, day: date) -> Any:
+    """Back to the plan, at the month of the topic just saved."""
+    return redirect(url_for("console.study", branch_id=branch_id, month=f"{day:%Y-%m}"), 303)
+
+
 def _render(branch_id: int, year: int, month: int, *, form=None, error="", status=200) -> Any:
     view = branch_month_plan(
         user().member, branch_id, year, month, calendar=work_calendar(settings())
@@ -74,22 +92,11 @@ def study(branch_id: int) -> Any:
 def study_add(branch_id: int) -> Any:
     form = _form()
     try:
-        topic = add_topic(
-            user().member,
-            branch_id,
-            day=_day(form["day"]),
-            title=form["title"],
-            category=form["category"],
-            summary=form["summary"],
-            url=form["url"],
-            settings=settings(),
-            now=utcnow(),
-        )
+        topic = add_topic(user().member, branch_id, **_topic_fields(form))
     except (Invalid, Conflict) as exc:
         year, month = _month()
         return _render(branch_id, year, month, form=form, error=exc.message, status=400)
-    target = f"{topic.day:%Y-%m}"
-    return redirect(url_for("console.study", branch_id=branch_id, month=target), 303)
+    return _to_month(branch_id, topic.day)
 
 
 @bp.route("/branch/<int:branch_id>/study/topics/<int:topic_id>/edit", methods=["GET", "POST"])
@@ -98,20 +105,10 @@ def study_edit(branch_id: int, topic_id: int) -> Any:
         return _edit_page(branch_id, topic_id)
     form = _form()
     try:
-        topic = change_topic(
-            user().member,
-            topic_id,
-            day=_day(form["day"]),
-            title=form["title"],
-            category=form["category"],
-            summary=form["summary"],
-            url=form["url"],
-            settings=settings(),
-        )
+        topic = change_topic(user().member, topic_id, **_topic_fields(form))
     except (Invalid, Conflict) as exc:
         return _edit_page(branch_id, topic_id, form=form, error=exc.message, status=400)
-    target = f"{topic.day:%Y-%m}"
-    return redirect(url_for("console.study", branch_id=branch_id, month=target), 303)
+    return _to_month(branch_id, topic.day)
 
 
 def _edit_page(branch_id: int, topic_id: int, *, form=None, error="", status=200) -> Any:
@@ -137,6 +134,5 @@ def _edit_page(branch_id: int, topic_id: int, *, form=None, error="", status=200
 
 @bp.post("/branch/<int:branch_id>/study/topics/<int:topic_id>/delete")
 def study_delete(branch_id: int, topic_id: int) -> Any:
-    topic = remove_topic(user().member, topic_id)
-    target = f"{topic.day:%Y-%m}"
-    return redirect(url_for("console.study", branch_id=branch_id, month=target), 303)
+    topic = remove_topic(user().member, topic_id, now=utcnow())
+    return _to_month(branch_id, topic.day)

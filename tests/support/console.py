@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.clock import utcnow
 from handlers.console.access import issue_login_link
 from models.base import db
 
@@ -25,7 +25,7 @@ def link_for(app: Any, member: Any) -> str:
     """A fresh one-time login link (its path) for a member with a console role."""
     with app.app_context(), db.connection_context():
         settings = app.config["ZHIBU"]
-        token = issue_login_link(member, settings=settings, now=datetime.now(SH)).token
+        token = issue_login_link(member, settings=settings, now=utcnow()).token
     return f"/console/login/link/{token}"
 
 
