@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 ## demo: install, create the demo database, start the fake WeChat and the server on 127.0.0.1
 demo: $(STAMP)
+	-scripts/pdf-deps.sh
 	$(BIN)/flask --app app demo
 
 ## test: install, check the layer rules, run the whole suite on SQLite, then on PostgreSQL when one is reachable

@@ -1,7 +1,8 @@
-"""`flask --app app report month|roster|ledger … [--branch NAME | --committee NAME] --out FILE`.
+"""`flask --app app report month|roster|ledger|book … [--branch NAME | --committee NAME]`.
 
 month: the monthly report; roster: the roster as the import reads it; ledger: the dues
-ledger (党费收缴明细) of a month or a year.
+ledger (党费收缴明细) of a month or a year; book: a branch's organizational-life record book
+(组织生活记录本) of a year, as .docx or .pdf.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from core.config import Settings
 from core.datetext import DateTextError, parse_month
 from handlers.errors import DomainError
 from handlers.reports import Report, month_report_named, report_bytes, yuan
+from handlers.reports.book import record_book_named
+from handlers.reports.book_files import book_bytes, book_format
 from handlers.reports.ledger import ledger_bytes, ledger_named
 from handlers.reports.roster import roster_rows_named, write_roster
 
 report_cli = AppGroup(
-    "report", help="Reports upward: the monthly report, the roster, the dues ledger."
+    "report",
+    help="Reports and records: the monthly report, the roster, the dues ledger, the record book.",
 )
 
 
@@ -171,3 +175,39 @@ def ledger_command(period_text: str, committee: str | None, branch: str | None, 
     total = yuan(sum(e.amount_fen for e in report.entries))
     click.echo(f"{report.name}{report.period}党费收缴明细已写入 {out}")
     click.echo(f"共 {len(report.entries)} 笔，合计 {total} 元。")
+
+
+@report_cli.command("book")
+@click.argument("year", type=click.IntRange(2000, 2999), metavar="YEAR")
+@click.option("--branch", required=True, help="支部名称。")
+@click.option("--committee", default=None, help="党委名称（支部同名时用来区分）。")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="输出文件（.docx 或 .pdf）。",
+)
+def book_command(year: int, branch: str, committee: str | None, out: str) -> None:
+    """Write a branch's record book (组织生活记录本) of a year, e.g. `report book 2026`."""
+    settings = current_app.config["ZHIBU"]
+    try:
+        fmt = book_format(os.path.splitext(out)[1] or "?")
+    except DomainError as exc:
+        _fail(f"输出文件 {out} 应以 .docx 或 .pdf 结尾：{exc.message}")
+    _refuse_existing(out)
+    with connection():
+        try:
+            book = record_book_named(
+                year, committee_name=committee, branch_name=branch, settings=settings, now=utcnow()
+            )
+            data = book_bytes(book, fmt, settings)
+        except DomainError as exc:
+            _fail(f"未生成记录本：{exc.message}")
+    _write_new(out, data)
+    missing = len(book.missing_minutes)
+    click.echo(f"{book.branch_name}{year}年组织生活记录本已写入 {out}")
+    click.echo(
+        f"共 {len(book.meetings)} 次会议；"
+        + (f"{missing} 次会议缺少会议记录，见首页。" if missing else "会议记录齐全。")
+    )

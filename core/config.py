@@ -425,6 +425,11 @@ class ConsoleSettings(Section):
 class ReportsSettings(Section):
     # The monthly report's download link sent to committee admins on the 1st works this long.
     link_days: Positive = 7
+    # The CJK font of PDFs (the record book): a .ttf/.otf/.ttc file, and the face's number in
+    # a .ttc collection. Empty: the first of Noto Sans CJK SC, Source Han Sans SC, WenQuanYi
+    # Zen Hei, Droid Sans Fallback that fontconfig finds (apt-get install fonts-noto-cjk).
+    pdf_font: str = ""
+    pdf_font_index: Annotated[int, _at_least(0)] = 0
 
 
 class DemoSettings(Section):

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import time_machine
+from docx import Document
 from itsdangerous import URLSafeTimedSerializer
 from openpyxl import load_workbook
 
@@ -713,6 +714,13 @@ def month_report(w: World, branch_id: int) -> Call:
     return Call("GET", f"{PREFIX}/reports/month", params={"branch_id": branch_id}, check=check)
 
 
+def record_book_docx(w: World, branch_id: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        assert Document(io.BytesIO(body)).paragraphs[0].text == f"{w.a.name}组织生活记录本"
+
+    return Call("GET", f"{PREFIX}/reports/book", params={"branch_id": branch_id}, check=check)
+
+
 def subscribe_report(w: World, _b: int) -> Call:
     return Call(
         "POST",
@@ -858,6 +866,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     _r("GET", "/committee/branches", "committee", committee_branches),
     _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
+    _r("GET", "/reports/book", "manager_of_a", record_book_docx, scope="branch"),
     _r("POST", "/subscribe/credits", "member_self", subscribe_report),
     _r("GET", "/subscribe/credits", "member_self", subscribe_credits),
     # Last: it turns the stranger into a member, which the routes above must not see.

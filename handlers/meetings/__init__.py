@@ -22,6 +22,7 @@ from handlers.meetings.actions import (
 from handlers.meetings.attendance import (
     AttendanceReport,
     attendance_report,
+    classify_attendance,
     is_voter,
     member_meetings,
     quarter_start,
@@ -153,6 +154,7 @@ __all__ = [
     "ask_leave",
     "attach_qr",
     "attendance_report",
+    "classify_attendance",
     "attendance_sheet",
     "branch_meeting_report",
     "call_off_meeting",

@@ -86,6 +86,14 @@ def attendance_report(meeting: Meeting, *, now: datetime) -> AttendanceReport:
         .order_by(Member.id)
     )
     rows = {a.member_id: a for a in Attendance.select().where(Attendance.meeting == meeting.id)}
+    return classify_attendance(meeting, expected, rows, now=now)
+
+
+def classify_attendance(
+    meeting: Meeting, expected: list[Member], rows: dict[int, Attendance], *, now: datetime
+) -> AttendanceReport:
+    """Sort the expected members by their attendance rows (by member id): present, on leave
+    (approved, pending, refused) or not signed; pending and refused leave count as absent."""
     report = AttendanceReport(meeting=meeting, expected=expected, ended=now >= meeting.ends_at)
     for member in expected:
         row = rows.get(member.id)

@@ -52,14 +52,14 @@ def template_of(path: str) -> str | None:
     return None
 
 
-def _download_media(method: str, path: str, status: int) -> str | None:
-    """The media type a route documents for this status when it answers a file, else None."""
+def _download_media(method: str, path: str, status: int) -> tuple[str, ...] | None:
+    """The media types a route documents for this status when it answers a file, else None."""
     operation = DOC["paths"].get(template_of(path) or path, {}).get(method)
     if operation is None or str(status) not in operation["responses"]:
         return None
     content = _resolve(operation["responses"][str(status)]).get("content", {})
     files = [media for media in content if media != "application/json"]
-    return files[0] if files else None
+    return tuple(files) if files else None
 
 
 def check(response: requests.Response) -> Any:
