@@ -197,6 +197,8 @@ def test_docx_reads_back_the_records(conn, settings):
     book = record_book(None, 2026, branch_id=br.id, settings=settings, now=NOW)
     data = docx_bytes(book)
     assert data == docx_bytes(book)  # the same records, the same bytes
+    PAGES.mkdir(parents=True, exist_ok=True)
+    (PAGES / "record-book.docx").write_bytes(data)  # for a person to open
     paragraphs, tables = _docx_text(data)
     assert paragraphs[0] == "第一党支部组织生活记录本"
     assert "记录期间：2026年1月1日至2026年12月3日" in paragraphs

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from docx import Document
-from docx.enum.text import WD_BREAK
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
@@ -18,6 +18,7 @@ from handlers.reports.book import RecordBook
 from handlers.reports.book_layout import Heading, PageBreak, Paragraph, Table, book_blocks
 
 BODY_FONT, HEADING_FONT = "宋体", "黑体"
+TEXT_WIDTH_CM = 16  # A4's 21 cm less 2.5 cm margins each side
 MUTED = RGBColor(0x59, 0x59, 0x59)
 _THEME_FONTS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
 
@@ -48,7 +49,10 @@ def _setup(doc: Any, book: RecordBook) -> None:
     normal.font.size = Pt(11)
     _east_asian(normal, BODY_FONT)
     for name in ("Title", "Heading 1", "Heading 2", "Heading 3"):
-        _east_asian(doc.styles[name], HEADING_FONT)
+        style = doc.styles[name]
+        _east_asian(style, HEADING_FONT)
+        style.font.color.rgb = RGBColor(0, 0, 0)  # black, as records are printed
+    doc.styles["Title"].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
     footer = section.footer.paragraphs[0]
     footer.text = f"{book.branch_name}{book.year}年组织生活记录本　"
     _page_number(footer)
@@ -63,13 +67,17 @@ def _table(doc: Any, block: Table) -> None:
     rows = ([list(block.header)] if block.header else []) + [list(r) for r in block.rows]
     table = doc.add_table(rows=len(rows), cols=len(rows[0]))
     table.style = doc.styles["Table Grid"]
+    table.autofit = False
     total = sum(block.widths) or 1
+    widths = [Cm(TEXT_WIDTH_CM * w / total) for w in block.widths]
+    for column, width in zip(table.columns, widths, strict=False):
+        column.width = width  # the grid, which LibreOffice and WPS follow
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
             cell = table.cell(r, c)
             cell.text = xml_text(value)
-            if block.widths:
-                cell.width = Cm(16 * block.widths[c] / total)
+            if widths:
+                cell.width = widths[c]  # each cell, which Word follows
             heading = (block.header and r == 0) or (not block.header and c == 0)
             if heading:
                 for run in cell.paragraphs[0].runs:

@@ -92,7 +92,7 @@ def front_page(book: RecordBook) -> list[Block]:
     if book.requirements:
         header = ("会议类型", "频率", "应召开", "已达标", "已召开", "未召开的期间")
         rows = [_requirement_row(r) for r in book.requirements]
-        blocks.append(Table(header, rows, (36, 14, 14, 14, 14, 68)))
+        blocks.append(Table(header, rows, (32, 17, 17, 17, 17, 60)))
         note = (
             "应召开、已达标按期（月、季度或年）计，已召开按次计。支部党员大会、支部委员会会议"
             "须达到法定人数（有表决权的党员过半数）才计为已召开。"
