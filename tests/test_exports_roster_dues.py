@@ -7,6 +7,7 @@ every kind (a base, a farmer's fixed amount, a student, a future base), exported
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from handlers.reports.roster import ROSTER_HEADER, roster_rows, write_roster
 from handlers.roster import import_roster
 from models.base import db
 from models.dues import DuesAssessment, DuesMonth, DuesPayment
-from models.org import Member
+from models.org import Member, PartyGroup
 from tests import factories as f
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -51,6 +52,9 @@ def build_roster():
     f.assess(later, "retired", base_fen=300000, from_month=date(2027, 2, 1))  # only a future one
     f.member("积极分子戊", two, status="activist")
     f.member("无职务己", two, roles="group_leader")
+    # Text a spreadsheet would run as a formula: exported with an apostrophe, imported without.
+    f.member("=1+1", one, party_group=f.group(one, "+86组"))
+    f.member("-王", one)
     return comm
 
 
@@ -101,7 +105,7 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
     assert by_name["积极分子戊"][4:] == ["入党积极分子", "", "", "", "", "", ""]
     branch = roster_rows(None, branch_id=comm.branches[0].id, settings=settings, now=NOW)
     assert (branch.scope, branch.committee_name) == ("branch", "测试党委")
-    assert [row[2] for row in branch.rows] == ["第一党支部", "第一党支部"]
+    assert [row[2] for row in branch.rows] == ["第一党支部"] * 4
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
@@ -112,13 +116,29 @@ def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix
     write_roster(export, path, exclusive=True)
     with pytest.raises(FileExistsError):
         write_roster(export, path, exclusive=True)
+    written = {row[0]: row for row in _written_cells(path)}
+    assert written["'=1+1"][3] == "'+86组"  # the file holds inert text
+    assert "'-王" in written
     members = list(Member.select().order_by(Member.id).dicts())
+    groups = sorted(g.name for g in PartyGroup.select())
     assessments = DuesAssessment.select().count()
     report = import_roster(path, "测试党委", now=NOW, settings=settings)
-    assert (report.created, report.updated, report.unchanged) == (0, 0, 6)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 8)
     assert (report.branches_created, report.groups_created, report.dues_set) == (0, 0, 0)
     assert list(Member.select().order_by(Member.id).dicts()) == members
+    assert sorted(g.name for g in PartyGroup.select()) == groups == ["+86组", "第一党小组"]
+    assert {"=1+1", "-王"} <= {m["name"] for m in members}
     assert DuesAssessment.select().count() == assessments
+
+
+def _written_cells(path):
+    """The cells of a written roster as they are in the file: text, never a formula."""
+    if path.suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return list(csv.reader(fh))
+    rows = list(load_workbook(path).active.iter_rows())
+    assert all(c.data_type == "s" for row in rows for c in row if c.value is not None)
+    return [[c.value for c in row] for row in rows]
 
 
 def test_formula_looking_names_are_written_inert(conn, settings, tmp_path):
