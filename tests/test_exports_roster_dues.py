@@ -318,4 +318,7 @@ def test_cli_writes_the_ledger(app, tmp_path):
         later = runner.invoke(args=["report", "ledger", "2027-01", "--out", str(tmp_path / "z")])
         assert later.exit_code == 1 and "还没有到" in later.output
         bad = runner.invoke(args=["report", "ledger", "十三月", "--out", str(tmp_path / "w")])
-        assert bad.exit_code == 1
+        assert bad.exit_code == 1 and "一整年" in bad.output
+        far = runner.invoke(args=["report", "ledger", "9999", "--out", str(tmp_path / "v")])
+        assert far.exit_code == 1 and "年份9999不对" in far.output
+        assert not (tmp_path / "v").exists()
