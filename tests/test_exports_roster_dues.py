@@ -7,6 +7,7 @@ every kind (a base, a farmer's fixed amount, a student, a future base), exported
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import date, datetime
@@ -16,9 +17,10 @@ import pytest
 import time_machine
 from openpyxl import load_workbook
 
+from core.tabular import safe_cell
 from handlers.errors import DomainError
 from handlers.reports.ledger import LEDGER_HEADER, ledger, ledger_bytes
-from handlers.reports.roster import ROSTER_HEADER, roster_rows, write_roster
+from handlers.reports.roster import ROSTER_HEADER, roster_bytes, roster_rows, write_roster
 from handlers.roster import import_roster
 from models.base import db
 from models.dues import DuesAssessment, DuesMonth, DuesPayment
@@ -129,6 +131,26 @@ def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix
     assert sorted(g.name for g in PartyGroup.select()) == groups == ["+86组", "第一党小组"]
     assert {"=1+1", "-王"} <= {m["name"] for m in members}
     assert DuesAssessment.select().count() == assessments
+
+
+def test_roster_bytes_are_what_the_file_holds(conn, settings, tmp_path):
+    comm = build_roster()
+    export = roster_rows(None, committee_id=comm.id, settings=settings, now=NOW)
+    assert export.filename("csv") == "测试党委名册2026年12月3日.csv"
+    assert export.ascii_filename("xlsx") == "roster-2026-12-03.xlsx"
+    path = tmp_path / "名册.csv"
+    write_roster(export, path, exclusive=True)
+    data = roster_bytes(export, "csv")
+    assert data == path.read_bytes() and data.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows == [list(ROSTER_HEADER), *([safe_cell(v) for v in row] for row in export.rows)]
+    book = load_workbook(io.BytesIO(roster_bytes(export)))
+    assert book.sheetnames == ["名册"]
+    assert list(book.active.values)[1:] == [
+        tuple(safe_cell(v) if v else None for v in row) for row in export.rows
+    ]
+    with pytest.raises(ValueError):
+        roster_bytes(export, "xls")
 
 
 def _written_cells(path):
@@ -248,6 +270,8 @@ def test_ledger_rows_totals_and_inert_text(conn, settings):
     br, wrong = build_ledger()
     report = ledger(None, 2026, 11, branch_id=br.id, settings=settings, now=NOW)
     assert report.period == "2026年11月"
+    assert report.filename == "第一党支部2026年11月党费收缴明细.xlsx"
+    assert report.ascii_filename == "ledger-2026-11.xlsx"
     data = ledger_bytes(report)
     ws, rows = sheet_values(data)
     assert tuple(rows[0]) == LEDGER_HEADER
@@ -289,6 +313,10 @@ def test_ledger_of_a_year_and_of_a_committee(conn, settings):
     br, _ = build_ledger()
     year = ledger(None, 2026, branch_id=br.id, settings=settings, now=NOW)
     assert year.period == "2026年"
+    assert (year.filename, year.ascii_filename) == (
+        "第一党支部2026年党费收缴明细.xlsx",
+        "ledger-2026.xlsx",
+    )
     assert [e.amount_fen for e in year.entries] == [12000, 24000, 12000, -12000, 100000]
     assert year.entries[0].months == [date(2026, 9, 1)]
     whole = ledger(None, 2026, 11, committee_id=br.committee_id, settings=settings, now=NOW)
