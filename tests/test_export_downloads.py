@@ -1,5 +1,6 @@
 """The roster (名册) and the dues ledger (党费收缴明细) as downloads: /api/v1/reports/roster and
-/api/v1/reports/ledger over real HTTP.
+/api/v1/reports/ledger over real HTTP, and the console's links on the branch home and the
+committee page through the Flask test client.
 
 Each file is opened with openpyxl (or the csv module) and its rows checked against records made
 here: a member named like a formula in a group named like one, and dues entries this month,
@@ -21,9 +22,11 @@ from openpyxl import load_workbook
 from handlers.reports.ledger import LEDGER_HEADER
 from handlers.reports.roster import ROSTER_HEADER
 from handlers.roster import import_roster
+from models.base import db
 from models.dues import DuesMonth, DuesPayment
 from models.org import Member
 from tests import factories as f
+from tests.support.console import login
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 9, 15, 10, 0, tzinfo=SH)
@@ -215,3 +218,135 @@ def test_api_bad_format_and_period_answer_400_in_chinese(cast):
         got = env.api.get(LEDGER, token=sec, params={"period": period})
         assert got.status_code == 400, period
         assert words in got.json()["errmsg"], (period, got.json())
+
+
+# ---- the console -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def console(app):
+    """测试党委 with 第一党支部 (a secretary, a dues collector, the committee admin) and
+    第二党支部; 其他党委 with its own branch and secretary; the records of add_records."""
+    with app.app_context(), db.connection_context():
+        comm = f.committee("测试党委")
+        a, b = f.branch("第一党支部", comm), f.branch("第二党支部", comm)
+        x = f.branch("外单位党支部", f.committee("其他党委"))
+        people = {
+            "sec": f.member("王书记", a, roles="secretary"),
+            "collector": f.member("钱收缴员", a, roles="dues_collector"),
+            "admin": f.member("赵管理员", a, roles="committee_admin"),
+            "secb": f.member("孙书记", b, roles="secretary"),
+            "secx": f.member("李书记", x, roles="secretary"),
+        }
+        add_records(a, b, people["sec"])
+    return {"a": a, "b": b, "x": x, **people}
+
+
+def test_console_branch_home_links_download_roster_and_ledgers(app, console):
+    a = console["a"]
+    client = login(app, console["sec"])
+    home = client.get(f"/console/branch/{a.id}").text
+    for text, path in (
+        ("下载名册", f"/console/branch/{a.id}/roster/export"),
+        ("下载本月党费收缴明细", f"/console/branch/{a.id}/ledger/month"),
+        ("下载本年党费收缴明细", f"/console/branch/{a.id}/ledger/year"),
+    ):
+        assert text in home and f'href="{path}"' in home, text
+
+    roster = client.get(f"/console/branch/{a.id}/roster/export")
+    assert roster.status_code == 200 and roster.mimetype == XLSX
+    assert_download(roster.headers, "第一党支部名册2026年9月15日.xlsx", "roster-2026-09-15.xlsx")
+    _, rows = rows_of(roster.data)
+    assert tuple(rows[0]) == ROSTER_HEADER
+    assert [(r[0], r[3]) for r in rows[1:]] == [
+        ("王书记", None),
+        ("钱收缴员", None),
+        ("赵管理员", None),
+        ("'=1+1", "'+86组"),
+        ("'-王", None),
+    ]
+
+    month = client.get(f"/console/branch/{a.id}/ledger/month")
+    assert month.status_code == 200 and month.mimetype == XLSX
+    assert_download(month.headers, "第一党支部2026年9月党费收缴明细.xlsx", "ledger-2026-09.xlsx")
+    _, rows = rows_of(month.data, "党费收缴明细")
+    assert ledger_body(rows) == [("'=1+1", "第一党支部", 120)]
+    assert rows[1][10] == "王书记"  # the collector column: who recorded it
+
+    year = client.get(f"/console/branch/{a.id}/ledger/year")
+    assert_download(year.headers, "第一党支部2026年党费收缴明细.xlsx", "ledger-2026.xlsx")
+    assert ledger_body(rows_of(year.data, "党费收缴明细")[1]) == [
+        ("'-王", "第一党支部", 50),
+        ("'=1+1", "第一党支部", 120),
+    ]
+
+
+def test_console_committee_page_links_download_the_committees_files(app, console):
+    client = login(app, console["admin"])
+    page = client.get("/console/committee").text
+    for text, path in (
+        ("下载党委名册", "/console/committee/roster/export"),
+        ("下载本月党费收缴明细", "/console/committee/ledger/month"),
+        ("下载本年党费收缴明细", "/console/committee/ledger/year"),
+    ):
+        assert text in page and f'href="{path}"' in page, text
+    roster = client.get("/console/committee/roster/export")
+    assert roster.status_code == 200
+    assert_download(roster.headers, "测试党委名册2026年9月15日.xlsx", "roster-2026-09-15.xlsx")
+    _, rows = rows_of(roster.data)
+    assert [(r[0], r[2]) for r in rows[1:]] == [
+        ("王书记", "第一党支部"),
+        ("钱收缴员", "第一党支部"),
+        ("赵管理员", "第一党支部"),
+        ("'=1+1", "第一党支部"),
+        ("'-王", "第一党支部"),
+        ("孙书记", "第二党支部"),
+        ("外支部党员", "第二党支部"),
+    ]
+    month = client.get("/console/committee/ledger/month")
+    assert_download(month.headers, "测试党委2026年9月党费收缴明细.xlsx", "ledger-2026-09.xlsx")
+    assert ledger_body(rows_of(month.data, "党费收缴明细")[1]) == [
+        ("'=1+1", "第一党支部", 120),
+        ("外支部党员", "第二党支部", 30),
+    ]
+    year = client.get("/console/committee/ledger/year")
+    assert_download(year.headers, "测试党委2026年党费收缴明细.xlsx", "ledger-2026.xlsx")
+    assert len(ledger_body(rows_of(year.data, "党费收缴明细")[1])) == 3
+    assert client.get("/console/committee/ledger/week").status_code == 404
+    # The committee admin downloads any branch's of the committee, not another committee's.
+    assert client.get(f"/console/branch/{console['b'].id}/roster/export").status_code == 200
+    assert client.get(f"/console/branch/{console['x'].id}/roster/export").status_code == 403
+    assert client.get(f"/console/branch/{console['x'].id}/ledger/year").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("who", "branch"),
+    [
+        ("collector", "a"),  # in the branch, on the console, but not one of its managers
+        ("sec", "b"),  # another branch of the committee
+        ("secx", "a"),  # another committee's secretary
+    ],
+)
+def test_console_downloads_refused(app, console, who, branch):
+    client = login(app, console[who])
+    branch_id = console[branch].id
+    for path in (
+        f"/console/branch/{branch_id}/roster/export",
+        f"/console/branch/{branch_id}/ledger/month",
+        f"/console/branch/{branch_id}/ledger/year",
+        "/console/committee/roster/export",
+        "/console/committee/ledger/month",
+        "/console/committee/ledger/year",
+    ):
+        got = client.get(path)
+        assert got.status_code == 403, (who, path)
+        assert got.mimetype == "text/html" and "没有权限" in got.text, (who, path)
+        assert "Content-Disposition" not in got.headers
+
+
+def test_console_downloads_need_a_login(app, console):
+    client = app.test_client()
+    roster = f"/console/branch/{console['a'].id}/roster/export"
+    for path in (roster, "/console/committee/ledger/year"):
+        got = client.get(path)
+        assert got.status_code == 302 and "/console/login" in got.headers["Location"]
