@@ -65,7 +65,7 @@ RETRY_AFTER = {
 ID = {"type": "integer", "minimum": 1}
 
 _NAMED: dict[str, Any] = {}
-# Operations answering a file rather than JSON: summary -> media type of their 200 answer.
+# Operations answering a file rather than JSON: summary -> media types of their 200 answer.
 _DOWNLOADS: dict[str, tuple[str, ...]] = {}
 BINARY = {"type": "string", "format": "binary"}
 
@@ -117,7 +117,8 @@ def operation(
     (``json``) or query model, its answers by status (``ok``: status -> (model,
     description)), the error statuses it may answer besides those any route may
     (``errors``), and whether it needs no token (``public``). A route answering a file
-    names its media type or types (``download``) and gives None as its 200 model."""
+    names its media type, or the types it may answer (``download``), and gives None as its
+    200 model."""
     if download is not None:
         _DOWNLOADS[summary] = (download,) if isinstance(download, str) else download
     statuses = {code: (Error, ERROR_TEXT[code]) for code in (*ALWAYS, *errors)}
@@ -207,10 +208,10 @@ def _built() -> dict[str, Any]:
     for operations in doc["paths"].values():
         for operation_doc in operations.values():
             _tidy(operation_doc)
-            media = _DOWNLOADS.get(operation_doc.get("summary", ""))
-            if media is not None:
+            media = _DOWNLOADS.get(operation_doc.get("summary", ""), ())
+            if media:
                 operation_doc["responses"]["200"]["content"] = {
-                    one: {"schema": dict(BINARY)} for one in media
+                    kind: {"schema": dict(BINARY)} for kind in media
                 }
             body = operation_doc.get("requestBody")
             if body:  # a body with no fields may be left out

@@ -8,9 +8,7 @@ ledger (党费收缴明细) of a month or a year; book: a branch's organizationa
 from __future__ import annotations
 
 import os
-import re
 import sys
-from datetime import datetime
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -20,8 +18,7 @@ from flask.cli import AppGroup
 
 from cli.connection import connection
 from core.clock import utcnow
-from core.config import Settings
-from core.datetext import DateTextError, parse_month
+from core.datetext import DateTextError, parse_month, parse_period
 from handlers.errors import DomainError
 from handlers.reports import Report, month_report_named, report_bytes, yuan
 from handlers.reports.book import record_book_named
@@ -119,20 +116,6 @@ def roster_command(committee: str | None, branch: str | None, out: str) -> None:
     )
 
 
-_YEAR = re.compile(r"(\d{4})年?")
-
-
-def _period(text: str, settings: Settings, now: datetime) -> tuple[int, int | None]:
-    """(year, month) of a month like 2026-11, or (year, None) of a year like 2026."""
-    whole_year = _YEAR.fullmatch(text.strip())
-    if whole_year:
-        return int(whole_year.group(1)), None
-    try:
-        return parse_month(text, now=now, tz=ZoneInfo(settings.app.timezone))
-    except DateTextError as exc:
-        _fail(exc.message + "（也可以写一整年，例如 2026）")
-
-
 def _refuse_existing(out: str) -> None:
     """Stop before any work when the output file is already there (never overwritten)."""
     if os.path.exists(out):
@@ -156,7 +139,10 @@ def ledger_command(period_text: str, committee: str | None, branch: str | None, 
     """Write the dues ledger (.xlsx) of a month or a year, e.g. `report ledger 2026-11`."""
     settings = current_app.config["ZHIBU"]
     now = utcnow()
-    year, month = _period(period_text, settings, now)
+    try:
+        year, month = parse_period(period_text, now=now, tz=ZoneInfo(settings.app.timezone))
+    except DateTextError as exc:
+        _fail(exc.message)
     _refuse_existing(out)
     with connection():
         try:

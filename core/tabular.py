@@ -9,7 +9,9 @@ for .xlsx the archive's member count and total uncompressed size, every member's
 XML part (well formed, no DTD, so no entity expansion, no text or tag too long for the
 parsers); then, while the first sheet is read, the row count (reading stops at the limit + 1),
 the column count and each cell's length. Every refusal is a `TableError` whose Chinese message
-names the limit and its setting and quotes cell text cut short.
+names the limit and its setting and quotes cell text cut short. A text cell safe_cell marked (an
+apostrophe before = + - @ tab CR) is read without its apostrophe (`plain_cell`), so what the
+project exports imports back as it was.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def safe_cell(value: Any) -> Any:
     """
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
+    return value
+
+
+def plain_cell(value: Any) -> Any:
+    """Undo safe_cell on a cell read back: an apostrophe followed by = + - @ tab or CR is
+    dropped (only then), so a name exported as '=1+1 imports as =1+1. Anything else passes."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
     return value
 
 
@@ -253,7 +263,7 @@ def read_rows(path: str | os.PathLike[str], limits: Limits) -> Iterator[list[Any
     """Check a .xlsx or .csv against the limits, then return its (first sheet's) rows.
 
     The file-level checks run now; the row, column and cell checks as the rows are read.
-    Raises TableError, never a parser's own exception.
+    Cells come through plain_cell. Raises TableError, never a parser's own exception.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
@@ -309,7 +319,7 @@ def _bounded(rows: Iterator[Iterable[Any]], limits: Limits) -> Iterator[list[Any
                     f"超过上限 {limits.max_cell_chars} 个字（设置项 imports.max_cell_chars）："
                     f"“{preview(value)}”，未导入任何数据。请删减后重试。"
                 )
-        yield row
+        yield [plain_cell(value) for value in row]
 
 
 # ---- reading: CSV -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ code a second WeChat account of the manager would act with those powers.
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import secrets
@@ -721,6 +722,30 @@ def record_book_docx(w: World, branch_id: int) -> Call:
     return Call("GET", f"{PREFIX}/reports/book", params={"branch_id": branch_id}, check=check)
 
 
+def roster(w: World, branch_id: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+        assert rows[0][:3] == ["姓名", "手机号", "支部"], rows[0]
+        assert {row[2] for row in rows[1:]} == {w.a.name}
+        assert w.sec.name in [row[0] for row in rows[1:]]
+
+    params = {"branch_id": branch_id, "format": "csv"}
+    return Call("GET", f"{PREFIX}/reports/roster", params=params, check=check)
+
+
+def dues_ledger(w: World, branch_id: int) -> Call:
+    person, _ = w.subject()
+    payment = w.payment(person)
+
+    def check(body: Any, _me: int | None) -> None:
+        sheet = load_workbook(io.BytesIO(body))["党费收缴明细"]
+        rows = list(sheet.iter_rows(values_only=True))
+        assert (payment.id, person.name, w.a.name) in [row[:3] for row in rows], rows
+
+    params = {"branch_id": branch_id, "period": f"{w.now:%Y-%m}"}
+    return Call("GET", f"{PREFIX}/reports/ledger", params=params, check=check)
+
+
 def subscribe_report(w: World, _b: int) -> Call:
     return Call(
         "POST",
@@ -867,6 +892,8 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/committee/branches", "committee", committee_branches),
     _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
     _r("GET", "/reports/book", "manager_of_a", record_book_docx, scope="branch"),
+    _r("GET", "/reports/roster", "manager_of_a", roster, scope="branch"),
+    _r("GET", "/reports/ledger", "manager_of_a", dues_ledger, scope="branch"),
     _r("POST", "/subscribe/credits", "member_self", subscribe_report),
     _r("GET", "/subscribe/credits", "member_self", subscribe_credits),
     # Last: it turns the stranger into a member, which the routes above must not see.

@@ -14,6 +14,7 @@ from core.datetext import (
     parse_date,
     parse_month,
     parse_month_range,
+    parse_period,
     parse_when,
 )
 
@@ -572,6 +573,32 @@ def test_parse_date_errors(text: str, parts: list[str]) -> None:
 )
 def test_parse_month(text: str, month: tuple[int, int]) -> None:
     assert parse_month(text, now=NOW, tz=TZ) == month
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        ("2026", (2026, None)),
+        ("2025年", (2025, None)),
+        ("２０２６ 年", (2026, None)),
+        ("二〇二五年", (2025, None)),
+        ("今年", (2026, None)),
+        ("去年", (2025, None)),
+        ("2026-01", (2026, 1)),
+        ("202601", (2026, 1)),
+        ("2025年12月", (2025, 12)),
+        ("上月", (2026, 10)),
+    ],
+)
+def test_parse_period_reads_a_month_or_a_year(text: str, period: tuple[int, int | None]) -> None:
+    assert parse_period(text, now=NOW, tz=TZ) == period
+
+
+@pytest.mark.parametrize("text", ["9999", "0001", "1899年", "2026-13", "十三月", "三楼", ""])
+def test_parse_period_errors_name_both_forms(text: str) -> None:
+    with pytest.raises(DateTextError) as caught:
+        parse_period(text, now=NOW, tz=TZ)
+    assert "例如：2026-11" in caught.value.message and "一整年：2026" in caught.value.message
 
 
 @pytest.mark.parametrize(

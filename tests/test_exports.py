@@ -14,7 +14,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from cli.roster import INVITE_COLUMNS
-from core.tabular import FORMULA_PREFIXES, csv_writer, safe_cell, write_xlsx
+from core.tabular import FORMULA_PREFIXES, csv_writer, plain_cell, safe_cell, write_xlsx
 from models.base import db
 from tests import factories as f
 
@@ -44,6 +44,14 @@ def test_safe_cell_follows_owasp():
         assert safe_cell(text) == "'" + text
     for value in ("张三", "第一党支部", "2026-06-10", "", "'=already quoted", -5, 3.5, None):
         assert safe_cell(value) == value
+
+
+def test_plain_cell_reads_back_what_safe_cell_marked():
+    for text in HOSTILE:
+        assert plain_cell(safe_cell(text)) == text
+    # Only an apostrophe before a formula's first character is the export's mark.
+    for value in ("'张三", "'", "''=1", "'x=1", "张'=1", "=1+1", "", -5, None):
+        assert plain_cell(value) == value
 
 
 def test_roster_invite_csv_neutralises_formulas(app, tmp_path):

@@ -7,6 +7,8 @@ every kind (a base, a farmer's fixed amount, a student, a future base), exported
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -15,13 +17,14 @@ import pytest
 import time_machine
 from openpyxl import load_workbook
 
+from core.tabular import safe_cell
 from handlers.errors import DomainError
 from handlers.reports.ledger import LEDGER_HEADER, ledger, ledger_bytes
-from handlers.reports.roster import ROSTER_HEADER, roster_rows, write_roster
+from handlers.reports.roster import ROSTER_HEADER, roster_bytes, roster_rows, write_roster
 from handlers.roster import import_roster
 from models.base import db
 from models.dues import DuesAssessment, DuesMonth, DuesPayment
-from models.org import Member
+from models.org import Member, PartyGroup
 from tests import factories as f
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -51,6 +54,9 @@ def build_roster():
     f.assess(later, "retired", base_fen=300000, from_month=date(2027, 2, 1))  # only a future one
     f.member("积极分子戊", two, status="activist")
     f.member("无职务己", two, roles="group_leader")
+    # Text a spreadsheet would run as a formula: exported with an apostrophe, imported without.
+    f.member("=1+1", one, party_group=f.group(one, "+86组"))
+    f.member("-王", one)
     return comm
 
 
@@ -101,7 +107,7 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
     assert by_name["积极分子戊"][4:] == ["入党积极分子", "", "", "", "", "", ""]
     branch = roster_rows(None, branch_id=comm.branches[0].id, settings=settings, now=NOW)
     assert (branch.scope, branch.committee_name) == ("branch", "测试党委")
-    assert [row[2] for row in branch.rows] == ["第一党支部", "第一党支部"]
+    assert [row[2] for row in branch.rows] == ["第一党支部"] * 4
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
@@ -112,13 +118,49 @@ def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix
     write_roster(export, path, exclusive=True)
     with pytest.raises(FileExistsError):
         write_roster(export, path, exclusive=True)
+    written = {row[0]: row for row in _written_cells(path)}
+    assert written["'=1+1"][3] == "'+86组"  # the file holds inert text
+    assert "'-王" in written
     members = list(Member.select().order_by(Member.id).dicts())
+    groups = sorted(g.name for g in PartyGroup.select())
     assessments = DuesAssessment.select().count()
     report = import_roster(path, "测试党委", now=NOW, settings=settings)
-    assert (report.created, report.updated, report.unchanged) == (0, 0, 6)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 8)
     assert (report.branches_created, report.groups_created, report.dues_set) == (0, 0, 0)
     assert list(Member.select().order_by(Member.id).dicts()) == members
+    assert sorted(g.name for g in PartyGroup.select()) == groups == ["+86组", "第一党小组"]
+    assert {"=1+1", "-王"} <= {m["name"] for m in members}
     assert DuesAssessment.select().count() == assessments
+
+
+def test_roster_bytes_are_what_the_file_holds(conn, settings, tmp_path):
+    comm = build_roster()
+    export = roster_rows(None, committee_id=comm.id, settings=settings, now=NOW)
+    assert export.filename("csv") == "测试党委名册2026年12月3日.csv"
+    assert export.ascii_filename("xlsx") == "roster-2026-12-03.xlsx"
+    path = tmp_path / "名册.csv"
+    write_roster(export, path, exclusive=True)
+    data = roster_bytes(export, "csv")
+    assert data == path.read_bytes() and data.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows == [list(ROSTER_HEADER), *([safe_cell(v) for v in row] for row in export.rows)]
+    book = load_workbook(io.BytesIO(roster_bytes(export)))
+    assert book.sheetnames == ["名册"]
+    assert list(book.active.values)[1:] == [
+        tuple(safe_cell(v) if v else None for v in row) for row in export.rows
+    ]
+    with pytest.raises(ValueError):
+        roster_bytes(export, "xls")
+
+
+def _written_cells(path):
+    """The cells of a written roster as they are in the file: text, never a formula."""
+    if path.suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return list(csv.reader(fh))
+    rows = list(load_workbook(path).active.iter_rows())
+    assert all(c.data_type == "s" for row in rows for c in row if c.value is not None)
+    return [[c.value for c in row] for row in rows]
 
 
 def test_formula_looking_names_are_written_inert(conn, settings, tmp_path):
@@ -228,6 +270,8 @@ def test_ledger_rows_totals_and_inert_text(conn, settings):
     br, wrong = build_ledger()
     report = ledger(None, 2026, 11, branch_id=br.id, settings=settings, now=NOW)
     assert report.period == "2026年11月"
+    assert report.filename == "第一党支部2026年11月党费收缴明细.xlsx"
+    assert report.ascii_filename == "ledger-2026-11.xlsx"
     data = ledger_bytes(report)
     ws, rows = sheet_values(data)
     assert tuple(rows[0]) == LEDGER_HEADER
@@ -269,6 +313,10 @@ def test_ledger_of_a_year_and_of_a_committee(conn, settings):
     br, _ = build_ledger()
     year = ledger(None, 2026, branch_id=br.id, settings=settings, now=NOW)
     assert year.period == "2026年"
+    assert (year.filename, year.ascii_filename) == (
+        "第一党支部2026年党费收缴明细.xlsx",
+        "ledger-2026.xlsx",
+    )
     assert [e.amount_fen for e in year.entries] == [12000, 24000, 12000, -12000, 100000]
     assert year.entries[0].months == [date(2026, 9, 1)]
     whole = ledger(None, 2026, 11, committee_id=br.committee_id, settings=settings, now=NOW)
@@ -298,4 +346,7 @@ def test_cli_writes_the_ledger(app, tmp_path):
         later = runner.invoke(args=["report", "ledger", "2027-01", "--out", str(tmp_path / "z")])
         assert later.exit_code == 1 and "还没有到" in later.output
         bad = runner.invoke(args=["report", "ledger", "十三月", "--out", str(tmp_path / "w")])
-        assert bad.exit_code == 1
+        assert bad.exit_code == 1 and "一整年" in bad.output
+        far = runner.invoke(args=["report", "ledger", "9999", "--out", str(tmp_path / "v")])
+        assert far.exit_code == 1 and "年份9999不对" in far.output
+        assert not (tmp_path / "v").exists()

@@ -1,4 +1,5 @@
-"""Shapes of the report downloads (api/reports.py): the monthly report and the record book."""
+"""Shapes of the report downloads (api/reports.py): the monthly report, the roster, the dues
+ledger and the record book."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from api.shapes import Id, Int, OneLine, Request
 from api.shapes.branch import BRANCH_ID
 from api.shapes.study import MONTH_TEXT_MAX
 
+Scope = Literal["branch", "committee"]
+
+
+def _scope(what: str) -> str:
+    return (
+        f"committee: the committee admin's {what} of every branch of the committee "
+        "(branch_id is then left out); default branch"
+    )
+
 
 class MonthReportQuery(Request):
     month: OneLine(MONTH_TEXT_MAX, required=False) | None = Constraint(
@@ -17,11 +27,25 @@ class MonthReportQuery(Request):
         description="YYYY-MM (2026年11月, 本月 and 上月 are read too); default the current month",
     )
     branch_id: Id | None = Constraint(default=None, description=BRANCH_ID)
-    scope: Literal["branch", "committee"] | None = Constraint(
-        default=None,
-        description="committee: the committee admin's report of every branch of the "
-        "committee (branch_id is then left out); default branch",
+    scope: Scope | None = Constraint(default=None, description=_scope("report"))
+
+
+class RosterQuery(Request):
+    branch_id: Id | None = Constraint(default=None, description=BRANCH_ID)
+    scope: Scope | None = Constraint(default=None, description=_scope("roster"))
+    format: Literal["xlsx", "csv"] | None = Constraint(
+        default=None, description="xlsx (default) or csv (UTF-8 with a BOM, for Excel)"
     )
+
+
+class LedgerQuery(Request):
+    period: OneLine(MONTH_TEXT_MAX, required=False) | None = Constraint(
+        default=None,
+        description="A month, YYYY-MM (2026年11月, 本月 and 上月 are read too), or a whole year, "
+        "YYYY (2026年, 今年); default the current month",
+    )
+    branch_id: Id | None = Constraint(default=None, description=BRANCH_ID)
+    scope: Scope | None = Constraint(default=None, description=_scope("ledger"))
 
 
 class RecordBookQuery(Request):

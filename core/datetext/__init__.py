@@ -31,7 +31,7 @@ Times are shown as ``9:30``/``15:00`` and dates as ``2026年12月3日（星期�
 """
 
 from core.datetext.base import EXAMPLE, DateTextError, When, format_when
-from core.datetext.months import MAX_MONTHS, parse_month, parse_month_range
+from core.datetext.months import MAX_MONTHS, parse_month, parse_month_range, parse_period
 from core.datetext.parse import parse_date, parse_when
 
 __all__ = [
@@ -43,5 +43,6 @@ __all__ = [
     "parse_date",
     "parse_month",
     "parse_month_range",
+    "parse_period",
     "parse_when",
 ]

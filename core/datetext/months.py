@@ -31,6 +31,9 @@ _MONTH_RANGE = re.compile(
     rf"(?:{year_pattern('a')})?(?P<am>{NUM})\s*(?:月份?)?{SEP}(?:{year_pattern('b')})?(?P<bm>{NUM})\s*月份?",
     re.ASCII,
 )
+_PERIOD_HINT = "请这样写，例如：2026-11、2026年11月、本月、上月，或一整年：2026、2026年、今年"
+_YEAR_BARE = re.compile(r"\d{4}", re.ASCII)
+_YEAR = re.compile(year_pattern(""), re.ASCII)
 _MONTH_RANGE_ISO = re.compile(
     rf"(?P<ay>\d{{4}})[-/.](?P<am>\d{{1,2}}){SEP}(?P<by>\d{{4}})[-/.](?P<bm>\d{{1,2}})", re.ASCII
 )
@@ -70,6 +73,23 @@ def _month(s: str, today: date, hint: str) -> tuple[int, int]:
 def parse_month(text: str, *, now: datetime, tz: ZoneInfo) -> tuple[int, int]:
     """Parse a month as (year, month): 2026年1月, 1月 (now's year), 本月, 上月, 2026-01."""
     return _month(_clean(text), local_now(now, tz).date(), _MONTH_HINT)
+
+
+def parse_period(text: str, *, now: datetime, tz: ZoneInfo) -> tuple[int, int | None]:
+    """Parse a month as (year, month), or a whole year as (year, None): 2026-11, 2026年11月,
+    本月, 上月; 2026, 2026年, 二〇二六年, 今年, 去年."""
+    today = local_now(now, tz).date()
+    s = _clean(text)
+    written = _YEAR.fullmatch(s)
+    if _YEAR_BARE.fullmatch(s):
+        year = int(s)
+    elif written and (found := year_value(written.groupdict(), "", today)) is not None:
+        year = found
+    else:
+        return _month(s, today, _PERIOD_HINT)
+    if not 1900 <= year <= 2100:
+        raise refusal(f"“{s}”的年份{year}不对", [], _PERIOD_HINT)
+    return year, None
 
 
 def parse_month_range(text: str, *, now: datetime, tz: ZoneInfo) -> list[tuple[int, int]]:

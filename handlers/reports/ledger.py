@@ -79,6 +79,17 @@ class Ledger:
     def period(self) -> str:
         return f"{self.year}年{self.month}月" if self.month else f"{self.year}年"
 
+    @property
+    def filename(self) -> str:
+        """第一党支部2026年11月党费收缴明细.xlsx"""
+        return f"{self.name}{self.period}党费收缴明细.xlsx"
+
+    @property
+    def ascii_filename(self) -> str:
+        """ledger-2026-11.xlsx or ledger-2026.xlsx, for clients without UTF-8 file names."""
+        month = f"-{self.month:02d}" if self.month else ""
+        return f"ledger-{self.year}{month}.xlsx"
+
 
 def _bounds(year: int, month: int | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
     first = date(year, month or 1, 1)

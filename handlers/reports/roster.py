@@ -3,21 +3,23 @@
 The header is the import's own (handlers.roster.rows.LABELS), statuses and roles are the labels
 the import reads, dates are YYYY-MM-DD, and a party member's dues assessment in effect this
 month (or, failing that, the first one to come) is given as 党费类别, 工资基数 (yuan with 2
-decimals) and 基数起始月 (YYYY-MM). Every cell is text, written through core.tabular.
+decimals) and 基数起始月 (YYYY-MM). Every cell is text, written through core.tabular: an
+.xlsx, or a CSV in UTF-8 with a BOM (Excel then reads the Chinese), to a file or to bytes.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from peewee import JOIN
 
-from core.clock import utcnow
+from core.clock import local_day, utcnow
 from core.config import Settings, defaults
 from core.tabular import csv_writer, write_xlsx
 from handlers.dues import BASED_CATEGORIES, assessment_histories, this_month
@@ -37,6 +39,7 @@ from models.org import (
 )
 
 ROSTER_HEADER = tuple(LABELS[key] for key in COLUMNS)
+ROSTER_FORMATS = ("xlsx", "csv")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,16 @@ class RosterExport:
     name: str  # the branch's or the committee's name
     committee_name: str  # what `roster import` is given to read the file back
     rows: list[list[str]]
+    day: date  # the local day it was taken
+
+    def filename(self, fmt: str) -> str:
+        """第一党支部名册2026年8月19日.xlsx"""
+        d = self.day
+        return f"{self.name}名册{d.year}年{d.month}月{d.day}日.{fmt}"
+
+    def ascii_filename(self, fmt: str) -> str:
+        """roster-2026-08-19.xlsx, for clients that cannot read a UTF-8 file name."""
+        return f"roster-{self.day.isoformat()}.{fmt}"
 
 
 def _roles(codes: str) -> str:
@@ -107,7 +120,9 @@ def roster_rows(
     """The roster of one branch (``branch_id``, default the actor's) or of a committee
     (``committee_id``), one row per member in the import's columns."""
     settings = settings or defaults()
-    month = this_month(now or utcnow(), ZoneInfo(settings.app.timezone))
+    now = now or utcnow()
+    tz = ZoneInfo(settings.app.timezone)
+    month = this_month(now, tz)
     scope, name, scope_id, branches = report_scope(actor, branch_id, committee_id)
     members = _members([b.id for b in branches])
     histories = assessment_histories(m.id for m in members)
@@ -128,7 +143,7 @@ def roster_rows(
     committee_name = name
     if scope == "branch":
         committee_name = Committee.get_by_id(Branch.get_by_id(scope_id).committee_id).name
-    return RosterExport(scope, name, committee_name, rows)
+    return RosterExport(scope, name, committee_name, rows, local_day(now, tz))
 
 
 def roster_rows_named(
@@ -146,16 +161,34 @@ def roster_rows_named(
     )
 
 
+def write_roster_to(export: RosterExport, target: IO[bytes], fmt: str) -> None:
+    """Write the roster to a binary file: ``fmt`` "xlsx", or "csv" (UTF-8 with BOM, for Excel)."""
+    if fmt not in ROSTER_FORMATS:
+        raise ValueError(f"unknown roster format {fmt!r}")
+    rows = [list(ROSTER_HEADER), *export.rows]
+    if fmt == "xlsx":
+        write_xlsx(target, rows, title="名册")
+        return
+    text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
+    try:
+        csv_writer(text).writerows(rows)
+    finally:
+        text.flush()
+        text.detach()  # the caller's file stays open
+
+
+def roster_bytes(export: RosterExport, fmt: str = "xlsx") -> bytes:
+    """The roster's file as bytes (a download)."""
+    out = io.BytesIO()
+    write_roster_to(export, out, fmt)
+    return out.getvalue()
+
+
 def write_roster(export: RosterExport, path: str | os.PathLike[str], *, exclusive: bool) -> None:
-    """Write the roster as .csv (UTF-8 with BOM, for Excel) or .xlsx, by the file's extension.
+    """Write the roster as .csv or .xlsx, by the file's extension.
 
     ``exclusive``: refuse (FileExistsError) rather than overwrite an existing file.
     """
-    rows = [list(ROSTER_HEADER), *export.rows]
-    mode = "x" if exclusive else "w"
-    if os.fspath(path).lower().endswith(".csv"):
-        with open(path, mode, encoding="utf-8-sig", newline="") as fh:
-            csv_writer(fh).writerows(rows)
-        return
-    with open(path, mode + "b") as fh:
-        write_xlsx(fh, rows, title="名册")
+    fmt = "csv" if os.fspath(path).lower().endswith(".csv") else "xlsx"
+    with open(path, "xb" if exclusive else "wb") as fh:
+        write_roster_to(export, fh, fmt)
