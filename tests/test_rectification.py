@@ -394,3 +394,24 @@ def test_the_digest_reads_overdue_items_in_a_constant_number_of_queries(
         return len(seen)
 
     assert count(2) == count(12)
+
+
+# ---- the demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_branch_has_one_item_of_each_list_one_overdue(conn, settings):
+    from handlers.demo import DEMO_PHONE, seed
+    from models.org import Member
+
+    seed(settings)
+    seed(settings)  # idempotent
+    today = datetime.now(SH).date()
+    rows = list(RectificationItem.select().order_by(RectificationItem.number))
+    assert [(x.number, x.kind) for x in rows] == [(1, "problem"), (2, "task"), (3, "duty")]
+    assert {x.branch.name for x in rows} == {"第一党支部"}
+    assert [x.deadline < today for x in rows] == [False, False, True]
+    assert rows[1].owner_id == Member.get(Member.phone == DEMO_PHONE).id
+    assert rows[0].owner_role == "organizer"
+    demo = Member.get(Member.phone == DEMO_PHONE)
+    mine = r.my_items(demo, now=datetime.now(SH), settings=settings, limit=20, offset=0)
+    assert [v.item.number for v in mine.items] == [2]
