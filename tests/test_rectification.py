@@ -234,6 +234,55 @@ def test_every_refusal_of_done_and_verify_says_what_is_wrong(org, settings):
     assert hidden.message == "请求的资源不存在，或您无权查看。"
 
 
+def test_the_rest_of_the_refusals_say_what_is_wrong(org, settings):
+    item = raise_item(org, settings).item
+    moved = refusal(
+        Invalid, r.move_status, org["sec"], item.id, "verified", now=NOW, settings=settings
+    )
+    assert moved.message == "状态只能改为：整改中（in_progress）或已完成（done）。"
+    note = refusal(
+        Forbidden, r.add_note, org["m2"], item.id, "我来补充", now=NOW, settings=settings
+    )
+    assert note.message == "没有权限进行此操作。"
+    detail = refusal(Forbidden, r.item_detail, org["m2"], item.id, now=NOW, settings=settings)
+    assert detail.message == "没有权限进行此操作。"
+    assert (
+        r.add_note(org["m1"], item.id, "已起草", now=NOW, settings=settings).author.name
+        == "张党员"
+    )
+    too_long = refusal(
+        Invalid, r.add_note, org["m1"], item.id, "记" * 501, now=NOW, settings=settings
+    )
+    assert too_long.message == "说明最多 500 字，本次 501 字，未保存。"
+    r.mark_done(org["m1"], item.id, "已完成", now=NOW, settings=settings)
+    r.verify_item(org["sec"], item.id, True, "材料齐全", now=NOW, settings=settings)
+    changed = refusal(
+        Conflict, r.change_item, org["sec"], item.id, measure="再改", now=NOW, settings=settings
+    )
+    assert changed.message == "编号 1 的整改事项已验收，不能再修改。"
+    started = refusal(
+        Conflict, r.move_status, org["sec"], item.id, "in_progress", now=NOW, settings=settings
+    )
+    assert started.message == "编号 1 的整改事项已验收，无需再处理。"
+    assert RectificationNote.select().where(RectificationNote.kind == "verified").get().text == (
+        "材料齐全"
+    )
+
+
+def test_of_two_people_acting_at_once_the_second_is_told(org, settings, monkeypatch):
+    from handlers.rectification import base
+
+    item = raise_item(org, settings, owner_id=None, owner_role="organizer").item
+    stale = base.find_item(item.id)  # read before the other organizer's 完成 commits
+    r.mark_done(org["org"], item.id, "已完成", now=NOW, settings=settings)
+    monkeypatch.setattr(base, "find_item", lambda _id: stale)
+    late = refusal(
+        Conflict, r.mark_done, org["org2"], item.id, "我也完成了", now=NOW, settings=settings
+    )
+    assert late.message == "编号 1 的整改事项刚刚已被他人处理，请刷新后查看。"
+    assert RectificationNote.select().count() == 1
+
+
 def test_managers_move_items_on_and_members_see_their_own(org, settings):
     mine = raise_item(org, settings).item
     raise_item(org, settings, owner_id=org["m2"].id)

@@ -107,7 +107,9 @@ def change_item(
     item = managed_item(actor, item_id)
     require_change(actor, item)
     if item.status == "verified":
-        raise Conflict(f"编号 {item.number} 已验收，不能再修改。", errcode="already_verified")
+        raise Conflict(
+            f"编号 {item.number} 的整改事项已验收，不能再修改。", errcode="already_verified"
+        )
     before = item_fields(item)
     if kind is not None:
         item.kind = checked_kind(kind)
