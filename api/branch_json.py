@@ -168,6 +168,19 @@ def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any
         },
         "dead_messages": alerts.dead,
         "study_plan_missing": alerts.no_study_plan,
+        "rectification_overdue": {
+            "count": len(alerts.rectification),
+            "items": [
+                {
+                    "id": i.item_id,
+                    "number": i.number,
+                    "kind_label": i.kind_label,
+                    "deadline": day_text(i.deadline),
+                    "days_overdue": i.days,
+                }
+                for i in alerts.rectification[:ALERT_LIST_MAX]
+            ],
+        },
     }
 
 

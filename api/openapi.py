@@ -24,7 +24,14 @@ from api.shapes import Error, invalid
 
 # Route modules that register views on the blueprint in api.common (api.v1 is imported by
 # api.init_app itself).
-MODULES: tuple[str, ...] = ("api.meetings", "api.dues", "api.branch", "api.study", "api.reports")
+MODULES: tuple[str, ...] = (
+    "api.meetings",
+    "api.dues",
+    "api.branch",
+    "api.study",
+    "api.reports",
+    "api.rectification",
+)
 
 DESCRIPTION = (
     "Times are ISO 8601 with +08:00; days are YYYY-MM-DD. Every error is "

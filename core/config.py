@@ -284,6 +284,19 @@ class MeetingsSettings(Section):
     decisions_max_chars: Positive = 5000
 
 
+class RectificationSettings(Section):
+    # An item's problem (问题) and measure (整改措施), and a note or a refusal's reason, in
+    # characters.
+    problem_max_chars: Positive = 500
+    measure_max_chars: Positive = 1000
+    note_max_chars: Positive = 500
+    # The owner is reminded this many days before the deadline, and again this many.
+    remind_first_days: Positive = 7
+    remind_last_days: Positive = 1
+    # An item overdue this many days is counted in the committee admin's digest.
+    committee_overdue_days: Positive = 14
+
+
 class DuesSettings(Section):
     # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
     in_service_rates: Rates = "3000=0.5%, 5000=1%, 10000=1.5%, 2%"
@@ -325,6 +338,8 @@ class SchedulerSettings(Section):
     meeting_reminders: Cron = "*/5 * * * *"
     dues_reminder: Cron = "0 9 5 * *"
     secretary_digest: Cron = "30 8 * * *"
+    # Rectification items due in remind_first_days / remind_last_days: a note to each owner.
+    rectification_reminders: Cron = "0 9 * * *"
     volunteer_prompt: Cron = "0 9 * * sat"
     # Each branch's headline figures for the committee comparison.
     branch_snapshots: Cron = "*/15 * * * *"
@@ -461,6 +476,7 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = CalendarSettings()
     alerts: AlertsSettings = AlertsSettings()
     meetings: MeetingsSettings = MeetingsSettings()
+    rectification: RectificationSettings = RectificationSettings()
     dues: DuesSettings = DuesSettings()
     imports: ImportsSettings = ImportsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
     "study": "学习计划",
     "channel": "通知渠道",
     "message": "消息",
+    "rectification": "整改清单",
 }
 
 # Every action recorded, as the console names it.
@@ -58,6 +59,11 @@ ACTIONS: dict[str, str] = {
     "study.plan_import": "导入学习计划",
     "channel.set": "设置通知渠道",
     "message.send_again": "重新发送消息",
+    "rectification.create": "新增整改事项",
+    "rectification.change": "修改整改事项",
+    "rectification.status": "更新整改进度",
+    "rectification.verify": "验收整改事项",
+    "rectification.refuse": "退回整改事项",
 }
 
 

@@ -1,4 +1,5 @@
-"""The demo's data: a committee, two branches, a dozen members, topics, a meeting, dues.
+"""The demo's data: a committee, two branches, a dozen members, topics, a meeting, dues,
+rectification items.
 
 ``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
 demo` calls it, and so does the callback benchmark.
@@ -96,6 +97,7 @@ def seed(settings: Settings) -> dict[str, Any]:
         _demo_meeting(secretary, settings)
         _demo_channels(list(branches.values()))
         _demo_dues(settings, utcnow())
+        _demo_rectification(secretary, settings, utcnow())
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -183,6 +185,36 @@ def _demo_dues(settings: Settings, now: datetime) -> None:
             book = dues.load_book(member)
             total = sum(book.due(m, settings).amount_fen for m in months)
             dues.record_payment(None, member, total, months, now=now, settings=settings)
+
+
+# The demo branch's rectification items: one of each list, the last one overdue.
+# (kind, source, problem, measure, owner: a phone or a role, days to the deadline)
+DEMO_ITEMS = [
+    ("problem", "life_meeting", "“三会一课”会议记录不完整，部分党课缺少记录",
+     "补齐记录；今后会后三日内录入系统", "organizer", 30),
+    ("task", "inspection", "党员活动室学习资料更新不及时",
+     "每月更新学习资料，建立更新台账", DEMO_PHONE, 7),
+    ("duty", "self_check", "党费收缴台账与系统记录未按月核对",
+     "每月5日前核对一次并签字", "13800000003", -5),
+]  # fmt: skip
+
+
+def _demo_rectification(secretary: Member, settings: Settings, now: datetime) -> None:
+    """Raise the demo branch's rectification items (the secretary's), unless it has some."""
+    from handlers.rectification import create_item
+    from models.rectification import RectificationItem
+
+    branch_id = secretary.branch_id
+    if RectificationItem.select().where(RectificationItem.branch == branch_id).exists():
+        return
+    today = local_now(_tz(settings)).date()
+    for kind, source, problem, measure, owner, days in DEMO_ITEMS:
+        person = Member.get_or_none(Member.phone == owner)
+        create_item(
+            secretary, branch_id, kind=kind, source=source, problem=problem, measure=measure,
+            owner_id=person.id if person else None, owner_role=None if person else owner,
+            deadline=today + timedelta(days=days), now=now, settings=settings,
+        )  # fmt: skip
 
 
 def _tz(settings: Settings) -> Any:

@@ -8,6 +8,7 @@ from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
+from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
 from models.wechat import BindCode, InboundMessage, RateEvent, SharedValue, WechatBinding
@@ -42,4 +43,6 @@ ALL_MODELS = [
     ConsoleSession,
     BranchSnapshot,
     AuditEntry,
+    RectificationItem,
+    RectificationNote,
 ]

@@ -85,6 +85,11 @@ def secretary_digest(settings: Settings, now: datetime) -> str:
     return _enqueue(rows, now)
 
 
+def rectification_reminders(settings: Settings, now: datetime) -> str:
+    """A note to the owner of each rectification item due in 7 days or tomorrow."""
+    return _enqueue(reminders.rectification_reminders(now, settings), now)
+
+
 def volunteer_prompt(settings: Settings, now: datetime) -> str:
     """Saturday's volunteer-service prompt where branches turned it on."""
     return _enqueue(reminders.volunteer_prompts(now, settings), now)
@@ -121,6 +126,7 @@ CRON_JOBS = {
     "meeting_reminders": meeting_reminders,
     "dues_reminder": dues_reminder,
     "secretary_digest": secretary_digest,
+    "rectification_reminders": rectification_reminders,
     "volunteer_prompt": volunteer_prompt,
     "branch_snapshots": branch_snapshots,
     "monthly_report": monthly_report,

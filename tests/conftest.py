@@ -50,6 +50,7 @@ FAST_MODULES = frozenset(
         "test_housekeeping.py",
         "test_logs.py",
         "test_lost_contact.py",
+        "test_rectification.py",
         "test_reminders.py",
         "test_roster.py",
         "test_scheduler.py",

@@ -46,6 +46,7 @@ from openpyxl import load_workbook
 from api.auth import TOKEN_SALT
 from api.openapi import document
 from handlers import meetings as h
+from handlers import rectification as r
 from handlers.dues import add_months, record_payment, report_payment
 from handlers.sessions import revoke_member_sessions
 from handlers.study.editing import add_topic
@@ -54,6 +55,7 @@ from models.dues import DuesPayment, DuesReport
 from models.meetings import Attendance, Meeting
 from models.org import Member
 from models.outbox import SubscribeCredit
+from models.rectification import RectificationItem, RectificationNote
 from models.registry import ALL_MODELS
 from models.study import StudyCheckin, StudyTopic
 from models.wechat import BindCode, RateEvent, WechatBinding
@@ -108,6 +110,8 @@ IN_A = ("m1", "org", "collector", "sec", "admin")
 ALLOWED = {
     "manager_of_a": ("org", "sec", "admin"),
     "collector_of_a": ("collector", "sec", "admin"),
+    "secretary_of_a": ("sec", "admin"),
+    "owner_m1": ("m1",),
 }
 
 
@@ -700,6 +704,130 @@ def branch_study_delete(w: World, _b: int) -> Call:
     return _study_topic_call(w, "DELETE", check=_is(True, "deleted"))
 
 
+def _rectification(w: World, owner: str = "new", *, done: bool = False) -> RectificationItem:
+    """An item of branch A raised by its secretary, owned by ``owner`` (marked done by them)."""
+    with w.env.ctx():
+        view = r.create_item(
+            w.sec,
+            w.a.id,
+            kind="problem",
+            source="self_check",
+            problem="学习制度执行不严格",
+            owner_id=w.people[owner].id,
+            deadline=w.now.date() + timedelta(days=30),
+            now=w.now,
+            settings=w.settings,
+        )
+        if done:
+            r.mark_done(w.people[owner], view.item.id, "已整改", now=w.now, settings=w.settings)
+    return view.item
+
+
+def _item_field(item_id: int, name: str) -> Callable[[], Any]:
+    return lambda: getattr(RectificationItem.get_by_id(item_id), name)
+
+
+def _rectification_call(method: str, suffix: str, item: RectificationItem, **kw: Any) -> Call:
+    call = Call(method, f"{PREFIX}/rectifications/{item.id}{suffix}", **kw)
+    call.ghost = Call(method, f"{PREFIX}/rectifications/{GHOST}{suffix}", json=call.json)
+    return call
+
+
+def rectification_list(w: World, branch_id: int) -> Call:
+    item = _rectification(w)
+    return Call(
+        "GET", f"{PREFIX}/rectifications", params={"branch_id": branch_id}, check=_lists(item.id)
+    )
+
+
+def rectification_create(w: World, branch_id: int) -> Call:
+    body = {
+        "kind": "task",
+        "source": "patrol",
+        "problem": "整改台账不完整",
+        "owner_id": w.people["new"].id,
+        "deadline": (w.now.date() + timedelta(days=20)).isoformat(),
+        "branch_id": branch_id,
+    }
+    return Call(
+        "POST",
+        f"{PREFIX}/rectifications",
+        json=body,
+        effect=lambda: RectificationItem.select().count(),
+        check=_is(w.a.id, "branch_id"),
+    )
+
+
+def rectification_detail(w: World, _b: int) -> Call:
+    item = _rectification(w)
+    return _rectification_call("GET", "", item, check=_is(item.id, "id"))
+
+
+def rectification_edit(w: World, _b: int) -> Call:
+    item = _rectification(w)
+    return _rectification_call(
+        "PATCH",
+        "",
+        item,
+        json={"measure": "每月检查学习记录"},
+        effect=_item_field(item.id, "measure"),
+        check=_is("每月检查学习记录", "measure"),
+    )
+
+
+def rectification_note(w: World, _b: int) -> Call:
+    item = _rectification(w)
+    return _rectification_call(
+        "POST",
+        "/notes",
+        item,
+        json={"text": "已召开专题会议"},
+        effect=lambda: RectificationNote.select().where(RectificationNote.item == item.id).count(),
+        check=_is(item.id, "item_id"),
+    )
+
+
+def rectification_status(w: World, _b: int) -> Call:
+    item = _rectification(w)
+    return _rectification_call(
+        "POST",
+        "/status",
+        item,
+        json={"status": "in_progress"},
+        effect=_item_field(item.id, "status"),
+        check=_is("in_progress", "status"),
+    )
+
+
+def rectification_verify(w: World, _b: int) -> Call:
+    item = _rectification(w, done=True)
+    return _rectification_call(
+        "POST",
+        "/verification",
+        item,
+        json={"approve": True},
+        effect=_item_field(item.id, "status"),
+        check=_is("verified", "status"),
+    )
+
+
+def rectification_mine(w: World, _b: int) -> Call:
+    return Call("GET", f"{PREFIX}/me/rectifications")
+
+
+def rectification_done(w: World, _b: int) -> Call:
+    item = _rectification(w, owner="m1")
+    body = {"note": "已修订学习制度"}
+    return Call(
+        "POST",
+        f"{PREFIX}/me/rectifications/{item.id}/done",
+        json=body,
+        effect=_item_field(item.id, "status"),
+        check=_is("done", "status"),
+        ghost=Call("POST", f"{PREFIX}/me/rectifications/{GHOST}/done", json=body),
+    )
+
+
 def committee_branches(w: World, _b: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
@@ -770,6 +898,9 @@ def subscribe_credits(w: World, _b: int) -> Call:
 #                  宣传委员, whom tests/test_api_study_plan.py walks)
 #   collector_of_a A's secretary or dues collector, and the committee admin; other members of
 #                  A (the organizer too) get 403
+#   secretary_of_a A's secretary and the committee admin (verifying A's own rectification
+#                  items); A's organizer and others get 403
+#   owner_m1       m1, the owner of the rectification item; the rest of A get 403 not_owner
 #   committee      committee admins only
 # Scope, for callers who may not see branch A:
 #   id      the resource is named by id: 404, the same answer as for an id that does not exist
@@ -890,6 +1021,27 @@ ROUTES: tuple[Route, ...] = (
         scope="id",
     ),
     _r("GET", "/committee/branches", "committee", committee_branches),
+    _r("GET", "/rectifications", "manager_of_a", rectification_list, scope="branch"),
+    _r("POST", "/rectifications", "manager_of_a", rectification_create, scope="branch"),
+    _r("GET", "/rectifications/{item_id}", "manager_of_a", rectification_detail, scope="id"),
+    _r("PATCH", "/rectifications/{item_id}", "manager_of_a", rectification_edit, scope="id"),
+    _r("POST", "/rectifications/{item_id}/notes", "manager_of_a", rectification_note, scope="id"),
+    _r(
+        "POST",
+        "/rectifications/{item_id}/status",
+        "manager_of_a",
+        rectification_status,
+        scope="id",
+    ),
+    _r(
+        "POST",
+        "/rectifications/{item_id}/verification",
+        "secretary_of_a",
+        rectification_verify,
+        scope="id",
+    ),
+    _r("GET", "/me/rectifications", "member_self", rectification_mine),
+    _r("POST", "/me/rectifications/{item_id}/done", "owner_m1", rectification_done, scope="id"),
     _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
     _r("GET", "/reports/book", "manager_of_a", record_book_docx, scope="branch"),
     _r("GET", "/reports/roster", "manager_of_a", roster, scope="branch"),
@@ -907,6 +1059,8 @@ AUDIENCES = (
     "member_of_a",
     "manager_of_a",
     "collector_of_a",
+    "secretary_of_a",
+    "owner_m1",
     "committee",
 )
 
@@ -971,7 +1125,7 @@ def expect(route: Route, caller: str) -> Expect:
     if caller in ALLOWED[audience]:
         return OK
     if caller in IN_A:
-        return refuse(403, "forbidden")
+        return refuse(403, "not_owner" if audience == "owner_m1" else "forbidden")
     return _outsider(route, caller)
 
 

@@ -172,3 +172,9 @@ def test_demo_seed_is_idempotent_and_its_printed_commands_work(app):
     assert "绑定成功！刘洋同志" in ok.output, ok.output
     study = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", "学习 心得"])
     assert "今日主题：学习《中国共产党章程》总纲" in study.output
+    items = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", "清单"])
+    assert "【编号2】任务清单 · 待整改" in items.output, items.output
+    line = next(x for x in again.output.splitlines() if "完成 2 " in x)
+    done = line.split("demo-openid-01 ", 1)[1].strip("'\" ")
+    reply = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", done])
+    assert "已标记完成：【编号2】任务清单" in reply.output, reply.output

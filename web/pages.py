@@ -42,6 +42,7 @@ ALERT_PAGES = {
     "转正": "members",
     "消息": "messages",
     "学习计划": "study",
+    "整改": "rectification",
 }
 
 
@@ -103,7 +104,8 @@ def members(branch_id: int) -> Any:
 
 @bp.get("/committee")
 def committee() -> Any:
-    view = committee_comparison(user().member, now=utcnow(), settings=settings())
+    found = committee_comparison(user().member, now=utcnow(), settings=settings())
+    view = found.comparison
     rows = []
     for snap in view.rows:
         required, satisfied = snap.meetings_required, snap.meetings_satisfied
@@ -122,7 +124,9 @@ def committee() -> Any:
             }
         )
     chart = [{"name": r["name"], "study": r["study"], "dues": r["dues"]} for r in rows]
-    return page("committee.html", view=view, rows=rows, chart=chart)
+    names = [(snap.branch.id, snap.branch.name) for snap in view.rows]
+    rectification = [(i, name, found.rectification.get(i)) for i, name in names]
+    return page("committee.html", view=view, rows=rows, chart=chart, rectification=rectification)
 
 
 @bp.post("/committee/refresh")

@@ -224,6 +224,19 @@ class MeetingsDue(Answer):
     items: list[MeetingDue]
 
 
+class OverdueRectification(Answer):
+    id: int
+    number: int
+    kind_label: str
+    deadline: DayText
+    days_overdue: Annotated[int, Constraint(ge=1)]
+
+
+class RectificationOverdue(Answer):
+    count: Count
+    items: list[OverdueRectification] = Constraint(max_length=ALERT_LIST_MAX)
+
+
 class BranchOverviewAlerts(Answer):
     """What the secretary's daily digest lists, as data."""
 
@@ -236,6 +249,9 @@ class BranchOverviewAlerts(Answer):
     dead_messages: Count = Constraint(description="Notices that could not be delivered")
     study_plan_missing: bool = Constraint(
         description="No study topic for the coming days (study.plan_warning_days)"
+    )
+    rectification_overdue: RectificationOverdue = Constraint(
+        description="Rectification items past their deadline and not done"
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from core.clock import local_day
 from core.config import Settings
 from handlers import snapshots
 from handlers.branches import branch_acted_for
 from handlers.console.access import CONSOLE_ROLES
 from handlers.overview import Overview, branch_overview
+from handlers.rectification import BranchCounts, committee_counts
 from handlers.reminders import StudyRate, study_participation
 from handlers.roster.members import MemberPage, list_members
 from handlers.snapshots import Comparison
@@ -76,12 +79,20 @@ def branch_members(
     return MembersView(branch, page)
 
 
+@dataclass(frozen=True)
+class CommitteeView:
+    comparison: Comparison
+    rectification: dict[int, BranchCounts]  # per branch id: counts, never people
+
+
 def committee_comparison(
     actor: Member, *, now: datetime, settings: Settings, refresh: bool = False
-) -> Comparison:
+) -> CommitteeView:
     """Every branch of the committee side by side (committee admins): branches, never people.
 
     The figures are the stored snapshots (handlers.snapshots), computed again when stale or
-    when ``refresh`` is asked for.
+    when ``refresh`` is asked for; the rectification counts are read live, in one query.
     """
-    return snapshots.committee_comparison(actor, now=now, settings=settings, refresh=refresh)
+    comparison = snapshots.committee_comparison(actor, now=now, settings=settings, refresh=refresh)
+    today = local_day(now, ZoneInfo(settings.app.timezone))
+    return CommitteeView(comparison, committee_counts(comparison.committee.id, today))

@@ -16,6 +16,7 @@ from handlers.reminders.digest import (
 )
 from handlers.reminders.dues import dues_reminders
 from handlers.reminders.meetings import meeting_reminders, meeting_summaries
+from handlers.reminders.rectification import rectification_reminders
 from handlers.reminders.study import (
     StudyRate,
     how_to_check_in,
@@ -41,6 +42,7 @@ __all__ = [
     "lost_contact",
     "meeting_reminders",
     "meeting_summaries",
+    "rectification_reminders",
     "secretary_alerts",
     "secretary_digests",
     "study_nudges",

@@ -12,6 +12,7 @@ from core.clock import local_day
 from core.config import Settings
 from core.workdays import work_calendar
 from handlers.outbox import Outgoing
+from handlers.rectification import Overdue, long_overdue_counts, overdue_items
 from handlers.reminders.common import local_zone, manager_ids
 from handlers.reminders.contact import lost_contact_people
 from models.org import Branch, Member
@@ -41,6 +42,7 @@ class BranchAlerts:
     probation: list[tuple[int, str, date]] = field(default_factory=list)  # (id, name, ends)
     dead: int = 0  # outbox rows that could not be delivered
     no_study_plan: bool = False  # no study topic for the coming days (study.plan_warning_days)
+    rectification: list[Overdue] = field(default_factory=list)  # items past their deadline
 
     @property
     def count(self) -> int:
@@ -53,6 +55,7 @@ class BranchAlerts:
             + len(self.probation)
             + self.dead
             + self.no_study_plan
+            + len(self.rectification)
         )
 
 
@@ -92,6 +95,7 @@ def _secretary_alerts(
         found.probationary = _probationary(scope)
         found.dead = dead_counts(ids)
         found.unplanned = _without_topics(day, settings, ids)
+        found.overdue = overdue_items(day, ids)
         found.owing, found.lapse = dues_alerts()
     return _by_branch(found, ids, soon)
 
@@ -145,6 +149,7 @@ class _Found:
     probationary: list[tuple[int, int, str, date]] = field(default_factory=list)
     dead: dict[int, int] = field(default_factory=dict)
     unplanned: set[int] = field(default_factory=set)
+    overdue: list[Overdue] = field(default_factory=list)
 
 
 def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, BranchAlerts]:
@@ -181,6 +186,9 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
     for branch in sorted(found.unplanned):
         if (alerts := of(branch)) is not None:
             alerts.no_study_plan = True
+    for item in found.overdue:
+        if (alerts := of(item.branch_id)) is not None:
+            alerts.rectification.append(item)
     return out
 
 
@@ -253,6 +261,21 @@ def digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str
             f"学习计划：未来 {days} 天没有学习主题，群里不会收到学习提醒，"
             "请导入学习计划或在小程序中添加主题"
         )
+    return lines + _overdue_lines(found.rectification)
+
+
+# Overdue rectification items the digest names one by one; the rest are counted.
+OVERDUE_NAMED = 5
+
+
+def _overdue_lines(items: list[Overdue]) -> list[str]:
+    lines = [
+        f"整改：【编号{i.number}】{i.kind_label}已逾期 {i.days} 天"
+        f"（截止 {i.deadline.month}月{i.deadline.day}日），请督促责任人完成"
+        for i in items[:OVERDUE_NAMED]
+    ]
+    if len(items) > OVERDUE_NAMED:
+        lines.append(f"整改：另有 {len(items) - OVERDUE_NAMED} 项整改事项逾期未完成")
     return lines
 
 
@@ -268,7 +291,8 @@ def _one_year_after(day: date) -> date:
 
 def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     """One digest per committee admin, only when there is something to act on: next year's
-    holiday schedule still unknown (in December), and branches without study topics ahead."""
+    holiday schedule still unknown (in December), branches without study topics ahead, and
+    rectification items long overdue (a count per branch)."""
     from handlers.study.topics import coverage
 
     day = local_day(now, local_zone(settings))
@@ -280,6 +304,8 @@ def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     for branch_id, committee_id in Branch.select(Branch.id, Branch.committee).tuples():
         if not covered.covers(branch_id, committee_id):
             unplanned[committee_id] = unplanned.get(committee_id, 0) + 1
+    late_days = settings.rectification.committee_overdue_days
+    late = long_overdue_counts(day, late_days)
     rows = []
     for admin_id, branch_id, committee_id in _committee_admins():
         lines = [calendar_line] if calendar_line else []
@@ -288,6 +314,8 @@ def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
                 f"学习计划：{unplanned[committee_id]} 个支部未来 {days} 天没有学习主题，"
                 "可用 flask --app app study import 导入党委的学习计划"
             )
+        if late.get(committee_id):
+            lines.append(_long_overdue_line(late[committee_id], late_days))
         if not lines:
             continue
         text = f"【党委待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
@@ -302,6 +330,17 @@ def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             )
         )
     return rows
+
+
+# Branches the committee's overdue line names; the rest are counted.
+BRANCHES_NAMED = 10
+
+
+def _long_overdue_line(counts: list[tuple[str, int]], days: int) -> str:
+    """整改：第一党支部 2 项、第二党支部 1 项整改事项逾期 14 天以上未完成."""
+    named = "、".join(f"{name} {count} 项" for name, count in counts[:BRANCHES_NAMED])
+    more = f"等 {len(counts)} 个支部" if len(counts) > BRANCHES_NAMED else ""
+    return f"整改：{named}{more}整改事项逾期 {days} 天以上未完成，请督促"
 
 
 def _calendar_line(day: date, settings: Settings) -> str | None:
