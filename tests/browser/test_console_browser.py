@@ -102,7 +102,7 @@ def test_the_committee_compares_branches_sorts_and_drills_down(
     high = rows.nth(0).locator("td").nth(0).inner_text()
     assert (low, high) == ("第一党支部", "第二党支部")  # 1 of 7 took part, against 2 of 8
     assert header.get_attribute("aria-sort") == "descending"
-    desk.get_by_role("link", name="第一党支部").click()
+    desk.locator("#branches").get_by_role("link", name="第一党支部").click()
     desk.wait_for_url(f"**/console/branch/{org['a'].id}")
     assert desk.get_by_role("heading", name="第一党支部").count() == 1
     shots.take(desk, "committee-drill-down")
