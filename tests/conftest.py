@@ -55,6 +55,7 @@ FAST_MODULES = frozenset(
         "test_scheduler.py",
         "test_snapshots.py",
         "test_study_plans.py",
+        "test_wire.py",
         "test_workdays.py",
     }
 )
