@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.incoming import Incoming
 from core.clock import utcnow
 from core.config import Settings
+from core.text import command_head
 
 # Who the sender is: openid -> their member, or None. The dispatcher is handed this at
 # registration (bot/routes.py), so the transport knows no feature.
@@ -29,10 +30,18 @@ class Context:
     member_lookup: MemberLookup = field(kw_only=True, repr=False)
     _member: Any = field(default=None, repr=False)
     _member_loaded: bool = field(default=False, repr=False)
+    _head: str | None = field(default=None, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.app.timezone)
+
+    @property
+    def head(self) -> str:
+        """The text where command words are looked for (``core.text.command_head``), once."""
+        if self._head is None:
+            self._head = command_head(self.incoming.text)
+        return self._head
 
     @property
     def member(self) -> Any:

@@ -44,11 +44,20 @@ class Handler:
 
 
 class Dispatcher:
-    """Ordered groups of handlers; the first handler whose filter matches answers."""
+    """Ordered groups of handlers; the first handler whose filter matches answers.
+
+    Text is routed by its first words: each handler whose filter names prefixes (the command
+    words) is indexed by them, so a message is checked only against the handlers indexed by a
+    start of its text and those without prefixes (events, the gate, the fallback), in the
+    order of registration, with the same first match as checking every handler in turn.
+    """
 
     def __init__(self, member_lookup: MemberLookup, note_activity: ActivityHook) -> None:
         self._groups: dict[int, list[Handler]] = {}
         self._ordered: tuple[Handler, ...] = ()  # every handler in matching order
+        self._by_prefix: dict[str, tuple[int, ...]] = {}  # word -> positions in _ordered
+        self._unindexed: tuple[int, ...] = ()  # positions of handlers without prefixes
+        self._longest = 0  # the longest prefix, in characters
         self._error_hooks: list[ErrorHook] = []
         self.member_lookup = member_lookup
         # Called with (member, now) in the message's write transaction, for a bound sender.
@@ -63,6 +72,17 @@ class Dispatcher:
             raise ValueError(f"handler {handler.name!r} registered twice")
         self._groups.setdefault(group, []).append(handler)
         self._ordered = tuple(h for g in sorted(self._groups) for h in self._groups[g])
+        by_prefix: dict[str, list[int]] = {}
+        unindexed = []
+        for position, known in enumerate(self._ordered):
+            prefixes = known.filter.prefixes()
+            if prefixes is None:
+                unindexed.append(position)
+            for word in prefixes or ():
+                by_prefix.setdefault(word, []).append(position)
+        self._by_prefix = {word: tuple(found) for word, found in by_prefix.items()}
+        self._unindexed = tuple(unindexed)
+        self._longest = max(map(len, by_prefix), default=0)
 
     def on_error(self, hook: ErrorHook) -> None:
         self._error_hooks.append(hook)
@@ -70,8 +90,23 @@ class Dispatcher:
     def handlers(self) -> list[Handler]:
         return list(self._ordered)
 
+    def candidates(self, ctx: Context) -> list[Handler]:
+        """The handlers that may match the message, in matching order."""
+        positions = self._unindexed
+        if ctx.incoming.kind == "text":
+            head = ctx.head
+            by_prefix = self._by_prefix
+            found = [
+                position
+                for size in range(min(len(head), self._longest) + 1)
+                for position in by_prefix.get(head[:size], ())
+            ]
+            if found:
+                positions = tuple(sorted(set(found).union(positions)))
+        return [self._ordered[position] for position in positions]
+
     def match(self, ctx: Context) -> Handler | None:
-        for handler in self._ordered:
+        for handler in self.candidates(ctx):
             if handler.filter.check(ctx):
                 return handler
         return None

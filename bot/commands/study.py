@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
-from core.text import book_title, split_command
+from core.text import book_title, split_head
 from core.workdays import work_calendar
 from handlers import study
 from handlers.reminders import how_to_check_in, topic_material
@@ -21,8 +21,11 @@ class _AsksForMaterial(Filter):
     def check(self, ctx: Context) -> bool:
         if ctx.incoming.kind != "text":
             return False
-        found = split_command(ctx.incoming.text, ("学习",))
+        found = split_head(ctx.head, ("学习",))
         return found is not None and found[1] in MATERIAL_WORDS
+
+    def prefixes(self) -> frozenset[str]:
+        return frozenset({"学习"})
 
     def __repr__(self) -> str:
         return "AsksForMaterial()"
