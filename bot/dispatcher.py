@@ -18,7 +18,7 @@ from bot.filters import Filter
 from bot.incoming import Incoming
 from core.config import Settings
 from handlers.errors import DomainError
-from models.base import db
+from models.base import write_tx
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ BUSY_REPLY = "系统繁忙，请稍后再试。"
 Callback = Callable[["Context"], "str | None"]
 ErrorHook = Callable[["Context", BaseException], None]
 ActivityHook = Callable[[Any, datetime], None]
+Finish = Callable[["str | None"], None]
 
 
 @dataclass(frozen=True)
@@ -111,23 +112,51 @@ class Dispatcher:
                 return handler
         return None
 
-    def dispatch(self, ctx: Context) -> str | None:
-        """Run the matching handler inside a savepoint: a crash writes nothing."""
+    def dispatch(self, ctx: Context, finish: Finish) -> str | None:
+        """Run the matching handler, then ``finish(reply)`` (the caller's own writes), in one
+        write transaction; return the reply (None: nothing to say).
+
+        A handler that raises writes nothing: a refusal (DomainError) or a crash rolls that
+        transaction back whole, and ``finish`` runs with the refusal's text (or BUSY_REPLY,
+        after the error hooks) in a new one. No savepoint is paid for in the common case.
+        """
+        try:
+            with write_tx():
+                reply = self._answer(ctx)
+                finish(reply)
+            return reply
+        except _Undo as undo:
+            reply, crash = undo.reply, undo.crash
+        if crash is not None:
+            for hook in self._error_hooks or [_log_error]:
+                try:
+                    hook(ctx, crash)
+                except Exception:  # noqa: BLE001 - a failing hook must not hide the reply
+                    log.exception("error hook failed")
+        with write_tx():
+            finish(reply)
+        return reply
+
+    def _answer(self, ctx: Context) -> str | None:
+        """The matching handler's reply; _Undo if it raised."""
         handler = self.match(ctx)
         if handler is None:
             return None
         try:
-            with db.atomic():
-                return handler.callback(ctx)
+            return handler.callback(ctx)
         except DomainError as exc:
-            return exc.in_chat
+            raise _Undo(exc.in_chat) from exc
         except Exception as exc:  # noqa: BLE001 - the error hook is the one place that decides
-            for hook in self._error_hooks or [_log_error]:
-                try:
-                    hook(ctx, exc)
-                except Exception:  # noqa: BLE001 - a failing hook must not hide the reply
-                    log.exception("error hook failed")
-            return BUSY_REPLY
+            raise _Undo(BUSY_REPLY, exc) from exc
+
+
+class _Undo(Exception):
+    """The handler raised: roll its transaction back and answer ``reply`` instead."""
+
+    def __init__(self, reply: str, crash: BaseException | None = None) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.crash = crash  # None for a refusal (DomainError)
 
 
 def _log_error(ctx: Context, exc: BaseException) -> None:

@@ -16,14 +16,14 @@ from wechatpy import create_reply
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.dispatcher import BUSY_REPLY, Dispatcher
+from bot.context import Context
+from bot.dispatcher import BUSY_REPLY, Dispatcher, Finish
 from bot.incoming import Incoming
 from bot.wire import message_from, parse_xml
 from core.clock import UTC, utcnow
 from core.config import Settings
 from core.doors import through
 from core.text import safe_for_reply
-from models.base import write_tx
 from models.prepared import execute, fetchone
 from models.wechat import InboundMessage
 
@@ -215,15 +215,8 @@ def process(incoming: Incoming) -> str | None:
             if prior is not None:
                 return prior[0]
             ctx = dispatcher.context(incoming, _settings(), utcnow())
-            member = ctx.member  # looked up before the write lock is taken
-            with write_tx(), through("bot"):
-                reply = dispatcher.dispatch(ctx)
-                if member is not None:
-                    dispatcher.note_activity(member, ctx.now)
-                # The dedupe row's unique key makes a duplicate that committed first (another
-                # thread or worker) fail here, and this whole transaction roll back.
-                store_reply(key, incoming.openid, reply, ctx.now)
-            return reply
+            with through("bot"):
+                return dispatcher.dispatch(ctx, _finisher(dispatcher, ctx, key))
         except IntegrityError:
             # A concurrent delivery of the same message committed first: answer as it did.
             prior = stored_reply(key)
@@ -233,6 +226,21 @@ def process(incoming: Incoming) -> str | None:
         except OperationalError as exc:
             log.warning("write attempt %d/%d failed: %s", attempt, WRITE_ATTEMPTS, exc)
     return BUSY_REPLY
+
+
+def _finisher(dispatcher: Dispatcher, ctx: Context, key: str) -> Finish:
+    """What the message's transaction writes after its handler: the activity note and the
+    dedupe row with the reply. The member is looked up now, before the write lock is taken."""
+    member = ctx.member
+
+    def finish(reply: str | None) -> None:
+        if member is not None:
+            dispatcher.note_activity(member, ctx.now)
+        # The dedupe row's unique key makes a duplicate that committed first (another thread
+        # or worker) fail here, and this whole transaction roll back.
+        store_reply(key, ctx.incoming.openid, reply, ctx.now)
+
+    return finish
 
 
 def stored_reply(key: str) -> tuple[str | None] | None:
