@@ -16,6 +16,9 @@ from core.text import command_head
 # Who the sender is: openid -> their member, or None. The dispatcher is handed this at
 # registration (bot/routes.py), so the transport knows no feature.
 MemberLookup = Callable[[str], Any]
+# Who the sender is and what this message was answered already, in one read before the write
+# lock: (openid, dedupe key) -> (their member or None, the stored reply as a one-tuple or None).
+SenderLookup = Callable[[str, str], "tuple[Any, tuple[str | None] | None]"]
 
 
 @dataclass
@@ -50,6 +53,11 @@ class Context:
             self._member = self.member_lookup(self.incoming.openid)
             self._member_loaded = True
         return self._member
+
+    def know_member(self, member: Any) -> None:
+        """Take the sender's member as looked up already (None: the account is not bound)."""
+        self._member = member
+        self._member_loaded = True
 
     def forget_member(self) -> None:
         """Drop the cached member (after binding or unbinding)."""

@@ -1,8 +1,9 @@
 """Route an Incoming to the first matching handler, in ordered groups, with one error hook.
 
 The transport knows no feature: the commands are registered from bot/routes.py, and the
-sender's member comes from the lookup handed to the Dispatcher there, and so does the hook
-that notes a member's activity.
+sender's member comes from the lookups handed to the Dispatcher there (one of them also reads
+whether the message was answered already), and so does the hook that notes a member's
+activity.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.context import Context, MemberLookup
+from bot.context import Context, MemberLookup, SenderLookup
 from bot.filters import Filter
 from bot.incoming import Incoming
 from core.config import Settings
@@ -53,7 +54,12 @@ class Dispatcher:
     order of registration, with the same first match as checking every handler in turn.
     """
 
-    def __init__(self, member_lookup: MemberLookup, note_activity: ActivityHook) -> None:
+    def __init__(
+        self,
+        member_lookup: MemberLookup,
+        note_activity: ActivityHook,
+        sender_lookup: SenderLookup,
+    ) -> None:
         self._groups: dict[int, list[Handler]] = {}
         self._ordered: tuple[Handler, ...] = ()  # every handler in matching order
         self._by_prefix: dict[str, tuple[int, ...]] = {}  # word -> positions in _ordered
@@ -61,12 +67,20 @@ class Dispatcher:
         self._longest = 0  # the longest prefix, in characters
         self._error_hooks: list[ErrorHook] = []
         self.member_lookup = member_lookup
+        self.sender_lookup = sender_lookup
         # Called with (member, now) in the message's write transaction, for a bound sender.
         self.note_activity = note_activity
 
     def context(self, incoming: Incoming, settings: Settings, now: datetime) -> Context:
         """Return the Context a message is dispatched with (its member looked up on demand)."""
         return Context(incoming, settings, now, member_lookup=self.member_lookup)
+
+    def read_ahead(self, ctx: Context, dedupe_key: str) -> tuple[str | None] | None:
+        """Before the write lock: the sender's member (kept in ``ctx``) and the reply stored
+        for the message's dedupe key (a one-tuple), or None when it was not answered yet."""
+        member, prior = self.sender_lookup(ctx.incoming.openid, dedupe_key)
+        ctx.know_member(member)
+        return prior
 
     def add(self, handler: Handler, group: int = 0) -> None:
         if any(h.name == handler.name for h in self.handlers()):

@@ -24,8 +24,8 @@ from core.clock import UTC, utcnow
 from core.config import Settings
 from core.doors import through
 from core.text import safe_for_reply
-from models.prepared import execute, fetchone
-from models.wechat import InboundMessage
+from models.prepared import execute
+from models.wechat import InboundMessage, stored_reply
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +211,10 @@ def process(incoming: Incoming) -> str | None:
     key = incoming.dedupe_key
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            prior = stored_reply(key)
+            ctx = dispatcher.context(incoming, _settings(), utcnow())
+            prior = dispatcher.read_ahead(ctx, key)  # and the sender's member
             if prior is not None:
                 return prior[0]
-            ctx = dispatcher.context(incoming, _settings(), utcnow())
             with through("bot"):
                 return dispatcher.dispatch(ctx, _finisher(dispatcher, ctx, key))
         except IntegrityError:
@@ -230,7 +230,7 @@ def process(incoming: Incoming) -> str | None:
 
 def _finisher(dispatcher: Dispatcher, ctx: Context, key: str) -> Finish:
     """What the message's transaction writes after its handler: the activity note and the
-    dedupe row with the reply. The member is looked up now, before the write lock is taken."""
+    dedupe row with the reply, for the member read ahead (before the write lock)."""
     member = ctx.member
 
     def finish(reply: str | None) -> None:
@@ -241,19 +241,6 @@ def _finisher(dispatcher: Dispatcher, ctx: Context, key: str) -> Finish:
         store_reply(key, ctx.incoming.openid, reply, ctx.now)
 
     return finish
-
-
-def stored_reply(key: str) -> tuple[str | None] | None:
-    """The reply stored for a dedupe key, as a one-tuple (it may be None), or None."""
-    return fetchone(
-        "inbound_reply",
-        lambda v: (
-            InboundMessage.select(InboundMessage.reply)
-            .where(InboundMessage.dedupe_key == v["key"])
-            .limit(1)
-        ),
-        {"key": key},
-    )
 
 
 def store_reply(key: str, openid: str, reply: str | None, now: datetime) -> None:

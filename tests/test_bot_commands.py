@@ -301,6 +301,24 @@ def test_a_redelivered_message_gets_the_same_reply_and_one_effect(wechat, data):
     assert len(rows(InboundMessage, InboundMessage.dedupe_key == "msg:9001")) == 1
 
 
+def test_a_redelivery_from_an_unbound_account_gets_the_stored_reply(wechat, data):
+    xml = wechat.text_xml("stranger-9003", f"绑定 {data['code']}", msg_id="9003")
+    first = wechat.deliver(xml)
+    assert "绑定成功" in first.reply
+    with db.connection_context():  # bound since: a new delivery would say so
+        WechatBinding.delete().where(WechatBinding.openid == "stranger-9003").execute()
+    assert wechat.deliver(xml).reply == first.reply
+    assert len(rows(InboundMessage, InboundMessage.dedupe_key == "msg:9003")) == 1
+
+
+def test_a_redelivered_event_without_a_reply_is_answered_success_once(wechat, data):
+    xml = wechat.event_xml(data["openid"], "unsubscribe", create_time=1787100000)
+    first, second = wechat.deliver(xml), wechat.deliver(xml)
+    assert (first.body, second.body) == ("success", "success")
+    (row,) = rows(InboundMessage, InboundMessage.openid == data["openid"])
+    assert row.reply is None
+
+
 def test_activity_is_noted_for_the_lost_contact_rule(wechat, data):
     wechat.send_text(data["openid"], "我的")
     (member,) = rows(Member, Member.id == data["bound"].id)

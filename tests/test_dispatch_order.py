@@ -130,7 +130,11 @@ def test_any_text_reaches_the_same_handler(
 
 
 def test_a_filter_without_prefixes_keeps_its_place_among_indexed_ones() -> None:
-    dispatcher = Dispatcher(member_lookup=lambda openid: None, note_activity=lambda *a: None)
+    dispatcher = Dispatcher(
+        member_lookup=lambda openid: None,
+        note_activity=lambda *a: None,
+        sender_lookup=lambda openid, key: (None, None),
+    )
     seen: list[Any] = []
     dispatcher.add(Handler("first", Command("学习"), lambda ctx: "a"))
     dispatcher.add(Handler("any_text", Text(), lambda ctx: "b"))
