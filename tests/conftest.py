@@ -56,6 +56,7 @@ FAST_MODULES = frozenset(
         "test_scheduler.py",
         "test_snapshots.py",
         "test_study_plans.py",
+        "test_topic_cache.py",
         "test_wire.py",
         "test_workdays.py",
     }

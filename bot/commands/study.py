@@ -32,7 +32,12 @@ class _AsksForMaterial(Filter):
 
 
 def _on_material(ctx: Context) -> str:
-    today = study.study_day(ctx.member, now=ctx.now, tz=ctx.tz)
+    today = study.study_day(
+        ctx.member,
+        now=ctx.now,
+        tz=ctx.tz,
+        topic_max_age=ctx.settings.study.topic_cache_seconds,
+    )
     head = f"【今日学习】{today.day.month}月{today.day.day}日 周{WEEKDAYS[today.day.weekday()]}\n"
     done = "\n今天您已打卡。" if today.checked_in else ""
     if today.topic is None:
@@ -51,6 +56,7 @@ def _on_study(ctx: Context) -> str:
         tz=ctx.tz,
         calendar=work_calendar(ctx.settings),
         max_chars=ctx.settings.study.reflection_max_chars,
+        topic_max_age=ctx.settings.study.topic_cache_seconds,
     )
     result, week = done.result, done.week
     topic = f"今日主题：{book_title(result.topic.title)}\n" if result.topic else ""

@@ -52,8 +52,14 @@ def record_study(
     tz: ZoneInfo,
     max_chars: int,
     source: str = "bot",
+    topic_max_age: float = 0,
 ) -> CheckinResult:
-    """Record today's check-in (one per member, day and topic); a repeat updates the reflection."""
+    """Record today's check-in (one per member, day and topic); a repeat updates the reflection.
+
+    The day's topic may be one this process read up to ``topic_max_age`` seconds ago
+    (``today_topic``); if it was deleted meanwhile, the check-in is kept as a check-in on a
+    deleted topic is (no topic, the same topic_key), as if made just before the deletion.
+    """
     reflection = reflection.strip()
     if len(reflection) > max_chars:
         raise DomainError(
@@ -61,7 +67,7 @@ def record_study(
             "本次没有记录。"
         )
     day = local_day(now, tz)
-    topic = today_topic(member, day)
+    topic = today_topic(member, day, max_age=topic_max_age)
     key = topic.id if topic else 0
     # Insert first: the common case is the day's first check-in; the unique index turns a
     # repeat (or a concurrent delivery) into no row, and the repeat into an update.
@@ -77,7 +83,9 @@ def record_study(
     }
     inserted = fetchone("study_checkin_insert", _insert_checkin, values)
     if inserted is not None:
-        row = saved(StudyCheckin(__no_default__=1, **{**values, "topic": topic}), inserted[0])
+        pk, topic_id = inserted
+        linked = topic if topic is not None and topic_id == topic.id else None
+        row = saved(StudyCheckin(__no_default__=1, **{**values, "topic": linked}), pk)
         cancel_nudge(member, day)  # a nudge not yet sent is not needed any more
         return CheckinResult(row, topic, created=True)
     existing = StudyCheckin.get(
@@ -93,14 +101,16 @@ def record_study(
 
 
 def _insert_checkin(v: Mapping[str, Any]) -> Any:
-    """INSERT the check-in unless the member has it for the day and topic; RETURNING its id."""
+    """INSERT the check-in unless the member has it for the day and topic; RETURNING its id and
+    topic. The topic is linked only if it still exists (a kept topic may have been deleted)."""
+    still_there = StudyTopic.select(StudyTopic.id).where(StudyTopic.id == v["topic"])
     return (
-        StudyCheckin.insert(**v)
+        StudyCheckin.insert(**{**v, "topic": still_there})
         .on_conflict(
             conflict_target=[StudyCheckin.member, StudyCheckin.day, StudyCheckin.topic_key],
             action="NOTHING",
         )
-        .returning(StudyCheckin.id)
+        .returning(StudyCheckin.id, StudyCheckin.topic)
     )
 
 
@@ -178,10 +188,12 @@ class StudyDay:
     checked_in: bool
 
 
-def study_day(member: Member, *, now: datetime, tz: ZoneInfo) -> StudyDay:
-    """Today for the member: the topic, and whether they checked in already."""
+def study_day(
+    member: Member, *, now: datetime, tz: ZoneInfo, topic_max_age: float = 0
+) -> StudyDay:
+    """Today for the member: the topic (see ``today_topic``), and whether they checked in."""
     day = local_day(now, tz)
-    topic = today_topic(member, day)
+    topic = today_topic(member, day, max_age=topic_max_age)
     checked = StudyCheckin.select().where(
         StudyCheckin.member == member.id, StudyCheckin.day == day
     )
@@ -203,11 +215,18 @@ def check_in(
     calendar: WorkCalendar,
     max_chars: int,
     source: str,
+    topic_max_age: float = 0,
 ) -> CheckedIn:
     """Record today's check-in and note the member's activity in one transaction."""
     with write_tx():
         result = record_study(
-            member, reflection, now=now, tz=tz, max_chars=max_chars, source=source
+            member,
+            reflection,
+            now=now,
+            tz=tz,
+            max_chars=max_chars,
+            source=source,
+            topic_max_age=topic_max_age,
         )
         touch(member, now)
     return CheckedIn(result, member_week(member, now=now, tz=tz, calendar=calendar))
@@ -221,12 +240,15 @@ def check_in_by_message(
     tz: ZoneInfo,
     calendar: WorkCalendar,
     max_chars: int,
+    topic_max_age: float = 0,
 ) -> CheckedIn:
     """学习 in the chat: record today's check-in; the week comes without the all-time total.
 
     The bot's dispatcher owns the transaction and notes the member's activity.
     """
-    result = record_study(member, reflection, now=now, tz=tz, max_chars=max_chars)
+    result = record_study(
+        member, reflection, now=now, tz=tz, max_chars=max_chars, topic_max_age=topic_max_age
+    )
     week = member_week(member, now=now, tz=tz, calendar=calendar, with_total=False)
     return CheckedIn(result, week)
 

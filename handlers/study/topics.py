@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from time import monotonic
 from typing import Any
 
-from peewee import Case, Expression, Select
+from peewee import Case, Database, Expression, Select
 
+from models.base import db
 from models.org import Branch, Member
 from models.prepared import columns, execute, fetchone, load
 from models.study import StudyTopic
@@ -38,15 +41,57 @@ def _topic_query(v: Mapping[str, Any]) -> Select:
     )
 
 
-def today_topic(member: Member, day: date) -> StudyTopic | None:
+class _Kept:
+    """The day's topics this process read, per branch, for one database."""
+
+    def __init__(self) -> None:
+        # (branch, committee, day) -> (generation, monotonic time read, the topic or None)
+        self.topics: dict[tuple[int, int, date], tuple[int, float, StudyTopic | None]] = {}
+        self.generation = 0  # moved on by forget_topics: what was kept before is not used
+
+
+_KEPT: weakref.WeakKeyDictionary[Database, _Kept] = weakref.WeakKeyDictionary()
+KEPT_MAX = 10_000  # entries; all are dropped past it (a day of 10,000 branches)
+
+
+def _kept() -> _Kept:
+    kept = _KEPT.get(db.obj)
+    if kept is None:
+        kept = _KEPT.setdefault(db.obj, _Kept())
+    return kept
+
+
+def forget_topics() -> None:
+    """Stop using the topics this process kept: call after a change to topics commits."""
+    kept = _kept()
+    kept.generation += 1
+    kept.topics.clear()
+
+
+def today_topic(member: Member, day: date, *, max_age: float = 0) -> StudyTopic | None:
     """Return the day's topic for the member: their branch's, else their committee's, else all.
 
-    Of several at one level, the newest.
+    Of several at one level, the newest. With ``max_age`` (seconds, ``study.topic_cache_
+    seconds``) a topic this process read for the branch and day less than that long ago is
+    used again: a change made through this process shows at once (``forget_topics``), one
+    made by another process (a worker, the command line) within ``max_age``.
     """
     branch = member.branch
+    key = (branch.id, branch.committee_id, day)
+    if max_age > 0:
+        kept, now = _kept(), monotonic()
+        generation = kept.generation
+        found = kept.topics.get(key)
+        if found is not None and found[0] == generation and now - found[1] < max_age:
+            return found[2]
     values = {"day": day, "branch": branch.id, "committee": branch.committee_id}
     row = fetchone("study_today_topic", _topic_query, values)
-    return load(StudyTopic, row) if row is not None else None
+    topic = load(StudyTopic, row) if row is not None else None
+    if max_age > 0:
+        if len(kept.topics) >= KEPT_MAX:
+            kept.topics.clear()
+        kept.topics[key] = (generation, now, topic)
+    return topic
 
 
 def _days_query(v: Mapping[str, Any]) -> Select:
