@@ -3,6 +3,7 @@
     .venv/bin/python bench/checkin_profile.py                 # 2,000 check-ins, counts and CPU
     .venv/bin/python bench/checkin_profile.py -n 1000 --top 25  # + the dearest functions
     .venv/bin/python bench/checkin_profile.py --callgrind -n 100  # + instructions (valgrind)
+    .venv/bin/python bench/checkin_profile.py -n 300 --history 400  # members with a past
 
 The numbers that noise on a shared machine cannot move, measured on the app's own stack:
 `app:create_app()` on a fresh SQLite file (migrated, `handlers.demo.seed()`, one bound member per
@@ -23,6 +24,9 @@ Printed per check-in:
   under `valgrind --tool=callgrind --instr-atstart=no`, with n and 2n check-ins; each switches
   the instrumentation on (`callgrind_control`) just around its loop, and the difference of the
   two totals over n leaves out what the switching costs. About a minute per 100 check-ins.
+
+`--history DAYS` gives every member a check-in on each Monday to Friday of the past DAYS
+(the streak then reaches back over weekends and holidays, as a regular member's does).
 
 The test client costs more than gunicorn's request handling, and the same before and after a
 change: compare these figures between commits, not with the callback bench's.
@@ -102,8 +106,9 @@ def build_requests(creds: dict[str, str], openids: list[str]) -> list[list[Any]]
     return built
 
 
-def prepare(folder: Path, members: int) -> tuple[Any, list[str]]:
-    """Seed the database of ``folder`` with ``members`` bound members; return the app too."""
+def prepare(folder: Path, members: int, history: int) -> tuple[Any, list[str]]:
+    """Seed the database of ``folder`` with ``members`` bound members, each with a check-in on
+    every Monday to Friday of the ``history`` days before today; return the app too."""
     from callback_bench import prepare_database
 
     from app import create_app
@@ -111,8 +116,32 @@ def prepare(folder: Path, members: int) -> tuple[Any, list[str]]:
 
     app = create_app()
     openids = prepare_database(app, members, branches=50, reset=False)
+    if history:
+        with app.app_context(), db.connection_context():
+            add_history(app.config["ZHIBU"], history)
     db.close_all()
     return app, openids
+
+
+def add_history(settings: Any, days: int) -> None:
+    """A general check-in for every member on each Monday to Friday of the past ``days``."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from core.clock import local_day, utcnow
+    from models.base import write_tx
+    from models.org import Member
+    from models.study import StudyCheckin
+
+    today = local_day(utcnow(), ZoneInfo(settings.app.timezone))
+    past = [today - timedelta(days=k) for k in range(1, days + 1)]
+    worked = [d for d in past if d.weekday() < 5]
+    ids = [m for (m,) in Member.select(Member.id).tuples()]
+    rows = [(m, d, 0) for m in ids for d in worked]
+    fields = (StudyCheckin.member, StudyCheckin.day, StudyCheckin.topic_key)
+    with write_tx():
+        for start in range(0, len(rows), 5000):
+            StudyCheckin.insert_many(rows[start : start + 5000], fields=fields).execute()
 
 
 class Statements:
@@ -282,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=200, help="check-ins before measuring")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of n for the CPU figure")
     parser.add_argument("--top", type=int, default=0, help="print the N dearest functions")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="give every member a check-in on each Monday to Friday of this many past days",
+    )
     parser.add_argument("--callgrind", action="store_true", help="instructions per check-in")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--loop-only", type=Path, help=argparse.SUPPRESS)
@@ -308,7 +343,7 @@ def run(folder: Path, args: Any) -> int:
     members = args.warmup + 1 + n * (1 + args.rounds)
     cg_members = 1 + 2 * n if args.callgrind else 0
     t0 = time.monotonic()
-    app, openids = prepare(folder, members + cg_members)
+    app, openids = prepare(folder, members + cg_members, args.history)
     requests = build_requests(creds, openids)
     print(
         f"seeded {len(openids)} members and built their requests in {time.monotonic() - t0:.1f}s"
@@ -336,7 +371,8 @@ def run(folder: Path, args: Any) -> int:
     data = sum(v for k, v in per.items() if k not in CONTROL)
     cpu = cpu_ms(app, [take(n) for _ in range(args.rounds)])
 
-    print(f"\nPer check-in ({n} check-ins, after {args.warmup} warm-up), first reply:")
+    history = f", {args.history} days of history each" if args.history else ""
+    print(f"\nPer check-in ({n} check-ins, after {args.warmup} warm-up{history}), first reply:")
     print("  " + reply.replace("\n", "\n  "))
     print(f"SQL statements        {sum(per.values()):6.2f}  ({data:.2f} data)")
     print("  by verb             " + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
