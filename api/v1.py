@@ -194,9 +194,14 @@ def study_checkin() -> tuple[Response, int]:
     errors=("401", "403"),
 )
 def study_me() -> Response:
-    calendar = work_calendar(_settings())
+    settings = _settings()
     record = study_record(
-        member(), now=utcnow(), tz=tz(), calendar=calendar, recent=RECENT_CHECKINS
+        member(),
+        now=utcnow(),
+        tz=tz(),
+        calendar=work_calendar(settings),
+        recent=RECENT_CHECKINS,
+        topic_max_age=settings.study.topic_cache_seconds,
     )
     return render(
         shapes.StudyMe(

@@ -3,7 +3,7 @@ check-in records when the kept topic changed behind the process's back."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 import handlers.study.topics as topics
 from handlers.study import record_study, study_day, today_topic
 from handlers.study.editing import add_topic, remove_topic
+from models.prepared import day_reader
 from models.study import StudyCheckin, StudyTopic
 from tests import factories as f
 
@@ -106,3 +107,34 @@ def test_each_branch_and_day_is_kept_apart(org, clock):
     assert today_topic(other, DAY, max_age=60) is None
     f.topic(DAY.replace(day=20), "明天", branch=org["branch"])
     assert today_topic(org["m"], DAY.replace(day=20), max_age=60).title == "明天"
+
+
+def test_the_branch_topic_days_are_kept_and_forgotten_with_the_topics(org, clock):
+    first, last = DAY.replace(day=1), DAY
+    f.topic(DAY.replace(day=3), "三日", branch=org["branch"])
+    assert topics.topic_days(org["branch"], first, last, max_age=60) == {DAY.replace(day=3)}
+    StudyTopic.create(day=DAY.replace(day=4), title="别处", branch=org["branch"].id)
+    assert topics.topic_days(org["branch"], first, last, max_age=60) == {DAY.replace(day=3)}
+    assert len(topics.topic_days(org["branch"], first, last)) == 2  # no max_age: read
+    topics.forget_topics()
+    assert len(topics.topic_days(org["branch"], first, last, max_age=60)) == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-08-19",
+        "2026-8-19",
+        "2026-W33-3",
+        "20260819",
+        "2026-08-19 10:00:00",
+        "",
+        None,
+        date(2026, 8, 19),
+        datetime(2026, 8, 19, 10, 0),
+    ],
+)
+def test_days_read_fast_as_peewee_reads_them(value):
+    read = day_reader(StudyCheckin.day)
+    assert read(value) == StudyCheckin.day.python_value(value)
+    assert type(read(value)) is type(StudyCheckin.day.python_value(value))

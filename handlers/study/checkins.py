@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -19,10 +20,11 @@ from handlers.study.nudges import cancel_nudge
 from handlers.study.topics import today_topic, topic_days
 from models.base import write_tx
 from models.org import Member
-from models.prepared import execute, fetchone, saved
+from models.prepared import day_reader, execute, fetchone, saved
 from models.study import StudyCheckin, StudyTopic
 
 STREAK_LOOKBACK_DAYS = 400
+_day = day_reader(StudyCheckin.day)
 
 
 @dataclass(frozen=True)
@@ -121,18 +123,19 @@ def member_week(
     tz: ZoneInfo,
     calendar: WorkCalendar,
     with_total: bool = True,
+    topic_max_age: float = 0,
 ) -> MemberWeek:
     """Return this member's check-ins this week, their streak and total (theirs alone)."""
     today = local_day(now, tz)
     start = today - timedelta(days=today.weekday())
     first = today - timedelta(days=STREAK_LOOKBACK_DAYS)
     values = {"member": member.id, "first": first, "today": today}
-    python_day = StudyCheckin.day.python_value
-    days = {python_day(day) for (day,) in execute("study_member_days", _days_query, values)}
+    days = {_day(day) for (day,) in execute("study_member_days", _days_query, values)}
     total = (
         StudyCheckin.select().where(StudyCheckin.member == member.id).count() if with_total else 0
     )
-    planned = partial(topic_days, member.branch, first, today)  # read when needed
+    # The branch's topic days, read when needed (kept, as today's topic is).
+    planned = partial(topic_days, member.branch, first, today, max_age=topic_max_age)
     return MemberWeek(
         week_start=start,
         days_checked=[start + timedelta(days=i) in days for i in range(7)],
@@ -145,14 +148,14 @@ def streak(
     days: set[date],
     today: date,
     calendar: WorkCalendar,
-    planned: Callable[[], set[date]],
+    planned: Callable[[], AbstractSet[date]],
     first: date,
 ) -> int:
     """Study days in a row with a check-in, back from today (or yesterday, if today has none
     yet). A study day is a working day or a day with a topic in the plan; a day that is neither
     (a weekend, a holiday) breaks nothing, and a check-in on it still counts."""
     count = 0
-    plan_days: set[date] | None = None  # read only when a day off without a check-in is met
+    plan_days: AbstractSet[date] | None = None  # read only at a day off without a check-in
     cursor = today if today in days else today - timedelta(days=1)
     while cursor > first:
         if cursor in days:
@@ -229,7 +232,8 @@ def check_in(
             topic_max_age=topic_max_age,
         )
         touch(member, now)
-    return CheckedIn(result, member_week(member, now=now, tz=tz, calendar=calendar))
+    week = member_week(member, now=now, tz=tz, calendar=calendar, topic_max_age=topic_max_age)
+    return CheckedIn(result, week)
 
 
 def check_in_by_message(
@@ -249,7 +253,9 @@ def check_in_by_message(
     result = record_study(
         member, reflection, now=now, tz=tz, max_chars=max_chars, topic_max_age=topic_max_age
     )
-    week = member_week(member, now=now, tz=tz, calendar=calendar, with_total=False)
+    week = member_week(
+        member, now=now, tz=tz, calendar=calendar, with_total=False, topic_max_age=topic_max_age
+    )
     return CheckedIn(result, week)
 
 
@@ -260,7 +266,13 @@ class StudyRecord:
 
 
 def study_record(
-    member: Member, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar, recent: int
+    member: Member,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    recent: int,
+    topic_max_age: float = 0,
 ) -> StudyRecord:
     """The member's week and their latest ``recent`` check-ins (theirs alone)."""
     rows = (
@@ -269,4 +281,5 @@ def study_record(
         .order_by(StudyCheckin.day.desc(), StudyCheckin.id.desc())
         .limit(recent)
     )
-    return StudyRecord(member_week(member, now=now, tz=tz, calendar=calendar), list(rows))
+    week = member_week(member, now=now, tz=tz, calendar=calendar, topic_max_age=topic_max_age)
+    return StudyRecord(week, list(rows))

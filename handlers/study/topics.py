@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from peewee import Case, Database, Expression, Select
 
 from models.base import db
 from models.org import Branch, Member
-from models.prepared import columns, execute, fetchone, load
+from models.prepared import columns, day_reader, execute, fetchone, load
 from models.study import StudyTopic
+
+_day = day_reader(StudyTopic.day)
 
 # How specific a topic is: a branch's (0) beats its committee's (1) beats everyone's (2).
 _SPECIFIC = Case(
@@ -42,16 +44,18 @@ def _topic_query(v: Mapping[str, Any]) -> Select:
 
 
 class _Kept:
-    """The day's topics this process read, per branch, for one database."""
+    """What this process read of the topics, for one database: each entry by its key, with
+    the generation and the time (monotonic) it was read at."""
 
     def __init__(self) -> None:
-        # (branch, committee, day) -> (generation, monotonic time read, the topic or None)
-        self.topics: dict[tuple[int, int, date], tuple[int, float, StudyTopic | None]] = {}
+        self.entries: dict[tuple[Any, ...], tuple[int, float, Any]] = {}
         self.generation = 0  # moved on by forget_topics: what was kept before is not used
 
 
 _KEPT: weakref.WeakKeyDictionary[Database, _Kept] = weakref.WeakKeyDictionary()
 KEPT_MAX = 10_000  # entries; all are dropped past it (a day of 10,000 branches)
+
+T = TypeVar("T")
 
 
 def _kept() -> _Kept:
@@ -65,7 +69,24 @@ def forget_topics() -> None:
     """Stop using the topics this process kept: call after a change to topics commits."""
     kept = _kept()
     kept.generation += 1
-    kept.topics.clear()
+    kept.entries.clear()
+
+
+def _kept_or_read(key: tuple[Any, ...], max_age: float, read: Callable[[], T]) -> T:
+    """What ``read()`` gave for ``key`` less than ``max_age`` seconds ago in this process, with
+    no ``forget_topics`` since it started; else ``read()`` now (and keep it)."""
+    if max_age <= 0:
+        return read()
+    kept, now = _kept(), monotonic()
+    generation = kept.generation  # taken first: a change committed during the read wins
+    found = kept.entries.get(key)
+    if found is not None and found[0] == generation and now - found[1] < max_age:
+        return found[2]
+    value = read()
+    if len(kept.entries) >= KEPT_MAX:
+        kept.entries.clear()
+    kept.entries[key] = (generation, now, value)
+    return value
 
 
 def today_topic(member: Member, day: date, *, max_age: float = 0) -> StudyTopic | None:
@@ -77,21 +98,13 @@ def today_topic(member: Member, day: date, *, max_age: float = 0) -> StudyTopic 
     made by another process (a worker, the command line) within ``max_age``.
     """
     branch = member.branch
-    key = (branch.id, branch.committee_id, day)
-    if max_age > 0:
-        kept, now = _kept(), monotonic()
-        generation = kept.generation
-        found = kept.topics.get(key)
-        if found is not None and found[0] == generation and now - found[1] < max_age:
-            return found[2]
     values = {"day": day, "branch": branch.id, "committee": branch.committee_id}
-    row = fetchone("study_today_topic", _topic_query, values)
-    topic = load(StudyTopic, row) if row is not None else None
-    if max_age > 0:
-        if len(kept.topics) >= KEPT_MAX:
-            kept.topics.clear()
-        kept.topics[key] = (generation, now, topic)
-    return topic
+
+    def read() -> StudyTopic | None:
+        row = fetchone("study_today_topic", _topic_query, values)
+        return load(StudyTopic, row) if row is not None else None
+
+    return _kept_or_read(("today", branch.id, branch.committee_id, day), max_age, read)
 
 
 def _days_query(v: Mapping[str, Any]) -> Select:
@@ -102,11 +115,17 @@ def _days_query(v: Mapping[str, Any]) -> Select:
     )
 
 
-def topic_days(branch: Branch, first: date, last: date) -> set[date]:
-    """The days after ``first`` up to ``last`` on which the branch has a topic (any level)."""
+def topic_days(branch: Branch, first: date, last: date, *, max_age: float = 0) -> frozenset[date]:
+    """The days after ``first`` up to ``last`` on which the branch has a topic (any level);
+    read again after ``max_age`` seconds, as ``today_topic``."""
     values = {"first": first, "last": last, "branch": branch.id, "committee": branch.committee_id}
-    python_day = StudyTopic.day.python_value
-    return {python_day(d) for (d,) in execute("study_topic_days", _days_query, values)}
+
+    def read() -> frozenset[date]:
+        rows = execute("study_topic_days", _days_query, values)
+        return frozenset(_day(d) for (d,) in rows)
+
+    key = ("days", branch.id, branch.committee_id, first, last)
+    return _kept_or_read(key, max_age, read)
 
 
 def topics_between(branch: Branch, first: date, last: date) -> dict[date, StudyTopic]:
