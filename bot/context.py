@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,7 @@ class Context:
     _member_loaded: bool = field(default=False, repr=False)
     _head: str | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.app.timezone)
 

@@ -21,7 +21,7 @@ from bot.dispatcher import BUSY_REPLY, Dispatcher, Finish
 from bot.incoming import Incoming
 from bot.wire import message_from, parse_xml
 from core.clock import UTC, utcnow
-from core.config import Settings
+from core.config import Settings, WechatSettings
 from core.doors import through
 from core.text import safe_for_reply
 from models.prepared import execute
@@ -52,9 +52,10 @@ def _sign(*parts: str) -> str:
     return signer.signature
 
 
-def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
+def _check_time_and_signature(
+    wechat: WechatSettings, signature: str, *extra: str
+) -> tuple[str, str]:
     """Abort 403 unless the timestamp is inside the window and the signature matches."""
-    wechat = _settings().wechat
     timestamp = request.args.get("timestamp", "")
     nonce = request.args.get("nonce", "")
     if not (
@@ -88,8 +89,7 @@ class Crypto(WeChatCrypto):
         return self._decrypt_message(msg, signature, timestamp, nonce, self._cipher)
 
 
-def _crypto() -> Crypto:
-    wechat = _settings().wechat
+def _crypto(wechat: WechatSettings) -> Crypto:
     return _crypto_for(wechat.token, wechat.encoding_aes_key, wechat.app_id)
 
 
@@ -102,14 +102,16 @@ def _crypto_for(token: str, encoding_aes_key: str, app_id: str) -> Crypto:
 @bp.get("/wechat")
 def verify() -> Response:
     """Answer WeChat's server verification with the echostr."""
-    _check_time_and_signature(request.args.get("signature", ""))
+    _check_time_and_signature(_settings().wechat, request.args.get("signature", ""))
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
 
 @bp.post("/wechat")
 def callback() -> Response:
     """Handle one message or event and answer within WeChat's 5 s."""
-    safe = _settings().wechat.mode == "safe"
+    settings = _settings()  # looked up once per request
+    wechat = settings.wechat
+    safe = wechat.mode == "safe"
     body = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH, before any parsing
     if safe:
         try:
@@ -119,28 +121,28 @@ def callback() -> Response:
         if not isinstance(encrypt, str):
             abort(400)
         timestamp, nonce = _check_time_and_signature(
-            request.args.get("msg_signature", ""), encrypt
+            wechat, request.args.get("msg_signature", ""), encrypt
         )
         try:
-            xml: bytes | str = _crypto().decrypt_message(
+            xml: bytes | str = _crypto(wechat).decrypt_message(
                 {"Encrypt": encrypt}, request.args["msg_signature"], timestamp, nonce
             )
         except Exception:  # noqa: BLE001 - a wrong key surfaces as UnicodeDecodeError and more
             abort(403)
     else:
-        timestamp, nonce = _check_time_and_signature(request.args.get("signature", ""))
+        timestamp, nonce = _check_time_and_signature(wechat, request.args.get("signature", ""))
         xml = body
     try:
         msg = message_from(_message_fields(xml))
         incoming = to_incoming(msg)
     except Exception:  # noqa: BLE001 - malformed XML, missing fields, odd types
         abort(400)
-    text = process(incoming)
+    text = process(incoming, settings)
     if not text:
         return Response("success", mimetype="text/plain")
     reply = create_reply(safe_for_reply(text), msg).render()
     if safe:
-        reply = _crypto().encrypt_message(reply, nonce, timestamp)
+        reply = _crypto(wechat).encrypt_message(reply, nonce, timestamp)
     return Response(reply, mimetype="application/xml")
 
 
@@ -199,7 +201,7 @@ def to_incoming(msg: Any) -> Incoming:
     )
 
 
-def process(incoming: Incoming) -> str | None:
+def process(incoming: Incoming, settings: Settings) -> str | None:
     """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply.
 
     Reads come first, outside the write lock (most retries end there); the write transaction
@@ -211,7 +213,7 @@ def process(incoming: Incoming) -> str | None:
     key = incoming.dedupe_key
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            ctx = dispatcher.context(incoming, _settings(), utcnow())
+            ctx = dispatcher.context(incoming, settings, utcnow())
             prior = dispatcher.read_ahead(ctx, key)  # and the sender's member
             if prior is not None:
                 return prior[0]
