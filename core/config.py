@@ -244,8 +244,7 @@ class StudySettings(Section):
     miniprogram_page: str = ""
     # The secretary's digest warns when the branch has no topic for this many days ahead.
     plan_warning_days: Positive = 7
-    # How long a process uses the day's topic it read for a branch, in seconds (0: read it on
-    # every check-in). A topic changed through another process shows after at most this long.
+    # Seconds a process keeps the day's topic it read for a branch (0: read it every time).
     topic_cache_seconds: Annotated[int, _at_least(0)] = 60
 
 
