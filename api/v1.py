@@ -145,7 +145,8 @@ def me() -> Response:
     errors=("401", "403"),
 )
 def study_today() -> Response:
-    today = study_day(member(), now=utcnow(), tz=tz())
+    max_age = _settings().study.topic_cache_seconds
+    today = study_day(member(), now=utcnow(), tz=tz(), topic_max_age=max_age)
     return render(
         shapes.StudyToday(
             day=day_text(today.day), topic=topic_json(today.topic), checked_in=today.checked_in
@@ -175,6 +176,7 @@ def study_checkin() -> tuple[Response, int]:
         calendar=work_calendar(settings),
         max_chars=settings.study.reflection_max_chars,
         source="api",
+        topic_max_age=settings.study.topic_cache_seconds,
     )
     answer = shapes.CheckinResponse(
         created=done.result.created,
@@ -192,9 +194,14 @@ def study_checkin() -> tuple[Response, int]:
     errors=("401", "403"),
 )
 def study_me() -> Response:
-    calendar = work_calendar(_settings())
+    settings = _settings()
     record = study_record(
-        member(), now=utcnow(), tz=tz(), calendar=calendar, recent=RECENT_CHECKINS
+        member(),
+        now=utcnow(),
+        tz=tz(),
+        calendar=work_calendar(settings),
+        recent=RECENT_CHECKINS,
+        topic_max_age=settings.study.topic_cache_seconds,
     )
     return render(
         shapes.StudyMe(

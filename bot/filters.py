@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-from core.text import split_command
+from core.text import split_head
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -17,6 +17,16 @@ class Filter(ABC):
     @abstractmethod
     def check(self, ctx: Context) -> bool:
         """Tell whether the message in ctx passes."""
+
+    def prefixes(self) -> frozenset[str] | None:
+        """The words one of which a message must start with to pass: a text message, its text
+        through ``core.text.command_head`` (``Context.head``). None when it may pass without.
+
+        The dispatcher tries only the handlers whose prefixes the message starts with (and
+        those without prefixes), in their order; a filter that names prefixes must therefore
+        refuse every message that does not start with one, events included.
+        """
+        return None
 
     def __and__(self, other: Filter) -> Filter:
         return _All(self, other)
@@ -33,7 +43,18 @@ class _All(Filter):
         self.parts = parts
 
     def check(self, ctx: Context) -> bool:
-        return all(p.check(ctx) for p in self.parts)
+        for part in self.parts:
+            if not part.check(ctx):
+                return False
+        return True
+
+    def prefixes(self) -> frozenset[str] | None:
+        # Every part must pass: any part's prefixes are needed.
+        for part in self.parts:
+            found = part.prefixes()
+            if found is not None:
+                return found
+        return None
 
     def __repr__(self) -> str:
         return " & ".join(map(repr, self.parts))
@@ -44,7 +65,20 @@ class _Any(Filter):
         self.parts = parts
 
     def check(self, ctx: Context) -> bool:
-        return any(p.check(ctx) for p in self.parts)
+        for part in self.parts:
+            if part.check(ctx):
+                return True
+        return False
+
+    def prefixes(self) -> frozenset[str] | None:
+        # One part suffices: the union of every part's prefixes, if each has some.
+        found: set[str] = set()
+        for part in self.parts:
+            more = part.prefixes()
+            if more is None:
+                return None
+            found |= more
+        return frozenset(found)
 
     def __repr__(self) -> str:
         return "(" + " | ".join(map(repr, self.parts)) + ")"
@@ -76,15 +110,19 @@ class Command(Filter):
 
     def __init__(self, *words: str) -> None:
         self.words = words
+        self.longest_first = sorted(words, key=len, reverse=True)
 
     def check(self, ctx: Context) -> bool:
         if ctx.incoming.kind != "text":
             return False
-        found = split_command(ctx.incoming.text, self.words)
+        found = split_head(ctx.head, self.longest_first)
         if found is None:
             return False
         ctx.command, ctx.args = found
         return True
+
+    def prefixes(self) -> frozenset[str] | None:
+        return frozenset(self.words)
 
     def __repr__(self) -> str:
         return f"Command{self.words!r}"

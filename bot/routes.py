@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from bot.commands import binding, console, dues, meetings, menu, profile, rectification, study
 from bot.dispatcher import Dispatcher
-from handlers.binding import member_for_openid, touch
+from handlers.binding import member_for_message, member_for_openid, touch
 
 
 def build_dispatcher() -> Dispatcher:
     """Register each feature's handlers (see the GROUP_* constants for the ordering)."""
-    # Who the sender is, and noting that a member interacted (the lost-contact rule).
-    dispatcher = Dispatcher(member_lookup=member_for_openid, note_activity=touch)
+    # Who the sender is (with the message's stored reply, if any, in the same read), and
+    # noting that a member interacted (the lost-contact rule).
+    dispatcher = Dispatcher(
+        member_lookup=member_for_openid,
+        note_activity=touch,
+        sender_lookup=member_for_message,
+    )
     # Meeting QR scans first: a subscribe event with a meeting scene is a sign-in, not a follow.
     meetings.register(dispatcher)  # scans, 会议, 开始签到, 签到, 补签, 请假, 批准请假
     console.register(dispatcher)  # console login scans, 控制台, 退出控制台

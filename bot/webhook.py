@@ -9,24 +9,23 @@ import re
 import time
 from datetime import datetime
 from typing import Any
-from xml.parsers import expat
 
-import xmltodict
 from flask import Blueprint, Response, abort, current_app, request
 from peewee import IntegrityError, OperationalError
-from wechatpy import create_reply, parse_message
-from wechatpy.crypto import WeChatCrypto
+from wechatpy import create_reply
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot.dispatcher import BUSY_REPLY, Dispatcher
+from bot.context import Context
+from bot.dispatcher import BUSY_REPLY, Dispatcher, Finish
 from bot.incoming import Incoming
+from bot.wire import message_from, parse_xml
 from core.clock import UTC, utcnow
-from core.config import Settings
+from core.config import Settings, WechatSettings
 from core.doors import through
 from core.text import safe_for_reply
-from models.base import write_tx
-from models.prepared import execute, fetchone
-from models.wechat import InboundMessage
+from models.prepared import execute
+from models.wechat import InboundMessage, stored_reply
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,6 @@ bp = Blueprint("wechat", __name__)
 
 # Transient lock errors are retried this many times before the member is told to retry.
 WRITE_ATTEMPTS = 3
-# WeChat's XML is two levels deep; anything much deeper is hostile (and slow to build).
-MAX_XML_DEPTH = 8
 # What WeChat sends: a Unix time, a numeric nonce, hex SHA-1 signatures. The nonce and
 # timestamp are echoed into the encrypted reply, so nothing else may pass.
 TIMESTAMP_RE = re.compile(r"[0-9]{1,10}")
@@ -43,40 +40,6 @@ NONCE_RE = re.compile(r"[0-9A-Za-z]{1,64}")
 SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{40}")
 # OpenIDs and account ids are short plain tokens; these would break the reply's XML (CDATA).
 ACCOUNT_UNSAFE = re.compile(r"]]>|[\x00-\x1f\x7f<>&\ud800-\udfff\ufffe\uffff]")
-
-
-class XmlTooDeep(ValueError):
-    """The document nests deeper than any WeChat message does, or declares a DOCTYPE."""
-
-
-def check_depth(xml: bytes | str, limit: int = MAX_XML_DEPTH) -> None:
-    """Refuse deeply nested XML before a tree is built from it (expat streams, in C)."""
-    depth = 0
-
-    def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal depth
-        depth += 1
-        if depth > limit:
-            raise XmlTooDeep(f"XML nested deeper than {limit}")
-
-    def end(name: str) -> None:
-        nonlocal depth
-        depth -= 1
-
-    def doctype(*args: Any) -> None:
-        raise XmlTooDeep("a DOCTYPE has no place in a WeChat message")
-
-    parser = expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = doctype
-    parser.Parse(xml, True)
-
-
-def parse_xml(xml: bytes | str) -> dict[str, Any]:
-    """Parse a WeChat XML document to a dict: depth-checked, entities refused by xmltodict."""
-    check_depth(xml)
-    return xmltodict.parse(xml)
 
 
 def _settings() -> Settings:
@@ -89,9 +52,10 @@ def _sign(*parts: str) -> str:
     return signer.signature
 
 
-def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
+def _check_time_and_signature(
+    wechat: WechatSettings, signature: str, *extra: str
+) -> tuple[str, str]:
     """Abort 403 unless the timestamp is inside the window and the signature matches."""
-    wechat = _settings().wechat
     timestamp = request.args.get("timestamp", "")
     nonce = request.args.get("nonce", "")
     if not (
@@ -108,62 +72,91 @@ def _check_time_and_signature(signature: str, *extra: str) -> tuple[str, str]:
     return timestamp, nonce
 
 
-def _crypto() -> WeChatCrypto:
-    wechat = _settings().wechat
+class Crypto(WeChatCrypto):
+    """wechatpy's message crypto with its AES cipher built once, not once per message."""
+
+    def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
+        super().__init__(token, encoding_aes_key, app_id)
+        self.prp = PrpCrypto(self.key)
+
+    def _cipher(self, key: bytes) -> PrpCrypto:
+        return self.prp
+
+    def encrypt_message(self, msg: Any, nonce: str, timestamp: str | None = None) -> str:
+        return self._encrypt_message(msg, nonce, timestamp, self._cipher)
+
+    def decrypt_message(self, msg: Any, signature: str, timestamp: str, nonce: str) -> str:
+        return self._decrypt_message(msg, signature, timestamp, nonce, self._cipher)
+
+
+def _crypto(wechat: WechatSettings) -> Crypto:
     return _crypto_for(wechat.token, wechat.encoding_aes_key, wechat.app_id)
 
 
 @functools.lru_cache(maxsize=8)
-def _crypto_for(token: str, encoding_aes_key: str, app_id: str) -> WeChatCrypto:
-    """One WeChatCrypto per account's settings (it keeps no state between messages)."""
-    return WeChatCrypto(token, encoding_aes_key, app_id)
+def _crypto_for(token: str, encoding_aes_key: str, app_id: str) -> Crypto:
+    """One Crypto per account's settings (it keeps no state between messages)."""
+    return Crypto(token, encoding_aes_key, app_id)
 
 
 @bp.get("/wechat")
 def verify() -> Response:
     """Answer WeChat's server verification with the echostr."""
-    _check_time_and_signature(request.args.get("signature", ""))
+    _check_time_and_signature(_settings().wechat, request.args.get("signature", ""))
     return Response(request.args.get("echostr", ""), mimetype="text/plain")
 
 
 @bp.post("/wechat")
 def callback() -> Response:
     """Handle one message or event and answer within WeChat's 5 s."""
-    safe = _settings().wechat.mode == "safe"
+    settings = _settings()  # looked up once per request
+    wechat = settings.wechat
+    safe = wechat.mode == "safe"
     body = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH, before any parsing
     if safe:
         try:
-            outer = parse_xml(body)["xml"]
-            encrypt = outer["Encrypt"]
+            encrypt = parse_xml(body)["xml"]["Encrypt"]
         except Exception:  # noqa: BLE001 - hostile input of any shape is a bad request
             abort(400)
         if not isinstance(encrypt, str):
             abort(400)
         timestamp, nonce = _check_time_and_signature(
-            request.args.get("msg_signature", ""), encrypt
+            wechat, request.args.get("msg_signature", ""), encrypt
         )
         try:
-            xml = _crypto().decrypt_message(
+            xml: bytes | str = _crypto(wechat).decrypt_message(
                 {"Encrypt": encrypt}, request.args["msg_signature"], timestamp, nonce
             )
         except Exception:  # noqa: BLE001 - a wrong key surfaces as UnicodeDecodeError and more
             abort(403)
     else:
-        timestamp, nonce = _check_time_and_signature(request.args.get("signature", ""))
+        timestamp, nonce = _check_time_and_signature(wechat, request.args.get("signature", ""))
         xml = body
     try:
-        check_depth(xml)
-        msg = parse_message(xml)
+        msg = message_from(_message_fields(xml))
         incoming = to_incoming(msg)
     except Exception:  # noqa: BLE001 - malformed XML, missing fields, odd types
         abort(400)
-    text = process(incoming)
+    text = process(incoming, settings)
     if not text:
         return Response("success", mimetype="text/plain")
     reply = create_reply(safe_for_reply(text), msg).render()
     if safe:
-        reply = _crypto().encrypt_message(reply, nonce, timestamp)
+        reply = _crypto(wechat).encrypt_message(reply, nonce, timestamp)
     return Response(reply, mimetype="application/xml")
+
+
+def _message_fields(xml: bytes | str) -> dict[str, Any]:
+    """The message's fields, read from its XML in one pass as wechatpy reads them (as UTF-8).
+
+    A plain-mode body that declares its own encoding is also read under that declaration,
+    which refuses one that its bytes do not match (or that expat does not know).
+    """
+    if isinstance(xml, bytes):
+        if xml.lstrip(b"\xef\xbb\xbf")[:5] == b"<?xml":
+            parse_xml(xml)
+        xml = xml.decode("utf-8")
+    return parse_xml(xml)["xml"]
 
 
 def to_incoming(msg: Any) -> Incoming:
@@ -208,7 +201,7 @@ def to_incoming(msg: Any) -> Incoming:
     )
 
 
-def process(incoming: Incoming) -> str | None:
+def process(incoming: Incoming, settings: Settings) -> str | None:
     """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply.
 
     Reads come first, outside the write lock (most retries end there); the write transaction
@@ -220,19 +213,12 @@ def process(incoming: Incoming) -> str | None:
     key = incoming.dedupe_key
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            prior = stored_reply(key)
+            ctx = dispatcher.context(incoming, settings, utcnow())
+            prior = dispatcher.read_ahead(ctx, key)  # and the sender's member
             if prior is not None:
                 return prior[0]
-            ctx = dispatcher.context(incoming, _settings(), utcnow())
-            member = ctx.member  # looked up before the write lock is taken
-            with write_tx(), through("bot"):
-                reply = dispatcher.dispatch(ctx)
-                if member is not None:
-                    dispatcher.note_activity(member, ctx.now)
-                # The dedupe row's unique key makes a duplicate that committed first (another
-                # thread or worker) fail here, and this whole transaction roll back.
-                store_reply(key, incoming.openid, reply, ctx.now)
-            return reply
+            with through("bot"):
+                return dispatcher.dispatch(ctx, _finisher(dispatcher, ctx, key))
         except IntegrityError:
             # A concurrent delivery of the same message committed first: answer as it did.
             prior = stored_reply(key)
@@ -244,17 +230,19 @@ def process(incoming: Incoming) -> str | None:
     return BUSY_REPLY
 
 
-def stored_reply(key: str) -> tuple[str | None] | None:
-    """The reply stored for a dedupe key, as a one-tuple (it may be None), or None."""
-    return fetchone(
-        "inbound_reply",
-        lambda v: (
-            InboundMessage.select(InboundMessage.reply)
-            .where(InboundMessage.dedupe_key == v["key"])
-            .limit(1)
-        ),
-        {"key": key},
-    )
+def _finisher(dispatcher: Dispatcher, ctx: Context, key: str) -> Finish:
+    """What the message's transaction writes after its handler: the activity note and the
+    dedupe row with the reply, for the member read ahead (before the write lock)."""
+    member = ctx.member
+
+    def finish(reply: str | None) -> None:
+        if member is not None:
+            dispatcher.note_activity(member, ctx.now)
+        # The dedupe row's unique key makes a duplicate that committed first (another thread
+        # or worker) fail here, and this whole transaction roll back.
+        store_reply(key, ctx.incoming.openid, reply, ctx.now)
+
+    return finish
 
 
 def store_reply(key: str, openid: str, reply: str | None, now: datetime) -> None:

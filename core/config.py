@@ -244,6 +244,8 @@ class StudySettings(Section):
     miniprogram_page: str = ""
     # The secretary's digest warns when the branch has no topic for this many days ahead.
     plan_warning_days: Positive = 7
+    # Seconds a process keeps the day's topic it read for a branch (0: read it every time).
+    topic_cache_seconds: Annotated[int, _at_least(0)] = 60
 
 
 class CalendarSettings(Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 # Characters people put between a command word and its argument, or around a command.
 SEPARATORS = " \t\r\n\u3000:：,，、.。;；!！~～-—_"
@@ -13,12 +14,23 @@ TRAILING_NOISE = "】]」』)）"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+def command_head(text: str) -> str:
+    """The text as command words are looked for at its start: outer spaces and leading
+    brackets or marks dropped (``【打卡】`` → ``打卡】``)."""
+    return text.strip().lstrip(LEADING_NOISE).strip()
+
+
 def split_command(text: str, words: tuple[str, ...]) -> tuple[str, str] | None:
     """Return (word, argument) if the text starts with one of the command words."""
-    s = text.strip().lstrip(LEADING_NOISE).strip()
-    for word in sorted(words, key=len, reverse=True):
-        if s.startswith(word):
-            rest = s[len(word) :]
+    return split_head(command_head(text), sorted(words, key=len, reverse=True))
+
+
+def split_head(head: str, longest_first: Sequence[str]) -> tuple[str, str] | None:
+    """``split_command`` of a text already through ``command_head``, with the words sorted
+    longest first (so that 学习资料 is tried before 学习)."""
+    for word in longest_first:
+        if head.startswith(word):
+            rest = head[len(word) :]
             closed = rest[:1] in TRAILING_NOISE and rest != ""  # 【绑定】CODE
             rest = rest.lstrip(TRAILING_NOISE)
             if closed or rest == "" or rest[0] in SEPARATORS:

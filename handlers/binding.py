@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from peewee import IntegrityError
+from peewee import IntegrityError, Select
 
 from core.text import fold
 from handlers.audit import record
@@ -19,7 +20,7 @@ from handlers.sessions import end_console_sessions, revoke_member_sessions
 from models.base import db, write_tx
 from models.org import Branch, Member
 from models.prepared import columns, execute, fetchone, load
-from models.wechat import BindCode, RateEvent, WechatBinding
+from models.wechat import BindCode, RateEvent, WechatBinding, answered, stored_reply
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +70,47 @@ def issue_codes(
     return issued
 
 
+def _member_query(v: Mapping[str, Any], *extra: Any) -> Select:
+    """The member bound to the account ``v["openid"]``, with their branch (and ``extra``)."""
+    return (
+        Member.select(*columns(Member, Branch), *extra)
+        .join(Branch)
+        .switch(Member)
+        .join(WechatBinding)
+        .where(WechatBinding.openid == v["openid"])
+        .limit(1)
+    )
+
+
+def _load_member(row: Sequence[Any]) -> Member:
+    return load(Member, row, branch=load(Branch, row, len(columns(Member))))
+
+
 def member_for_openid(openid: str) -> Member | None:
     """Return the member bound to this WeChat account, with their branch, or None.
 
     Every callback asks this, so the query is prepared once and only bound to the openid.
     """
+    row = fetchone("member_for_openid", _member_query, {"openid": openid})
+    return None if row is None else _load_member(row)
+
+
+def member_for_message(
+    openid: str, dedupe_key: str
+) -> tuple[Member | None, tuple[str | None] | None]:
+    """The member bound to the sender's account (as ``member_for_openid``) and the reply
+    already stored for the message's dedupe key (a one-tuple; '' for no reply) or None.
+
+    One statement for a bound account, the callback's first read; two for an unbound one.
+    """
     row = fetchone(
-        "member_for_openid",
-        lambda v: (
-            Member.select(*columns(Member, Branch))
-            .join(Branch)
-            .switch(Member)
-            .join(WechatBinding)
-            .where(WechatBinding.openid == v["openid"])
-            .limit(1)
-        ),
-        {"openid": openid},
+        "member_for_message",
+        lambda v: _member_query(v, answered(v)),
+        {"openid": openid, "key": dedupe_key},
     )
     if row is None:
-        return None
-    return load(Member, row, branch=load(Branch, row, len(columns(Member))))
+        return None, stored_reply(dedupe_key)
+    return _load_member(row), None if row[-1] is None else (row[-1],)
 
 
 def failures_in_last_hour(openid: str, now: datetime) -> int:

@@ -27,7 +27,8 @@ class MemberSummary:
 def member_summary(member: Member, *, now: datetime, settings: Settings) -> MemberSummary:
     """The member's own summary: this week's study, meetings, attendance and dues."""
     tz = ZoneInfo(settings.app.timezone)
-    week = member_week(member, now=now, tz=tz, calendar=work_calendar(settings))
+    calendar, max_age = work_calendar(settings), settings.study.topic_cache_seconds
+    week = member_week(member, now=now, tz=tz, calendar=calendar, topic_max_age=max_age)
     soon, attended, held = member_meetings(member, now=now, tz=tz)
     dues = member_dues(member, now=now, settings=settings) if member.is_party_member else None
     return MemberSummary(week, soon, attended, held, dues)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from peewee import CharField, ForeignKeyField, TextField
+from collections.abc import Mapping
+from typing import Any
+
+from peewee import CharField, ForeignKeyField, Select, TextField, fn
 
 from core.clock import utcnow
 from models.base import BaseModel, UTCDateTimeField
 from models.org import Member
+from models.prepared import fetchone
 
 
 class WechatBinding(BaseModel):
@@ -38,6 +42,29 @@ class InboundMessage(BaseModel):
     openid = CharField(max_length=64, index=True)
     reply = TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow, index=True)
+
+
+def stored_reply(key: str) -> tuple[str | None] | None:
+    """The reply stored for a dedupe key, as a one-tuple (it may be None), or None."""
+    return fetchone(
+        "inbound_reply",
+        lambda v: (
+            InboundMessage.select(InboundMessage.reply)
+            .where(InboundMessage.dedupe_key == v["key"])
+            .limit(1)
+        ),
+        {"key": key},
+    )
+
+
+def answered(v: Mapping[str, Any]) -> Select:
+    """A scalar subquery: the reply stored for the dedupe key ``v["key"]`` ('' for a stored
+    None: nothing to say either way), or NULL when the message has no dedupe row yet."""
+    return (
+        InboundMessage.select(fn.COALESCE(InboundMessage.reply, ""))
+        .where(InboundMessage.dedupe_key == v["key"])
+        .limit(1)
+    )
 
 
 class RateEvent(BaseModel):

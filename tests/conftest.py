@@ -42,6 +42,7 @@ FAST_MODULES = frozenset(
         "test_config_example.py",
         "test_console_access.py",
         "test_datetext.py",
+        "test_dispatch_order.py",
         "test_dues_amounts.py",
         "test_dues_import.py",
         "test_dues_lapse.py",
@@ -56,6 +57,8 @@ FAST_MODULES = frozenset(
         "test_scheduler.py",
         "test_snapshots.py",
         "test_study_plans.py",
+        "test_topic_cache.py",
+        "test_wire.py",
         "test_workdays.py",
     }
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.clock import utcnow
 from handlers.binding import issue_codes
+from handlers.study.topics import forget_topics
 from models.org import Branch, Committee, Member, PartyGroup
 from models.study import StudyTopic
 from models.wechat import WechatBinding
@@ -54,7 +55,11 @@ def bound(m: Member, openid: str | None = None, app: str = "oa") -> str:
 
 
 def topic(day: date, title: str = "学习党章", **fields: Any) -> StudyTopic:
-    return StudyTopic.create(day=day, title=title, **fields)
+    """A topic written straight to the database, as if it had been there all along: this
+    process forgets the topics it kept (handlers.study.topics.forget_topics)."""
+    made = StudyTopic.create(day=day, title=title, **fields)
+    forget_topics()
+    return made
 
 
 def code_for(m: Member, settings: dict[str, dict[str, Any]], ttl_days: int = 7) -> str:

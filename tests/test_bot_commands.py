@@ -273,12 +273,50 @@ def test_a_crashing_handler_writes_nothing_and_says_busy(wechat, data, monkeypat
     assert "学习打卡成功" in wechat.send_text(data["openid"], "学习 再来").reply
 
 
+def test_a_refusal_after_a_write_undoes_it_and_keeps_the_reply_and_the_activity(
+    wechat, data, monkeypatch
+):
+    import handlers.study.checkins
+    from handlers.errors import DomainError
+
+    def refuse(*args, **kwargs):
+        raise DomainError("这次不算，请稍后再试。")
+
+    monkeypatch.setattr(handlers.study.checkins, "member_week", refuse)
+    xml = wechat.text_xml(data["openid"], "学习 会留下吗", msg_id="9002")
+    assert wechat.deliver(xml).reply == "这次不算，请稍后再试。"
+    assert rows(StudyCheckin) == []
+    (member,) = rows(Member, Member.id == data["bound"].id)
+    assert member.last_active_at is not None  # the message was still noted
+    monkeypatch.undo()
+    assert wechat.deliver(xml).reply == "这次不算，请稍后再试。"  # a retry: the stored reply
+    assert rows(StudyCheckin) == []
+
+
 def test_a_redelivered_message_gets_the_same_reply_and_one_effect(wechat, data):
     xml = wechat.text_xml(data["openid"], "学习 重复投递", msg_id="9001")
     first, second = wechat.deliver(xml), wechat.deliver(xml)
     assert first.reply == second.reply and "学习打卡成功" in first.reply
     assert len(rows(StudyCheckin)) == 1
     assert len(rows(InboundMessage, InboundMessage.dedupe_key == "msg:9001")) == 1
+
+
+def test_a_redelivery_from_an_unbound_account_gets_the_stored_reply(wechat, data):
+    xml = wechat.text_xml("stranger-9003", f"绑定 {data['code']}", msg_id="9003")
+    first = wechat.deliver(xml)
+    assert "绑定成功" in first.reply
+    with db.connection_context():  # bound since: a new delivery would say so
+        WechatBinding.delete().where(WechatBinding.openid == "stranger-9003").execute()
+    assert wechat.deliver(xml).reply == first.reply
+    assert len(rows(InboundMessage, InboundMessage.dedupe_key == "msg:9003")) == 1
+
+
+def test_a_redelivered_event_without_a_reply_is_answered_success_once(wechat, data):
+    xml = wechat.event_xml(data["openid"], "unsubscribe", create_time=1787100000)
+    first, second = wechat.deliver(xml), wechat.deliver(xml)
+    assert (first.body, second.body) == ("success", "success")
+    (row,) = rows(InboundMessage, InboundMessage.openid == data["openid"])
+    assert row.reply is None
 
 
 def test_activity_is_noted_for_the_lost_contact_rule(wechat, data):

@@ -11,7 +11,7 @@ from bot.context import Context
 from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
 from core.clock import local_day
-from core.text import split_command
+from core.text import split_command, split_head
 from handlers import dues as d
 from handlers.dues import RELIEF_USAGE, SET_USAGE
 from handlers.errors import DomainError
@@ -30,11 +30,13 @@ class DuesSub(Filter):
 
     def __init__(self, *subs: str) -> None:
         self.subs = subs
+        words = ("党费",) + tuple("党费" + s for s in subs)
+        self.longest_first = sorted(words, key=len, reverse=True)
 
     def check(self, ctx: Context) -> bool:
         if ctx.incoming.kind != "text":
             return False
-        found = split_command(ctx.incoming.text, ("党费",) + tuple("党费" + s for s in self.subs))
+        found = split_head(ctx.head, self.longest_first)
         if found is None:
             return False
         word, rest = found
@@ -46,6 +48,9 @@ class DuesSub(Filter):
             return False
         ctx.command, ctx.args = inner
         return True
+
+    def prefixes(self) -> frozenset[str]:
+        return frozenset({"党费"})
 
     def __repr__(self) -> str:
         return f"DuesSub{self.subs!r}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.dispatcher import GROUP_MEMBER, Dispatcher, Handler
 from bot.filters import Bound, Command, Filter
-from core.text import book_title, split_command
+from core.text import book_title, split_head
 from core.workdays import work_calendar
 from handlers import study
 from handlers.reminders import how_to_check_in, topic_material
@@ -21,15 +21,23 @@ class _AsksForMaterial(Filter):
     def check(self, ctx: Context) -> bool:
         if ctx.incoming.kind != "text":
             return False
-        found = split_command(ctx.incoming.text, ("学习",))
+        found = split_head(ctx.head, ("学习",))
         return found is not None and found[1] in MATERIAL_WORDS
+
+    def prefixes(self) -> frozenset[str]:
+        return frozenset({"学习"})
 
     def __repr__(self) -> str:
         return "AsksForMaterial()"
 
 
 def _on_material(ctx: Context) -> str:
-    today = study.study_day(ctx.member, now=ctx.now, tz=ctx.tz)
+    today = study.study_day(
+        ctx.member,
+        now=ctx.now,
+        tz=ctx.tz,
+        topic_max_age=ctx.settings.study.topic_cache_seconds,
+    )
     head = f"【今日学习】{today.day.month}月{today.day.day}日 周{WEEKDAYS[today.day.weekday()]}\n"
     done = "\n今天您已打卡。" if today.checked_in else ""
     if today.topic is None:
@@ -48,6 +56,7 @@ def _on_study(ctx: Context) -> str:
         tz=ctx.tz,
         calendar=work_calendar(ctx.settings),
         max_chars=ctx.settings.study.reflection_max_chars,
+        topic_max_age=ctx.settings.study.topic_cache_seconds,
     )
     result, week = done.result, done.week
     topic = f"今日主题：{book_title(result.topic.title)}\n" if result.topic else ""

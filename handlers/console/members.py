@@ -107,7 +107,8 @@ def member_record(
     member.branch = branch
     tz = ZoneInfo(settings.app.timezone)
     today = local_day(now, tz)
-    week = member_week(member, now=now, tz=tz, calendar=work_calendar(settings))
+    calendar, max_age = work_calendar(settings), settings.study.topic_cache_seconds
+    week = member_week(member, now=now, tz=tz, calendar=calendar, topic_max_age=max_age)
     dues = payments = None
     if member.is_party_member:
         dues = member_dues(member, now=now, settings=settings)

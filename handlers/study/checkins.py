@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -19,10 +20,11 @@ from handlers.study.nudges import cancel_nudge
 from handlers.study.topics import today_topic, topic_days
 from models.base import write_tx
 from models.org import Member
-from models.prepared import execute, fetchone, saved
+from models.prepared import day_reader, execute, fetchone, saved
 from models.study import StudyCheckin, StudyTopic
 
 STREAK_LOOKBACK_DAYS = 400
+_day = day_reader(StudyCheckin.day)
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,14 @@ def record_study(
     tz: ZoneInfo,
     max_chars: int,
     source: str = "bot",
+    topic_max_age: float = 0,
 ) -> CheckinResult:
-    """Record today's check-in (one per member, day and topic); a repeat updates the reflection."""
+    """Record today's check-in (one per member, day and topic); a repeat updates the reflection.
+
+    The day's topic may be one this process read up to ``topic_max_age`` seconds ago
+    (``today_topic``); if it was deleted meanwhile, the check-in is kept as a check-in on a
+    deleted topic is (no topic, the same topic_key), as if made just before the deletion.
+    """
     reflection = reflection.strip()
     if len(reflection) > max_chars:
         raise DomainError(
@@ -61,7 +69,7 @@ def record_study(
             "本次没有记录。"
         )
     day = local_day(now, tz)
-    topic = today_topic(member, day)
+    topic = today_topic(member, day, max_age=topic_max_age)
     key = topic.id if topic else 0
     # Insert first: the common case is the day's first check-in; the unique index turns a
     # repeat (or a concurrent delivery) into no row, and the repeat into an update.
@@ -77,7 +85,9 @@ def record_study(
     }
     inserted = fetchone("study_checkin_insert", _insert_checkin, values)
     if inserted is not None:
-        row = saved(StudyCheckin(__no_default__=1, **{**values, "topic": topic}), inserted[0])
+        pk, topic_id = inserted
+        linked = topic if topic is not None and topic_id == topic.id else None
+        row = saved(StudyCheckin(__no_default__=1, **{**values, "topic": linked}), pk)
         cancel_nudge(member, day)  # a nudge not yet sent is not needed any more
         return CheckinResult(row, topic, created=True)
     existing = StudyCheckin.get(
@@ -93,14 +103,16 @@ def record_study(
 
 
 def _insert_checkin(v: Mapping[str, Any]) -> Any:
-    """INSERT the check-in unless the member has it for the day and topic; RETURNING its id."""
+    """INSERT the check-in unless the member has it for the day and topic; RETURNING its id and
+    topic. The topic is linked only if it still exists (a kept topic may have been deleted)."""
+    still_there = StudyTopic.select(StudyTopic.id).where(StudyTopic.id == v["topic"])
     return (
-        StudyCheckin.insert(**v)
+        StudyCheckin.insert(**{**v, "topic": still_there})
         .on_conflict(
             conflict_target=[StudyCheckin.member, StudyCheckin.day, StudyCheckin.topic_key],
             action="NOTHING",
         )
-        .returning(StudyCheckin.id)
+        .returning(StudyCheckin.id, StudyCheckin.topic)
     )
 
 
@@ -111,18 +123,19 @@ def member_week(
     tz: ZoneInfo,
     calendar: WorkCalendar,
     with_total: bool = True,
+    topic_max_age: float = 0,
 ) -> MemberWeek:
     """Return this member's check-ins this week, their streak and total (theirs alone)."""
     today = local_day(now, tz)
     start = today - timedelta(days=today.weekday())
     first = today - timedelta(days=STREAK_LOOKBACK_DAYS)
     values = {"member": member.id, "first": first, "today": today}
-    python_day = StudyCheckin.day.python_value
-    days = {python_day(day) for (day,) in execute("study_member_days", _days_query, values)}
+    days = {_day(day) for (day,) in execute("study_member_days", _days_query, values)}
     total = (
         StudyCheckin.select().where(StudyCheckin.member == member.id).count() if with_total else 0
     )
-    planned = partial(topic_days, member.branch, first, today)  # read when needed
+    # The branch's topic days, read when needed (kept, as today's topic is).
+    planned = partial(topic_days, member.branch, first, today, max_age=topic_max_age)
     return MemberWeek(
         week_start=start,
         days_checked=[start + timedelta(days=i) in days for i in range(7)],
@@ -135,14 +148,14 @@ def streak(
     days: set[date],
     today: date,
     calendar: WorkCalendar,
-    planned: Callable[[], set[date]],
+    planned: Callable[[], AbstractSet[date]],
     first: date,
 ) -> int:
     """Study days in a row with a check-in, back from today (or yesterday, if today has none
     yet). A study day is a working day or a day with a topic in the plan; a day that is neither
     (a weekend, a holiday) breaks nothing, and a check-in on it still counts."""
     count = 0
-    plan_days: set[date] | None = None  # read only when a day off without a check-in is met
+    plan_days: AbstractSet[date] | None = None  # read only at a day off without a check-in
     cursor = today if today in days else today - timedelta(days=1)
     while cursor > first:
         if cursor in days:
@@ -178,10 +191,12 @@ class StudyDay:
     checked_in: bool
 
 
-def study_day(member: Member, *, now: datetime, tz: ZoneInfo) -> StudyDay:
-    """Today for the member: the topic, and whether they checked in already."""
+def study_day(
+    member: Member, *, now: datetime, tz: ZoneInfo, topic_max_age: float = 0
+) -> StudyDay:
+    """Today for the member: the topic (see ``today_topic``), and whether they checked in."""
     day = local_day(now, tz)
-    topic = today_topic(member, day)
+    topic = today_topic(member, day, max_age=topic_max_age)
     checked = StudyCheckin.select().where(
         StudyCheckin.member == member.id, StudyCheckin.day == day
     )
@@ -203,14 +218,22 @@ def check_in(
     calendar: WorkCalendar,
     max_chars: int,
     source: str,
+    topic_max_age: float = 0,
 ) -> CheckedIn:
     """Record today's check-in and note the member's activity in one transaction."""
     with write_tx():
         result = record_study(
-            member, reflection, now=now, tz=tz, max_chars=max_chars, source=source
+            member,
+            reflection,
+            now=now,
+            tz=tz,
+            max_chars=max_chars,
+            source=source,
+            topic_max_age=topic_max_age,
         )
         touch(member, now)
-    return CheckedIn(result, member_week(member, now=now, tz=tz, calendar=calendar))
+    week = member_week(member, now=now, tz=tz, calendar=calendar, topic_max_age=topic_max_age)
+    return CheckedIn(result, week)
 
 
 def check_in_by_message(
@@ -221,13 +244,18 @@ def check_in_by_message(
     tz: ZoneInfo,
     calendar: WorkCalendar,
     max_chars: int,
+    topic_max_age: float = 0,
 ) -> CheckedIn:
     """学习 in the chat: record today's check-in; the week comes without the all-time total.
 
     The bot's dispatcher owns the transaction and notes the member's activity.
     """
-    result = record_study(member, reflection, now=now, tz=tz, max_chars=max_chars)
-    week = member_week(member, now=now, tz=tz, calendar=calendar, with_total=False)
+    result = record_study(
+        member, reflection, now=now, tz=tz, max_chars=max_chars, topic_max_age=topic_max_age
+    )
+    week = member_week(
+        member, now=now, tz=tz, calendar=calendar, with_total=False, topic_max_age=topic_max_age
+    )
     return CheckedIn(result, week)
 
 
@@ -238,7 +266,13 @@ class StudyRecord:
 
 
 def study_record(
-    member: Member, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar, recent: int
+    member: Member,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    calendar: WorkCalendar,
+    recent: int,
+    topic_max_age: float = 0,
 ) -> StudyRecord:
     """The member's week and their latest ``recent`` check-ins (theirs alone)."""
     rows = (
@@ -247,4 +281,5 @@ def study_record(
         .order_by(StudyCheckin.day.desc(), StudyCheckin.id.desc())
         .limit(recent)
     )
-    return StudyRecord(member_week(member, now=now, tz=tz, calendar=calendar), list(rows))
+    week = member_week(member, now=now, tz=tz, calendar=calendar, topic_max_age=topic_max_age)
+    return StudyRecord(week, list(rows))

@@ -24,6 +24,7 @@ from handlers.audit import changed, record
 from handlers.branches import branch_acted_for
 from handlers.errors import Conflict, Forbidden, Invalid, NotFound
 from handlers.study.plans import PlanScope, category_code, topic_problems
+from handlers.study.topics import forget_topics
 from handlers.study.views import MonthPlan, month_plan
 from models.base import write_tx
 from models.org import BRANCH_MANAGERS, Branch, Member, acts_for
@@ -198,6 +199,7 @@ def add_topic(
         _record_topic(
             actor, "study.topic_add", "添加学习主题", topic, now, after=_topic_fields(topic)
         )
+    forget_topics()
     log.info("study topic %s added for branch %s on %s", topic.id, branch.id, fields.day)
     return topic
 
@@ -233,6 +235,7 @@ def change_topic(
         topic.save()
         old, new = changed(before, _topic_fields(topic))
         _record_topic(actor, "study.topic_change", "修改学习主题", topic, now, old, new)
+    forget_topics()
     log.info("study topic %s changed", topic.id)
     return topic
 
@@ -245,6 +248,7 @@ def remove_topic(actor: Member, topic_id: int, *, now: datetime | None = None) -
         _record_topic(
             actor, "study.topic_remove", "删除学习主题", topic, now, _topic_fields(topic)
         )
+    forget_topics()
     log.info("study topic %s removed from branch %s", topic.id, topic.branch_id)
     return topic
 

@@ -36,6 +36,7 @@ from handlers.sheets import (
     row_error,
     table_rows,
 )
+from handlers.study.topics import forget_topics
 from models.base import write_tx
 from models.study import TOPIC_CATEGORIES, StudyTopic
 
@@ -312,6 +313,7 @@ def import_plan(
             after={"created": created, "updated": updated, "unchanged": unchanged},
             now=now,
         )
+    forget_topics()
     if progress is not None:
         progress(len(drafts), len(drafts))
     report = PlanReport(

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from time import monotonic
+from typing import Any, TypeVar
 
-from peewee import Case, Expression, Select
+from peewee import Case, Database, Expression, Select
 
+from models.base import db
 from models.org import Branch, Member
-from models.prepared import columns, execute, fetchone, load
+from models.prepared import columns, day_reader, execute, fetchone, load
 from models.study import StudyTopic
+
+_day = day_reader(StudyTopic.day)
 
 # How specific a topic is: a branch's (0) beats its committee's (1) beats everyone's (2).
 _SPECIFIC = Case(
@@ -38,15 +43,68 @@ def _topic_query(v: Mapping[str, Any]) -> Select:
     )
 
 
-def today_topic(member: Member, day: date) -> StudyTopic | None:
+class _Kept:
+    """What this process read of the topics, for one database: each entry by its key, with
+    the generation and the time (monotonic) it was read at."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[Any, ...], tuple[int, float, Any]] = {}
+        self.generation = 0  # moved on by forget_topics: what was kept before is not used
+
+
+_KEPT: weakref.WeakKeyDictionary[Database, _Kept] = weakref.WeakKeyDictionary()
+KEPT_MAX = 10_000  # entries; all are dropped past it (a day of 10,000 branches)
+
+T = TypeVar("T")
+
+
+def _kept() -> _Kept:
+    kept = _KEPT.get(db.obj)
+    if kept is None:
+        kept = _KEPT.setdefault(db.obj, _Kept())
+    return kept
+
+
+def forget_topics() -> None:
+    """Stop using the topics this process kept: call after a change to topics commits."""
+    kept = _kept()
+    kept.generation += 1
+    kept.entries.clear()
+
+
+def _kept_or_read(key: tuple[Any, ...], max_age: float, read: Callable[[], T]) -> T:
+    """What ``read()`` gave for ``key`` less than ``max_age`` seconds ago in this process, with
+    no ``forget_topics`` since it started; else ``read()`` now (and keep it)."""
+    if max_age <= 0:
+        return read()
+    kept, now = _kept(), monotonic()
+    generation = kept.generation  # taken first: a change committed during the read wins
+    found = kept.entries.get(key)
+    if found is not None and found[0] == generation and now - found[1] < max_age:
+        return found[2]
+    value = read()
+    if len(kept.entries) >= KEPT_MAX:
+        kept.entries.clear()
+    kept.entries[key] = (generation, now, value)
+    return value
+
+
+def today_topic(member: Member, day: date, *, max_age: float = 0) -> StudyTopic | None:
     """Return the day's topic for the member: their branch's, else their committee's, else all.
 
-    Of several at one level, the newest.
+    Of several at one level, the newest. With ``max_age`` (seconds, ``study.topic_cache_
+    seconds``) a topic this process read for the branch and day less than that long ago is
+    used again: a change made through this process shows at once (``forget_topics``), one
+    made by another process (a worker, the command line) within ``max_age``.
     """
     branch = member.branch
     values = {"day": day, "branch": branch.id, "committee": branch.committee_id}
-    row = fetchone("study_today_topic", _topic_query, values)
-    return load(StudyTopic, row) if row is not None else None
+
+    def read() -> StudyTopic | None:
+        row = fetchone("study_today_topic", _topic_query, values)
+        return load(StudyTopic, row) if row is not None else None
+
+    return _kept_or_read(("today", branch.id, branch.committee_id, day), max_age, read)
 
 
 def _days_query(v: Mapping[str, Any]) -> Select:
@@ -57,11 +115,17 @@ def _days_query(v: Mapping[str, Any]) -> Select:
     )
 
 
-def topic_days(branch: Branch, first: date, last: date) -> set[date]:
-    """The days after ``first`` up to ``last`` on which the branch has a topic (any level)."""
+def topic_days(branch: Branch, first: date, last: date, *, max_age: float = 0) -> frozenset[date]:
+    """The days after ``first`` up to ``last`` on which the branch has a topic (any level);
+    read again after ``max_age`` seconds, as ``today_topic``."""
     values = {"first": first, "last": last, "branch": branch.id, "committee": branch.committee_id}
-    python_day = StudyTopic.day.python_value
-    return {python_day(d) for (d,) in execute("study_topic_days", _days_query, values)}
+
+    def read() -> frozenset[date]:
+        rows = execute("study_topic_days", _days_query, values)
+        return frozenset(_day(d) for (d,) in rows)
+
+    key = ("days", branch.id, branch.committee_id, first, last)
+    return _kept_or_read(key, max_age, read)
 
 
 def topics_between(branch: Branch, first: date, last: date) -> dict[date, StudyTopic]:
