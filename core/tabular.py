@@ -180,6 +180,7 @@ def _write_sheet(wb: Any, spec: Sheet, body: IO[bytes]) -> Any:
 # openpyxl's own cell writer; the styles are openpyxl's, registered in the same order, so the
 # workbook is byte for byte the same (1.5 s for that committee).
 _FAST_NUMBERS = (int, float, Decimal)
+_EXACT_INT = 2**53  # below it an int is an exact float: openpyxl's "%.16g" of it is str(int)
 _ROWS_PER_WRITE = 500
 
 
@@ -203,13 +204,10 @@ class _RowWriter:
         self.out = out
         self.parts: list[str] = []
         self.rows = 0
-        self.letters: list[str] = []
         self.styles: dict[tuple[str | None, bool], str] = {}
-
-    def _letter(self, index: int) -> str:
-        while len(self.letters) <= index:
-            self.letters.append(get_column_letter(len(self.letters) + 1))
-        return self.letters[index]
+        # (column index, bold, text?) → ('<c r="B', '" s="3" t="n"'): a cell's XML around
+        # its row number, worked out when the first such cell is written.
+        self.heads: dict[tuple[int, bool, bool], tuple[str, str]] = {}
 
     def _style(self, number_format: str | None, bold: bool) -> str:
         """' s="N"' of the cells _styled makes with this format and weight ('' unstyled):
@@ -225,8 +223,16 @@ class _RowWriter:
             found = self.styles[key] = f' s="{cell.style_id}"' if cell.has_style else ""
         return found
 
+    def _head(self, index: int, bold: bool, text: bool) -> tuple[str, str]:
+        """_styled sets no number format on text: its style is the weight's alone."""
+        style = self._style(None if text else self.formats.get(index), bold)
+        kind = "inlineStr" if text else "n"
+        found = (f'<c r="{get_column_letter(index + 1)}', f'"{style} t="{kind}"')
+        self.heads[(index, bold, text)] = found
+        return found
+
     def write(self, number: int, row: Iterable[Any], bold: bool) -> None:
-        parts = self.parts
+        parts, heads = self.parts, self.heads
         parts.append(f'<row r="{number}">')
         for index, value in enumerate(row):
             if value is None:
@@ -237,19 +243,19 @@ class _RowWriter:
                 text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)[:32767]
                 stripped = text.strip()
                 if not stripped or text == stripped:  # else xml:space: openpyxl writes it
-                    ref = f"{self._letter(index)}{number}"
-                    style = self._style(None, bold)
+                    ref, rest = heads.get((index, bold, True)) or self._head(index, bold, True)
                     if text:
-                        parts.append(
-                            f'<c r="{ref}"{style} t="inlineStr"><is><t>{_text(text)}</t></is></c>'
-                        )
+                        parts.append(f"{ref}{number}{rest}><is><t>{_text(text)}</t></is></c>")
                     else:
-                        parts.append(f'<c r="{ref}"{style} t="inlineStr" />')
+                        parts.append(f"{ref}{number}{rest} />")
                     continue
+            elif kind is int and -_EXACT_INT < value < _EXACT_INT:
+                ref, rest = heads.get((index, bold, False)) or self._head(index, bold, False)
+                parts.append(f"{ref}{number}{rest}><v>{value}</v></c>")
+                continue
             elif kind in _FAST_NUMBERS and math.isfinite(value):
-                ref = f"{self._letter(index)}{number}"
-                style = self._style(self.formats.get(index), bold)
-                parts.append(f'<c r="{ref}"{style} t="n"><v>{safe_string(value)}</v></c>')
+                ref, rest = heads.get((index, bold, False)) or self._head(index, bold, False)
+                parts.append(f"{ref}{number}{rest}><v>{safe_string(value)}</v></c>")
                 continue
             parts.append(self._by_openpyxl(number, index, value, bold))
         parts.append("</row>")
