@@ -4,6 +4,7 @@
     .venv/bin/python bench/report_bench.py --branches 200 --members 10000   # a quick run
     .venv/bin/python bench/report_bench.py --repeat 5 --profile  # + cProfile of one report
     .venv/bin/python bench/report_bench.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/report_bench.py --before /tmp/before   # git archive of an older commit
 
 What it does, in one invocation:
 
@@ -25,7 +26,9 @@ What it does, in one invocation:
    parent stays small, since a child's high-water mark starts at its parent's):
    - *startup*: Python importing the app (``create_app()``), connecting and ``SELECT 1``;
    - *one branch*: ``flask --app app report month YYYY-MM --branch 第1党支部 --out FILE``;
-   - *committee*: ``flask --app app report month YYYY-MM --committee 第1党委 --out FILE``.
+   - *committee*: ``flask --app app report month YYYY-MM --committee 第1党委 --out FILE``;
+   - with ``--before DIR``, the same committee report from another checkout (e.g. ``git
+     archive`` of an earlier commit unpacked in DIR), for a before/after in one invocation.
 3. **Statements**: the committee report once more at both sizes, in process through Flask's
    CLI with every peewee ``execute_sql`` counted (threads included); they must be as many.
 4. **Checks** (exit 1 if one fails), in a child process: the workbook opens with openpyxl; its
@@ -257,11 +260,11 @@ def cache_key(branches: int, members: int, first: date) -> str:
     return f"{branches}b-{members}m-{first:%Y-%m}-{SEED}-{digest.hexdigest()[:12]}"
 
 
-def child_env(config: Path) -> dict[str, str]:
+def child_env(config: Path, code: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIBU_")}
     env["ZHIBU_CONFIG"] = str(config)
     env.setdefault("OPENPYXL_LXML", "False")  # requirements.lock installs no lxml
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(code)
     return env
 
 
@@ -308,7 +311,12 @@ def dataset(
         url = f"sqlite:///{folder / 'report.db'}"
         if not args.fresh and saved.exists() and (folder / "report.db").exists():
             return url, json.loads(saved.read_text())["facts"], True
-        shutil.rmtree(folder, ignore_errors=True)
+        stale = key.rsplit("-", 1)[0] + "-"  # the same sizes, month and seed: older code
+        for old in cache.glob(stale + "*"):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
         building = cache / f"{key}.building"
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir()
@@ -331,12 +339,12 @@ def dataset(
 # ---- running and measuring ------------------------------------------------------------------
 
 
-def run(cmd: list[str], env: dict[str, str], work: Path) -> dict[str, Any]:
+def run(cmd: list[str], env: dict[str, str], work: Path, cwd: Path = ROOT) -> dict[str, Any]:
     """Run a child; its wall time, CPU and peak RSS (os.wait4), and the machine's other CPU."""
     log = work / "child.log"
     busy, began = jb.machine_busy(), time.perf_counter()
     with log.open("w+b") as output:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - began
         proc.returncode = code = os.waitstatus_to_exitcode(status)
@@ -513,6 +521,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="build the datasets again")
     parser.add_argument("--keep", action="store_true", help="keep the work folder, PG databases")
     parser.add_argument("--profile", action="store_true", help="also cProfile one report")
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also time the committee report from another checkout (e.g. a git archive of an "
+        "earlier commit), interleaved with this one's",
+    )
     parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--count-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--verify", help=argparse.SUPPRESS)
@@ -580,7 +594,11 @@ def measure(
     env = child_env(config)
     flask = [str(FLASK), "--app", "app", "report", "month", month]
     runs: dict[str, list[dict[str, Any]]] = {"startup": [], "branch": [], "committee": []}
+    before = Path(args.before).resolve() if args.before else None
+    if before is not None:
+        runs["before"] = []
     hashes: list[str] = []
+    before_hashes: list[str] = []
     for r in range(args.repeat):
         started = run([sys.executable, "-c", STARTUP], env, work)
         paths = started["out"].split()
@@ -595,11 +613,18 @@ def measure(
             run([*flask, "--committee", COMMITTEE, "--out", str(out)], env, work)
         )
         hashes.append(hashlib.sha256(out.read_bytes()).hexdigest())
+        if before is not None:
+            old = work / f"before-{r}.xlsx"
+            cmd = [*flask, "--committee", COMMITTEE, "--out", str(old)]
+            runs["before"].append(run(cmd, child_env(config, before), work, cwd=before))
+            before_hashes.append(hashlib.sha256(old.read_bytes()).hexdigest())
         last = runs["committee"][-1]
+        earlier = f", before {runs['before'][-1]['seconds']:.2f} s" if before is not None else ""
         print(
             f"   run {r + 1}: startup {started['seconds']:.2f} s, "
             f"branch {runs['branch'][-1]['seconds']:.2f} s, committee {last['seconds']:.2f} s "
-            f"/ {last['rss_kb'] / 1024:.0f} MB (others {last['others']:.2f} cores)",
+            f"/ {last['cpu']:.2f} s CPU / {last['rss_kb'] / 1024:.0f} MB{earlier} "
+            f"(others {last['others']:.2f} cores)",
             flush=True,
         )
     print("   " + last["out"].strip().replace("\n", "\n   "), flush=True)
@@ -628,13 +653,16 @@ def measure(
     verdict = json.loads(checked["out"].strip().splitlines()[-1])
     if args.profile:
         profile(url, env, work, month)
-    return report(args, runs, hashes, counts, verdict, found, work / "committee-0.xlsx")
+    return report(
+        args, runs, hashes, before_hashes, counts, verdict, found, work / "committee-0.xlsx"
+    )
 
 
 def report(
     args: argparse.Namespace,
     runs: dict[str, list[dict[str, Any]]],
     hashes: list[str],
+    before_hashes: list[str],
     counts: dict[str, dict[str, Any]],
     verdict: dict[str, Any],
     found: dict[str, Any],
@@ -660,6 +688,8 @@ def report(
         "branch": f"one branch: `report month --branch {BRANCH}`",
         "committee": f"committee: `report month --committee {COMMITTEE}`",
     }
+    if "before" in runs:
+        labels["before"] = f"committee, the code in {args.before}"
     for key, label in labels.items():
         mx = max(r["seconds"] for r in runs[key])
         print(
@@ -676,6 +706,15 @@ def report(
         print(f"  {seconds:7.3f} s  {sql}")
     print(f"Workbook {sample.stat().st_size / 1024:.0f} kB, rows per sheet {verdict['rows']}")
     print(f"SHA-256 of the committee workbook: {hashes[0]}")
+    if before_hashes:
+        same = set(before_hashes) == {hashes[0]}
+        print(f"The code in {args.before} wrote {'the same bytes' if same else before_hashes[0]}")
+        if "before" in t:
+            print(
+                f"committee / before: wall {t['committee'] / t['before']:.2f}, "
+                f"CPU {cpu['committee'] / cpu['before']:.2f}, "
+                f"peak RSS {rss['committee'] / rss['before']:.2f}"
+            )
     problems = list(verdict["problems"])
     if len(set(hashes)) != 1:
         problems.append(f"the committee runs wrote different files: {hashes}")
