@@ -295,7 +295,7 @@ def dataset(
     args: argparse.Namespace, work: Path, branches: int, members: int, name: str
 ) -> tuple[str, dict[str, Any], bool]:
     """(database URL, facts, reused) of one size: the cached one, or a new one."""
-    key = cache_key(branches, members, args.first)
+    key = ("pg-" if args.database_url else "") + cache_key(branches, members, args.first)
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     saved = cache / f"{key}.json"
