@@ -207,6 +207,7 @@ from handlers.dues.views import (
     branch_month_summary,
     member_dues,
     month_summary_and_lapse_alerts,
+    month_summary_and_lapse_alerts_started,
     month_summary_and_owing,
 )
 from models.dues import BASED_CATEGORIES
@@ -291,6 +292,7 @@ __all__ = [
     "month_label",
     "month_span",
     "month_summary_and_lapse_alerts",
+    "month_summary_and_lapse_alerts_started",
     "month_summary_and_owing",
     "monthly_amount",
     "months_text",

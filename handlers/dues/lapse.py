@@ -352,25 +352,32 @@ def _alerts(rows: Iterable[tuple], settings: Settings) -> list[LapseAlert]:
     return alerts
 
 
-def ledger_and_lapse_alerts(
+@contextmanager
+def ledger_and_lapse_alerts_started(
     at: datetime,
     settings: Settings,
     *,
     committee_id: int | None = None,
     branch_id: int | None = None,
     amounts_of: date | None = None,
-) -> tuple[Ledger, list[LapseAlert]]:
+) -> Iterator[Callable[[], tuple[Ledger, list[LapseAlert]]]]:
     """lapse_alerts, with the ledger it judged (the party members, their histories and paid
     months, and with ``amounts_of`` the fen paid for that month) for a caller with more to
-    work out from it; the two aggregates run on a worker thread each (5 queries)."""
+    work out from it (5 queries). Entering starts the two aggregates on a worker thread
+    each; the function yielded loads the rest here and returns (ledger, alerts): the
+    caller's reads in between overlap with the workers'."""
     cond = _lapse_scope(committee_id, branch_id, None)
     with gc_paused(), side_reads(2) as start:
         ledger_job, meetings, months = _start_lapse(
             start, at, settings, cond, owing=False, amounts_of=amounts_of
         )
-        ledger = ledger_job()
-        candidates = _alert_candidates(ledger, meetings(), months, settings)
-        return ledger, _alerts(candidates, settings)
+
+        def finish() -> tuple[Ledger, list[LapseAlert]]:
+            ledger = ledger_job()
+            candidates = _alert_candidates(ledger, meetings(), months, settings)
+            return ledger, _alerts(candidates, settings)
+
+        yield finish
 
 
 def owing_and_lapse_alerts(

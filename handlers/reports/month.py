@@ -36,7 +36,7 @@ from handlers.calendar import Requirement, all_branches_calendar, branch_calenda
 from handlers.dues import (
     BranchMonthSummary,
     LapseAlert,
-    month_summary_and_lapse_alerts,
+    month_summary_and_lapse_alerts_started,
     side_reads,
 )
 from handlers.errors import Invalid, NotFound
@@ -191,13 +191,17 @@ def month_report(
     weeks = month_weeks(first)
     members, meetings = _conditions(scope, scope_id)
     key = "branch_id" if scope == "branch" else "committee_id"
-    # The study aggregates are SQLite's or PostgreSQL's work: they run on a worker thread
-    # (its own connection and conditions) while this one works out the dues in Python.
-    with side_reads() as start_read:
+    # The long aggregates are the database's work, on worker threads (their own connections
+    # and conditions): the dues' two first (the longest), then the study rates; meanwhile
+    # this thread works out the calendar, then the dues, in Python. The month's dues and
+    # the six-month rule at `at` come from one load of the members' dues.
+    with (
+        month_summary_and_lapse_alerts_started(first, at, settings, **{key: scope_id}) as dues,
+        side_reads() as start_read,
+    ):
         study = start_read(_study_rates, scope, scope_id, first, weeks)
         _add_meetings(by_id, scope, scope_id, at, settings, meetings & _within(start, end))
-        # The month's dues and the six-month rule at `at` from one load of the members' dues.
-        summaries, lapse = month_summary_and_lapse_alerts(first, at, settings, **{key: scope_id})
+        summaries, lapse = dues()
         _add_dues(by_id, summaries, members, start, end)
         _add_people(by_id, people_alerts(at, settings, lapse=lapse, **{key: scope_id}))
         _add_study(by_id, *study())
