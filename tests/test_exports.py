@@ -8,13 +8,31 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import canonicalize
 
-from openpyxl import load_workbook
+import et_xmlfile
+import openpyxl
+import openpyxl.worksheet._writer
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell._writer import etree_write_cell
 
 from cli.roster import INVITE_COLUMNS
-from core.tabular import FORMULA_PREFIXES, csv_writer, plain_cell, safe_cell, write_xlsx
+from core import tabular
+from core.tabular import (
+    FORMULA_PREFIXES,
+    Sheet,
+    csv_writer,
+    plain_cell,
+    safe_cell,
+    write_workbook,
+    write_xlsx,
+)
 from models.base import db
 from tests import factories as f
 
@@ -122,3 +140,111 @@ def test_every_writer_goes_through_the_helper():
                 if RAW_WRITERS.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == [], "write CSV/XLSX with core.tabular.csv_writer / write_xlsx"
+
+
+# ---- report workbooks: the rows written directly are openpyxl's own ---------------------------
+
+DAY = "yyyy-mm-dd"
+ODD_VALUES = [
+    *HOSTILE,
+    "",
+    "   ",
+    " 前后有空格 ",
+    "末尾换行\n",
+    "a & b < c > d \"引号\" 'x' ]]>",
+    "行一\r\n行二\t制表",
+    "a\x00b\x1fc",
+    "表情😀",
+    "#N/A",
+    "长" * 40000,  # cut at 32,767 as openpyxl cuts it
+    0,
+    -7,
+    2**53 + 1,
+    0.1,
+    -0.0,
+    1e21,
+    3.14159265358979,
+    float("nan"),
+    float("inf"),
+    Decimal("123.45"),
+    Decimal("-0.01"),
+    Decimal("12748680.39"),
+    True,
+    False,
+    date(2026, 11, 30),
+    datetime(2026, 11, 30, 8, 5),
+    None,
+]
+
+
+def _odd_sheets() -> list[Sheet]:
+    rows = [[value, value, value, value] for value in ODD_VALUES]
+    rows += [[], [None, None], ["只有一格"]]
+    return [
+        Sheet(
+            "甲",
+            ("文本", "金额", "比率", "日期"),
+            iter(rows),  # rows may be a generator
+            widths=[10, 12, 8, 12],
+            formats={1: "#,##0.00", 2: "0.0%", 3: DAY},
+            totals=[["合计", "", Decimal("1.50"), None, 3], ["其中", 2.5, "", date(2026, 1, 1)]],
+            landscape=True,
+        ),
+        Sheet("乙", ("名称",), [["=1+1", 5, 0.25]], formats={2: "0.0%"}, totals=[["合计", 5]]),
+    ]
+
+
+def _openpyxl_workbook(sheets: list[Sheet], created: datetime) -> bytes:
+    """The report workbook as openpyxl's write-only worksheet writes every row (as
+    write_workbook did before it wrote the rows itself)."""
+    wb = Workbook(write_only=True)
+    wb.properties.created = created
+    for spec in sheets:
+        ws = tabular._new_sheet(wb, spec)
+        for bold, rows in ((False, spec.rows), (True, spec.totals)):
+            for row in rows:
+                ws.append(
+                    [
+                        tabular._styled(ws, value, spec.formats.get(index), bold)
+                        for index, value in enumerate(row)
+                    ]
+                )
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Cell .* is marked as a date")  # numbers in the date column
+def test_report_rows_are_written_as_openpyxl_writes_them(monkeypatch):
+    created = datetime(2026, 11, 1)
+    ours = io.BytesIO()
+    write_workbook(ours, _odd_sheets(), created=created)
+    # The reference as deployed (requirements.lock installs no lxml): openpyxl's own
+    # serializer, even where lxml is importable (it writes a CR as &#xD;, which is kept).
+    monkeypatch.setattr(openpyxl.worksheet._writer, "write_cell", etree_write_cell)
+    monkeypatch.setattr(openpyxl.worksheet._writer, "xmlfile", et_xmlfile.xmlfile)
+    theirs = _openpyxl_workbook(_odd_sheets(), created)
+    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(io.BytesIO(theirs)) as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            if name == "docProps/core.xml":  # openpyxl's says when it was written
+                continue
+            mine, reference = a.read(name), b.read(name)
+            if name.endswith(".xml"):
+                assert canonicalize(mine.decode()) == canonicalize(reference.decode()), name
+            if not openpyxl.LXML:  # lxml serializes the same XML differently
+                assert mine == reference, name
+    wb = load_workbook(ours)
+    first = [[c.value for c in row] for row in wb["甲"].iter_rows()]
+    assert first[0][:4] == ["文本", "金额", "比率", "日期"]
+    assert first[1][:4] == ["'" + HOSTILE[0]] * 4
+    assert wb["甲"]["B2"].data_type == "s"
+    assert [c.value for c in wb["乙"][2]] == ["'=1+1", 5, 0.25]
+    assert wb["乙"]["C2"].number_format == "0.0%" and wb["乙"]["A3"].font.b
+
+
+def test_report_workbook_is_the_same_for_the_same_sheets():
+    one, two = io.BytesIO(), io.BytesIO()
+    write_workbook(one, _odd_sheets(), created=datetime(2026, 11, 1))
+    write_workbook(two, _odd_sheets(), created=datetime(2026, 11, 1))
+    assert one.getvalue() == two.getvalue()

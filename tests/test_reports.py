@@ -18,7 +18,9 @@ import pytest
 import time_machine
 from openpyxl import load_workbook
 
+from handlers.dues import branch_month_summary, lapse_alerts, month_summary_and_lapse_alerts
 from handlers.errors import DomainError, Forbidden
+from handlers.reminders import people_alerts, secretary_alerts
 from handlers.reports import month_report, month_weeks, report_bytes
 from models.base import db
 from models.dues import DuesPayment
@@ -245,6 +247,56 @@ def test_committee_report_runs_a_constant_number_of_queries(conn, settings, monk
     for n in range(1, 5):
         build_branch(f"支部{n}", comm)
     assert count() == few
+
+
+def test_committee_report_from_the_cli_runs_a_constant_number_of_statements(
+    app, tmp_path, monkeypatch
+):
+    """Every statement the command sends (worker threads' included), at 3 and at 6 branches."""
+
+    def statements(out: str) -> int:
+        with counting_queries(monkeypatch) as seen:
+            result = app.test_cli_runner().invoke(
+                args=["report", "month", "2026-11", "--committee", "测试党委", "--out", out]
+            )
+        assert result.exit_code == 0, result.output
+        return len(seen)
+
+    with app.app_context(), db.connection_context():
+        comm = f.committee("测试党委")
+        for n in range(3):
+            build_branch(f"支部{n}", comm)
+    with time_machine.travel(NOW, tick=False):
+        three = statements(str(tmp_path / "3.xlsx"))
+        with app.app_context(), db.connection_context():
+            for n in range(3, 6):
+                build_branch(f"支部{n}", comm)
+        six = statements(str(tmp_path / "6.xlsx"))
+    assert len(values(read((tmp_path / "6.xlsx").read_bytes())["汇总"])) == 1 + 6 + 1
+    assert six == three
+
+
+@pytest.mark.parametrize("now", [NOW, datetime(2026, 11, 20, 10, 0, tzinfo=SH)])
+def test_one_load_gives_what_the_summary_and_the_digest_give(conn, settings, now):
+    """The report's dues and people: as branch_month_summary and secretary_alerts find them,
+    for a month judged at its end and for the current month."""
+    comm = f.committee()
+    build_branch("第一党支部", comm)
+    second, _ = build_branch("第二党支部", comm)
+    at = min(now, datetime(2026, 12, 1, tzinfo=SH))
+    for scope in ({"committee_id": comm.id}, {"branch_id": second.id}):
+        summaries, lapse = month_summary_and_lapse_alerts(NOV, at, settings, **scope)
+        assert summaries == branch_month_summary(NOV, settings, **scope)
+        assert lapse == lapse_alerts(at, settings, **scope)
+        people = people_alerts(at, settings, lapse=lapse, **scope)
+        digest = secretary_alerts(at, settings, **scope)
+        assert people.keys() <= digest.keys() and people
+        for branch_id, found in people.items():
+            expected = digest[branch_id]
+            assert found.lapse == expected.lapse
+            assert found.lost_contact == expected.lost_contact
+            assert found.probation == expected.probation
+        assert people_alerts(at, settings, **scope) == people
 
 
 def test_access(conn, settings):

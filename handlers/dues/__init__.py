@@ -206,6 +206,8 @@ from handlers.dues.views import (
     branch_dues,
     branch_month_summary,
     member_dues,
+    month_summary_and_lapse_alerts,
+    month_summary_and_lapse_alerts_started,
     month_summary_and_owing,
 )
 from models.dues import BASED_CATEGORIES
@@ -289,6 +291,8 @@ __all__ = [
     "member_lapse",
     "month_label",
     "month_span",
+    "month_summary_and_lapse_alerts",
+    "month_summary_and_lapse_alerts_started",
     "month_summary_and_owing",
     "monthly_amount",
     "months_text",

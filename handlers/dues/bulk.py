@@ -237,9 +237,12 @@ def start_ledger(
     *,
     owing: bool,
     amounts: bool = False,
+    amounts_of: date | None = None,
 ) -> Callable[[], Ledger]:
     """load_ledger in two steps: the paid months, the longest statement, start now on a worker
     thread; the function returned loads the members and their histories here and joins them.
+    ``amounts_of``: load the fen paid for this month (one of the ledger's) instead of the
+    current one's.
 
     For the owing the earliest start month is only known from the members and histories, so
     the worker reads from the oldest assessment (no start month is before it; 1 query) and
@@ -255,7 +258,8 @@ def start_ledger(
                 low = earliest
         # Without a condition: over everyone (see Ledger.scope).
         scope = None if cond is None else party_scope(cond)
-        return low, _paid_masks(scope, low, current, current if amounts else None)
+        fen_month = amounts_of if amounts_of is not None else current if amounts else None
+        return low, _paid_masks(scope, low, current, fen_month)
 
     paid_job = start(paid_months)
 

@@ -11,6 +11,7 @@ from handlers.reminders.digest import (
     BranchAlerts,
     committee_digests,
     digest_lines,
+    people_alerts,
     secretary_alerts,
     secretary_digests,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "lost_contact",
     "meeting_reminders",
     "meeting_summaries",
+    "people_alerts",
     "rectification_reminders",
     "secretary_alerts",
     "secretary_digests",

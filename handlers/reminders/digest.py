@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar l
     from handlers.dues import LapseAlert, MemberOwing
 
 
+# A probation ending within this time is listed (discuss the member's full membership).
+PROBATION_NOTICE = timedelta(days=30)
+
+
 def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     """One digest per branch secretary, only when there is something to act on."""
     from handlers.dues import gc_paused
@@ -83,7 +87,7 @@ def _secretary_alerts(
 
     scope, ids = _scope(committee_id, branch_id)
     day = local_day(now, local_zone(settings))
-    soon = day + timedelta(days=30)
+    soon = day + PROBATION_NOTICE
     found = _Found()
     # The dues and meeting aggregates run on worker threads while the other reads run here.
     with owing_and_lapse_alerts_started(now, settings, scope) as dues_alerts:  # one load
@@ -98,6 +102,32 @@ def _secretary_alerts(
         found.overdue = overdue_items(day, ids)
         found.owing, found.lapse = dues_alerts()
     return _by_branch(found, ids, soon)
+
+
+def people_alerts(
+    now: datetime,
+    settings: Settings,
+    *,
+    committee_id: int | None = None,
+    branch_id: int | None = None,
+    lapse: list[LapseAlert] | None = None,
+) -> dict[int, BranchAlerts]:
+    """The people secretary_alerts names, per branch: the six-month rule, lost contact and
+    probation ending (the monthly report's), without the digest's other reads (who owes,
+    the calendar, undelivered messages, study plans); a constant number of queries.
+    ``lapse``: lapse_alerts(now, …) of the same scope, when the caller has them already."""
+    from handlers.dues import gc_paused, lapse_alerts
+
+    scope, ids = _scope(committee_id, branch_id)
+    day = local_day(now, local_zone(settings))
+    found = _Found()
+    with gc_paused():
+        if lapse is None:
+            lapse = lapse_alerts(now, settings, committee_id=committee_id, branch_id=branch_id)
+        found.lapse = lapse
+        found.lost = lost_contact_people(now, settings, scope)
+        found.probationary = _probationary(scope)
+        return _by_branch(found, ids, day + PROBATION_NOTICE)
 
 
 def _without_topics(day: date, settings: Settings, ids: set[int] | None) -> set[int]:

@@ -33,9 +33,14 @@ from core.clock import UTC
 from core.config import Settings
 from handlers.branches import branch_acted_for
 from handlers.calendar import Requirement, all_branches_calendar, branch_calendar
-from handlers.dues import BranchMonthSummary, LapseAlert, branch_month_summary
+from handlers.dues import (
+    BranchMonthSummary,
+    LapseAlert,
+    month_summary_and_lapse_alerts_started,
+    side_reads,
+)
 from handlers.errors import Invalid, NotFound
-from handlers.reminders import StudyRate, secretary_alerts, study_participation
+from handlers.reminders import BranchAlerts, StudyRate, people_alerts, study_participation
 from handlers.roster.access import forbidden, require_role
 from handlers.study.plans import plan_scope
 from models.dues import DuesPayment
@@ -184,16 +189,22 @@ def month_report(
     at = min(now, end)  # the month's end, or now in the current month
     by_id = {b.id: BranchMonth(b.id, b.name, StudyRate(0, 0, 0), []) for b in branches}
     weeks = month_weeks(first)
-    if scope == "branch":
-        members: Expression = Member.branch == scope_id
-        meetings: Expression = Meeting.branch == scope_id
-    else:
-        ours = Branch.select(Branch.id).where(Branch.committee == scope_id)
-        members, meetings = Member.branch.in_(ours), Meeting.branch.in_(ours)
-    _add_study(by_id, first, weeks, members)
-    _add_meetings(by_id, scope, scope_id, at, settings, meetings & _within(start, end))
-    _add_dues(by_id, scope, scope_id, first, settings, members, start, end)
-    _add_people(by_id, scope, scope_id, at, settings)
+    members, meetings = _conditions(scope, scope_id)
+    key = "branch_id" if scope == "branch" else "committee_id"
+    # The long aggregates are the database's work, on worker threads (their own connections
+    # and conditions): the dues' two first (the longest), then the study rates; meanwhile
+    # this thread works out the calendar, then the dues, in Python. The month's dues and
+    # the six-month rule at `at` come from one load of the members' dues.
+    with (
+        month_summary_and_lapse_alerts_started(first, at, settings, **{key: scope_id}) as dues,
+        side_reads() as start_read,
+    ):
+        study = start_read(_study_rates, scope, scope_id, first, weeks)
+        _add_meetings(by_id, scope, scope_id, at, settings, meetings & _within(start, end))
+        summaries, lapse = dues()
+        _add_dues(by_id, summaries, members, start, end)
+        _add_people(by_id, people_alerts(at, settings, lapse=lapse, **{key: scope_id}))
+        _add_study(by_id, *study())
     as_of = (at - timedelta(microseconds=1)).astimezone(tz).date()
     lost_days = settings.alerts.lost_contact_days
     rows = list(by_id.values())
@@ -229,19 +240,32 @@ def _within(start: datetime, end: datetime) -> Expression:
     )
 
 
+def _conditions(scope: str, scope_id: int) -> tuple[Expression, Expression]:
+    """The scope's members and meetings (new objects each call: a thread renders its own)."""
+    if scope == "branch":
+        return Member.branch == scope_id, Meeting.branch == scope_id
+    ours = Branch.select(Branch.id).where(Branch.committee == scope_id)
+    return Member.branch.in_(ours), Meeting.branch.in_(ours)
+
+
+def _study_rates(
+    scope: str, scope_id: int, first: date, weeks: list[tuple[date, date]]
+) -> tuple[dict[int, StudyRate], list[dict[int, StudyRate]]]:
+    """The month's and each week's rates per branch: 2 queries each."""
+    members, _ = _conditions(scope, scope_id)
+    whole = study_participation(first, weeks[-1][1], members)
+    return whole, [study_participation(a, b, members) for a, b in weeks]
+
+
 def _add_study(
     by_id: dict[int, BranchMonth],
-    first: date,
-    weeks: list[tuple[date, date]],
-    members: Expression,
+    whole: dict[int, StudyRate],
+    weekly: list[dict[int, StudyRate]],
 ) -> None:
-    """The month's and each week's rates: 2 queries each."""
-    last = weeks[-1][1]
-    for branch_id, rate in study_participation(first, last, members).items():
+    for branch_id, rate in whole.items():
         if branch_id in by_id:
             by_id[branch_id].study = rate
-    for week_first, week_last in weeks:
-        rates = study_participation(week_first, week_last, members)
+    for rates in weekly:
         for branch_id, row in by_id.items():
             row.weeks.append(rates.get(branch_id) or StudyRate(row.study.members, 0, 0))
 
@@ -324,17 +348,13 @@ def _attendance_counts(meetings: Expression) -> dict[int, tuple[int, int, int]]:
 
 def _add_dues(
     by_id: dict[int, BranchMonth],
-    scope: str,
-    scope_id: int,
-    first: date,
-    settings: Settings,
+    summaries: list[BranchMonthSummary],
     members: Expression,
     start: datetime,
     end: datetime,
 ) -> None:
     """The month's dues per branch, and voluntary payments recorded in it (not reversed)."""
-    key = "branch_id" if scope == "branch" else "committee_id"
-    for summary in branch_month_summary(first, settings, **{key: scope_id}):
+    for summary in summaries:
         if summary.branch_id in by_id:
             by_id[summary.branch_id].dues = summary
     reversed_ids = DuesPayment.select(DuesPayment.reverses).where(
@@ -358,12 +378,9 @@ def _add_dues(
             by_id[branch_id].voluntary_fen = int(fen or 0)
 
 
-def _add_people(
-    by_id: dict[int, BranchMonth], scope: str, scope_id: int, at: datetime, settings: Settings
-) -> None:
+def _add_people(by_id: dict[int, BranchMonth], found: dict[int, BranchAlerts]) -> None:
     """The six-month rule, lost contact and probation ending, as the digest finds them."""
-    key = "branch_id" if scope == "branch" else "committee_id"
-    for branch_id, alerts in secretary_alerts(at, settings, **{key: scope_id}).items():
+    for branch_id, alerts in found.items():
         row = by_id.get(branch_id)
         if row is not None:
             row.lapse = list(alerts.lapse)
