@@ -45,6 +45,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.documents import stamp_package
+
 log = logging.getLogger(__name__)
 
 # ---- writing ------------------------------------------------------------------------------
@@ -114,13 +116,27 @@ def write_xlsx(
     rows: Iterable[Iterable[Any]],
     *,
     title: str = "Sheet1",
+    created: datetime | None = None,
 ) -> None:
-    """Write rows to a one-sheet .xlsx (streamed), every cell through safe_cell, text as text."""
+    """Write rows to a one-sheet .xlsx (streamed), every cell through safe_cell, text as text.
+
+    With ``created`` (naive, UTC) the file's times are that moment, not the moment of writing,
+    so the same rows give the same bytes."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=title)
     for row in rows:
         ws.append([_xlsx_cell(ws, value) for value in row])
-    wb.save(target)
+    if created is None:
+        wb.save(target)
+        return
+    wb.properties.created = created
+    raw = io.BytesIO()
+    wb.save(raw)
+    if isinstance(target, str | os.PathLike):
+        with open(target, "wb") as fh:
+            stamp_package(raw.getvalue(), fh, created)
+    else:
+        stamp_package(raw.getvalue(), target, created)
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,18 @@ import csv
 import io
 import re
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import canonicalize
+from zoneinfo import ZoneInfo
 
 import et_xmlfile
 import openpyxl
 import openpyxl.worksheet._writer
 import pytest
+import time_machine
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell._writer import etree_write_cell
 
@@ -248,3 +250,21 @@ def test_report_workbook_is_the_same_for_the_same_sheets():
     write_workbook(one, _odd_sheets(), created=datetime(2026, 11, 1))
     write_workbook(two, _odd_sheets(), created=datetime(2026, 11, 1))
     assert one.getvalue() == two.getvalue()
+
+
+def test_the_same_roster_gives_the_same_bytes_whenever_it_is_written(conn, settings):
+    from handlers.reports.roster import roster_bytes, roster_rows
+
+    br = f.branch("第一党支部")
+    f.member("张三", br, phone="13800000001")
+    taken = datetime(2026, 9, 15, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    export = roster_rows(None, branch_id=br.id, settings=settings, now=taken)
+    with time_machine.travel(taken, tick=False):
+        first = roster_bytes(export, "xlsx")
+    with time_machine.travel(taken + timedelta(hours=30, seconds=7), tick=False):
+        again = roster_bytes(export, "xlsx")
+    assert first == again
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        core = archive.read("docProps/core.xml").decode()
+        assert {i.date_time for i in archive.infolist()} == {(2026, 9, 15, 0, 0, 0)}
+    assert "2026-09-15T00:00:00Z" in core

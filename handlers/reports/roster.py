@@ -13,7 +13,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -167,7 +167,8 @@ def write_roster_to(export: RosterExport, target: IO[bytes], fmt: str) -> None:
         raise ValueError(f"unknown roster format {fmt!r}")
     rows = [list(ROSTER_HEADER), *export.rows]
     if fmt == "xlsx":
-        write_xlsx(target, rows, title="名册")
+        # The file's times are the day it was taken: the same roster, the same bytes.
+        write_xlsx(target, rows, title="名册", created=datetime.combine(export.day, time()))
         return
     text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
     try:
