@@ -4,7 +4,7 @@
 # otherwise says how. Never fails: without the font, the .docx still works and the PDF is
 # refused with a message saying what to install (or set [reports] pdf_font).
 set -uo pipefail
-if fc-list :lang=zh 2>/dev/null | grep -q .; then
+if fc-list :lang=zh 2>/dev/null | grep . >/dev/null; then  # no -q: see browser-deps.sh
     exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
