@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
 from core import config as config_mod
 from core import logs
+from core.clock import local_now
+from core.workdays import work_calendar
 from models.base import db, open_database
 
 log = logging.getLogger("zhibu")
@@ -36,6 +39,10 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.initialize(open_database(settings.database.url, settings.database.lock_timeout))
+    # The working days of the years a check-in's streak may reach, built now: on a worker's
+    # first check-in this would import the holiday tables while it holds the write lock.
+    year = local_now(ZoneInfo(settings.app.timezone)).year
+    work_calendar(settings).load(year - 1, year, year + 1)
 
     @app.before_request
     def _connect() -> None:

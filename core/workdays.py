@@ -55,6 +55,12 @@ class WorkCalendar:
         worked = frozenset(d for d in official.weekend_workdays if d.year == year)
         return _Year(frozenset(d for d in official if d.year == year), worked, bool(worked))
 
+    def load(self, *years: int) -> None:
+        """Build these years' schedules now (the first one built imports the package's holiday
+        tables, ~0.1 s), so that no request pays for it."""
+        for year in years:
+            self._year(year)
+
     def is_workday(self, day: date) -> bool:
         """Whether ``day`` is a working day: Monday–Friday unless a holiday, or a weekend day
         worked in exchange (调休); the configured days win over the official schedule."""

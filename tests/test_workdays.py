@@ -143,3 +143,22 @@ def test_a_check_in_on_a_day_off_counts_and_a_planned_weekend_day_is_a_study_day
     assert _streak(member, date(2026, 11, 23), settings) == 3
     f.topic(date(2026, 11, 22), "周日专题学习", branch=branch)  # Sunday is now a study day
     assert _streak(member, date(2026, 11, 23), settings) == 1
+
+
+def test_the_app_builds_the_years_a_streak_reads_before_any_request(db_url, monkeypatch):
+    """On a worker's first check-in, building a year imports the holiday tables (~0.1 s) while
+    the write lock is held; the app builds last, this and next year when it starts."""
+    import core.workdays
+    from app import create_app
+
+    monkeypatch.setattr(core.workdays, "_CACHE", {})
+    app = create_app({"database": {"url": db_url}})
+
+    def built_late(self: WorkCalendar, year: int) -> None:
+        raise AssertionError(f"{year} built after start-up")
+
+    monkeypatch.setattr(WorkCalendar, "_load", built_late)
+    calendar = work_calendar(app.config["ZHIBU"])
+    year = datetime.now(SH).year
+    for day in (date(year - 1, 1, 5), date(year, 8, 19), date(year + 1, 12, 31)):
+        calendar.is_workday(day)
