@@ -42,8 +42,8 @@ What it does, in one invocation:
 Exit status: 0 the targets are met (committee report < 10 s and < 300 MB peak RSS, statements
 the same at both sizes); 1 an error or a failed check; 2 a clean run that missed a target.
 
-openpyxl writes through lxml when lxml is importable; requirements.lock does not install it, so
-unless ``OPENPYXL_LXML`` is set the children run with ``OPENPYXL_LXML=False``, as deployed.
+openpyxl writes through lxml when lxml is importable (requirements.lock installs it for
+python-docx); unless ``OPENPYXL_LXML`` is set the children run with ``OPENPYXL_LXML=False``.
 """
 
 from __future__ import annotations
