@@ -169,4 +169,4 @@ def record_book_download() -> Response:
     )
     fmt = args.get("format") or "docx"
     data = book_bytes(book, fmt, settings())
-    return _download(data, BOOK_FORMATS[fmt], book.filename(fmt), f"record-book-{year}.{fmt}")
+    return _download(data, BOOK_FORMATS[fmt], book.filename(fmt), book.ascii_filename(fmt))

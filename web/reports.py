@@ -132,4 +132,4 @@ def branch_book(branch_id: int, year: int) -> Response:
     fmt = book_format(request.args.get("format", "docx"))
     book = record_book(user().member, year, branch_id=branch_id, settings=settings(), now=utcnow())
     data = book_bytes(book, fmt, settings())
-    return _download(data, book.filename(fmt), f"record-book-{year}.{fmt}", BOOK_FORMATS[fmt])
+    return _download(data, book.filename(fmt), book.ascii_filename(fmt), BOOK_FORMATS[fmt])

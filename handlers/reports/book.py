@@ -109,6 +109,10 @@ class RecordBook:
     def filename(self, extension: str) -> str:
         return f"{self.branch_name}{self.year}年组织生活记录本.{extension}"
 
+    def ascii_filename(self, extension: str) -> str:
+        """The download's ASCII fallback name, for clients that cannot read filename*."""
+        return f"record-book-{self.year}.{extension}"
+
 
 def _moment(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
