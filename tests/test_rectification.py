@@ -179,6 +179,39 @@ def test_a_refused_verification_sends_the_item_back_with_its_reason(org, setting
     assert again.item.status == "done"
 
 
+def test_the_owner_is_told_when_the_item_comes_back_and_why(org, settings):
+    named = raise_item(org, settings).item
+    by_role = raise_item(org, settings, owner_id=None, owner_role="organizer").item
+    r.mark_done(org["m1"], named.id, "已修订制度", now=NOW, settings=settings)
+    r.move_status(org["sec"], by_role.id, "done", "已整理台账", now=NOW, settings=settings)
+    r.verify_item(org["sec"], named.id, True, now=NOW, settings=settings)
+    assert not OutboxMessage.select().where(OutboxMessage.kind == "rectification_refused").count()
+    later = NOW + timedelta(hours=2)
+    r.verify_item(org["sec"], by_role.id, False, "台账缺少签字", now=later, settings=settings)
+    sent = list(
+        OutboxMessage.select()
+        .where(OutboxMessage.kind == "rectification_refused")
+        .order_by(OutboxMessage.target_id)
+    )
+    # every organizer of the branch, no one of the other branch, nobody else
+    assert [(m.target_type, m.target_id) for m in sent] == [
+        ("member", org["org"].id),
+        ("member", org["org2"].id),
+    ]
+    text = json.loads(sent[0].payload)["text"]
+    assert text.startswith("李组织同志，您负责的整改事项【编号2】问题清单未通过支部书记验收")
+    assert "原因：台账缺少签字" in text and "完成 2 完成情况" in text
+
+
+def test_a_send_back_that_is_refused_tells_nobody(org, settings):
+    item = raise_item(org, settings).item  # not done yet: nothing to send back
+    no = refusal(
+        DomainError, r.verify_item, org["sec"], item.id, False, "理由", now=NOW, settings=settings
+    )
+    assert no.errcode == "not_done"
+    assert not OutboxMessage.select().count()
+
+
 def test_a_committee_item_is_verified_by_a_committee_admin_only(org, settings):
     item = raise_item(org, settings, who="admin").item
     r.mark_done(org["m1"], item.id, "已整改", now=NOW, settings=settings)
@@ -387,6 +420,26 @@ def test_an_overdue_item_is_a_line_in_the_secretarys_digest(org, settings):
     assert "整改：【编号1】问题清单已逾期 3 天" in digests[org["sec"].id]
     assert "整改" not in digests.get(org["secb"].id, "")
     r.mark_done(org["m1"], item.id, "已完成", now=at_nine(day), settings=settings)
+    assert lines_of(settings, org["a"].id, day) == [  # no longer overdue: now to verify
+        "整改验收：编号1共 1 项已标记完成，等待您验收（控制台“整改清单”）"
+    ]
+
+
+def test_done_items_waiting_for_verification_are_a_line_in_the_secretarys_digest(org, settings):
+    first = raise_item(org, settings, deadline=date(2026, 12, 1)).item
+    second = raise_item(org, settings, owner_id=org["m2"].id, deadline=date(2026, 12, 1)).item
+    raise_item(org, settings, who="admin", owner_id=org["m1"].id, deadline=date(2026, 12, 1))
+    day = date(2026, 9, 10)
+    assert lines_of(settings, org["a"].id, day) == []
+    r.mark_done(org["m2"], second.id, "已完成", now=at_nine(date(2026, 9, 3)), settings=settings)
+    r.mark_done(org["m1"], first.id, "已完成", now=at_nine(date(2026, 9, 5)), settings=settings)
+    r.mark_done_by_number(org["m1"], 3, "已完成", now=at_nine(day), settings=settings)
+    # the committee's item waits on the committee, not on the secretary
+    assert lines_of(settings, org["a"].id, day) == [
+        "整改验收：编号2、编号1共 2 项已标记完成，等待您验收（控制台“整改清单”）"
+    ]
+    r.verify_item(org["sec"], first.id, True, now=at_nine(day), settings=settings)
+    r.verify_item(org["sec"], second.id, False, "缺材料", now=at_nine(day), settings=settings)
     assert lines_of(settings, org["a"].id, day) == []
 
 

@@ -26,6 +26,8 @@ KIND_LABELS: dict[str, str] = {
     "committee_digest": "党委待办",
     "monthly_report": "党委月报",
     "volunteer_prompt": "志愿服务提醒",
+    "rectification_due": "整改提醒",
+    "rectification_refused": "整改退回",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
 

@@ -6,9 +6,12 @@ The package re-exports its public names: ``from handlers import rectification`` 
 """
 
 from handlers.rectification.alerts import (
+    Awaiting,
     Due,
     Overdue,
+    awaiting_verification,
     due_items,
+    item_owners,
     long_overdue_counts,
     overdue_items,
 )
@@ -46,6 +49,9 @@ from handlers.rectification.views import (
 )
 
 __all__ = [
+    "Awaiting",
+    "awaiting_verification",
+    "item_owners",
     "OWNER_ROLES",
     "BranchCounts",
     "Detail",

@@ -64,6 +64,21 @@ def due_items(today: date, days: tuple[int, ...]) -> list[Due]:
     return out
 
 
+def item_owners(item: RectificationItem) -> list[tuple[int, str]]:
+    """(id, name) of whoever owns the item: the member named, or every member of its branch
+    holding the owner role."""
+    if item.owner_id is not None:
+        cond = Member.id == item.owner_id
+    elif item.owner_role:
+        cond = (Member.branch == item.branch_id) & (Member.roles != "")
+    else:
+        return []
+    found = Member.select(Member.id, Member.name, Member.roles).where(cond).order_by(Member.id)
+    if item.owner_id is not None:
+        return [(m.id, m.name) for m in found]
+    return [(m.id, m.name) for m in found if item.owner_role in m.role_set]
+
+
 @dataclass(frozen=True)
 class Overdue:
     """An overdue item as the secretary's digest names it."""
@@ -95,6 +110,35 @@ def overdue_items(today: date, branch_ids: set[int] | None) -> list[Overdue]:
         Overdue(i.branch_id, i.id, i.number, i.kind_label, i.deadline, (today - i.deadline).days)
         for i in query
     ]
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A done item the branch secretary has yet to verify, as the digest names it."""
+
+    branch_id: int
+    item_id: int
+    number: int
+    kind_label: str
+    done_on: date | None
+
+
+def awaiting_verification(branch_ids: set[int] | None) -> list[Awaiting]:
+    """Items the branch raised, marked done and not yet verified (of ``branch_ids``, or every
+    branch), oldest first, in one query. Items the committee raised wait on the committee."""
+    query = RectificationItem.select(
+        RectificationItem.id,
+        RectificationItem.branch,
+        RectificationItem.number,
+        RectificationItem.kind,
+        RectificationItem.done_on,
+    ).where(RectificationItem.status == "done", RectificationItem.raised_by == "branch")
+    if branch_ids is not None:
+        query = query.where(RectificationItem.branch.in_(list(branch_ids)))
+    query = query.order_by(
+        RectificationItem.branch, RectificationItem.done_on, RectificationItem.number
+    )
+    return [Awaiting(i.branch_id, i.id, i.number, i.kind_label, i.done_on) for i in query]
 
 
 def long_overdue_counts(today: date, days: int) -> dict[int, list[tuple[str, int]]]:

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from core.config import Settings
 from handlers.errors import Conflict, DomainError, Forbidden, Invalid
+from handlers.outbox import enqueue
+from handlers.rectification.alerts import item_owners
 from handlers.rectification.base import (
     NOT_ALLOWED,
     can_manage,
@@ -20,6 +22,7 @@ from handlers.rectification.base import (
     owner_label,
     require_change,
     require_verifier,
+    short,
     visible_item,
 )
 from handlers.rectification.trail import item_fields, record_item_change
@@ -214,6 +217,7 @@ def verify_item(
         else:
             _moved(item, "done", status="in_progress", done_at=None, done_on=None, updated_at=now)
             _note(item, actor, "refused", reason, now)
+            _tell_owners_refused(item, reason, now)
             record_item_change(
                 actor,
                 "rectification.refuse",
@@ -224,3 +228,25 @@ def verify_item(
                 extra={"reason": reason},
             )
     return item_view(item, local_today(now, settings))
+
+
+def _tell_owners_refused(item: RectificationItem, reason: str, now: datetime) -> None:
+    """A personal note to each owner that the item came back, with the reason (in the caller's
+    transaction: the note goes out only if the refusal is kept)."""
+    verifier = "党委" if item.raised_by == "committee" else "支部书记"
+    for member_id, name in item_owners(item):
+        text = (
+            f"{name}同志，您负责的整改事项【编号{item.number}】{item.kind_label}"
+            f"未通过{verifier}验收，已退回“整改中”。\n问题：{short(item.problem, 60)}"
+            f"\n原因：{short(reason, 120)}"
+            f"\n请继续整改，完成后再发送“完成 {item.number} 完成情况”。"
+        )
+        enqueue(
+            "rectification_refused",
+            "member",
+            member_id,
+            f"{item.id}:{now.isoformat()}",
+            {"text": text, "title": "整改退回"},
+            branch_id=item.branch_id,
+            now=now,
+        )

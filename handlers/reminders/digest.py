@@ -12,7 +12,13 @@ from core.clock import local_day
 from core.config import Settings
 from core.workdays import work_calendar
 from handlers.outbox import Outgoing
-from handlers.rectification import Overdue, long_overdue_counts, overdue_items
+from handlers.rectification import (
+    Awaiting,
+    Overdue,
+    awaiting_verification,
+    long_overdue_counts,
+    overdue_items,
+)
 from handlers.reminders.common import local_zone, manager_ids
 from handlers.reminders.contact import lost_contact_people
 from models.org import Branch, Member
@@ -47,6 +53,7 @@ class BranchAlerts:
     dead: int = 0  # outbox rows that could not be delivered
     no_study_plan: bool = False  # no study topic for the coming days (study.plan_warning_days)
     rectification: list[Overdue] = field(default_factory=list)  # items past their deadline
+    awaiting: list[Awaiting] = field(default_factory=list)  # done items to verify
 
     @property
     def count(self) -> int:
@@ -60,6 +67,7 @@ class BranchAlerts:
             + self.dead
             + self.no_study_plan
             + len(self.rectification)
+            + len(self.awaiting)
         )
 
 
@@ -100,6 +108,7 @@ def _secretary_alerts(
         found.dead = dead_counts(ids)
         found.unplanned = _without_topics(day, settings, ids)
         found.overdue = overdue_items(day, ids)
+        found.awaiting = awaiting_verification(ids)
         found.owing, found.lapse = dues_alerts()
     return _by_branch(found, ids, soon)
 
@@ -180,6 +189,7 @@ class _Found:
     dead: dict[int, int] = field(default_factory=dict)
     unplanned: set[int] = field(default_factory=set)
     overdue: list[Overdue] = field(default_factory=list)
+    awaiting: list[Awaiting] = field(default_factory=list)
 
 
 def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, BranchAlerts]:
@@ -219,6 +229,9 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
     for item in found.overdue:
         if (alerts := of(item.branch_id)) is not None:
             alerts.rectification.append(item)
+    for done in found.awaiting:
+        if (alerts := of(done.branch_id)) is not None:
+            alerts.awaiting.append(done)
     return out
 
 
@@ -291,7 +304,7 @@ def digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str
             f"学习计划：未来 {days} 天没有学习主题，群里不会收到学习提醒，"
             "请导入学习计划或在小程序中添加主题"
         )
-    return lines + _overdue_lines(found.rectification)
+    return lines + _overdue_lines(found.rectification) + _awaiting_lines(found.awaiting)
 
 
 # Overdue rectification items the digest names one by one; the rest are counted.
@@ -307,6 +320,15 @@ def _overdue_lines(items: list[Overdue]) -> list[str]:
     if len(items) > OVERDUE_NAMED:
         lines.append(f"整改：另有 {len(items) - OVERDUE_NAMED} 项整改事项逾期未完成")
     return lines
+
+
+def _awaiting_lines(items: list[Awaiting]) -> list[str]:
+    """One line for the done items waiting on the secretary's verification."""
+    if not items:
+        return []
+    numbers = "、".join(f"编号{i.number}" for i in items[:OVERDUE_NAMED])
+    more = f"等 {len(items)} 项" if len(items) > OVERDUE_NAMED else f"共 {len(items)} 项"
+    return [f"整改验收：{numbers}{more}已标记完成，等待您验收（控制台“整改清单”）"]
 
 
 def _one_year_after(day: date) -> date:
