@@ -152,6 +152,45 @@ def test_notes_done_sent_back_and_verified_through_the_item_page(app, org):
     ]
 
 
+def test_the_item_page_edits_the_item_and_keeps_what_was_typed_on_a_refusal(app, org):
+    client = login(app, org["sec"])
+    item_url = add(client, org).headers["Location"]
+    page = client.get(item_url).text
+    assert "修改事项" in page and 'value="2026-09-30"' in page
+    changed = {
+        **FORM,
+        "problem": "学习制度执行不严",
+        "owner": "r:organizer",
+        "deadline": "2026-10-15",
+    }
+    assert post(client, item_url + "/edit", changed, page=item_url).status_code == 303
+    item = items(app)[0]
+    assert (item.problem, item.owner_id, item.owner_role, item.deadline) == (
+        "学习制度执行不严",
+        None,
+        "organizer",
+        date(2026, 10, 15),
+    )
+    bad = post(
+        client, item_url + "/edit", {**changed, "problem": "", "measure": "新措施"}, page=item_url
+    )
+    assert bad.status_code == 400 and "新措施" in bad.text and 'class="error"' in bad.text
+    no_day = post(client, item_url + "/edit", {**changed, "deadline": "明天"}, page=item_url)
+    assert no_day.status_code == 400 and "请选择截止日期" in no_day.text
+    assert items(app)[0].measure == "修订学习制度"  # nothing half-written
+    assert audit(app)[-1] == ("console", "rectification.change")
+    other = login(app, org["secb"])
+    assert post(other, item_url + "/edit", changed, page=item_url).status_code in (403, 404)
+    organizer = login(app, org["org"])
+    assert "修改事项" in organizer.get(item_url).text
+    with app.app_context(), db.connection_context():
+        r.move_status(org["org"], item.id, "done", "已完成", now=NOW, settings=app.config["ZHIBU"])
+        r.verify_item(org["sec"], item.id, True, now=NOW, settings=app.config["ZHIBU"])
+    assert "修改事项" not in client.get(item_url).text
+    late = post(client, item_url + "/edit", changed, page=item_url)
+    assert late.status_code == 400 and "已验收，不能再修改" in late.text
+
+
 def test_only_the_secretary_verifies_and_forms_need_the_csrf_token(app, org):
     sec = login(app, org["sec"])
     item_url = add(sec, org).headers["Location"]

@@ -125,22 +125,64 @@ def rectification_add(branch_id: int) -> Any:
 
 
 def _item(branch_id: int, item_id: int, status: int = 200, **extra: Any) -> Any:
-    found = cr.item_page(user().member, branch_id, item_id, now=utcnow(), settings=settings())
+    screen = cr.item_page(user().member, branch_id, item_id, now=utcnow(), settings=settings())
+    found = screen.detail
+    item = found.view.item
+    limits = settings().rectification
+    edit = extra.pop("edit", None) or {
+        "kind": item.kind,
+        "source": item.source,
+        "problem": item.problem,
+        "measure": item.measure,
+        "owner": f"m:{item.owner_id}" if item.owner_id else f"r:{item.owner_role}",
+        "deadline": item.deadline.isoformat(),
+    }
     return page(
         "rectification_item.html",
         status,
         found=found,
         view=found.view,
-        item=found.view.item,
+        item=item,
         errors=extra.pop("errors", {}),
         values=extra.pop("values", {}),
-        note_max=settings().rectification.note_max_chars,
+        note_max=limits.note_max_chars,
+        edit=edit,
+        members=screen.members,
+        roles=screen.roles,
+        kinds=LIST_KINDS,
+        sources=SOURCES,
+        problem_max=limits.problem_max_chars,
+        measure_max=limits.measure_max_chars,
     )
 
 
 @bp.get("/branch/<int:branch_id>/rectification/<int:item_id>")
 def rectification_item(branch_id: int, item_id: int) -> Any:
     return _item(branch_id, item_id)
+
+
+@bp.post("/branch/<int:branch_id>/rectification/<int:item_id>/edit")
+def rectification_item_edit(branch_id: int, item_id: int) -> Any:
+    """Change the item's fields (the API's PATCH /rectifications/<id>)."""
+    values = {k: (request.form.get(k) or "").strip() for k in FIELDS}
+    try:
+        cr.item_page(user().member, branch_id, item_id, now=utcnow(), settings=settings())
+        h.change_item(
+            user().member,
+            item_id,
+            kind=values["kind"],
+            source=values["source"],
+            problem=values["problem"],
+            measure=values["measure"],
+            deadline=_deadline(values["deadline"]),
+            now=utcnow(),
+            settings=settings(),
+            **_owner(values["owner"]),
+        )
+    except DomainError as exc:
+        errors = {"edit": _by_form(exc)}
+        return _item(branch_id, item_id, 400, errors=errors, edit=values)
+    return _to_item(branch_id, item_id)
 
 
 @bp.post("/branch/<int:branch_id>/rectification/<int:item_id>/notes")

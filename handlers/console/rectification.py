@@ -43,21 +43,29 @@ def list_page(
         limit=limit,
         offset=offset,
     )
-    members = [
-        Person(i, name)
-        for i, name in Member.select(Member.id, Member.name)
-        .where(Member.branch == page.branch.id)
-        .order_by(Member.id)
-        .tuples()
-    ]
-    return ListPage(page, members, OWNER_ROLES)
+    return ListPage(page, _members(page.branch.id), OWNER_ROLES)
+
+
+def _members(branch_id: int) -> list[Person]:
+    """The branch's members, for choosing an owner."""
+    query = Member.select(Member.id, Member.name).where(Member.branch == branch_id)
+    return [Person(i, name) for i, name in query.order_by(Member.id).tuples()]
+
+
+@dataclass(frozen=True)
+class ItemScreen:
+    detail: Detail
+    members: list[Person]  # for the edit form's owner (only when the actor may change it)
+    roles: dict[str, str]
 
 
 def item_page(
     actor: Member, branch_id: int, item_id: int, *, now: datetime, settings: Settings
-) -> Detail:
-    """One item of the branch in the address, with its notes (another branch's: not found)."""
+) -> ItemScreen:
+    """One item of the branch in the address, with its notes (another branch's: not found),
+    and whom the edit form may name as owner."""
     found = item_detail(actor, item_id, now=now, settings=settings)
     if found.view.item.branch_id != branch_id:
         raise hidden()
-    return found
+    editable = found.can_change and found.view.item.status != "verified"
+    return ItemScreen(found, _members(branch_id) if editable else [], OWNER_ROLES)
