@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/checkin_profile.py                 # 2,000 check-ins, counts and CPU
     .venv/bin/python bench/checkin_profile.py -n 1000 --top 25  # + the dearest functions
+    PROFILE_SORT=cumulative .venv/bin/python bench/checkin_profile.py --top 60  # by subtree
     .venv/bin/python bench/checkin_profile.py --callgrind -n 100  # + instructions (valgrind)
     .venv/bin/python bench/checkin_profile.py -n 300 --history 400  # members with a past
 
@@ -245,7 +246,9 @@ def profiled(app: Any, requests: list[list[Any]], top: int) -> tuple[dict[str, f
     if top:
         out = Path(tempfile.mkstemp(suffix=".txt")[1])
         with out.open("w") as stream:
-            pstats.Stats(profile, stream=stream).sort_stats("tottime").print_stats(top)
+            pstats.Stats(profile, stream=stream).sort_stats(
+                os.environ.get("PROFILE_SORT", "tottime")
+            ).print_stats(top)
         text = out.read_text()
         out.unlink()
     return figures, text
