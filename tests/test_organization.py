@@ -454,3 +454,29 @@ def test_the_jobs_and_digests_read_in_a_constant_number_of_queries(org, settings
         return len(seen)
 
     assert grow(2) == grow(12)
+
+
+# ---- the demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_has_terms_one_ending_within_months_and_a_followed_up_case(conn, settings):
+    from handlers.demo import SECRETARY_PHONE, seed
+    from models.org import Member
+
+    seed(settings)
+    seed(settings)  # idempotent
+    now = datetime.now(SH)
+    admin = Member.get(Member.phone == "13800000011")
+    health = o.committee_organization(admin, now=now, settings=settings, limit=20, offset=0)
+    first, second = health.branches
+    assert (first.name, first.term.status, first.affairs_staff) == ("第一党支部", "ok", True)
+    assert (second.term.status, second.affairs_staff) == ("due_soon", False)
+    assert 0 < second.term.days_left <= 183
+    assert (first.lost_contact_open, second.lost_contact_open) == (1, 0)
+    assert BranchTerm.select().count() == 2
+    secretary = Member.get(Member.phone == SECRETARY_PHONE)
+    cases = o.branch_cases(secretary, None, now=now, settings=settings, limit=20, offset=0)
+    assert [(c.member.name, c.open) for c in cases.cases] == [("林芳", True), ("马建军", False)]
+    assert cases.cases[1].last.outcome.place == "浙江省杭州市"
+    rows = reminders.term_reminders(now, settings)
+    assert {r.branch_id for r in rows} == {second.branch_id} and rows
