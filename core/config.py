@@ -299,6 +299,33 @@ class RectificationSettings(Section):
     committee_overdue_days: Positive = 14
 
 
+class TermsSettings(Section):
+    # A branch committee's term (换届), in years, unless the branch records its own length
+    # (village and community branches often have 5); at most max_years.
+    years: Annotated[int, _checked(_between(1, 10))] = 3
+    max_years: Annotated[int, _checked(_between(1, 10))] = 5
+    # The secretary and the branch committee are reminded this many months before the term
+    # ends, and again this many.
+    remind_first_months: Annotated[int, _checked(_between(1, 24))] = 6
+    remind_last_months: Annotated[int, _checked(_between(1, 24))] = 3
+    # A new term may start at most this many days after the day it is recorded.
+    start_ahead_days: Annotated[int, _at_least(0)] = 30
+    # The longest note on a recorded election, in characters.
+    note_max_chars: Positive = 200
+
+
+class LostContactSettings(Section):
+    # A case the secretary handled comes back (when the member is still out of touch) this
+    # many days after the outcome: 流动党员, 仍未联系上, 停止党籍 started. 联系上 counts as
+    # contact on its day, so the case comes back after alerts.lost_contact_days.
+    away_reopen_days: Positive = 180
+    lost_reopen_days: Positive = 30
+    stopping_reopen_days: Positive = 90
+    # Where a 流动党员 is, and the note on an outcome, in characters.
+    place_max_chars: Annotated[int, _checked(_between(1, 100))] = 100
+    note_max_chars: Positive = 200
+
+
 class DuesSettings(Section):
     # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
     in_service_rates: Rates = "3000=0.5%, 5000=1%, 10000=1.5%, 2%"
@@ -342,6 +369,8 @@ class SchedulerSettings(Section):
     secretary_digest: Cron = "30 8 * * *"
     # Rectification items due in remind_first_days / remind_last_days: a note to each owner.
     rectification_reminders: Cron = "0 9 * * *"
+    # Branch committee terms ending in [terms] remind_first_months / remind_last_months.
+    term_reminders: Cron = "0 9 * * *"
     volunteer_prompt: Cron = "0 9 * * sat"
     # Each branch's headline figures for the committee comparison.
     branch_snapshots: Cron = "*/15 * * * *"
@@ -479,6 +508,8 @@ class Settings(BaseSettings):
     alerts: AlertsSettings = AlertsSettings()
     meetings: MeetingsSettings = MeetingsSettings()
     rectification: RectificationSettings = RectificationSettings()
+    terms: TermsSettings = TermsSettings()
+    lost_contact: LostContactSettings = LostContactSettings()
     dues: DuesSettings = DuesSettings()
     imports: ImportsSettings = ImportsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

@@ -33,6 +33,8 @@ KINDS: dict[str, str] = {
     "channel": "通知渠道",
     "message": "消息",
     "rectification": "整改清单",
+    "term": "换届",
+    "contact": "失联党员",
 }
 
 # Every action recorded, as the console names it.
@@ -64,6 +66,8 @@ ACTIONS: dict[str, str] = {
     "rectification.status": "更新整改进度",
     "rectification.verify": "验收整改事项",
     "rectification.refuse": "退回整改事项",
+    "term.record": "登记换届",
+    "contact.outcome": "登记失联党员联系结果",
 }
 
 

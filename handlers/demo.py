@@ -1,5 +1,5 @@
 """The demo's data: a committee, two branches, a dozen members, topics, a meeting, dues,
-rectification items.
+rectification items, committee terms and lost-contact cases.
 
 ``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
 demo` calls it, and so does the callback benchmark.
@@ -98,6 +98,7 @@ def seed(settings: Settings) -> dict[str, Any]:
         _demo_channels(list(branches.values()))
         _demo_dues(settings, utcnow())
         _demo_rectification(secretary, settings, utcnow())
+        _demo_organization(list(branches.values()), settings, utcnow())
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -215,6 +216,53 @@ def _demo_rectification(secretary: Member, settings: Settings, now: datetime) ->
             owner_id=person.id if person else None, owner_role=None if person else owner,
             deadline=today + timedelta(days=days), now=now, settings=settings,
         )  # fmt: skip
+
+
+# Two party members of the demo branch on the roster for long and silent since: one followed
+# up as a 流动党员, one still to contact. (name, phone, joined, outcome, place)
+DEMO_LOST = [
+    ("马建军", "13800000013", "2009-07-01", "away", "浙江省杭州市"),
+    ("林芳", "13800000014", "2013-05-20", "", ""),
+]
+
+
+def _demo_organization(branches: list[Branch], settings: Settings, now: datetime) -> None:
+    """The branches' committee terms (the second's ends within months), a party-affairs
+    staffer in the first branch, and its lost-contact cases, one followed up."""
+    from handlers.organization import record_outcome, record_term
+    from handlers.organization.terms import add_years
+    from models.organization import BranchTerm
+
+    today = local_now(_tz(settings)).date()
+    first, second = branches[0], branches[1]
+    starts = {first.id: add_years(today, -1), second.id: add_years(today, -3) + timedelta(120)}
+    for branch in (first, second):
+        if BranchTerm.select().where(BranchTerm.branch == branch.id).exists():
+            continue
+        secretary = Member.get(Member.branch == branch.id, Member.roles.contains("secretary"))
+        note = "第五届支部委员会" if branch is first else "第四届支部委员会"
+        record_term(
+            secretary, branch.id, started_on=starts[branch.id], note=note, now=now,
+            settings=settings,
+        )  # fmt: skip
+    staffer = Member.get(Member.phone == "13800000003")
+    if not staffer.has_role("affairs_staff"):
+        staffer.roles = ",".join(sorted(staffer.role_set | {"affairs_staff"}))
+        staffer.save()
+    secretary = Member.get(Member.phone == SECRETARY_PHONE)
+    long_ago = now - timedelta(days=settings.alerts.lost_contact_days + 300)
+    for name, phone, joined, outcome, place in DEMO_LOST:
+        member, created = Member.get_or_create(
+            phone=phone,
+            defaults={"name": name, "branch": first, "joined_on": date.fromisoformat(joined),
+                      "created_at": long_ago, "updated_at": long_ago},
+        )  # fmt: skip
+        if created and outcome:
+            record_outcome(
+                secretary, member.id, outcome=outcome, happened_on=today - timedelta(days=3),
+                place=place, note="电话联系上，在外务工，已纳入流动党员管理", now=now,
+                settings=settings,
+            )  # fmt: skip
 
 
 def _tz(settings: Settings) -> Any:

@@ -7,6 +7,7 @@ from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, Dues
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
+from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
@@ -45,4 +46,6 @@ ALL_MODELS = [
     AuditEntry,
     RectificationItem,
     RectificationNote,
+    BranchTerm,
+    ContactOutcome,
 ]

@@ -90,6 +90,11 @@ def rectification_reminders(settings: Settings, now: datetime) -> str:
     return _enqueue(reminders.rectification_reminders(now, settings), now)
 
 
+def term_reminders(settings: Settings, now: datetime) -> str:
+    """A note to each branch committee whose term ends within 6 months, then 3."""
+    return _enqueue(reminders.term_reminders(now, settings), now)
+
+
 def volunteer_prompt(settings: Settings, now: datetime) -> str:
     """Saturday's volunteer-service prompt where branches turned it on."""
     return _enqueue(reminders.volunteer_prompts(now, settings), now)
@@ -127,6 +132,7 @@ CRON_JOBS = {
     "dues_reminder": dues_reminder,
     "secretary_digest": secretary_digest,
     "rectification_reminders": rectification_reminders,
+    "term_reminders": term_reminders,
     "volunteer_prompt": volunteer_prompt,
     "branch_snapshots": branch_snapshots,
     "monthly_report": monthly_report,

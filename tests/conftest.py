@@ -50,6 +50,7 @@ FAST_MODULES = frozenset(
         "test_exports.py",
         "test_housekeeping.py",
         "test_logs.py",
+        "test_organization.py",
         "test_lost_contact.py",
         "test_rectification.py",
         "test_reminders.py",

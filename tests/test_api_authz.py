@@ -54,6 +54,7 @@ from models.api import ApiSession
 from models.dues import DuesPayment, DuesReport
 from models.meetings import Attendance, Meeting
 from models.org import Member
+from models.organization import BranchTerm, ContactOutcome
 from models.outbox import SubscribeCredit
 from models.rectification import RectificationItem, RectificationNote
 from models.registry import ALL_MODELS
@@ -835,6 +836,63 @@ def committee_branches(w: World, _b: int) -> Call:
     return Call("GET", f"{PREFIX}/committee/branches", check=check)
 
 
+def branch_term(w: World, branch_id: int) -> Call:
+    return Call(
+        "GET",
+        f"{PREFIX}/branch/term",
+        params={"branch_id": branch_id},
+        check=_is(w.a.id, "branch", "id"),
+    )
+
+
+def branch_term_record(w: World, branch_id: int) -> Call:
+    started = w.now.date() - timedelta(days=1000 - next(w._seq))  # after the last one recorded
+    return Call(
+        "POST",
+        f"{PREFIX}/branch/term",
+        json={"started_on": started.isoformat(), "branch_id": branch_id},
+        effect=lambda: BranchTerm.select().where(BranchTerm.branch == w.a.id).count(),
+        check=_is(started.isoformat(), "current", "started_on"),
+    )
+
+
+def _out_of_touch(w: World) -> Member:
+    """A party member of A for long, who has not been in touch since (flagged as lost)."""
+    with w.env.ctx():
+        return f.member(f"久未联系{next(w._seq)}号", w.a, created_at=w.now - timedelta(days=400))
+
+
+def lost_contact_cases(w: World, branch_id: int) -> Call:
+    person = _out_of_touch(w)
+
+    def check(body: Any, _me: int | None) -> None:
+        assert person.id in [i["member"]["id"] for i in body["items"]], body
+
+    return Call(
+        "GET", f"{PREFIX}/branch/lost-contact", params={"branch_id": branch_id}, check=check
+    )
+
+
+def lost_contact_outcome(w: World, _b: int) -> Call:
+    person = _out_of_touch(w)
+    body = {"outcome": "lost", "happened_on": w.now.date().isoformat(), "note": "电话未接通"}
+    return Call(
+        "POST",
+        f"{PREFIX}/branch/lost-contact/{person.id}/outcomes",
+        json=body,
+        effect=lambda: ContactOutcome.select().where(ContactOutcome.member == person.id).count(),
+        check=_is(person.id, "member", "id"),
+        ghost=Call("POST", f"{PREFIX}/branch/lost-contact/{GHOST}/outcomes", json=body),
+    )
+
+
+def committee_organization(w: World, _b: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
+
+    return Call("GET", f"{PREFIX}/committee/organization", check=check)
+
+
 def month_report(w: World, branch_id: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         sheet = load_workbook(io.BytesIO(body))["汇总"]
@@ -1042,6 +1100,18 @@ ROUTES: tuple[Route, ...] = (
     ),
     _r("GET", "/me/rectifications", "member_self", rectification_mine),
     _r("POST", "/me/rectifications/{item_id}/done", "owner_m1", rectification_done, scope="id"),
+    _r("GET", "/branch/term", "manager_of_a", branch_term, scope="branch"),
+    _r("POST", "/branch/term", "manager_of_a", branch_term_record, scope="branch"),
+    _r("GET", "/branch/lost-contact", "manager_of_a", lost_contact_cases, scope="branch"),
+    _r(
+        "POST",
+        "/branch/lost-contact/{member_id}/outcomes",
+        "manager_of_a",
+        lost_contact_outcome,
+        scope="id",
+        gate=True,
+    ),
+    _r("GET", "/committee/organization", "committee", committee_organization),
     _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
     _r("GET", "/reports/book", "manager_of_a", record_book_docx, scope="branch"),
     _r("GET", "/reports/roster", "manager_of_a", roster, scope="branch"),

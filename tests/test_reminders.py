@@ -11,6 +11,7 @@ from handlers import reminders
 from handlers.outbox import enqueue_many
 from handlers.study import record_study
 from models.meetings import Attendance, Meeting, MeetingAttendee
+from models.organization import BranchTerm
 from models.outbox import BranchChannel, OutboxMessage
 from tests import factories as f
 from tests.support.queries import counting_queries
@@ -179,6 +180,12 @@ def test_a_branch_without_study_topics_ahead_is_in_its_secretarys_digest(org, se
 
 def test_committee_admins_hear_in_december_when_next_years_holidays_are_unknown(org, settings):
     admin = f.member("党委管理员", org["a"], roles="committee_admin")
+    # Nothing else for the committee to follow up (tests/test_organization.py): terms
+    # recorded, party-affairs staff designated, nobody out of touch within this test's span.
+    for br in (org["a"], org["b"]):
+        BranchTerm.create(branch=br, started_on=date(2025, 6, 1))
+        f.member(f"党务{br.id}", br, roles="affairs_staff")
+    settings.alerts.lost_contact_days = 1000
     for day in (date(2025, 12, 3), date(2026, 12, 2), date(2027, 1, 5)):
         f.topic(day, "全体主题")  # every branch has a topic ahead on the days below
     december = datetime(2026, 12, 31, 8, 30, tzinfo=SH)

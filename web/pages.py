@@ -38,7 +38,7 @@ ALERT_PAGES = {
     "党费": "dues",
     "会议": "meetings",
     "六个月规定": "members",
-    "失联": "members",
+    "失联": "contact",
     "转正": "members",
     "消息": "messages",
     "学习计划": "study",
@@ -126,7 +126,14 @@ def committee() -> Any:
     chart = [{"name": r["name"], "study": r["study"], "dues": r["dues"]} for r in rows]
     names = [(snap.branch.id, snap.branch.name) for snap in view.rows]
     rectification = [(i, name, found.rectification.get(i)) for i, name in names]
-    return page("committee.html", view=view, rows=rows, chart=chart, rectification=rectification)
+    return page(
+        "committee.html",
+        view=view,
+        rows=rows,
+        chart=chart,
+        rectification=rectification,
+        organization=found.organization,
+    )
 
 
 @bp.post("/committee/refresh")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,12 +11,13 @@ from core.config import Settings
 from handlers import snapshots
 from handlers.branches import branch_acted_for
 from handlers.console.access import CONSOLE_ROLES
+from handlers.organization import BranchHealth, TermState, branches_health, term_state
 from handlers.overview import Overview, branch_overview
 from handlers.rectification import BranchCounts, committee_counts
 from handlers.reminders import StudyRate, study_participation
 from handlers.roster.members import MemberPage, list_members
 from handlers.snapshots import Comparison
-from models.org import BRANCH_MANAGERS, Branch, Member
+from models.org import BRANCH_MANAGERS, Branch, Member, acts_for
 
 TREND_WEEKS = 8
 
@@ -32,6 +33,8 @@ class WeekRate:
 class BranchHome:
     overview: Overview
     trend: list[WeekRate]  # oldest first, this week last
+    term: TermState | None = None  # the branch committee's term (换届)
+    may_record_term: bool = False  # the viewer may record an election
 
 
 def study_trend(branch_id: int, today: date, weeks: int = TREND_WEEKS) -> list[WeekRate]:
@@ -52,7 +55,12 @@ def branch_home(
     """A branch's home page: this month's figures and alerts, and the study trend."""
     branch = branch_acted_for(actor, branch_id, CONSOLE_ROLES)
     view = branch_overview(branch, now, settings)
-    return BranchHome(view, study_trend(branch.id, view.today))
+    return BranchHome(
+        view,
+        study_trend(branch.id, view.today),
+        term_state(branch.id, view.today, settings),
+        acts_for(actor, branch, BRANCH_MANAGERS),
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,8 @@ def branch_members(
 class CommitteeView:
     comparison: Comparison
     rectification: dict[int, BranchCounts]  # per branch id: counts, never people
+    # Per branch: the term, the party-affairs staffer, open lost-contact cases (counts).
+    organization: list[BranchHealth] = field(default_factory=list)
 
 
 def committee_comparison(
@@ -91,8 +101,14 @@ def committee_comparison(
     """Every branch of the committee side by side (committee admins): branches, never people.
 
     The figures are the stored snapshots (handlers.snapshots), computed again when stale or
-    when ``refresh`` is asked for; the rectification counts are read live, in one query.
+    when ``refresh`` is asked for; the rectification counts and the organization figures (term,
+    party-affairs staffer, open lost-contact cases) are read live, in a few queries.
     """
     comparison = snapshots.committee_comparison(actor, now=now, settings=settings, refresh=refresh)
     today = local_day(now, ZoneInfo(settings.app.timezone))
-    return CommitteeView(comparison, committee_counts(comparison.committee.id, today))
+    committee_id = comparison.committee.id
+    return CommitteeView(
+        comparison,
+        committee_counts(committee_id, today),
+        branches_health(now, settings, committee_id),
+    )

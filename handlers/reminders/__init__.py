@@ -17,6 +17,7 @@ from handlers.reminders.digest import (
 )
 from handlers.reminders.dues import dues_reminders
 from handlers.reminders.meetings import meeting_reminders, meeting_summaries
+from handlers.reminders.organization import organization_lines, term_reminders
 from handlers.reminders.rectification import rectification_reminders
 from handlers.reminders.study import (
     StudyRate,
@@ -43,6 +44,7 @@ __all__ = [
     "lost_contact",
     "meeting_reminders",
     "meeting_summaries",
+    "organization_lines",
     "people_alerts",
     "rectification_reminders",
     "secretary_alerts",
@@ -51,6 +53,7 @@ __all__ = [
     "study_participation",
     "study_prompts",
     "study_summaries",
+    "term_reminders",
     "topic_material",
     "volunteer_prompts",
 ]

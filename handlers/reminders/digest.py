@@ -20,7 +20,8 @@ from handlers.rectification import (
     overdue_items,
 )
 from handlers.reminders.common import local_zone, manager_ids
-from handlers.reminders.contact import lost_contact_people
+from handlers.reminders.contact import lost_contact_people, open_cases
+from handlers.reminders.organization import organization_lines
 from models.org import Branch, Member
 
 if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar load late
@@ -103,7 +104,8 @@ def _secretary_alerts(
             found.due = [r for r in branch_calendar(branch_id, now, settings) if r.status in DUE]
         else:
             found.due = all_branches_due(now, settings, committee_id)
-        found.lost = lost_contact_people(now, settings, scope)
+        # Cases the secretary followed up stay out until their span is over.
+        found.lost = open_cases(lost_contact_people(now, settings, scope), day, settings, scope)
         found.probationary = _probationary(scope)
         found.dead = dead_counts(ids)
         found.unplanned = _without_topics(day, settings, ids)
@@ -343,8 +345,9 @@ def _one_year_after(day: date) -> date:
 
 def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
     """One digest per committee admin, only when there is something to act on: next year's
-    holiday schedule still unknown (in December), branches without study topics ahead, and
-    rectification items long overdue (a count per branch)."""
+    holiday schedule still unknown (in December), branches without study topics ahead,
+    rectification items long overdue (a count per branch), and the branches' organization:
+    terms ended or never recorded, open lost-contact cases (counts), no party-affairs staff."""
     from handlers.study.topics import coverage
 
     day = local_day(now, local_zone(settings))
@@ -358,6 +361,7 @@ def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             unplanned[committee_id] = unplanned.get(committee_id, 0) + 1
     late_days = settings.rectification.committee_overdue_days
     late = long_overdue_counts(day, late_days)
+    organization = organization_lines(now, settings)
     rows = []
     for admin_id, branch_id, committee_id in _committee_admins():
         lines = [calendar_line] if calendar_line else []
@@ -368,6 +372,7 @@ def committee_digests(now: datetime, settings: Settings) -> list[Outgoing]:
             )
         if late.get(committee_id):
             lines.append(_long_overdue_line(late[committee_id], late_days))
+        lines += organization.get(committee_id, [])
         if not lines:
             continue
         text = f"【党委待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
