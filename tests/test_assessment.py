@@ -350,3 +350,37 @@ def test_a_month_with_nothing_stored_yet_is_judged_on_the_first_view(org, settin
     )
     assert view.score.score is not None
     assert AssessmentFigure.select().where(AssessmentFigure.month == NOV).count() == 3 * 4
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+
+def test_the_cli_prints_the_committee_table_and_a_branch(app, org):
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["report", "assessment", "2026-11", "--committee", "示范党委"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0].startswith("示范党委 2026年11月 支部星级评定：4 个支部，3 个参加排名")
+    assert lines[2].split("\t")[:5] == ["名次", "支部", "得分", "星级", "会议合规"]
+    assert lines[3].split("\t")[:4] == ["1", "第三党支部", "100.0", "五星"]
+    assert lines[4].split("\t")[:5] == ["2", "第一党支部", "63.9", "二星", "达标 1/1 项（100%）"]
+    assert lines[-1].split("\t")[:4] == ["—", "第四党支部", "—", "未评定"]
+    one = runner.invoke(args=["report", "assessment", "--branch", "第一党支部"])
+    assert one.exit_code == 0, one.output
+    assert one.output.splitlines()[0] == "第一党支部 2026年11月：63.9 分，二星，第2名/共3个支部"
+    assert "  培训学时\t权重 10\t暂无数据\t不计分" in one.output
+    assert "近 6 个月：2026-06 " in one.output and "2026-11 63.9" in one.output
+    early = runner.invoke(args=["report", "assessment", "2026-12"])
+    assert early.exit_code == 1 and "2026年12月尚未结束" in early.output
+
+
+def test_the_cli_backfills_months(app, org):
+    runner = app.test_cli_runner()
+    args = ["assessment", "backfill", "--from", "2026-10", "--to", "2026-11"]
+    unnamed = runner.invoke(args=args)
+    assert unnamed.exit_code == 1 and "数据库中有多个党委" in unnamed.output
+    out = runner.invoke(args=[*args, "--committee", "示范党委"])
+    assert out.exit_code == 0, out.output
+    assert "示范党委：已重新评定 2026-10 至 2026-11 共 2 个月，6 个支部月。" in out.output
+    months = {row.month for row in AssessmentFigure.select(AssessmentFigure.month)}
+    assert months == {date(2026, 10, 1), NOV}

@@ -30,6 +30,9 @@ from handlers.roster.access import require_role
 from handlers.study.plans import plan_scope
 from models.org import BRANCH_MANAGERS, Committee, Member
 
+# The most months one backfill judges (ten years).
+MAX_BACKFILL_MONTHS = 120
+
 
 @dataclass(frozen=True)
 class CommitteeAssessment:
@@ -156,9 +159,14 @@ def backfill(
         raise Invalid("起始月份不能晚于结束月份。", errcode="invalid_month")
     scope = plan_scope(committee_name=committee_name, branch_name=None)
     assert scope.committee_id is not None
-    months = []
+    months: list[date] = []
     month = first
     while month <= last:
+        if len(months) == MAX_BACKFILL_MONTHS:
+            raise Invalid(
+                f"一次最多重新评定 {MAX_BACKFILL_MONTHS} 个月，请缩小月份范围。",
+                errcode="invalid_month",
+            )
         months.append(month)
         month = add_months(month, 1)
     stored = judge_and_store(scope.committee_id, months, settings, now)
