@@ -69,6 +69,9 @@ def assessed_month(month: date | None, now: datetime, settings: Settings) -> dat
     if month is None:
         return last
     month = month.replace(day=1)
+    earliest = settings.api.earliest_year
+    if month.year < earliest:
+        raise Invalid(f"月份应在 {earliest} 年或以后。", errcode="invalid_month")
     if month > last:
         raise Invalid(
             f"{month.year}年{month.month}月尚未结束，星级评定只评已结束的月份；"
