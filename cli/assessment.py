@@ -49,10 +49,7 @@ def _month(text: str | None) -> date | None:
 
 
 def _cell(score: Score, name: str) -> str:
-    part = next(p for p in score.parts if p.name == name)
-    if part.counted:
-        return f"{part.measure.text}（{part.rate:.0%}）"
-    return f"{part.measure.text}（不计）" if part.weight else "—"
+    return next(p for p in score.parts if p.name == name).summary
 
 
 def _table(view: CommitteeAssessment) -> list[str]:

@@ -384,3 +384,27 @@ def test_the_cli_backfills_months(app, org):
     assert "示范党委：已重新评定 2026-10 至 2026-11 共 2 个月，6 个支部月。" in out.output
     months = {row.month for row in AssessmentFigure.select(AssessmentFigure.month)}
     assert months == {date(2026, 10, 1), NOV}
+
+
+# ---- the committee's monthly report -----------------------------------------------------------
+
+
+def test_the_committee_report_has_the_assessment_sheet_for_a_complete_month(org, settings):
+    import io
+
+    from openpyxl import load_workbook
+
+    from handlers.reports import month_report, report_bytes
+
+    committee_id = org["a"].committee_id
+    report = month_report(None, 2026, 11, committee_id=committee_id, settings=settings, now=NOW)
+    sheet = load_workbook(io.BytesIO(report_bytes(report)))["星级评定"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0][:5] == ["名次", "支部", "得分", "星级", "会议合规（权重20）"]
+    assert rows[1][:5] == [1, "第三党支部", 100, "五星", "达标 1/1 项（100%）"]
+    assert rows[2][:4] == [2, "第一党支部", 63.9, "二星"]
+    assert rows[4][:4] == [None, "第四党支部", None, "未评定"]
+    current = month_report(None, 2026, 12, committee_id=committee_id, settings=settings, now=NOW)
+    assert current.assessment is None  # December is not over
+    branch = month_report(None, 2026, 11, branch_id=org["a"].id, settings=settings, now=NOW)
+    assert branch.assessment is None  # a branch's report ranks nobody

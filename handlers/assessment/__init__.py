@@ -17,6 +17,7 @@ from handlers.assessment.views import (
     backfill,
     branch_assessment,
     committee_assessment,
+    committee_scores,
     last_complete_month,
     store_last_month,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "backfill",
     "branch_assessment",
     "committee_assessment",
+    "committee_scores",
     "criterion",
     "last_complete_month",
     "ranked",

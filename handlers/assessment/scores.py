@@ -41,6 +41,13 @@ class Part:
     def rate(self) -> float | None:
         return self.measure.rate if self.counted else None
 
+    @property
+    def summary(self) -> str:
+        """The figures and the rate ("达标 4/5 项（80%）"), or why it is not counted."""
+        if self.counted:
+            return f"{self.measure.text}（{self.rate:.0%}）"
+        return f"{self.measure.text}（不计）" if self.weight else "权重为 0（不计）"
+
 
 @dataclass(frozen=True)
 class Score:

@@ -81,6 +81,14 @@ def assessed_month(month: date | None, now: datetime, settings: Settings) -> dat
     return month
 
 
+def committee_scores(
+    committee_id: int, month: date, *, settings: Settings, now: datetime
+) -> CommitteeAssessment:
+    """A committee's complete month, ranked, for a report its reader may already see (the
+    caller checked who asks)."""
+    return _committee(committee_id, month, settings, now)
+
+
 def _committee(
     committee_id: int, month: date, settings: Settings, now: datetime
 ) -> CommitteeAssessment:
