@@ -307,11 +307,11 @@ def test_judging_a_committee_takes_the_same_statements_at_any_size(conn, setting
 # ---- settings ---------------------------------------------------------------------------------
 
 
-def _load(tmp_path: Path, text: str) -> config.Settings:
+def _load(tmp_path: Path, text: str, **env: str) -> config.Settings:
     path = tmp_path / "c.toml"
     key = 'secret_key = "' + "k" * 40 + '"'
     path.write_text(f"[app]\n{key}\n{text}", encoding="utf-8")
-    return config.load(environ={"ZHIBU_CONFIG": str(path)})
+    return config.load(environ={"ZHIBU_CONFIG": str(path), **env})
 
 
 @pytest.mark.parametrize(
@@ -341,6 +341,10 @@ def test_weights_are_read_from_the_file(tmp_path):
     assert settings.assessment.weight_meetings == 40
     assert settings.assessment.weight_training == 0
     assert settings.assessment.trend_months == 6
+    from_env = _load(tmp_path, "", ZHIBU_ASSESSMENT__WEIGHT_STUDY="30")
+    assert from_env.assessment.weight_study == 30
+    with pytest.raises(ConfigError, match="ZHIBU_ASSESSMENT__WEIGHT_SPEED"):
+        _load(tmp_path, "", ZHIBU_ASSESSMENT__WEIGHT_SPEED="5")
 
 
 def test_a_month_with_nothing_stored_yet_is_judged_on_the_first_view(org, settings):
