@@ -82,7 +82,7 @@ def test_the_committee_sees_its_branches_sorted_by_score(app, org):
     assert "王书记" not in html and "张党员" not in html  # branches, never people
     a_link = f"/console/branch/{org['a'].id}/assessment?month=2026-11"
     assert f'href="{a_link}"' in html
-    assert 'href="/console/committee/assessment">星级评定</a>' in html  # in the top menu
+    assert 'href="/console/committee/assessment">支部星级评定</a>' in html  # in the top menu
     october = admin.get("/console/committee/assessment?month=2026-10").text
     assert "2026年10月" in october and '<option value="2026-10" selected>' in october
     assert "支部星级评定" in admin.get("/console/committee").text
