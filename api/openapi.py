@@ -32,6 +32,7 @@ MODULES: tuple[str, ...] = (
     "api.reports",
     "api.rectification",
     "api.organization",
+    "api.assessment",
 )
 
 DESCRIPTION = (

@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from cli.assessment import assessment_cli, report_assessment
 from cli.channels import channels_cli, outbox_cli
 from cli.dues import dues_cli
 from cli.meetings import meetings_cli
@@ -183,4 +184,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(channels_cli)
     app.cli.add_command(study_cli)
+    report_cli.add_command(report_assessment)
     app.cli.add_command(report_cli)
+    app.cli.add_command(assessment_cli)

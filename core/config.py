@@ -376,6 +376,8 @@ class SchedulerSettings(Section):
     branch_snapshots: Cron = "*/15 * * * *"
     # Last month's report link to every committee admin, on the 1st.
     monthly_report: Cron = "0 8 1 * *"
+    # Last month's branch assessment figures, judged and stored on the 1st.
+    assessment_month: Cron = "30 1 1 * *"
     # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).
@@ -478,6 +480,40 @@ class ReportsSettings(Section):
     pdf_font_index: Annotated[int, _at_least(0)] = 0
 
 
+Weight = Annotated[int, _at_least(0, "expected a weight of 0 or more")]
+Percent = Annotated[int, _checked(_between(0, 100))]
+
+
+class AssessmentSettings(Section):
+    # Branch assessment (星级评定): each criterion's weight (relative: a branch's score is the
+    # weighted mean of the criteria that apply to it; the defaults sum to 100; 0 leaves one
+    # out). A criterion is a weight_<name>; the names are handlers.assessment's.
+    weight_meetings: Weight = 20
+    weight_study: Weight = 15
+    weight_dues: Weight = 15
+    weight_rectification: Weight = 10
+    weight_training: Weight = 10
+    weight_development: Weight = 10
+    weight_term: Weight = 10
+    weight_volunteer: Weight = 10
+    # Star bands: a score (0-100) at or above each is that many stars; below two_stars, one.
+    five_stars: Percent = 90
+    four_stars: Percent = 80
+    three_stars: Percent = 70
+    two_stars: Percent = 60
+    # Months of scores a branch's trend shows, ending at the month shown.
+    trend_months: Annotated[int, _checked(_between(1, 24))] = 6
+
+
+# The assessment's criteria, in the order they are shown: the weight_<name> settings.
+ASSESSMENT_CRITERIA = tuple(
+    name.removeprefix("weight_")
+    for name in AssessmentSettings.model_fields
+    if name.startswith("weight_")
+)
+STAR_BANDS = ("five_stars", "four_stars", "three_stars", "two_stars")
+
+
 class DemoSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: Positive = 5000
@@ -518,6 +554,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     console: ConsoleSettings = ConsoleSettings()
     reports: ReportsSettings = ReportsSettings()
+    assessment: AssessmentSettings = AssessmentSettings()
     demo: DemoSettings = DemoSettings()
 
 
@@ -563,7 +600,11 @@ def _config_error(exc: ValidationError) -> ConfigError:
     error = exc.errors(include_url=False)[0]
     key = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and key.startswith("assessment.weight_"):
+        problem = "unknown criterion; expected weight_ and one of " + ", ".join(
+            ASSESSMENT_CRITERIA
+        )
+    elif kind == "extra_forbidden":
         problem = "unknown section" if len(error["loc"]) == 1 else "unknown setting"
     elif kind == "value_error":
         problem = str(error["ctx"]["error"])
@@ -611,6 +652,7 @@ def load(
     settings = Settings.model_construct(**{name: getattr(loaded, name) for name in SECTIONS})
     _check_claim_outlasts_sends(settings.outbox)
     _check_calendar(settings.calendar)
+    _check_assessment(settings.assessment)
     _check_secret_key(settings, demo=not has_file and settings.wechat.app_id == DEMO_APPID)
     return settings
 
@@ -650,6 +692,21 @@ def _check_calendar(calendar: CalendarSettings) -> None:
             "calendar.workdays",
             f"{', '.join(both)} also listed in calendar.holidays; keep each day in one list",
         )
+
+
+def _check_assessment(assessment: AssessmentSettings) -> None:
+    """Refuse weights that leave nothing to score, and star bands that do not fall."""
+    if not any(getattr(assessment, f"weight_{name}") for name in ASSESSMENT_CRITERIA):
+        raise ConfigError(
+            "assessment.weight_meetings",
+            "every assessment weight is 0; give at least one criterion a weight above 0",
+        )
+    for higher, lower in zip(STAR_BANDS, STAR_BANDS[1:], strict=False):
+        above, below = getattr(assessment, higher), getattr(assessment, lower)
+        if below >= above:
+            raise ConfigError(
+                f"assessment.{lower}", f"expected below {higher} ({above}), got {below}"
+            )
 
 
 def _check_claim_outlasts_sends(outbox: OutboxSettings) -> None:

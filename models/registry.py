@@ -1,6 +1,7 @@
 """Every model in dependency order, for migrations checks and test clean-up."""
 
 from models.api import ApiSession
+from models.assessment import AssessmentFigure
 from models.audit import AuditEntry
 from models.console import ConsoleLogin, ConsoleSession
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
@@ -48,4 +49,5 @@ ALL_MODELS = [
     RectificationNote,
     BranchTerm,
     ContactOutcome,
+    AssessmentFigure,
 ]

@@ -16,6 +16,7 @@ from bot.clients import (
 from core.clock import utcnow
 from core.config import Settings
 from handlers import housekeeping, meetings, reminders
+from handlers.assessment import store_last_month
 from handlers.outbox import Outgoing, drain, enqueue_many
 from handlers.reports.links import monthly_report_links
 from handlers.snapshots import refresh_all
@@ -121,6 +122,12 @@ def monthly_report(settings: Settings, now: datetime) -> str:
     return _enqueue(monthly_report_links(now, settings), now)
 
 
+def assessment_month(settings: Settings, now: datetime) -> str:
+    """Last month's branch assessment figures, judged and stored for every committee (the
+    1st)."""
+    return f"{store_last_month(now, settings)} branch-months"
+
+
 # Job id → function. Cron strings come from [scheduler] under the same id.
 CRON_JOBS = {
     "token_refresh": token_refresh,
@@ -136,6 +143,7 @@ CRON_JOBS = {
     "volunteer_prompt": volunteer_prompt,
     "branch_snapshots": branch_snapshots,
     "monthly_report": monthly_report,
+    "assessment_month": assessment_month,
     "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).

@@ -37,6 +37,7 @@ from tests.support.apps import PG_URL, LiveServer, make_app, make_driver  # noqa
 # WeChat, gunicorn, nginx, child processes, hostile files) is the HTTP, crypto and process tier.
 FAST_MODULES = frozenset(
     {
+        "test_assessment.py",
         "test_calendar.py",
         "test_config_and_cli.py",
         "test_config_example.py",

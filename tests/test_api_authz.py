@@ -893,6 +893,20 @@ def committee_organization(w: World, _b: int) -> Call:
     return Call("GET", f"{PREFIX}/committee/organization", check=check)
 
 
+def committee_assessment(w: World, _b: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
+
+    return Call("GET", f"{PREFIX}/committee/assessment", check=check)
+
+
+def branch_assessment(w: World, branch_id: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        assert body["score"]["branch"] == {"id": w.a.id, "name": w.a.name}, body
+
+    return Call("GET", f"{PREFIX}/branch/assessment", params={"branch_id": branch_id}, check=check)
+
+
 def month_report(w: World, branch_id: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         sheet = load_workbook(io.BytesIO(body))["汇总"]
@@ -1079,6 +1093,8 @@ ROUTES: tuple[Route, ...] = (
         scope="id",
     ),
     _r("GET", "/committee/branches", "committee", committee_branches),
+    _r("GET", "/committee/assessment", "committee", committee_assessment),
+    _r("GET", "/branch/assessment", "manager_of_a", branch_assessment, scope="branch"),
     _r("GET", "/rectifications", "manager_of_a", rectification_list, scope="branch"),
     _r("POST", "/rectifications", "manager_of_a", rectification_create, scope="branch"),
     _r("GET", "/rectifications/{item_id}", "manager_of_a", rectification_detail, scope="id"),

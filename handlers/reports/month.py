@@ -31,6 +31,7 @@ from peewee import JOIN, Case, Expression, fn
 
 from core.clock import UTC
 from core.config import Settings
+from handlers.assessment import CommitteeAssessment, committee_scores
 from handlers.branches import branch_acted_for
 from handlers.calendar import Requirement, all_branches_calendar, branch_calendar
 from handlers.dues import (
@@ -106,6 +107,8 @@ class Report:
     branches: list[BranchMonth]
     lost_contact_days: int
     complete: bool  # the month is over: what it still owed was missed
+    # A committee's complete month: its branches' assessment (星级评定), ranked.
+    assessment: CommitteeAssessment | None = None
 
     @property
     def named(self) -> bool:
@@ -208,7 +211,11 @@ def month_report(
     as_of = (at - timedelta(microseconds=1)).astimezone(tz).date()
     lost_days = settings.alerts.lost_contact_days
     rows = list(by_id.values())
-    return Report(scope, name, year, month, as_of, weeks, rows, lost_days, at == end)
+    complete = at == end
+    rated = None
+    if scope == "committee" and complete:
+        rated = committee_scores(scope_id, first, settings=settings, now=now)
+    return Report(scope, name, year, month, as_of, weeks, rows, lost_days, complete, rated)
 
 
 def month_report_named(

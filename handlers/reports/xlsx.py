@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from core.tabular import Sheet, write_workbook
+from handlers.assessment import LABELS, CommitteeAssessment
 from handlers.calendar import Requirement
 from handlers.reminders import StudyRate
 from handlers.reports.month import BranchMonth, Report
@@ -49,6 +50,8 @@ def write_report(report: Report, target: IO[bytes]) -> None:
     sheets.append(_dues(report))
     if report.named:
         sheets.append(_people(report))
+    if report.assessment is not None:
+        sheets.append(_assessment(report.assessment))
     write_workbook(target, sheets, created=datetime(report.year, report.month, 1))
 
 
@@ -279,4 +282,32 @@ def _people(report: Report) -> Sheet:
         ("姓名", "事项", "说明"),
         rows or [["（无）", "", ""]],
         widths=[16, 28, 44],
+    )
+
+
+# ---- 星级评定 ------------------------------------------------------------------------------
+
+
+def _assessment(view: CommitteeAssessment) -> Sheet:
+    """The branches ranked by their assessment score, each criterion's figures and rate."""
+    shown = [k for k, w in view.weights.items() if w]
+    header = [
+        "名次",
+        "支部",
+        "得分",
+        "星级",
+        *(f"{LABELS[k]}（权重{view.weights[k]}）" for k in shown),
+    ]
+    rows = []
+    for s in view.rows:
+        parts = {p.name: p for p in s.parts}
+        cells = [parts[k].summary for k in shown]
+        rows.append([s.rank, s.branch_name, s.score, s.stars_label, *cells])
+    return Sheet(
+        "星级评定",
+        header,
+        rows,
+        widths=[6, 24, 8, 8, *([22] * len(shown))],
+        formats={2: "0.0"},
+        landscape=True,
     )
