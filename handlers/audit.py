@@ -33,6 +33,8 @@ KINDS: dict[str, str] = {
     "channel": "通知渠道",
     "message": "消息",
     "rectification": "整改清单",
+    "volunteer": "志愿服务",
+    "training": "学时",
 }
 
 # Every action recorded, as the console names it.
@@ -64,6 +66,9 @@ ACTIONS: dict[str, str] = {
     "rectification.status": "更新整改进度",
     "rectification.verify": "验收整改事项",
     "rectification.refuse": "退回整改事项",
+    "volunteer.confirm": "确认志愿服务",
+    "volunteer.reject": "退回志愿服务",
+    "training.add": "登记培训学时",
 }
 
 

@@ -11,6 +11,8 @@ from models.outbox import BranchChannel, MemberContact, OutboxMessage, Subscribe
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
+from models.training import TrainingRecord
+from models.volunteer import VolunteerEntry
 from models.wechat import BindCode, InboundMessage, RateEvent, SharedValue, WechatBinding
 
 ALL_MODELS = [
@@ -45,4 +47,6 @@ ALL_MODELS = [
     AuditEntry,
     RectificationItem,
     RectificationNote,
+    VolunteerEntry,
+    TrainingRecord,
 ]

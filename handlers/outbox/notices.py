@@ -26,6 +26,7 @@ KIND_LABELS: dict[str, str] = {
     "committee_digest": "党委待办",
     "monthly_report": "党委月报",
     "volunteer_prompt": "志愿服务提醒",
+    "volunteer_rejected": "志愿服务退回通知",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
 
