@@ -64,7 +64,7 @@ def branch_entries(
         following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
         where += [VolunteerEntry.day >= month, VolunteerEntry.day < following]
     query = VolunteerEntry.select(VolunteerEntry, Member.name).join(
-        Member, on=VolunteerEntry.member == Member.id
+        Member, on=VolunteerEntry.member == Member.id, attr="logged_by"
     )
     rows = (
         query.where(*where)
@@ -76,7 +76,7 @@ def branch_entries(
         .limit(limit)
         .offset(offset)
     )
-    items = [EntryView(row, row.member.name) for row in rows]
+    items = [EntryView(row, row.logged_by.name) for row in rows]
     total = VolunteerEntry.select().where(*where).count()
     pending = (
         VolunteerEntry.select()
