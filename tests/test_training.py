@@ -201,3 +201,16 @@ def test_age_bands_are_a_setting(org, settings):
     org["sec"].save()
     found = committee_makeup(org["a"].committee_id, NOW.date(), settings)
     assert found[org["a"].id].bands == (0, 1) and found[org["a"].id].unknown == 2
+
+
+def test_the_settings_name_real_meeting_kinds_and_rising_bands():
+    from core import config
+    from models.meetings import KINDS
+
+    assert set(config.MEETING_KINDS) == set(KINDS)
+    with pytest.raises(config.ConfigError, match="training.meeting_kinds: unknown meeting kind"):
+        config.load(overrides={"training": {"meeting_kinds": ["lesson", "study"]}}, environ={})
+    with pytest.raises(config.ConfigError, match="roster.age_bands: expected rising ages"):
+        config.load(overrides={"roster": {"age_bands": [46, 35]}}, environ={})
+    loaded = config.load(environ={"ZHIBU_TRAINING__MEETING_KINDS": "lesson,group"})
+    assert loaded.training.meeting_kinds == ["lesson", "group"]
