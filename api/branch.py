@@ -207,13 +207,17 @@ def committee_branches() -> Response:
     limit, offset = _window(args)
     page = overview.committee_branches(actor, utcnow(), _settings(), limit=limit, offset=offset)
 
-    items = [committee_item(figures, page.month) for figures in page.branches]
+    items = [
+        committee_item(figures, page.month, page.people[figures.branch.id], page.band_labels)
+        for figures in page.branches
+    ]
     return render_as(
         shapes.CommitteeBranchPage,
         {
             **_page(items, page.total, limit, offset),
             "as_of": day_text(page.today),
             "month": f"{page.month:%Y-%m}",
+            "required_hours": page.required_hours,
         },
     )
 

@@ -11,7 +11,7 @@ from api.shapes.branch import ALERT_LIST_MAX, STATUS_RANK
 from core.clock import local_day
 from handlers.calendar import DUE, Requirement
 from handlers.dues import BranchMonthSummary, LapseAlert, MemberOwing, fen_to_text
-from handlers.overview import BranchFigures
+from handlers.overview import BranchFigures, People
 from handlers.reminders import BranchAlerts, StudyRate
 from models.org import ROLES, Member, mask_phone
 
@@ -200,10 +200,41 @@ def member_item(m: Member) -> dict[str, Any]:
     }
 
 
-def committee_item(figures: BranchFigures, month: date) -> dict[str, Any]:
-    """One branch of the committee list: the overview's headline figures."""
+def people_json(people: People, labels: list[str]) -> dict[str, Any]:
+    """A branch's people in figures: 学时 together, age bands, admissions, volunteer service."""
+    training, makeup, service = people.training, people.makeup, people.volunteer
+    return {
+        "training": {
+            "members": training.members,
+            "average_hours": training.average_hours,
+            "below": training.below,
+            "below_rate": rate_json(training.below_share),
+        },
+        "makeup": {
+            "age_bands": [
+                {"label": label, "members": n}
+                for label, n in zip(labels, makeup.bands, strict=True)
+            ]
+            + [{"label": "未知", "members": makeup.unknown}],
+            "admitted_this_year": makeup.admitted,
+        },
+        "volunteer": {
+            "minutes": service.minutes,
+            "hours": round(service.minutes / 60, 1),
+            "people": service.people,
+            "entries": service.entries,
+        },
+    }
+
+
+def committee_item(
+    figures: BranchFigures, month: date, people: People, labels: list[str]
+) -> dict[str, Any]:
+    """One branch of the committee list: the overview's headline figures, and its people in
+    figures (never names)."""
     rate = figures.study
     return {
+        **people_json(people, labels),
         "branch": {"id": figures.branch.id, "name": figures.branch.name},
         "study": {
             "members": rate.members,

@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "api.rectification",
     "api.organization",
     "api.assessment",
+    "api.volunteer",
 )
 
 DESCRIPTION = (

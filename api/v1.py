@@ -24,7 +24,9 @@ from api.shapes import v1 as shapes
 from core.clock import utcnow
 from core.workdays import work_calendar
 from handlers import accounts
+from handlers.profile import year_figures
 from handlers.study import MemberWeek, check_in, study_day, study_record
+from handlers.volunteer import hours_number
 from models.org import ROLES, Member, mask_phone
 from models.study import TOPIC_CATEGORIES, StudyCheckin, StudyTopic
 
@@ -132,10 +134,29 @@ def bind_account() -> Response:
 
 @bp.get("/me")
 @operation(
-    "My profile, branch and roles", {200: (shapes.Member, "The member")}, errors=("401", "403")
+    "My profile, branch and roles, with my 学时 and volunteer hours this year",
+    {200: (shapes.Me, "The member")},
+    errors=("401", "403"),
 )
 def me() -> Response:
-    return render(profile(member()))
+    found = member()
+    figures = year_figures(found, now=utcnow(), settings=_settings())
+    hours = figures.training
+    training = None
+    if hours is not None:
+        training = shapes.MeTraining(
+            year=hours.year,
+            hours=hours.hours,
+            required_hours=hours.required_hours,
+            below=hours.below,
+        )
+    return render(
+        shapes.Me(
+            **profile(found).model_dump(),
+            training=training,
+            volunteer_hours=hours_number(figures.volunteer_minutes),
+        )
+    )
 
 
 @bp.get("/study/today")

@@ -57,6 +57,8 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         f"  {sim} --openid {DEMO_OPENID} 帮助\n"
         f"  {sim} --openid {DEMO_OPENID} 清单   # the rectification items 陈静 owns\n"
         f"  {sim} --openid {DEMO_OPENID} {shlex.quote('完成 2 已更新学习资料并建立台账')}\n"
+        f"  {sim} --openid {DEMO_OPENID} {shlex.quote('志愿 2小时 社区清扫')}"
+        "   # volunteer service, for the secretary to confirm\n"
         "Bind a new account with a one-time code (issued for 刘洋 just now):\n"
         f"  {sim} --openid my-new-openid --event subscribe\n"
         f"  {sim} --openid my-new-openid {shlex.quote('绑定 ' + format_code(info['code']))}\n"

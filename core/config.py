@@ -326,6 +326,71 @@ class LostContactSettings(Section):
     note_max_chars: Positive = 200
 
 
+# Meeting kinds (models.meetings.KINDS, which core may not import; a test keeps them equal).
+MEETING_KINDS = (
+    "general",
+    "committee",
+    "group",
+    "lesson",
+    "theme_day",
+    "life_meeting",
+    "appraisal",
+    "other",
+)
+
+
+def _meeting_kinds(value: Any) -> str | None:
+    unknown = [kind for kind in value if kind not in MEETING_KINDS]
+    if unknown:
+        return f"unknown meeting kind {unknown[0]!r}; expected some of {', '.join(MEETING_KINDS)}"
+    return None
+
+
+def _rising(value: Any) -> str | None:
+    if not value or any(b <= a for a, b in zip(value, value[1:], strict=False)) or value[0] < 1:
+        return "expected rising ages that start each band, e.g. [35, 46, 56, 61]"
+    return None
+
+
+class VolunteerSettings(Section):
+    # 党员志愿服务: the most one entry may log, in hours, and how many days back its date may be.
+    max_hours_per_entry: Positive = 12
+    max_days_back: Annotated[int, _at_least(0)] = 30
+    # What was done (服务内容) and a refusal's reason, in characters.
+    description_max_chars: Positive = 100
+    reason_max_chars: Positive = 200
+    # The Saturday prompt (scheduler.volunteer_prompt) to the branch groups that turned it on;
+    # false: no branch of this deployment gets it.
+    prompt_enabled: bool = True
+    # The mini-program's volunteer page, quoted in the prompt ("" = not mentioned).
+    miniprogram_page: str = ""
+
+
+class TrainingSettings(Section):
+    # 学时: the concentrated study and training each party member is expected to have a year.
+    required_hours_per_year: Positive = 32
+    # Meetings whose attendance (present) counts, with their length, capped per meeting.
+    meeting_kinds: Annotated[
+        list[str], NoDecode, BeforeValidator(_comma_list), _checked(_meeting_kinds)
+    ] = ["lesson", "theme_day"]
+    max_minutes_per_meeting: Positive = 240
+    # Other training a secretary records (a county course): the most hours one record holds,
+    # and the longest title, in characters.
+    max_hours_per_record: Positive = 100
+    title_max_chars: Positive = 100
+
+
+class RosterSettings(Section):
+    # The committee's view of each branch's age structure: each age starts a band (the first
+    # band is below the first age; members without a birth date are 未知).
+    age_bands: Annotated[list[int], NoDecode, BeforeValidator(_comma_list), _checked(_rising)] = [
+        35,
+        46,
+        56,
+        61,
+    ]
+
+
 class DuesSettings(Section):
     # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
     in_service_rates: Rates = "3000=0.5%, 5000=1%, 10000=1.5%, 2%"
@@ -546,6 +611,9 @@ class Settings(BaseSettings):
     rectification: RectificationSettings = RectificationSettings()
     terms: TermsSettings = TermsSettings()
     lost_contact: LostContactSettings = LostContactSettings()
+    volunteer: VolunteerSettings = VolunteerSettings()
+    training: TrainingSettings = TrainingSettings()
+    roster: RosterSettings = RosterSettings()
     dues: DuesSettings = DuesSettings()
     imports: ImportsSettings = ImportsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

@@ -35,6 +35,8 @@ KINDS: dict[str, str] = {
     "rectification": "整改清单",
     "term": "换届",
     "contact": "失联党员",
+    "volunteer": "志愿服务",
+    "training": "学时",
 }
 
 # Every action recorded, as the console names it.
@@ -68,6 +70,9 @@ ACTIONS: dict[str, str] = {
     "rectification.refuse": "退回整改事项",
     "term.record": "登记换届",
     "contact.outcome": "登记失联党员联系结果",
+    "volunteer.confirm": "确认志愿服务",
+    "volunteer.reject": "退回志愿服务",
+    "training.add": "登记培训学时",
 }
 
 

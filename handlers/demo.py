@@ -1,5 +1,6 @@
-"""The demo's data: a committee, two branches, a dozen members, topics, a meeting, dues,
-rectification items, committee terms and lost-contact cases.
+"""The demo's data: a committee, two branches, a dozen members (with birth dates), topics, a
+meeting, dues, rectification items, committee terms, lost-contact cases, volunteer service (one
+entry waiting) and a training.
 
 ``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
 demo` calls it, and so does the callback benchmark.
@@ -38,6 +39,13 @@ MEMBERS: list[tuple[str, str, str, str, str, str, str]] = [
     ("第二党支部", "", "郑秀英", "13800000011", "full", "committee_admin", "1998-06-30"),
     ("第二党支部", "", "孙浩", "13800000012", "activist", "", ""),
 ]
+# Birth dates (出生日期) by phone, for the committee's age structure; 孙浩 has none (未知).
+DEMO_BIRTHS = {
+    "13800000001": "1972-04-18", "13800000002": "1978-09-02", "13800000003": "1983-01-27",
+    "13800000004": "1986-06-15", "13800000005": "1999-03-10", "13800000006": "1991-12-05",
+    "13800000007": "1969-08-21", "13800000008": "1975-02-11", "13800000009": "1988-10-30",
+    "13800000010": "1995-07-07", "13800000011": "1964-05-20",
+}  # fmt: skip
 # Demo accounts already bound, so check-ins and sign-ins work at once.
 DEMO_OPENID = "demo-openid-01"
 DEMO_PHONE = "13800000006"
@@ -76,6 +84,7 @@ def seed(settings: Settings) -> dict[str, Any]:
                     roles=roles,
                     joined_on=date.fromisoformat(joined) if joined else None,
                 )
+        _demo_births()
         for offset, (title, url) in enumerate(TOPICS):
             day = tz_today + timedelta(days=offset)
             if (
@@ -94,11 +103,7 @@ def seed(settings: Settings) -> dict[str, Any]:
         ):
             if not WechatBinding.select().where(WechatBinding.openid == openid).exists():
                 WechatBinding.create(openid=openid, member=member, app=wx_app)
-        _demo_meeting(secretary, settings)
-        _demo_channels(list(branches.values()))
-        _demo_dues(settings, utcnow())
-        _demo_rectification(secretary, settings, utcnow())
-        _demo_organization(list(branches.values()), settings, utcnow())
+        _demo_records(secretary, list(branches.values()), settings)
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -114,6 +119,18 @@ def seed(settings: Settings) -> dict[str, Any]:
         "branches": len(branches),
         "members": Member.select().count(),
     }
+
+
+def _demo_records(secretary: Member, branches: list[Branch], settings: Settings) -> None:
+    """What the branches have on record beyond the roster, each part unless it exists."""
+    now = utcnow()
+    _demo_meeting(secretary, settings)
+    _demo_channels(branches)
+    _demo_dues(settings, now)
+    _demo_rectification(secretary, settings, now)
+    _demo_organization(branches, settings, now)
+    _demo_volunteer(secretary, settings, now)
+    _demo_training(secretary, settings, now)
 
 
 def _demo_meeting(secretary: Member, settings: Settings) -> None:
@@ -263,6 +280,55 @@ def _demo_organization(branches: list[Branch], settings: Settings, now: datetime
                 place=place, note="电话联系上，在外务工，已纳入流动党员管理", now=now,
                 settings=settings,
             )  # fmt: skip
+
+
+def _demo_births() -> None:
+    """Give the demo members their birth dates (those without one yet)."""
+    for phone, born in DEMO_BIRTHS.items():
+        Member.update(birth_date=date.fromisoformat(born)).where(
+            Member.phone == phone, Member.birth_date.is_null()
+        ).execute()
+
+
+# The demo branch's volunteer service: (phone, days ago, minutes, what, confirmed).
+DEMO_SERVICE = [
+    (DEMO_PHONE, 2, 120, "周六扶贫日：走访慰问困难群众", True),
+    ("13800000002", 9, 90, "社区环境整治", True),
+    (DEMO_PHONE, 1, 60, "文明交通劝导", False),  # waiting for the secretary
+]
+
+
+def _demo_volunteer(secretary: Member, settings: Settings, now: datetime) -> None:
+    """Log the demo branch's volunteer service, two entries confirmed, unless it has some."""
+    from handlers.volunteer import confirm_entry, log_service
+    from models.volunteer import VolunteerEntry
+
+    if VolunteerEntry.select().where(VolunteerEntry.branch == secretary.branch_id).exists():
+        return
+    today = local_now(_tz(settings)).date()
+    for phone, ago, minutes, what, confirmed in DEMO_SERVICE:
+        member = Member.get(Member.phone == phone)
+        entry = log_service(
+            member, minutes=minutes, description=what, day=today - timedelta(days=ago),
+            source="bot", now=now, settings=settings,
+        ).entry  # fmt: skip
+        if confirmed:
+            confirm_entry(secretary, entry.id, now=now, settings=settings)
+
+
+def _demo_training(secretary: Member, settings: Settings, now: datetime) -> None:
+    """A county course for three members of the demo branch, unless it has a training."""
+    from handlers.training import add_training
+    from models.training import TrainingRecord
+
+    if TrainingRecord.select().where(TrainingRecord.branch == secretary.branch_id).exists():
+        return
+    people = Member.select(Member.id).where(Member.phone.in_([SECRETARY_PHONE, DEMO_PHONE]))
+    add_training(
+        secretary, None, member_ids=[m.id for m in people], title="县委党校党员轮训班",
+        day=local_now(_tz(settings)).date() - timedelta(days=3), minutes=16 * 60,
+        now=now, settings=settings,
+    )  # fmt: skip
 
 
 def _tz(settings: Settings) -> Any:

@@ -17,6 +17,9 @@ from handlers.calendar import Requirement, all_branches_calendar, branch_calenda
 from handlers.dues import BranchMonthSummary, branch_month_summary
 from handlers.reminders import BranchAlerts, StudyRate, secretary_alerts, study_participation
 from handlers.roster.access import require_role
+from handlers.roster.makeup import MakeUp, band_labels, committee_makeup, empty_makeup
+from handlers.training import BranchTraining, committee_training
+from handlers.volunteer import BranchService, month_service
 from models.org import Branch, Member
 
 
@@ -39,6 +42,16 @@ class Overview:
 
 
 @dataclass(frozen=True)
+class People:
+    """A branch's people in figures, never names: 学时 together, age structure and admissions,
+    and this month's confirmed volunteer service."""
+
+    training: BranchTraining
+    makeup: MakeUp
+    volunteer: BranchService
+
+
+@dataclass(frozen=True)
 class CommitteePage:
     """One page of the committee's branches, by id, and how many there are."""
 
@@ -46,6 +59,27 @@ class CommitteePage:
     month: date
     branches: list[BranchFigures]
     total: int
+    people: dict[int, People]  # by branch id, the page's branches
+    band_labels: list[str]
+    required_hours: int
+
+
+def committee_people(
+    committee_id: int, branch_ids: list[int], now: datetime, settings: Settings
+) -> dict[int, People]:
+    """{branch id: People} for branches of the committee: three grouped queries."""
+    today = _today(now, settings)
+    training = committee_training(committee_id, now, settings)
+    makeup = committee_makeup(committee_id, today, settings)
+    service = month_service(today.replace(day=1), committee_id=committee_id)
+    return {
+        i: People(
+            training.get(i, BranchTraining()),
+            makeup.get(i, empty_makeup(settings)),
+            service.get(i, BranchService()),
+        )
+        for i in branch_ids
+    }
 
 
 def _today(now: datetime, settings: Settings) -> date:
@@ -108,7 +142,11 @@ def committee_branches(
     """Every branch of the committee admin's committee with this month's figures, paged here
     (``limit``, ``offset``) as the figures are computed for all branches at once."""
     require_role(actor, "committee_admin")
-    today, figures = committee_figures(actor.branch.committee_id, now, settings)
+    committee_id = actor.branch.committee_id
+    today, figures = committee_figures(committee_id, now, settings)
+    shown = figures[offset : offset + limit]
+    people = committee_people(committee_id, [f.branch.id for f in shown], now, settings)
+    required = settings.training.required_hours_per_year
     return CommitteePage(
-        today, today.replace(day=1), figures[offset : offset + limit], len(figures)
+        today, today.replace(day=1), shown, len(figures), people, band_labels(settings), required
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from peewee import CharField, ForeignKeyField, TextField
+from typing import Any
+
+from peewee import Case, CharField, ForeignKeyField, TextField, fn
 
 from core.clock import utcnow
-from models.base import BaseModel, UTCDateTimeField
+from models.base import BaseModel, UTCDateTimeField, is_sqlite
 from models.org import Branch, Member, PartyGroup
 
 # Meeting kinds (DOMAIN.md). The frequency rules live in configuration ([meetings]).
@@ -76,3 +78,14 @@ class Attendance(BaseModel):
 
     class Meta:
         indexes = ((("meeting", "member"), True),)
+
+
+def duration_minutes(cap: int) -> Any:
+    """A meeting's length in whole minutes (ends_at − starts_at), at least 0 and at most
+    ``cap``, as SQL: SQLite keeps the times as text (julianday), PostgreSQL as timestamps."""
+    if is_sqlite():
+        raw = (fn.julianday(Meeting.ends_at) - fn.julianday(Meeting.starts_at)) * 1440
+    else:
+        raw = fn.date_part("epoch", Meeting.ends_at - Meeting.starts_at) / 60
+    rounded = fn.ROUND(raw).cast("INTEGER")
+    return Case(None, [(rounded > cap, cap), (rounded < 0, 0)], rounded)

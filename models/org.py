@@ -69,6 +69,7 @@ class Member(BaseModel):
     roles = CharField(max_length=200, default="")
     joined_on = DateField(null=True)  # 入党日期
     full_on = DateField(null=True)  # 转正日期
+    birth_date = DateField(null=True)  # 出生日期 (optional: the committee's age structure)
     last_active_at = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)

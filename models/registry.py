@@ -13,6 +13,8 @@ from models.outbox import BranchChannel, MemberContact, OutboxMessage, Subscribe
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
+from models.training import TrainingRecord
+from models.volunteer import VolunteerEntry
 from models.wechat import BindCode, InboundMessage, RateEvent, SharedValue, WechatBinding
 
 ALL_MODELS = [
@@ -50,4 +52,6 @@ ALL_MODELS = [
     BranchTerm,
     ContactOutcome,
     AssessmentFigure,
+    VolunteerEntry,
+    TrainingRecord,
 ]

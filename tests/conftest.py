@@ -60,6 +60,8 @@ FAST_MODULES = frozenset(
         "test_snapshots.py",
         "test_study_plans.py",
         "test_topic_cache.py",
+        "test_training.py",
+        "test_volunteer.py",
         "test_wire.py",
         "test_workdays.py",
     }

@@ -47,6 +47,7 @@ from api.auth import TOKEN_SALT
 from api.openapi import document
 from handlers import meetings as h
 from handlers import rectification as r
+from handlers import volunteer as v
 from handlers.dues import add_months, record_payment, report_payment
 from handlers.sessions import revoke_member_sessions
 from handlers.study.editing import add_topic
@@ -59,6 +60,8 @@ from models.outbox import SubscribeCredit
 from models.rectification import RectificationItem, RectificationNote
 from models.registry import ALL_MODELS
 from models.study import StudyCheckin, StudyTopic
+from models.training import TrainingRecord
+from models.volunteer import VolunteerEntry
 from models.wechat import BindCode, RateEvent, WechatBinding
 from tests import factories as f
 from tests.support.api import CAST, Env
@@ -829,6 +832,97 @@ def rectification_done(w: World, _b: int) -> Call:
     )
 
 
+def _volunteer_entry(w: World) -> VolunteerEntry:
+    """A waiting entry of branch A, logged by m2 through the handler the bot's 志愿 calls."""
+    with w.env.ctx():
+        return v.log_service(
+            w.people["m2"],
+            minutes=120,
+            description=f"社区清扫{next(w._seq)}",
+            day=None,
+            source="bot",
+            now=w.now,
+            settings=w.settings,
+        ).entry
+
+
+def _entry_status(entry_id: int) -> Callable[[], Any]:
+    return lambda: VolunteerEntry.get_by_id(entry_id).status
+
+
+def volunteer_log(w: World, _b: int) -> Call:
+    return Call(
+        "POST",
+        f"{PREFIX}/me/volunteer",
+        json={"minutes": 90, "description": "周六扶贫日入户走访"},
+        effect=lambda: VolunteerEntry.select().count(),
+        check=_mine("entry", "member", "id"),
+    )
+
+
+def volunteer_mine(w: World, _b: int) -> Call:
+    return Call("GET", f"{PREFIX}/me/volunteer")
+
+
+def training_mine(w: World, _b: int) -> Call:
+    return Call("GET", f"{PREFIX}/me/training")
+
+
+def volunteer_list(w: World, branch_id: int) -> Call:
+    entry = _volunteer_entry(w)
+    return Call(
+        "GET", f"{PREFIX}/volunteer", params={"branch_id": branch_id}, check=_lists(entry.id)
+    )
+
+
+def volunteer_confirm(w: World, _b: int) -> Call:
+    entry = _volunteer_entry(w)
+    return Call(
+        "POST",
+        f"{PREFIX}/volunteer/{entry.id}/confirm",
+        effect=_entry_status(entry.id),
+        check=_is("confirmed", "status"),
+        ghost=Call("POST", f"{PREFIX}/volunteer/{GHOST}/confirm"),
+    )
+
+
+def volunteer_reject(w: World, _b: int) -> Call:
+    entry = _volunteer_entry(w)
+    body = {"reason": "当天未组织该活动"}
+    return Call(
+        "POST",
+        f"{PREFIX}/volunteer/{entry.id}/reject",
+        json=body,
+        effect=_entry_status(entry.id),
+        check=_is("rejected", "status"),
+        ghost=Call("POST", f"{PREFIX}/volunteer/{GHOST}/reject", json=body),
+    )
+
+
+def training_list(w: World, branch_id: int) -> Call:
+    def check(body: Any, _me: int | None) -> None:
+        assert w.people["m1"].id in [i["member"]["id"] for i in body["items"]], body
+
+    return Call("GET", f"{PREFIX}/training", params={"branch_id": branch_id}, check=check)
+
+
+def training_create(w: World, branch_id: int) -> Call:
+    body = {
+        "member_ids": [w.people["m2"].id],
+        "title": "县委党校专题培训班",
+        "day": w.now.date().isoformat(),
+        "minutes": 180,
+        "branch_id": branch_id,
+    }
+    return Call(
+        "POST",
+        f"{PREFIX}/training",
+        json=body,
+        effect=lambda: TrainingRecord.select().count(),
+        check=_is(1, "count"),
+    )
+
+
 def committee_branches(w: World, _b: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
@@ -1128,6 +1222,14 @@ ROUTES: tuple[Route, ...] = (
         gate=True,
     ),
     _r("GET", "/committee/organization", "committee", committee_organization),
+    _r("POST", "/me/volunteer", "member_self", volunteer_log),
+    _r("GET", "/me/volunteer", "member_self", volunteer_mine),
+    _r("GET", "/me/training", "member_self", training_mine),
+    _r("GET", "/volunteer", "manager_of_a", volunteer_list, scope="branch"),
+    _r("POST", "/volunteer/{entry_id}/confirm", "manager_of_a", volunteer_confirm, scope="id"),
+    _r("POST", "/volunteer/{entry_id}/reject", "manager_of_a", volunteer_reject, scope="id"),
+    _r("GET", "/training", "manager_of_a", training_list, scope="branch"),
+    _r("POST", "/training", "manager_of_a", training_create, scope="branch"),
     _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
     _r("GET", "/reports/book", "manager_of_a", record_book_docx, scope="branch"),
     _r("GET", "/reports/roster", "manager_of_a", roster, scope="branch"),

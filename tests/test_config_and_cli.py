@@ -15,6 +15,7 @@ from core import config
 from core.config import ConfigError
 from core.logs import MaskPhones
 from models.base import db
+from models.org import Member
 from models.registry import ALL_MODELS
 
 ROOT = Path(__file__).parent.parent
@@ -178,3 +179,15 @@ def test_demo_seed_is_idempotent_and_its_printed_commands_work(app):
     done = line.split("demo-openid-01 ", 1)[1].strip("'\" ")
     reply = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", done])
     assert "已标记完成：【编号2】任务清单" in reply.output, reply.output
+    line = next(x for x in again.output.splitlines() if "志愿 2小时" in x)
+    service = line.split("demo-openid-01 ", 1)[1].split("   #")[0].strip("'\" ")
+    logged = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", service])
+    assert "已登记志愿服务" in logged.output and "待支部书记确认" in logged.output, logged.output
+    mine = runner.invoke(args=["simulate", "--local", "--openid", "demo-openid-01", "我的"])
+    assert "学时：16/32 学时" in mine.output and "本年志愿服务：已确认 2小时" in mine.output
+    with app.app_context(), db.connection_context():
+        from models.volunteer import VolunteerEntry
+
+        statuses = sorted(e.status for e in VolunteerEntry.select())
+        assert statuses == ["confirmed", "confirmed", "pending", "pending"]
+        assert Member.select().where(Member.birth_date.is_null(False)).count() == 11

@@ -43,6 +43,7 @@ def build_roster():
         party_group=group,
         joined_on=date(2001, 7, 1),
         full_on=date(2002, 7, 1),
+        birth_date=date(1975, 3, 8),
     )
     f.assess(sec, base_fen=812345, from_month=date(2026, 1, 1))
     f.assess(sec, base_fen=900000, from_month=date(2027, 1, 1))  # a future base
@@ -75,6 +76,7 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
         "党费类别",
         "工资基数",
         "基数起始月",
+        "出生日期",
     )
     assert (export.scope, export.name, export.committee_name) == (
         "committee",
@@ -92,8 +94,9 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
         "在职",
         "8123.45",
         "2026-01",
+        "1975-03-08",
     ]
-    assert by_name["农民乙"][8:] == ["农民", "2.50", "2026-06"]
+    assert by_name["农民乙"][8:] == ["农民", "2.50", "2026-06", ""]
     assert by_name["预备丙"][4:] == [
         "预备党员",
         "",
@@ -102,9 +105,10 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
         "学生、下岗失业、领取救济或低保",
         "",
         "2026-06",
+        "",
     ]
-    assert by_name["新调入丁"][8:] == ["离退休", "3000.00", "2027-02"]
-    assert by_name["积极分子戊"][4:] == ["入党积极分子", "", "", "", "", "", ""]
+    assert by_name["新调入丁"][8:] == ["离退休", "3000.00", "2027-02", ""]
+    assert by_name["积极分子戊"][4:] == ["入党积极分子", "", "", "", "", "", "", ""]
     branch = roster_rows(None, branch_id=comm.branches[0].id, settings=settings, now=NOW)
     assert (branch.scope, branch.committee_name) == ("branch", "测试党委")
     assert [row[2] for row in branch.rows] == ["第一党支部"] * 4

@@ -3,7 +3,8 @@
 The month is November 2026 (1 November is a Sunday: six weeks, the first and last of one day),
 reported on 3 December. Branch A has a secretary, members with check-ins over the weeks, two
 meetings with attendance and a leave, dues assessments and payments with a voluntary one, a
-lost-contact member and a probationary member whose year ends in December.
+lost-contact member and a probationary member whose year ends in December, volunteer service
+(confirmed, waiting, sent back, another month) and a county course of 30 hours for 张三.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from models.base import db
 from models.dues import DuesPayment
 from models.meetings import Attendance
 from models.study import StudyCheckin
+from models.training import TrainingRecord
+from models.volunteer import VolunteerEntry
 from tests import factories as f
 from tests.support.console import login
 from tests.support.meetings import meet
@@ -101,6 +104,39 @@ def build_branch(name="第一党支部", comm=None):
         source="collector",
         recorded_at=datetime(2026, 11, 15, 10, 0, tzinfo=SH),
     )
+    # Volunteer service: confirmed in November 张三 2 h and 李四 1.5 h; 李四's second entry is
+    # waiting, the formula member's was sent back, the secretary's is October's.
+    for who, day, minutes, status in (
+        ("zhang", 28, 120, "confirmed"),
+        ("li", 7, 90, "confirmed"),
+        ("li", 14, 60, "pending"),
+        ("formula", 21, 240, "rejected"),
+    ):
+        VolunteerEntry.create(
+            member=people[who],
+            branch=br,
+            day=date(2026, 11, day),
+            minutes=minutes,
+            description="社区清扫",
+            status=status,
+        )
+    VolunteerEntry.create(
+        member=people["sec"],
+        branch=br,
+        day=date(2026, 10, 30),
+        minutes=60,
+        description="社区清扫",
+        status="confirmed",
+    )
+    # 学时: the lessons and the theme day are 90 minutes each (the secretary and 张三 270, 李四
+    # 180, the formula member 90); 张三 also had a 30-hour course, so only he reaches 32.
+    TrainingRecord.create(
+        member=people["zhang"],
+        branch=br,
+        title="县委党校培训班",
+        day=date(2026, 6, 5),
+        minutes=1800,
+    )
     return br, people
 
 
@@ -141,13 +177,24 @@ def test_branch_report_figures(conn, settings):
     assert [name for _, name in b.lost] == ["赵六"]
     assert [(name, ends) for _, name, ends in b.probation] == [("王五", date(2026, 12, 20))]
     assert report.filename == "第一党支部2026年11月月报.xlsx"
+    assert (b.volunteer.minutes, b.volunteer.people, b.volunteer.entries) == (210, 2, 2)
+    assert (b.training.members, b.training.minutes, b.training.below) == (6, 2610, 5)
 
 
 def test_branch_workbook_values_and_layout(conn, settings):
     br, _ = build_branch()
     report = month_report(None, 2026, 11, branch_id=br.id, settings=settings, now=NOW)
     wb = read(report_bytes(report))
-    assert wb.sheetnames == ["汇总", "学习", "会议要求", "会议记录", "党费", "人员提醒"]
+    assert wb.sheetnames == [
+        "汇总",
+        "学习",
+        "会议要求",
+        "会议记录",
+        "党费",
+        "志愿服务",
+        "学时",
+        "人员提醒",
+    ]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4  # A4 is paper size 9
@@ -166,8 +213,24 @@ def test_branch_workbook_values_and_layout(conn, settings):
         Decimal("120.00"),
         Decimal("1000.00"),
     ]
-    assert row[12:] == [1, 1, 1]
+    assert row[12:15] == [1, 1, 1]
+    assert summary[0][15:] == ["志愿服务（小时）", "志愿服务（人）", "学时未达标（人）"]
+    assert [Decimal(str(row[15])), *row[16:]] == [Decimal("3.5"), 2, 5]
     assert summary[2][0] == "合计" and summary[2][1] == 6
+    volunteer = values(wb["志愿服务"])
+    assert volunteer[0] == ["支部", "服务时长（小时）", "参加人数", "服务次数"]
+    assert [Decimal(str(volunteer[1][1])), *volunteer[1][2:]] == [Decimal("3.5"), 2, 2]
+    training = values(wb["学时"])
+    assert training[0][2:] == [
+        "2026年累计学时（截至11月30日）",
+        "人均学时",
+        "未达32学时（人）",
+        "未达标比例",
+    ]
+    assert training[1][:2] == ["第一党支部", 6]
+    assert [Decimal(str(v)) for v in training[1][2:4]] == [Decimal("43.5"), Decimal("7.3")]
+    assert training[1][4:] == [5, pytest.approx(5 / 6)]
+    assert wb["学时"]["C2"].number_format == "0.0"
     assert wb["汇总"]["I2"].number_format == "#,##0.00"
     meetings = values(wb["会议记录"])
     assert meetings[1][:8] == ["第一党支部", "11月10日", "主题党日", None, 4, 2, 1, 1]
@@ -226,7 +289,20 @@ def test_committee_report_rows_and_counts_only(conn, settings):
     summary = values(wb["汇总"])
     assert [r[0] for r in summary[1:]] == [br.name, other.name, "合计"]
     assert summary[-1][1] == 6
-    assert summary[1][12:] == [1, 1, 1]
+    assert summary[1][12:15] == [1, 1, 1]
+    assert summary[1][15:] == [3.5, 2, 5] and summary[2][15:] == [0, 0, 0]
+    assert summary[3][15:] == [3.5, 2, 5]  # 合计
+    training = values(wb["学时"])
+    assert training[1:] == [
+        [br.name, 6, 43.5, 7.3, 5, pytest.approx(5 / 6)],
+        [other.name, 0, 0, None, 0, None],  # no party members: no average, no share
+        ["合计", 6, 43.5, 7.3, 5, pytest.approx(5 / 6)],
+    ]
+    assert values(wb["志愿服务"])[1:] == [
+        [br.name, 3.5, 2, 2],
+        [other.name, 0, 0, 0],
+        ["合计", 3.5, 2, 2],
+    ]
     text = " ".join(str(v) for ws in wb.worksheets for row in values(ws) for v in row)
     for name in ("赵六", "王五", "张三"):
         assert name not in text

@@ -1107,3 +1107,32 @@ def test_twenty_thousand_rows_import_in_seconds(app, conn, tmp_path, request):
             f"roster: 20,000 rows imported in {elapsed:.2f} s, "
             f"re-imported unchanged in {again:.2f} s"
         )
+
+
+# ---- 出生日期 (optional): the committee's age structure ---------------------------------------
+
+
+def test_birth_dates_are_read_checked_and_kept_when_the_column_is_left_out(app, conn, tmp_path):
+    header = [*HEADER, "出生日期"]
+    rows = [
+        ["甲", "13800000011", "一支部", "", "", "", "2010-07-01", "2011-07-01", "1985年3月8日"],
+        ["乙", "13800000012", "一支部", "", "", "", "", "", ""],
+    ]
+    report = import_roster(write_csv(tmp_path / "born.csv", rows, header), COMMITTEE, now=JUNE)
+    assert report.created == 2
+    born = {m.name: m.birth_date for m in Member.select()}
+    assert born == {"甲": date(1985, 3, 8), "乙": None}
+    # A file without the column changes nobody's birth date.
+    short = write_csv(tmp_path / "short.csv", [r[:8] for r in rows])
+    assert import_roster(short, COMMITTEE, now=JUNE).unchanged == 2
+    assert {m.name: m.birth_date for m in Member.select()} == born
+    bad = [
+        ["丙", "13800000013", "一支部", "", "", "", "", "", "2026-06-11"],
+        ["丁", "13800000014", "一支部", "", "", "", "1980-01-01", "", "1990-05-05"],
+        ["戊", "13800000015", "一支部", "", "", "", "", "", "1990-13-01"],
+    ]
+    assert errors_of(write_csv(tmp_path / "bad.csv", bad, header), now=JUNE) == [
+        (2, "第2行：出生日期“2026-06-11”晚于今天（2026-06-10），请核对"),
+        (3, "第3行：入党日期“1980-01-01”不晚于出生日期“1990-05-05”，请核对"),
+        (4, "第4行：出生日期“1990-13-01”不是有效日期（示例：2020-07-01）"),
+    ]

@@ -329,18 +329,46 @@ class CommitteeDues(Answer):
     rate: NumRate
 
 
+class CommitteeTraining(Answer):
+    members: Count = Constraint(description="Party members")
+    average_hours: float | None = Constraint(description="学时 per party member this year")
+    below: Count = Constraint(description="Party members under the year's required hours")
+    below_rate: NumRate
+
+
+class CommitteeAgeBand(Answer):
+    label: str = Constraint(description="35岁以下, 35—45岁 … (roster.age_bands), or 未知")
+    members: Count
+
+
+class CommitteeMakeUp(Answer):
+    age_bands: list[CommitteeAgeBand]
+    admitted_this_year: Count = Constraint(description="Party members whose 入党日期 is this year")
+
+
+class CommitteeVolunteer(Answer):
+    minutes: Count = Constraint(description="Confirmed volunteer service this month")
+    hours: float
+    people: Count
+    entries: Count
+
+
 class CommitteeBranchItem(Answer):
     branch: Branch
     study: CommitteeStudy
     meetings: CommitteeMeetings
     dues: CommitteeDues
     alert_count: Count
+    training: CommitteeTraining
+    makeup: CommitteeMakeUp
+    volunteer: CommitteeVolunteer
 
 
 class CommitteeBranchPage(Page):
     items: list[CommitteeBranchItem]
     as_of: DayText
     month: MonthText
+    required_hours: int = Constraint(description="training.required_hours_per_year")
 
 
 class SubscribeReportResponse(Answer):

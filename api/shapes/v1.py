@@ -33,6 +33,18 @@ class Member(Answer):
     roles: list[Role]
 
 
+class MeTraining(Answer):
+    year: int
+    hours: float = Constraint(description="学时 this year so far, one decimal")
+    required_hours: int
+    below: bool
+
+
+class Me(Member):
+    training: MeTraining | None = Constraint(description="Party members only")
+    volunteer_hours: float = Constraint(description="Confirmed volunteer service this year")
+
+
 class Topic(Answer):
     id: int
     day: DayText

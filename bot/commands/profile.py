@@ -8,6 +8,7 @@ from bot.filters import Bound, Command
 from handlers.dues import MemberDues, fen_to_text
 from handlers.meetings import describe
 from handlers.profile import member_summary
+from handlers.volunteer import hours_text
 
 WEEKDAYS = "一二三四五六日"
 
@@ -29,6 +30,12 @@ def mine_text(ctx: Context) -> str:
     ]
     if summary.dues is not None:
         lines.append(_dues_line(summary.dues))
+    if summary.training is not None:
+        t = summary.training
+        mark = "，已达标" if not t.below else ""
+        lines.append(f"{t.year}年学时：{t.hours:g}/{t.required_hours} 学时{mark}")
+    if summary.volunteer_minutes:
+        lines.append(f"本年志愿服务：已确认 {hours_text(summary.volunteer_minutes)}")
     if summary.soon:
         lines.append("即将参加的会议：")
         lines += [describe(m, ctx.tz) for m in summary.soon]

@@ -22,6 +22,7 @@ from core.datetext.base import (
 
 _WEEKDAY_NUM = {c: i for i, c in enumerate(WEEK)} | {"天": 6} | {str(i + 1): i for i in range(7)}
 _REL_DAYS = {"今天": 0, "今日": 0, "今": 0, "明天": 1, "明日": 1, "明": 1, "后天": 2, "大后天": 3}
+_REL_DAYS |= {"昨天": -1, "昨日": -1, "前天": -2}
 DATE_HINT = "请改正日期，例如：12月3日、2026-12-03、明天、周五、下周三"
 _DATE_ISO = re.compile(
     r"(?<![\d.])(?P<y>\d{4})(?P<s>[-/.])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})(?![\d:])", re.ASCII
@@ -41,7 +42,9 @@ _DATE_SLASH = re.compile(
     re.ASCII,
 )
 MASK = "\x01"  # stands for the time's characters while dates are searched
-_DATE_REL = re.compile(f"大后天|后天|明天|明日|今天|今日|(?:明|今)(?=早|晚|上午|下午|中午|{MASK})")
+_DATE_REL = re.compile(
+    f"大后天|后天|明天|明日|今天|今日|昨天|昨日|(?<!提)前天|(?:明|今)(?=早|晚|上午|下午|中午|{MASK})"
+)
 _DATE_WEEK = re.compile(
     "(?<!每)(?P<pre>下下个?|下个?|本|这个?|上个?)?(?:周|星期|礼拜)(?P<w>[一二三四五六日天1-7])"
 )
@@ -97,8 +100,11 @@ def _check_year(year: int, typed: str) -> None:
         raise BadToken(f"“{typed}”的年份{year}不对", DATE_HINT)
 
 
-def _abs_date(year: int | None, month: int, day: int, typed: str, today: date) -> date:
-    """Return the date for a month and day, the next occurrence if no year was written."""
+def _abs_date(
+    year: int | None, month: int, day: int, typed: str, today: date, past: bool = False
+) -> date:
+    """Return the date for a month and day: if no year was written, the next occurrence (the
+    last one, today included, when ``past``)."""
     if not 1 <= month <= 12:
         raise BadToken(f"“{typed}”不是有效日期：没有{month}月", DATE_HINT)
     if year is not None:
@@ -109,20 +115,29 @@ def _abs_date(year: int | None, month: int, day: int, typed: str, today: date) -
         return date(year, month, day)
     if not 1 <= day <= calendar.monthrange(2000, month)[1]:
         raise BadToken(f"“{typed}”不是有效日期：{month}月没有{day}日", DATE_HINT)
+
+    def wrong_side(year: int) -> bool:
+        found = date(year, month, day)
+        return found > today if past else found < today
+
     year = today.year
-    while day > calendar.monthrange(year, month)[1] or date(year, month, day) < today:
-        year += 1
+    while day > calendar.monthrange(year, month)[1] or wrong_side(year):
+        year += -1 if past else 1
     return date(year, month, day)
 
 
-def _resolve(tok: _DateTok, today: date, ahead: Callable[[date], bool]) -> tuple[date, str]:
-    """Return the date a token means and a note for ``understood`` (may be empty)."""
+def _resolve(
+    tok: _DateTok, today: date, ahead: Callable[[date], bool], past: bool = False
+) -> tuple[date, str]:
+    """Return the date a token means and a note for ``understood`` (may be empty). A date
+    without a year, a bare weekday or a bare day is the next one, or, when ``past``, the last
+    one (today included)."""
     g = tok.groups
     if tok.kind == "abs":
         year = year_value(g, "", today)
         m, d = g["m"], g.get("d") or g.get("dd")
         assert m is not None and d is not None
-        day = _abs_date(year, number(m), number(d), tok.typed, today)
+        day = _abs_date(year, number(m), number(d), tok.typed, today, past)
         note = (
             f"（未写年份，按{day.year}年理解）" if year is None and day.year != today.year else ""
         )
@@ -135,6 +150,8 @@ def _resolve(tok: _DateTok, today: date, ahead: Callable[[date], bool]) -> tuple
         if pre:
             offset = {"本": 0, "这": 0, "下": 7, "下下": 14, "上": -7}[pre]
             return today + timedelta(days=offset + weekday - today.weekday()), ""
+        if past:
+            return today - timedelta(days=(today.weekday() - weekday) % 7), ""
         day = today + timedelta(days=(weekday - today.weekday()) % 7)
         if day == today and not ahead(day):
             return day + timedelta(days=7), f"（今天的这个时间已过，按下{tok.typed}理解）"
@@ -143,22 +160,28 @@ def _resolve(tok: _DateTok, today: date, ahead: Callable[[date], bool]) -> tuple
     if not 1 <= d <= 31:
         raise BadToken(f"“{tok.typed}”不是有效日期：没有{d}日", DATE_HINT)
     year, month = today.year, today.month
+    if past:
+        while d > calendar.monthrange(year, month)[1] or date(year, month, d) > today:
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        return date(year, month, d), ""
     while d > calendar.monthrange(year, month)[1] or date(year, month, d) < today:
         year, month = (year, month + 1) if month < 12 else (year + 1, 1)
     return date(year, month, d), ""
 
 
-def date_of(group: list[_DateTok], today: date, ahead: Callable[[date], bool]) -> tuple[date, str]:
+def date_of(
+    group: list[_DateTok], today: date, ahead: Callable[[date], bool], past: bool = False
+) -> tuple[date, str]:
     """Resolve a group of adjacent date words, checking that they agree."""
     decider = min(group, key=lambda t: t.tier)
-    day, note = _resolve(decider, today, ahead)
+    day, note = _resolve(decider, today, ahead, past)
     for other in group:
         if other is decider:
             continue
         if other.kind == "week" and not other.groups.get("pre"):
             agrees = _WEEKDAY_NUM[other.groups["w"] or ""] == day.weekday()
         else:
-            agrees = _resolve(other, today, ahead)[0] == day
+            agrees = _resolve(other, today, ahead, past)[0] == day
         if not agrees:
             raise BadToken(
                 f"日期前后不一致：“{decider.typed}”是{fmt_date(day)}，和“{other.typed}”对不上",

@@ -90,15 +90,18 @@ def _when(
     return When(start_at, end_at, rest, format_when(start_at, end_at) + "".join(notes))
 
 
-def parse_date(text: str, *, now: datetime, tz: ZoneInfo) -> date:
-    """Parse a date written alone; a weekday that is today means today."""
+def parse_date(text: str, *, now: datetime, tz: ZoneInfo, past: bool = False) -> date:
+    """Parse a date written alone; a weekday that is today means today. A date without a
+    year, a bare weekday (周五) or day (5号) is the next one, or, with ``past`` (something that
+    happened), the last one up to today: on 2026-11-30, 11月28日 is 2026-11-28 and 12月3日 is
+    2025-12-03."""
     today = local_now(now, tz).date()
     folded = Folded(text)
     group = find_dates(folded.text)
     if not group:
         raise refusal(f"没看懂日期“{text.strip()}”", [], DATE_HINT)
     try:
-        day, _ = date_of(group, today, lambda _day: True)
+        day, _ = date_of(group, today, lambda _day: True, past)
     except BadToken as bad:
         raise refusal(bad.problem, [], bad.hint) from None
     rest = folded.rest([t.span for t in group])

@@ -28,6 +28,7 @@ KIND_LABELS: dict[str, str] = {
     "volunteer_prompt": "志愿服务提醒",
     "rectification_due": "整改提醒",
     "rectification_refused": "整改退回",
+    "volunteer_rejected": "志愿服务退回通知",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
 

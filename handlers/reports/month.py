@@ -12,6 +12,9 @@ What it holds, per branch (rules decided here where DOMAIN.md and issue 14 are s
 - Dues for the month (integer fen): expected and collected as branch_month_summary counts
   them; owed is expected minus collected, never below 0; voluntary is the voluntary payments
   recorded in the month and not reversed.
+- Volunteer service: the month's confirmed entries per branch (hours, people, entries).
+- 学时: the year's training hours up to the month's end (or now), per branch: party members,
+  hours together, the average, and how many are under training.required_hours_per_year.
 - People: members under the six-month rule (3, 5, 6+ months), lost contact and probation
   ending, as the secretary's digest finds them at the month's end (or now). A branch's report
   names them; a committee's report counts them per branch only.
@@ -44,6 +47,8 @@ from handlers.errors import Invalid, NotFound
 from handlers.reminders import BranchAlerts, StudyRate, people_alerts, study_participation
 from handlers.roster.access import forbidden, require_role
 from handlers.study.plans import plan_scope
+from handlers.training import BranchTraining, branch_totals, year_span
+from handlers.volunteer import BranchService, month_service
 from models.dues import DuesPayment
 from models.meetings import KINDS, Attendance, Meeting, MeetingAttendee
 from models.org import BRANCH_MANAGERS, Branch, Committee, Member
@@ -82,6 +87,8 @@ class BranchMonth:
     lapse: list[LapseAlert] = field(default_factory=list)
     lost: list[tuple[int, str]] = field(default_factory=list)
     probation: list[tuple[int, str, date]] = field(default_factory=list)
+    volunteer: BranchService = field(default_factory=BranchService)
+    training: BranchTraining = field(default_factory=BranchTraining)
 
     @property
     def owed_fen(self) -> int:
@@ -107,6 +114,7 @@ class Report:
     branches: list[BranchMonth]
     lost_contact_days: int
     complete: bool  # the month is over: what it still owed was missed
+    required_hours: int  # training.required_hours_per_year
     # A committee's complete month: its branches' assessment (星级评定), ranked.
     assessment: CommitteeAssessment | None = None
 
@@ -208,6 +216,7 @@ def month_report(
         _add_dues(by_id, summaries, members, start, end)
         _add_people(by_id, people_alerts(at, settings, lapse=lapse, **{key: scope_id}))
         _add_study(by_id, *study())
+    _add_people_figures(by_id, first, at, settings, scope, scope_id)
     as_of = (at - timedelta(microseconds=1)).astimezone(tz).date()
     lost_days = settings.alerts.lost_contact_days
     rows = list(by_id.values())
@@ -215,7 +224,10 @@ def month_report(
     rated = None
     if scope == "committee" and complete:
         rated = committee_scores(scope_id, first, settings=settings, now=now)
-    return Report(scope, name, year, month, as_of, weeks, rows, lost_days, complete, rated)
+    required = settings.training.required_hours_per_year
+    return Report(
+        scope, name, year, month, as_of, weeks, rows, lost_days, complete, required, rated
+    )
 
 
 def month_report_named(
@@ -393,3 +405,23 @@ def _add_people(by_id: dict[int, BranchMonth], found: dict[int, BranchAlerts]) -
             row.lapse = list(alerts.lapse)
             row.lost = list(alerts.lost_contact)
             row.probation = list(alerts.probation)
+
+
+def _add_people_figures(
+    by_id: dict[int, BranchMonth],
+    first: date,
+    at: datetime,
+    settings: Settings,
+    scope: str,
+    scope_id: int,
+) -> None:
+    """The month's confirmed volunteer service and the year's 学时 up to ``at`` (2 queries)."""
+    members, _ = _conditions(scope, scope_id)
+    key = "branch_id" if scope == "branch" else "committee_id"
+    for branch_id, service in month_service(first, **{key: scope_id}).items():
+        if branch_id in by_id:
+            by_id[branch_id].volunteer = service
+    span = year_span(first.year, at, settings)
+    for branch_id, hours in branch_totals(members, span, settings).items():
+        if branch_id in by_id:
+            by_id[branch_id].training = hours

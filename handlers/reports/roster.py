@@ -137,6 +137,7 @@ def roster_rows(
             _day(m.joined_on),
             _day(m.full_on),
             *_dues_cells(m, histories.get(m.id, []), month),
+            _day(m.birth_date),
         ]
         for m in members
     ]

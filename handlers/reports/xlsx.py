@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 
 from core.tabular import Sheet, write_workbook
@@ -22,6 +22,7 @@ from handlers.reports.month import BranchMonth, Report
 
 MONEY = "#,##0.00"
 RATE = "0.0%"
+HOURS = "0.0"
 STATUS = {
     "ok": "已完成",
     "overdue": "已逾期",
@@ -44,10 +45,15 @@ def _day(day: date) -> str:
     return f"{day.month}月{day.day}日"
 
 
+def hours(minutes: int) -> Decimal:
+    """Minutes as hours to one decimal: 90 → Decimal("1.5")."""
+    return (Decimal(minutes) / 60).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
 def write_report(report: Report, target: IO[bytes]) -> None:
     """Write the report's workbook to a binary file."""
     sheets = [_summary(report), _study(report), _requirements(report), _meetings(report)]
-    sheets.append(_dues(report))
+    sheets += [_dues(report), _volunteer(report), _training(report)]
     if report.named:
         sheets.append(_people(report))
     if report.assessment is not None:
@@ -80,6 +86,9 @@ SUMMARY_HEADER = (
     "六个月规则提醒（人）",
     "失联党员（人）",
     "预备期将满（人）",
+    "志愿服务（小时）",
+    "志愿服务（人）",
+    "学时未达标（人）",
 )
 
 
@@ -99,6 +108,9 @@ def _summary_numbers(b: BranchMonth) -> list[int]:
         b.lapse_members,
         len(b.lost),
         len(b.probation),
+        b.volunteer.minutes,
+        b.volunteer.people,
+        b.training.below,
     ]
 
 
@@ -106,18 +118,19 @@ def _summary_row(name: str, n: list[int]) -> list[Any]:
     members, participants, checkins, required, done, held = n[:6]
     money = [yuan(fen) for fen in n[6:10]]
     share = _rate(participants, members)
-    return [name, members, participants, share, checkins, required, done, held, *money, *n[10:]]
+    people = [*n[10:13], hours(n[13]), *n[14:]]
+    return [name, members, participants, share, checkins, required, done, held, *money, *people]
 
 
 def _summary(report: Report) -> Sheet:
     numbers = [_summary_numbers(b) for b in report.branches]
-    totals = [sum(column) for column in zip(*numbers, strict=True)] if numbers else [0] * 13
+    totals = [sum(column) for column in zip(*numbers, strict=True)] if numbers else [0] * 16
     return Sheet(
         "汇总",
         SUMMARY_HEADER,
         [_summary_row(b.name, n) for b, n in zip(report.branches, numbers, strict=True)],
-        widths=[24, 10, 12, 12, 12, 14, 8, 12, 14, 14, 14, 14, 18, 14, 14],
-        formats={3: RATE, 8: MONEY, 9: MONEY, 10: MONEY, 11: MONEY},
+        widths=[24, 10, 12, 12, 12, 14, 8, 12, 14, 14, 14, 14, 18, 14, 14, 16, 14, 16],
+        formats={3: RATE, 8: MONEY, 9: MONEY, 10: MONEY, 11: MONEY, 15: HOURS},
         totals=[_summary_row("合计", totals)],
         landscape=True,
     )
@@ -255,6 +268,49 @@ def _dues(report: Report) -> Sheet:
         formats={5: MONEY, 6: MONEY, 7: MONEY, 8: RATE, 9: MONEY},
         totals=[_dues_row("合计", totals)],
         landscape=True,
+    )
+
+
+# ---- 志愿服务 and 学时: counts per branch, never people ----------------------------------------
+
+
+def _volunteer(report: Report) -> Sheet:
+    numbers = [
+        [b.volunteer.minutes, b.volunteer.people, b.volunteer.entries] for b in report.branches
+    ]
+    totals = [sum(column) for column in zip(*numbers, strict=True)] if numbers else [0] * 3
+    return Sheet(
+        "志愿服务",
+        ("支部", "服务时长（小时）", "参加人数", "服务次数"),
+        [[b.name, hours(n[0]), n[1], n[2]] for b, n in zip(report.branches, numbers, strict=True)],
+        widths=[24, 16, 10, 10],
+        formats={1: HOURS},
+        totals=[["合计", hours(totals[0]), totals[1], totals[2]]],
+    )
+
+
+def _training_row(name: str, members: int, minutes: int, below: int) -> list[Any]:
+    average = hours(round(minutes / members)) if members else None
+    return [name, members, hours(minutes), average, below, _rate(below, members)]
+
+
+def _training(report: Report) -> Sheet:
+    numbers = [[b.training.members, b.training.minutes, b.training.below] for b in report.branches]
+    totals = [sum(column) for column in zip(*numbers, strict=True)] if numbers else [0] * 3
+    return Sheet(
+        "学时",
+        (
+            "支部",
+            "党员人数",
+            f"{report.year}年累计学时（截至{_day(report.as_of)}）",
+            "人均学时",
+            f"未达{report.required_hours}学时（人）",
+            "未达标比例",
+        ),
+        [_training_row(b.name, *n) for b, n in zip(report.branches, numbers, strict=True)],
+        widths=[24, 10, 26, 10, 16, 12],
+        formats={2: HOURS, 3: HOURS, 5: RATE},
+        totals=[_training_row("合计", *totals)],
     )
 
 

@@ -104,6 +104,7 @@ class Entry:
     full_on: date | None
     dues: _Dues | None = None
     dues_new: bool = False  # checked against the member's history: a new assessment is due
+    birth_date: date | None = None
 
 
 def _hidden_char(text: str) -> str | None:
@@ -187,9 +188,10 @@ def _dues_cells(row: RosterRow, ctx: _DuesContext) -> tuple[_Dues | None, list[s
 
 
 def _dates(row: RosterRow, today: date, errors: list[str]) -> dict[str, date | None]:
-    """Read the row's 入党日期 and 转正日期 (None when empty); add what is wrong to errors."""
+    """Read the row's 入党日期, 转正日期 and 出生日期 (None when empty); add what is wrong to
+    errors."""
     dates: dict[str, date | None] = {}
-    for key in ("joined_on", "full_on"):
+    for key in ("joined_on", "full_on", "birth_date"):
         text = (getattr(row, key) or "").strip()
         dates[key] = None
         if text:
@@ -250,13 +252,28 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[Entry | None, list[Ro
     joined_on, full_on = dates["joined_on"], dates["full_on"]
     if joined_on and full_on and full_on < joined_on:
         errors.append(f"转正日期“{row.full_on}”早于入党日期“{row.joined_on}”")
+    birth_date = dates["birth_date"]
+    if birth_date and joined_on and joined_on <= birth_date:
+        errors.append(f"入党日期“{row.joined_on}”不晚于出生日期“{row.birth_date}”，请核对")
     if status == "probationary" and full_on:
         errors.append(f"党员状态为预备党员，不应填写转正日期“{row.full_on}”")
     dues_cells, dues_errors = _dues_cells(row, ctx)
     errors.extend(dues_errors)
     if errors:
         return None, [row_error(n, e) for e in errors]
-    entry = Entry(n, name, phone, branch, group, status, roles, joined_on, full_on, dues_cells)
+    entry = Entry(
+        n,
+        name,
+        phone,
+        branch,
+        group,
+        status,
+        roles,
+        joined_on,
+        full_on,
+        dues_cells,
+        birth_date=birth_date,
+    )
     return entry, []
 
 
@@ -431,7 +448,16 @@ def validate(
 
 
 # The member columns an import may change, as stored (foreign keys as ids).
-COMPARED = ("name", "branch", "party_group", "status", "roles", "joined_on", "full_on")
+COMPARED = (
+    "name",
+    "branch",
+    "party_group",
+    "status",
+    "roles",
+    "joined_on",
+    "full_on",
+    "birth_date",
+)
 
 
 def existing_members(phones: list[str]) -> dict[str, dict[str, Any]]:

@@ -109,7 +109,7 @@ def _changes(
         pairs.append(("group", old_group, entry.group))
     elif old_branch != entry.branch and old_group is not None:
         pairs.append(("group", old_group, None))  # the old group belongs to the old branch
-    for key in ("status", "roles", "joined_on", "full_on"):
+    for key in ("status", "roles", "joined_on", "full_on", "birth_date"):
         if key in present:
             pairs.append((key, member[key], getattr(entry, key)))
     return [

@@ -32,6 +32,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "dues_category": ("党费类别", "党费交纳类别", "交纳类别"),
     "dues_base": ("工资基数", "党费基数", "交纳基数", "税后月收入"),
     "dues_from": ("基数起始月", "基数起始月份", "党费起始月", "起始月份"),
+    "birth_date": ("出生日期", "出生年月日", "生日"),
 }
 LABELS = {
     "name": "姓名",
@@ -45,10 +46,11 @@ LABELS = {
     "dues_category": "党费类别",
     "dues_base": "工资基数",
     "dues_from": "基数起始月",
+    "birth_date": "出生日期",
 }
 REQUIRED = ("name", "phone", "branch")
 DUES_COLUMNS = ("dues_category", "dues_base", "dues_from")
-OPTIONAL = ("group", "status", "roles", "joined_on", "full_on", *DUES_COLUMNS)
+OPTIONAL = ("group", "status", "roles", "joined_on", "full_on", *DUES_COLUMNS, "birth_date")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class RosterRow:
     dues_category: str | None = None
     dues_base: str | None = None
     dues_from: str | None = None
+    birth_date: str | None = None
 
 
 class RosterError(DomainError):

@@ -124,7 +124,7 @@ def _upsert_members(
         fields: dict[str, Any] = {"name": e.name, "branch": branch_ids[e.branch]}
         if "group" in present:
             fields["party_group"] = group_ids[(fields["branch"], e.group)] if e.group else None
-        for key in ("status", "roles", "joined_on", "full_on"):
+        for key in ("status", "roles", "joined_on", "full_on", "birth_date"):
             if key in present:
                 fields[key] = getattr(e, key)
         member = existing.get(e.phone)

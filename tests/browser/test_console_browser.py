@@ -94,6 +94,8 @@ def test_the_committee_compares_branches_sorts_and_drills_down(
     desk.wait_for_selector("#committee-chart canvas")
     rows = desk.locator("#branches tbody tr")
     assert rows.count() == 2
+    desk.wait_for_selector("#people tbody tr")  # 学时, age bands, volunteer: loaded after the page
+    assert desk.locator("#people tbody tr").count() == 2
     shots.take(desk, "committee")
     header = desk.get_by_role("columnheader", name="学习参与率")
     header.click()
