@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "channel": "通知渠道",
     "message": "消息",
     "rectification": "整改清单",
+    "development": "发展党员",
 }
 
 # Every action recorded, as the console names it.
@@ -64,6 +65,7 @@ ACTIONS: dict[str, str] = {
     "rectification.status": "更新整改进度",
     "rectification.verify": "验收整改事项",
     "rectification.refuse": "退回整改事项",
+    "development.step": "登记发展党员步骤",
 }
 
 

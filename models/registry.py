@@ -3,6 +3,7 @@
 from models.api import ApiSession
 from models.audit import AuditEntry
 from models.console import ConsoleLogin, ConsoleSession
+from models.development import DevelopmentRecord, DevelopmentReview
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
@@ -45,4 +46,6 @@ ALL_MODELS = [
     AuditEntry,
     RectificationItem,
     RectificationNote,
+    DevelopmentRecord,
+    DevelopmentReview,
 ]

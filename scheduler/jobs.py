@@ -90,6 +90,11 @@ def rectification_reminders(settings: Settings, now: datetime) -> str:
     return _enqueue(reminders.rectification_reminders(now, settings), now)
 
 
+def development_reminders(settings: Settings, now: datetime) -> str:
+    """A note to each branch secretary of development deadlines ahead."""
+    return _enqueue(reminders.development_reminders(now, settings), now)
+
+
 def volunteer_prompt(settings: Settings, now: datetime) -> str:
     """Saturday's volunteer-service prompt where branches turned it on."""
     return _enqueue(reminders.volunteer_prompts(now, settings), now)
@@ -127,6 +132,7 @@ CRON_JOBS = {
     "dues_reminder": dues_reminder,
     "secretary_digest": secretary_digest,
     "rectification_reminders": rectification_reminders,
+    "development_reminders": development_reminders,
     "volunteer_prompt": volunteer_prompt,
     "branch_snapshots": branch_snapshots,
     "monthly_report": monthly_report,
