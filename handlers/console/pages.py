@@ -11,6 +11,8 @@ from core.config import Settings
 from handlers import snapshots
 from handlers.branches import branch_acted_for
 from handlers.console.access import CONSOLE_ROLES
+from handlers.development import BranchCounts as DevelopmentCounts
+from handlers.development import committee_counts as development_counts
 from handlers.overview import Overview, branch_overview
 from handlers.rectification import BranchCounts, committee_counts
 from handlers.reminders import StudyRate, study_participation
@@ -83,6 +85,7 @@ def branch_members(
 class CommitteeView:
     comparison: Comparison
     rectification: dict[int, BranchCounts]  # per branch id: counts, never people
+    development: dict[int, DevelopmentCounts]  # per branch id: per stage and overdue, no names
 
 
 def committee_comparison(
@@ -95,4 +98,9 @@ def committee_comparison(
     """
     comparison = snapshots.committee_comparison(actor, now=now, settings=settings, refresh=refresh)
     today = local_day(now, ZoneInfo(settings.app.timezone))
-    return CommitteeView(comparison, committee_counts(comparison.committee.id, today))
+    committee_id = comparison.committee.id
+    return CommitteeView(
+        comparison,
+        committee_counts(committee_id, today),
+        development_counts(committee_id, today, settings),
+    )

@@ -42,10 +42,10 @@ def manages(actor: Member | None, branch_id: int) -> bool:
 def managed_branch(actor: Member, branch_id: int | None) -> Branch:
     """The actor's own branch when they manage it; another branch's id is refused alike
     whether it exists or not."""
-    if branch_id is not None and branch_id != actor.branch_id:
-        raise Forbidden("没有权限进行此操作。")
     if not manages(actor, actor.branch_id):
         raise Forbidden(NOT_MANAGER)
+    if branch_id is not None and branch_id != actor.branch_id:
+        raise Forbidden("没有权限进行此操作。")
     return actor.branch
 
 
