@@ -429,3 +429,67 @@ def test_the_reminders_read_the_same_number_of_times_for_more_branches(
     small = count()
     grow(30)
     assert count() == small
+
+
+# ---- the roster's development columns -------------------------------------------------------
+
+HEADER = (
+    "姓名,手机号,支部,发展阶段,申请入党日期,确定积极分子日期,确定发展对象日期,接收预备党员日期\n"
+)
+
+
+def _roster(tmp_path, *rows: str):
+    path = tmp_path / "名册.csv"
+    path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_the_roster_imports_the_stage_and_its_days(conn, settings, tmp_path):
+    from handlers.roster import import_roster
+
+    now = at(date(2026, 8, 19))
+    path = _roster(
+        tmp_path,
+        "申请人甲,13900000001,第一党支部,入党申请人,2026-07-01,,,",
+        "积极分子乙,13900000002,第一党支部,入党积极分子,2025-01-02,2025-03-01,,",
+        "预备丙,13900000003,第一党支部,预备党员,2024-01-02,2024-03-01,2025-03-05,2026-03-01",
+    )
+    report = import_roster(path, "测试党委", now=now, settings=settings)
+    assert (report.created, report.updated) == (3, 0)
+    by_name = {m.name: m for m in Member.select()}
+    assert by_name["预备丙"].joined_on == date(2026, 3, 1)
+    record = DevelopmentRecord.get(member=by_name["积极分子乙"].id)
+    assert (record.applied_on, record.activist_on) == (date(2025, 1, 2), date(2025, 3, 1))
+    page = d.pipeline(
+        f.member("书记", by_name["预备丙"].branch, roles="secretary"),
+        None,
+        now=now,
+        settings=settings,
+        limit=20,
+        offset=0,
+    )
+    assert page.stages == {"applicant": 1, "activist": 1, "candidate": 0, "probationary": 1}
+    again = import_roster(path, "测试党委", now=now, settings=settings)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    changed = _roster(tmp_path, "申请人甲,13900000001,第一党支部,入党申请人,2026-07-02,,,")
+    assert import_roster(changed, "测试党委", now=now, settings=settings).updated == 1
+    assert DevelopmentRecord.get(member=by_name["申请人甲"].id).applied_on == date(2026, 7, 2)
+
+
+def test_the_roster_refuses_days_out_of_order_or_beyond_the_stage(conn, settings, tmp_path):
+    from handlers.roster import RosterError, import_roster
+
+    path = _roster(
+        tmp_path,
+        "申请人甲,13900000001,第一党支部,入党申请人,2026-07-01,2026-07-05,,",
+        "积极分子乙,13900000002,第一党支部,入党积极分子,2025-04-02,2025-03-01,,",
+        "丙,13900000003,第一党支部,发展对象,2025-01-02,2025-03-01,2026-08-20,",
+    )
+    with pytest.raises(RosterError) as refused:
+        import_roster(path, "测试党委", now=at(date(2026, 8, 19)), settings=settings)
+    assert [e.message for e in refused.value.errors] == [
+        "第2行：党员状态为入党申请人，不应填写确定积极分子日期“2026-07-05”",
+        "第3行：确定积极分子日期“2025-03-01”早于申请入党日期“2025-04-02”",
+        "第4行：确定发展对象日期“2026-08-20”晚于今天（2026-08-19），请核对",
+    ]
+    assert Member.select().count() == 0 and DevelopmentRecord.select().count() == 0
