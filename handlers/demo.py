@@ -1,5 +1,5 @@
 """The demo's data: a committee, two branches, a dozen members, topics, a meeting, dues,
-rectification items.
+rectification items, and three people in development.
 
 ``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
 demo` calls it, and so does the callback benchmark.
@@ -98,6 +98,7 @@ def seed(settings: Settings) -> dict[str, Any]:
         _demo_channels(list(branches.values()))
         _demo_dues(settings, utcnow())
         _demo_rectification(secretary, settings, utcnow())
+        _demo_development(secretary, settings, utcnow())
         newcomer = Member.get(Member.phone == "13800000005")
         code = issue_codes(
             [newcomer],
@@ -215,6 +216,49 @@ def _demo_rectification(secretary: Member, settings: Settings, now: datetime) ->
             owner_id=person.id if person else None, owner_role=None if person else owner,
             deadline=today + timedelta(days=days), now=now, settings=settings,
         )  # fmt: skip
+
+
+# The demo branch's people in development: (name, phone, [(step, days ago, contacts, note)]).
+# 钱小雨's talk is overdue (due a month after the application, 45 days ago); 何晓东's year as
+# an activist is complete (the secretary may propose him); 林思远 awaits admission.
+DEMO_DEVELOPMENT = [
+    ("钱小雨", "13800000021", [("apply", 45)]),
+    ("何晓东", "13800000022", [("apply", 500), ("talk", 480), ("activist", 370),
+                              ("contacts", 370), ("review", 190), ("review", 10)]),
+    ("林思远", "13800000023", [("apply", 800), ("talk", 780), ("activist", 700),
+                              ("contacts", 700), ("review", 520), ("review", 340),
+                              ("candidate", 300), ("review", 160), ("political_review", 60),
+                              ("training", 30)]),
+]  # fmt: skip
+DEMO_CONTACTS = ("13800000002", DEMO_PHONE)  # 李红梅 and 陈静
+
+
+def _demo_development(secretary: Member, settings: Settings, now: datetime) -> None:
+    """Record the demo branch's people in development (the secretary's), unless it has some."""
+    from handlers.development import record_step
+    from models.development import DevelopmentRecord
+
+    branch_id = secretary.branch_id
+    if (
+        DevelopmentRecord.select()
+        .join(Member, on=DevelopmentRecord.member == Member.id)
+        .where(Member.branch == branch_id)
+        .exists()
+    ):
+        return
+    today = local_now(_tz(settings)).date()
+    contacts = tuple(Member.get(Member.phone == p).id for p in DEMO_CONTACTS)
+    for name, phone, steps in DEMO_DEVELOPMENT:
+        person = Member.get_or_none(Member.phone == phone) or Member.create(
+            name=name, phone=phone, branch=branch_id, status="applicant"
+        )
+        for step, days in steps:
+            record_step(
+                secretary, person.id, step, on=today - timedelta(days=days),
+                contact_ids=contacts if step == "contacts" else (),
+                note="思想积极，学习认真" if step == "review" else "",
+                now=now, settings=settings,
+            )  # fmt: skip
 
 
 def _tz(settings: Settings) -> Any:

@@ -493,3 +493,24 @@ def test_the_roster_refuses_days_out_of_order_or_beyond_the_stage(conn, settings
         "第4行：确定发展对象日期“2026-08-20”晚于今天（2026-08-19），请核对",
     ]
     assert Member.select().count() == 0 and DevelopmentRecord.select().count() == 0
+
+
+def test_the_demo_branch_has_people_at_each_stage_one_overdue(conn, settings):
+    from handlers.demo import SECRETARY_PHONE, seed
+
+    seed(settings)
+    seed(settings)  # idempotent
+    now = datetime.now(SH)
+    secretary = Member.get(Member.phone == SECRETARY_PHONE)
+    page = d.pipeline(secretary, None, now=now, settings=settings, limit=20, offset=0)
+    stages = {v.member.name: v.member.status for v in page.items}
+    assert stages == {
+        "钱小雨": "applicant",
+        "何晓东": "activist",
+        "林思远": "candidate",
+        "刘洋": "probationary",
+    }
+    overdue = {v.member.name for v in page.items if v.overdue}
+    assert "钱小雨" in overdue and not overdue & {"何晓东", "林思远"}  # 刘洋's depends on the day
+    he = next(v for v in page.items if v.member.name == "何晓东")
+    assert he.next.step == "candidate" and he.next_allowed
