@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from bot.commands import binding, console, dues, meetings, menu, profile, rectification, study
+from bot.commands import (
+    binding,
+    console,
+    development,
+    dues,
+    meetings,
+    menu,
+    profile,
+    rectification,
+    study,
+)
 from bot.dispatcher import Dispatcher
 from handlers.binding import member_for_message, member_for_openid, touch
 
@@ -24,5 +34,6 @@ def build_dispatcher() -> Dispatcher:
     profile.register(dispatcher)  # 我的
     dues.register(dispatcher)  # 党费 (own, 情况, 设置, 减免), 收/交/确认/退回/更正党费
     rectification.register(dispatcher)  # 清单, 完成
+    development.register(dispatcher)  # 发展
     menu.register(dispatcher)  # 帮助 and the unknown-text hint, last
     return dispatcher

@@ -28,6 +28,7 @@ from handlers.development.views import (
     committee_counts,
     committee_development,
     my_development,
+    overview,
     person_detail,
     pipeline,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "deadlines_ahead",
     "my_development",
     "overdue_steps",
+    "overview",
     "person_detail",
     "pipeline",
     "probation_end",

@@ -14,6 +14,7 @@ from handlers.development.base import (
     local_today,
     managed_branch,
     managed_person,
+    manages,
     people,
     person_of,
 )
@@ -211,6 +212,15 @@ def person_detail(actor: Member, member_id: int, *, now: datetime, settings: Set
 def my_development(member: Member, *, now: datetime, settings: Settings) -> Detail:
     """The member's own record (the reviews' days, not their findings)."""
     return detail_of(person_of(member), local_today(now, settings), settings, notes=False)
+
+
+def overview(
+    member: Member, *, now: datetime, settings: Settings, limit: int
+) -> PipelinePage | Detail:
+    """What 发展 shows a member: the branch's pipeline to its managers, else their own record."""
+    if manages(member, member.branch_id):
+        return pipeline(member, None, now=now, settings=settings, limit=limit, offset=0)
+    return my_development(member, now=now, settings=settings)
 
 
 @dataclass(frozen=True)
