@@ -34,6 +34,7 @@ MODULES: tuple[str, ...] = (
     "api.organization",
     "api.assessment",
     "api.volunteer",
+    "api.development",
 )
 
 DESCRIPTION = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.commands import (
     binding,
     console,
+    development,
     dues,
     meetings,
     menu,
@@ -35,5 +36,6 @@ def build_dispatcher() -> Dispatcher:
     dues.register(dispatcher)  # 党费 (own, 情况, 设置, 减免), 收/交/确认/退回/更正党费
     rectification.register(dispatcher)  # 清单, 完成
     volunteer.register(dispatcher)  # 志愿
+    development.register(dispatcher)  # 发展
     menu.register(dispatcher)  # 帮助 and the unknown-text hint, last
     return dispatcher

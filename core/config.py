@@ -391,6 +391,28 @@ class RosterSettings(Section):
     ]
 
 
+class DevelopmentSettings(Section):
+    # Developing members (发展党员, 《中国共产党发展党员工作细则》): the talk with an applicant
+    # within this many months of the application; at least this many months as an activist
+    # before becoming a development object; a review (考察) every this many months while an
+    # activist or development object; probation (预备期) this many months from admission.
+    talk_within_months: Positive = 1
+    activist_min_months: Positive = 12
+    review_every_months: Positive = 6
+    probation_months: Positive = 12
+    # An extension of probation (延长预备期) lasts from this many to this many months.
+    extension_min_months: Positive = 6
+    extension_max_months: Positive = 12
+    # The secretary is reminded this many days ahead of each deadline: the talk, the next
+    # review, the end of probation, and the day an activist may be proposed.
+    remind_talk_days: Positive = 7
+    remind_review_days: Positive = 14
+    remind_probation_days: Positive = 30
+    remind_activist_year_days: Positive = 7
+    # The longest note of a step (a review's findings, an extension's reason), in characters.
+    note_max_chars: Positive = 500
+
+
 class DuesSettings(Section):
     # Rates on the after-tax monthly base (DOMAIN.md, the 2008 table); see parse_rates.
     in_service_rates: Rates = "3000=0.5%, 5000=1%, 10000=1.5%, 2%"
@@ -436,6 +458,8 @@ class SchedulerSettings(Section):
     rectification_reminders: Cron = "0 9 * * *"
     # Branch committee terms ending in [terms] remind_first_months / remind_last_months.
     term_reminders: Cron = "0 9 * * *"
+    # Development deadlines ahead ([development] remind_*_days): a note to each secretary.
+    development_reminders: Cron = "10 9 * * *"
     volunteer_prompt: Cron = "0 9 * * sat"
     # Each branch's headline figures for the committee comparison.
     branch_snapshots: Cron = "*/15 * * * *"
@@ -614,6 +638,7 @@ class Settings(BaseSettings):
     volunteer: VolunteerSettings = VolunteerSettings()
     training: TrainingSettings = TrainingSettings()
     roster: RosterSettings = RosterSettings()
+    development: DevelopmentSettings = DevelopmentSettings()
     dues: DuesSettings = DuesSettings()
     imports: ImportsSettings = ImportsSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

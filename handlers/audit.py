@@ -37,6 +37,7 @@ KINDS: dict[str, str] = {
     "contact": "失联党员",
     "volunteer": "志愿服务",
     "training": "学时",
+    "development": "发展党员",
 }
 
 # Every action recorded, as the console names it.
@@ -73,6 +74,7 @@ ACTIONS: dict[str, str] = {
     "volunteer.confirm": "确认志愿服务",
     "volunteer.reject": "退回志愿服务",
     "training.add": "登记培训学时",
+    "development.step": "登记发展党员步骤",
 }
 
 

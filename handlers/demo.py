@@ -1,6 +1,6 @@
 """The demo's data: a committee, two branches, a dozen members (with birth dates), topics, a
 meeting, dues, rectification items, committee terms, lost-contact cases, volunteer service (one
-entry waiting) and a training.
+entry waiting), a training and three people in development.
 
 ``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
 demo` calls it, and so does the callback benchmark.
@@ -131,6 +131,7 @@ def _demo_records(secretary: Member, branches: list[Branch], settings: Settings)
     _demo_organization(branches, settings, now)
     _demo_volunteer(secretary, settings, now)
     _demo_training(secretary, settings, now)
+    _demo_development(secretary, settings, now)
 
 
 def _demo_meeting(secretary: Member, settings: Settings) -> None:
@@ -329,6 +330,49 @@ def _demo_training(secretary: Member, settings: Settings, now: datetime) -> None
         day=local_now(_tz(settings)).date() - timedelta(days=3), minutes=16 * 60,
         now=now, settings=settings,
     )  # fmt: skip
+
+
+# The demo branch's people in development: (name, phone, [(step, days ago, contacts, note)]).
+# 钱小雨's talk is overdue (due a month after the application, 45 days ago); 何晓东's year as
+# an activist is complete (the secretary may propose him); 林思远 awaits admission.
+DEMO_DEVELOPMENT = [
+    ("钱小雨", "13800000021", [("apply", 45)]),
+    ("何晓东", "13800000022", [("apply", 500), ("talk", 480), ("activist", 370),
+                              ("contacts", 370), ("review", 190), ("review", 10)]),
+    ("林思远", "13800000023", [("apply", 800), ("talk", 780), ("activist", 700),
+                              ("contacts", 700), ("review", 520), ("review", 340),
+                              ("candidate", 300), ("review", 160), ("political_review", 60),
+                              ("training", 30)]),
+]  # fmt: skip
+DEMO_CONTACTS = ("13800000002", DEMO_PHONE)  # 李红梅 and 陈静
+
+
+def _demo_development(secretary: Member, settings: Settings, now: datetime) -> None:
+    """Record the demo branch's people in development (the secretary's), unless it has some."""
+    from handlers.development import record_step
+    from models.development import DevelopmentRecord
+
+    branch_id = secretary.branch_id
+    if (
+        DevelopmentRecord.select()
+        .join(Member, on=DevelopmentRecord.member == Member.id)
+        .where(Member.branch == branch_id)
+        .exists()
+    ):
+        return
+    today = local_now(_tz(settings)).date()
+    contacts = tuple(Member.get(Member.phone == p).id for p in DEMO_CONTACTS)
+    for name, phone, steps in DEMO_DEVELOPMENT:
+        person = Member.get_or_none(Member.phone == phone) or Member.create(
+            name=name, phone=phone, branch=branch_id, status="applicant"
+        )
+        for step, days in steps:
+            record_step(
+                secretary, person.id, step, on=today - timedelta(days=days),
+                contact_ids=contacts if step == "contacts" else (),
+                note="思想积极，学习认真" if step == "review" else "",
+                now=now, settings=settings,
+            )  # fmt: skip
 
 
 def _tz(settings: Settings) -> Any:

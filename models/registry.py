@@ -4,6 +4,7 @@ from models.api import ApiSession
 from models.assessment import AssessmentFigure
 from models.audit import AuditEntry
 from models.console import ConsoleLogin, ConsoleSession
+from models.development import DevelopmentRecord, DevelopmentReview
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
@@ -54,4 +55,6 @@ ALL_MODELS = [
     AssessmentFigure,
     VolunteerEntry,
     TrainingRecord,
+    DevelopmentRecord,
+    DevelopmentReview,
 ]

@@ -96,6 +96,11 @@ def term_reminders(settings: Settings, now: datetime) -> str:
     return _enqueue(reminders.term_reminders(now, settings), now)
 
 
+def development_reminders(settings: Settings, now: datetime) -> str:
+    """A note to each branch secretary of development deadlines ahead."""
+    return _enqueue(reminders.development_reminders(now, settings), now)
+
+
 def volunteer_prompt(settings: Settings, now: datetime) -> str:
     """Saturday's volunteer-service prompt where branches turned it on."""
     return _enqueue(reminders.volunteer_prompts(now, settings), now)
@@ -140,6 +145,7 @@ CRON_JOBS = {
     "secretary_digest": secretary_digest,
     "rectification_reminders": rectification_reminders,
     "term_reminders": term_reminders,
+    "development_reminders": development_reminders,
     "volunteer_prompt": volunteer_prompt,
     "branch_snapshots": branch_snapshots,
     "monthly_report": monthly_report,

@@ -52,6 +52,7 @@ from handlers.dues import add_months, record_payment, report_payment
 from handlers.sessions import revoke_member_sessions
 from handlers.study.editing import add_topic
 from models.api import ApiSession
+from models.development import DevelopmentRecord
 from models.dues import DuesPayment, DuesReport
 from models.meetings import Attendance, Meeting
 from models.org import Member
@@ -116,6 +117,7 @@ ALLOWED = {
     "collector_of_a": ("collector", "sec", "admin"),
     "secretary_of_a": ("sec", "admin"),
     "owner_m1": ("m1",),
+    "own_managers_of_a": ("org", "sec"),
 }
 
 
@@ -923,6 +925,48 @@ def training_create(w: World, branch_id: int) -> Call:
     )
 
 
+def _applicant(w: World) -> Member:
+    """A fresh 入党申请人 of branch A, with no development record yet."""
+    with w.env.ctx():
+        return f.member(f"申请人{next(w._seq)}号", w.a, status="applicant")
+
+
+def development_list(w: World, branch_id: int) -> Call:
+    person = _applicant(w)
+
+    def check(body: Any, _me: int | None) -> None:
+        assert person.id in [i["member"]["id"] for i in body["items"]], body
+
+    return Call("GET", f"{PREFIX}/development", params={"branch_id": branch_id}, check=check)
+
+
+def development_detail(w: World, _b: int) -> Call:
+    person = _applicant(w)
+    call = Call("GET", f"{PREFIX}/development/{person.id}", check=_is(person.id, "member", "id"))
+    call.ghost = Call("GET", f"{PREFIX}/development/{GHOST}")
+    return call
+
+
+def development_step(w: World, _b: int) -> Call:
+    person = _applicant(w)
+    body = {"step": "apply", "on": w.now.date().isoformat()}
+    return Call(
+        "POST",
+        f"{PREFIX}/development/{person.id}/steps",
+        json=body,
+        effect=lambda: [
+            r.applied_on
+            for r in DevelopmentRecord.select().where(DevelopmentRecord.member == person.id)
+        ],
+        check=_is(w.now.date().isoformat(), "steps", 0, "on"),
+        ghost=Call("POST", f"{PREFIX}/development/{GHOST}/steps", json=body),
+    )
+
+
+def development_mine(w: World, _b: int) -> Call:
+    return Call("GET", f"{PREFIX}/me/development", check=_mine("member", "id"))
+
+
 def committee_branches(w: World, _b: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
@@ -1067,6 +1111,8 @@ def subscribe_credits(w: World, _b: int) -> Call:
 #   secretary_of_a A's secretary and the committee admin (verifying A's own rectification
 #                  items); A's organizer and others get 403
 #   owner_m1       m1, the owner of the rectification item; the rest of A get 403 not_owner
+#   own_managers_of_a  A's own secretary or organizer (the development pipeline): the committee
+#                  admin sees counts per branch on the console only, so gets 403 like the rest of A
 #   committee      committee admins only
 # Scope, for callers who may not see branch A:
 #   id      the resource is named by id: 404, the same answer as for an id that does not exist
@@ -1230,6 +1276,22 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/volunteer/{entry_id}/reject", "manager_of_a", volunteer_reject, scope="id"),
     _r("GET", "/training", "manager_of_a", training_list, scope="branch"),
     _r("POST", "/training", "manager_of_a", training_create, scope="branch"),
+    _r("GET", "/development", "own_managers_of_a", development_list, scope="branch"),
+    _r(
+        "GET",
+        "/development/{member_id}",
+        "own_managers_of_a",
+        development_detail,
+        scope="id",
+    ),
+    _r(
+        "POST",
+        "/development/{member_id}/steps",
+        "own_managers_of_a",
+        development_step,
+        scope="id",
+    ),
+    _r("GET", "/me/development", "member_self", development_mine),
     _r("GET", "/reports/month", "manager_of_a", month_report, scope="branch"),
     _r("GET", "/reports/book", "manager_of_a", record_book_docx, scope="branch"),
     _r("GET", "/reports/roster", "manager_of_a", roster, scope="branch"),
@@ -1249,6 +1311,7 @@ AUDIENCES = (
     "collector_of_a",
     "secretary_of_a",
     "owner_m1",
+    "own_managers_of_a",
     "committee",
 )
 

@@ -23,6 +23,7 @@ from handlers.reports.ledger import LEDGER_HEADER, ledger, ledger_bytes
 from handlers.reports.roster import ROSTER_HEADER, roster_bytes, roster_rows, write_roster
 from handlers.roster import import_roster
 from models.base import db
+from models.development import DevelopmentRecord
 from models.dues import DuesAssessment, DuesMonth, DuesPayment
 from models.org import Member, PartyGroup
 from tests import factories as f
@@ -50,10 +51,20 @@ def build_roster():
     farmer = f.member("农民乙", one, party_group=group, joined_on=date(2010, 3, 5))
     f.assess(farmer, "farmer", base_fen=None, fixed_fen=250, from_month=date(2026, 6, 1))
     probationary = f.member("预备丙", two, status="probationary", joined_on=date(2026, 5, 4))
+    DevelopmentRecord.create(
+        member=probationary,
+        applied_on=date(2024, 3, 1),
+        activist_on=date(2024, 5, 1),
+        candidate_on=date(2025, 5, 6),
+        admitted_on=date(2026, 5, 4),
+    )
     f.assess(probationary, "student", base_fen=None, from_month=date(2026, 6, 1))
     later = f.member("新调入丁", two)
     f.assess(later, "retired", base_fen=300000, from_month=date(2027, 2, 1))  # only a future one
-    f.member("积极分子戊", two, status="activist")
+    activist = f.member("积极分子戊", two, status="activist")
+    DevelopmentRecord.create(
+        member=activist, applied_on=date(2026, 1, 5), activist_on=date(2026, 3, 1)
+    )
     f.member("无职务己", two, roles="group_leader")
     # Text a spreadsheet would run as a formula: exported with an apostrophe, imported without.
     f.member("=1+1", one, party_group=f.group(one, "+86组"))
@@ -77,6 +88,9 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
         "工资基数",
         "基数起始月",
         "出生日期",
+        "申请入党日期",
+        "确定积极分子日期",
+        "确定发展对象日期",
     )
     assert (export.scope, export.name, export.committee_name) == (
         "committee",
@@ -95,8 +109,11 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
         "8123.45",
         "2026-01",
         "1975-03-08",
+        "",
+        "",
+        "",
     ]
-    assert by_name["农民乙"][8:] == ["农民", "2.50", "2026-06", ""]
+    assert by_name["农民乙"][8:] == ["农民", "2.50", "2026-06", "", "", "", ""]
     assert by_name["预备丙"][4:] == [
         "预备党员",
         "",
@@ -106,9 +123,18 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
         "",
         "2026-06",
         "",
+        "2024-03-01",
+        "2024-05-01",
+        "2025-05-06",
     ]
-    assert by_name["新调入丁"][8:] == ["离退休", "3000.00", "2027-02", ""]
-    assert by_name["积极分子戊"][4:] == ["入党积极分子", "", "", "", "", "", "", ""]
+    assert by_name["新调入丁"][8:] == ["离退休", "3000.00", "2027-02", "", "", "", ""]
+    assert by_name["积极分子戊"][4:] == [
+        "入党积极分子",
+        *[""] * 7,
+        "2026-01-05",
+        "2026-03-01",
+        "",
+    ]
     branch = roster_rows(None, branch_id=comm.branches[0].id, settings=settings, now=NOW)
     assert (branch.scope, branch.committee_name) == ("branch", "测试党委")
     assert [row[2] for row in branch.rows] == ["第一党支部"] * 4
@@ -128,6 +154,8 @@ def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix
     members = list(Member.select().order_by(Member.id).dicts())
     groups = sorted(g.name for g in PartyGroup.select())
     assessments = DuesAssessment.select().count()
+    records = list(DevelopmentRecord.select().order_by(DevelopmentRecord.id).dicts())
+    assert len(records) == 2
     report = import_roster(path, "测试党委", now=NOW, settings=settings)
     assert (report.created, report.updated, report.unchanged) == (0, 0, 8)
     assert (report.branches_created, report.groups_created, report.dues_set) == (0, 0, 0)
@@ -135,6 +163,7 @@ def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix
     assert sorted(g.name for g in PartyGroup.select()) == groups == ["+86组", "第一党小组"]
     assert {"=1+1", "-王"} <= {m["name"] for m in members}
     assert DuesAssessment.select().count() == assessments
+    assert list(DevelopmentRecord.select().order_by(DevelopmentRecord.id).dicts()) == records
 
 
 def test_roster_bytes_are_what_the_file_holds(conn, settings, tmp_path):

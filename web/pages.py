@@ -13,6 +13,9 @@ from models.org import STATUSES, mask_phone
 from web.common import bp, nav_item, page, settings, user
 
 MEMBERS_PER_PAGE = 50
+DEVELOPMENT_STAGES = {
+    s: STATUSES[s] for s in ("applicant", "activist", "candidate", "probationary")
+}
 
 nav_item(10, "首页", "console.branch")
 nav_item(20, "党员", "console.members")
@@ -43,6 +46,7 @@ ALERT_PAGES = {
     "消息": "messages",
     "学习计划": "study",
     "整改": "rectification",
+    "发展党员": "development",
 }
 
 
@@ -126,6 +130,7 @@ def committee() -> Any:
     chart = [{"name": r["name"], "study": r["study"], "dues": r["dues"]} for r in rows]
     names = [(snap.branch.id, snap.branch.name) for snap in view.rows]
     rectification = [(i, name, found.rectification.get(i)) for i, name in names]
+    development = [(i, name, found.development.get(i)) for i, name in names]
     return page(
         "committee.html",
         view=view,
@@ -133,6 +138,8 @@ def committee() -> Any:
         chart=chart,
         rectification=rectification,
         organization=found.organization,
+        development=development,
+        stages=DEVELOPMENT_STAGES,
     )
 
 

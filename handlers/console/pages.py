@@ -11,6 +11,8 @@ from core.config import Settings
 from handlers import snapshots
 from handlers.branches import branch_acted_for
 from handlers.console.access import CONSOLE_ROLES
+from handlers.development import BranchCounts as DevelopmentCounts
+from handlers.development import committee_counts as development_counts
 from handlers.organization import BranchHealth, TermState, branches_health, term_state
 from handlers.overview import Overview, branch_overview
 from handlers.rectification import BranchCounts, committee_counts
@@ -91,6 +93,7 @@ def branch_members(
 class CommitteeView:
     comparison: Comparison
     rectification: dict[int, BranchCounts]  # per branch id: counts, never people
+    development: dict[int, DevelopmentCounts]  # per branch id: per stage and overdue, no names
     # Per branch: the term, the party-affairs staffer, open lost-contact cases (counts).
     organization: list[BranchHealth] = field(default_factory=list)
 
@@ -110,5 +113,6 @@ def committee_comparison(
     return CommitteeView(
         comparison,
         committee_counts(committee_id, today),
+        development_counts(committee_id, today, settings),
         branches_health(now, settings, committee_id),
     )

@@ -7,6 +7,7 @@ of queries however many branches and members there are; the jobs only enqueue th
 
 from handlers.reminders.common import is_workday
 from handlers.reminders.contact import committee_members, lost_contact
+from handlers.reminders.development import development_reminders
 from handlers.reminders.digest import (
     BranchAlerts,
     committee_digests,
@@ -37,6 +38,7 @@ __all__ = [
     "cancel_nudge",
     "committee_digests",
     "committee_members",
+    "development_reminders",
     "digest_lines",
     "dues_reminders",
     "how_to_check_in",

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from peewee import Expression
+from peewee import JOIN, Expression
 
 from core.clock import local_day
 from core.config import Settings
 from core.workdays import work_calendar
+from handlers.development import OverdueStep, day_text, overdue_steps, probation_end
 from handlers.outbox import Outgoing
 from handlers.rectification import (
     Awaiting,
@@ -22,6 +23,7 @@ from handlers.rectification import (
 from handlers.reminders.common import local_zone, manager_ids
 from handlers.reminders.contact import lost_contact_people, open_cases
 from handlers.reminders.organization import organization_lines
+from models.development import DevelopmentRecord
 from models.org import Branch, Member
 
 if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar load late
@@ -29,8 +31,9 @@ if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar l
     from handlers.dues import LapseAlert, MemberOwing
 
 
-# A probation ending within this time is listed (discuss the member's full membership).
-PROBATION_NOTICE = timedelta(days=30)
+def _probation_notice(settings: Settings) -> timedelta:
+    """A probation ending within this time is listed (discuss the member's full membership)."""
+    return timedelta(days=settings.development.remind_probation_days)
 
 
 def secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
@@ -55,6 +58,7 @@ class BranchAlerts:
     no_study_plan: bool = False  # no study topic for the coming days (study.plan_warning_days)
     rectification: list[Overdue] = field(default_factory=list)  # items past their deadline
     awaiting: list[Awaiting] = field(default_factory=list)  # done items to verify
+    development: list[OverdueStep] = field(default_factory=list)  # talks, reviews overdue
 
     @property
     def count(self) -> int:
@@ -69,6 +73,7 @@ class BranchAlerts:
             + self.no_study_plan
             + len(self.rectification)
             + len(self.awaiting)
+            + len(self.development)
         )
 
 
@@ -96,7 +101,7 @@ def _secretary_alerts(
 
     scope, ids = _scope(committee_id, branch_id)
     day = local_day(now, local_zone(settings))
-    soon = day + PROBATION_NOTICE
+    soon = day + _probation_notice(settings)
     found = _Found()
     # The dues and meeting aggregates run on worker threads while the other reads run here.
     with owing_and_lapse_alerts_started(now, settings, scope) as dues_alerts:  # one load
@@ -106,11 +111,12 @@ def _secretary_alerts(
             found.due = all_branches_due(now, settings, committee_id)
         # Cases the secretary followed up stay out until their span is over.
         found.lost = open_cases(lost_contact_people(now, settings, scope), day, settings, scope)
-        found.probationary = _probationary(scope)
+        found.probationary = _probationary(scope, settings)
         found.dead = dead_counts(ids)
         found.unplanned = _without_topics(day, settings, ids)
         found.overdue = overdue_items(day, ids)
         found.awaiting = awaiting_verification(ids)
+        found.development = overdue_steps(day, settings, ids)
         found.owing, found.lapse = dues_alerts()
     return _by_branch(found, ids, soon)
 
@@ -137,8 +143,8 @@ def people_alerts(
             lapse = lapse_alerts(now, settings, committee_id=committee_id, branch_id=branch_id)
         found.lapse = lapse
         found.lost = lost_contact_people(now, settings, scope)
-        found.probationary = _probationary(scope)
-        return _by_branch(found, ids, day + PROBATION_NOTICE)
+        found.probationary = _probationary(scope, settings)
+        return _by_branch(found, ids, day + _probation_notice(settings))
 
 
 def _without_topics(day: date, settings: Settings, ids: set[int] | None) -> set[int]:
@@ -168,15 +174,28 @@ def _scope(
     return None, None
 
 
-def _probationary(scope: Expression | None) -> list[tuple[int, int, str, date]]:
-    """(branch id, member id, name, joined on) of probationary members with a joining date."""
+def _probationary(
+    scope: Expression | None, settings: Settings
+) -> list[tuple[int, int, str, date]]:
+    """(branch id, member id, name, probation's end) of probationary members with a joining
+    date; the end counts an extension of probation (延长预备期) recorded for them."""
     cond = (Member.status == "probationary") & Member.joined_on.is_null(False)
-    return list(
-        Member.select(Member.branch, Member.id, Member.name, Member.joined_on)
+    query = (
+        Member.select(
+            Member.branch,
+            Member.id,
+            Member.name,
+            Member.joined_on,
+            DevelopmentRecord.extension_months,
+        )
+        .join(DevelopmentRecord, JOIN.LEFT_OUTER, on=DevelopmentRecord.member == Member.id)
         .where(cond if scope is None else cond & scope)
         .order_by(Member.id)
-        .tuples()
     )
+    return [
+        (branch, member_id, name, probation_end(joined_on, extension, settings))
+        for branch, member_id, name, joined_on, extension in query.tuples()
+    ]
 
 
 @dataclass
@@ -192,6 +211,7 @@ class _Found:
     unplanned: set[int] = field(default_factory=set)
     overdue: list[Overdue] = field(default_factory=list)
     awaiting: list[Awaiting] = field(default_factory=list)
+    development: list[OverdueStep] = field(default_factory=list)
 
 
 def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, BranchAlerts]:
@@ -218,8 +238,7 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
     for branch, people in found.lost.items():
         if (alerts := of(branch)) is not None:
             alerts.lost_contact = people
-    for branch, member_id, name, joined_on in found.probationary:
-        ends = _one_year_after(joined_on)
+    for branch, member_id, name, ends in found.probationary:
         if ends <= soon and (alerts := of(branch)) is not None:
             alerts.probation.append((member_id, name, ends))
     for branch, count in found.dead.items():
@@ -234,6 +253,9 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
     for done in found.awaiting:
         if (alerts := of(done.branch_id)) is not None:
             alerts.awaiting.append(done)
+    for step in found.development:
+        if (alerts := of(step.branch_id)) is not None:
+            alerts.development.append(step)
     return out
 
 
@@ -298,6 +320,7 @@ def digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str
     for _, name, ends in found.probation:
         state = "已到期" if ends <= day else f"将于 {ends.month}月{ends.day}日 到期"
         lines.append(f"转正：{name} 预备期{state}，请按程序讨论转正")
+    lines += _development_lines(found.development)
     if found.dead:
         lines.append(f"消息：{found.dead} 条通知未能送达，请检查群机器人或联系方式")
     if found.no_study_plan:
@@ -333,11 +356,17 @@ def _awaiting_lines(items: list[Awaiting]) -> list[str]:
     return [f"整改验收：{numbers}{more}已标记完成，等待您验收（控制台“整改清单”）"]
 
 
-def _one_year_after(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
+def _development_lines(steps: list[OverdueStep]) -> list[str]:
+    """发展党员：张三 于 2026年7月1日 递交入党申请，谈话已逾期 18 天（应于 8月1日 前）."""
+    lines = []
+    for s in steps:
+        due = f"（应于 {s.due.month}月{s.due.day}日 前）"
+        if s.step == "talk":
+            since = f" 于 {day_text(s.since)} 递交入党申请，" if s.since else " "
+            lines.append(f"发展党员：{s.name}{since}谈话已逾期 {s.days} 天{due}")
+        else:
+            lines.append(f"发展党员：{s.name} 培养考察已逾期 {s.days} 天{due}")
+    return lines
 
 
 # ---- the committee admin's digest ------------------------------------------------------------

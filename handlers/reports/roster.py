@@ -3,8 +3,10 @@
 The header is the import's own (handlers.roster.rows.LABELS), statuses and roles are the labels
 the import reads, dates are YYYY-MM-DD, and a party member's dues assessment in effect this
 month (or, failing that, the first one to come) is given as 党费类别, 工资基数 (yuan with 2
-decimals) and 基数起始月 (YYYY-MM). Every cell is text, written through core.tabular: an
-.xlsx, or a CSV in UTF-8 with a BOM (Excel then reads the Chinese), to a file or to bytes.
+decimals) and 基数起始月 (YYYY-MM), and a person's development days (申请入党日期,
+确定积极分子日期, 确定发展对象日期) from their development record. Every cell is text, written
+through core.tabular: an .xlsx, or a CSV in UTF-8 with a BOM (Excel then reads the Chinese),
+to a file or to bytes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from core.tabular import csv_writer, write_xlsx
 from handlers.dues import BASED_CATEGORIES, assessment_histories, this_month
 from handlers.dues import yuan as yuan_text
 from handlers.reports.month import report_scope
+from handlers.roster.development import stored_days
 from handlers.roster.rows import COLUMNS, LABELS
 from handlers.study.plans import plan_scope
+from models.development import RECORD_DAYS
 from models.dues import CATEGORIES
 from models.org import (
     PARTY_MEMBER_STATUSES,
@@ -126,6 +130,7 @@ def roster_rows(
     scope, name, scope_id, branches = report_scope(actor, branch_id, committee_id)
     members = _members([b.id for b in branches])
     histories = assessment_histories(m.id for m in members)
+    days = stored_days([m.id for m in members])
     rows = [
         [
             m.name,
@@ -138,6 +143,7 @@ def roster_rows(
             _day(m.full_on),
             *_dues_cells(m, histories.get(m.id, []), month),
             _day(m.birth_date),
+            *(_day(days.get(m.id, {}).get(key)) for key in RECORD_DAYS),
         ]
         for m in members
     ]

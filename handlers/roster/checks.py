@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,8 @@ from core.clock import local_day, utcnow
 from core.config import defaults
 from core.tabular import INVISIBLE_CATEGORIES, preview
 from handlers.errors import DomainError
-from handlers.roster.rows import LABELS, OPTIONAL, RosterRow, Settings
+from handlers.roster.development import DAY_STAGES, attach_days
+from handlers.roster.rows import DEVELOPMENT_COLUMNS, LABELS, OPTIONAL, RosterRow, Settings
 from handlers.sheets import (
     ECHO_CHARS,
     RowError,
@@ -105,6 +106,7 @@ class Entry:
     dues: _Dues | None = None
     dues_new: bool = False  # checked against the member's history: a new assessment is due
     birth_date: date | None = None
+    days: dict[str, date | None] = field(default_factory=dict)  # development days (申请入党…)
 
 
 def _hidden_char(text: str) -> str | None:
@@ -188,10 +190,10 @@ def _dues_cells(row: RosterRow, ctx: _DuesContext) -> tuple[_Dues | None, list[s
 
 
 def _dates(row: RosterRow, today: date, errors: list[str]) -> dict[str, date | None]:
-    """Read the row's 入党日期, 转正日期 and 出生日期 (None when empty); add what is wrong to
-    errors."""
+    """Read the row's 入党日期, 转正日期, 出生日期 and development days (None when empty); add
+    what is wrong to errors."""
     dates: dict[str, date | None] = {}
-    for key in ("joined_on", "full_on", "birth_date"):
+    for key in ("joined_on", "full_on", "birth_date", *DEVELOPMENT_COLUMNS):
         text = (getattr(row, key) or "").strip()
         dates[key] = None
         if text:
@@ -257,10 +259,12 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[Entry | None, list[Ro
         errors.append(f"入党日期“{row.joined_on}”不晚于出生日期“{row.birth_date}”，请核对")
     if status == "probationary" and full_on:
         errors.append(f"党员状态为预备党员，不应填写转正日期“{row.full_on}”")
+    errors.extend(_development_problems(row, status if status_text else None, dates))
     dues_cells, dues_errors = _dues_cells(row, ctx)
     errors.extend(dues_errors)
     if errors:
         return None, [row_error(n, e) for e in errors]
+    days = {key: dates[key] for key in DEVELOPMENT_COLUMNS}
     entry = Entry(
         n,
         name,
@@ -273,8 +277,41 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[Entry | None, list[Ro
         full_on,
         dues_cells,
         birth_date=birth_date,
+        days=days,
     )
     return entry, []
+
+
+def _development_problems(
+    row: RosterRow, status: str | None, dates: dict[str, date | None]
+) -> list[str]:
+    """The development days against the stage (when given) and against each other, in order:
+    申请入党 ≤ 确定积极分子 ≤ 确定发展对象 ≤ 入党 (接收预备党员)."""
+    errors = []
+    for key in DEVELOPMENT_COLUMNS:
+        if (
+            dates[key]
+            and status is not None
+            and status in STATUSES
+            and status
+            not in (
+                *DAY_STAGES[key],
+                "away",
+                "lost",
+                "out",
+            )
+        ):
+            errors.append(
+                f"党员状态为{STATUSES[status]}，不应填写{LABELS[key]}“{getattr(row, key)}”"
+            )
+    order = [k for k in (*DEVELOPMENT_COLUMNS, "joined_on") if dates[k]]
+    for earlier, later in zip(order, order[1:], strict=False):
+        if dates[later] < dates[earlier]:
+            errors.append(
+                f"{LABELS[later]}“{getattr(row, later)}”早于{LABELS[earlier]}"
+                f"“{getattr(row, earlier)}”"
+            )
+    return errors
 
 
 def _phones_elsewhere(phones: Iterable[str], committee: Committee | None) -> set[str]:
@@ -469,4 +506,5 @@ def existing_members(phones: list[str]) -> dict[str, dict[str, Any]]:
     for chunk in chunks(phones):
         for row in Member.select(*columns).where(Member.phone.in_(chunk)).dicts():
             found[row["phone"]] = row
+    attach_days(found)
     return found

@@ -20,6 +20,7 @@ from typing import Any
 from handlers.errors import DomainError
 from handlers.roster.access import require_role
 from handlers.roster.checks import Entry, check_rows, existing_members, present_columns
+from handlers.roster.development import day_changes
 from handlers.roster.rows import LABELS, RosterError, Settings, parse_roster
 from handlers.roster.writing import ImportReport, import_roster
 from handlers.sheets import RowError, chunks, row_error
@@ -112,6 +113,7 @@ def _changes(
     for key in ("status", "roles", "joined_on", "full_on", "birth_date"):
         if key in present:
             pairs.append((key, member[key], getattr(entry, key)))
+    pairs += day_changes(entry, member, present)
     return [
         f"{LABELS[key]}：{_shown(key, old)} → {_shown(key, new)}"
         for key, old, new in pairs

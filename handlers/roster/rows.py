@@ -25,14 +25,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("手机号", "手机号码", "手机", "联系手机"),
     "branch": ("支部", "党支部", "所在支部", "支部名称"),
     "group": ("党小组", "所在党小组", "小组"),
-    "status": ("党员状态", "状态", "政治面貌"),
+    "status": ("党员状态", "状态", "政治面貌", "发展阶段"),
     "roles": ("职务", "党内职务"),
-    "joined_on": ("入党日期", "入党时间"),
+    "joined_on": ("入党日期", "入党时间", "接收预备党员日期"),
     "full_on": ("转正日期", "转正时间"),
     "dues_category": ("党费类别", "党费交纳类别", "交纳类别"),
     "dues_base": ("工资基数", "党费基数", "交纳基数", "税后月收入"),
     "dues_from": ("基数起始月", "基数起始月份", "党费起始月", "起始月份"),
     "birth_date": ("出生日期", "出生年月日", "生日"),
+    "applied_on": ("申请入党日期", "入党申请日期", "递交入党申请日期"),
+    "activist_on": ("确定积极分子日期", "确定入党积极分子日期", "列为积极分子日期"),
+    "candidate_on": ("确定发展对象日期", "列为发展对象日期"),
 }
 LABELS = {
     "name": "姓名",
@@ -47,10 +50,23 @@ LABELS = {
     "dues_base": "工资基数",
     "dues_from": "基数起始月",
     "birth_date": "出生日期",
+    "applied_on": "申请入党日期",
+    "activist_on": "确定积极分子日期",
+    "candidate_on": "确定发展对象日期",
 }
 REQUIRED = ("name", "phone", "branch")
 DUES_COLUMNS = ("dues_category", "dues_base", "dues_from")
-OPTIONAL = ("group", "status", "roles", "joined_on", "full_on", *DUES_COLUMNS, "birth_date")
+DEVELOPMENT_COLUMNS = ("applied_on", "activist_on", "candidate_on")
+OPTIONAL = (
+    "group",
+    "status",
+    "roles",
+    "joined_on",
+    "full_on",
+    *DUES_COLUMNS,
+    "birth_date",
+    *DEVELOPMENT_COLUMNS,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,9 @@ class RosterRow:
     dues_base: str | None = None
     dues_from: str | None = None
     birth_date: str | None = None
+    applied_on: str | None = None
+    activist_on: str | None = None
+    candidate_on: str | None = None
 
 
 class RosterError(DomainError):

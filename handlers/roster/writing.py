@@ -19,6 +19,7 @@ from handlers.roster.checks import (
     existing_members,
     present_columns,
 )
+from handlers.roster.development import day_changes, write_days
 from handlers.roster.rows import RosterError, Settings, parse_roster
 from handlers.sheets import chunks, row_error
 from models.base import write_tx
@@ -139,7 +140,10 @@ def _upsert_members(
             fields["party_group"] = None  # the old group belongs to the old branch
         changes = {k: v for k, v in fields.items() if member[k] != v}
         if not changes:
-            unchanged += 1
+            if day_changes(e, member, present):  # only the development record changes
+                updated += 1
+            else:
+                unchanged += 1
             continue
         done = (
             Member.update(**changes, updated_at=now, version=Member.version + 1)
@@ -189,6 +193,7 @@ def _write(
             entries, existing, branch_ids, group_ids, present, now
         )
         dues_set = _write_dues(entries, existing, now)
+        write_days(entries, present, now)
         report = ImportReport(
             created=created,
             updated=updated,

@@ -69,7 +69,7 @@ def test_login_by_link_lands_on_the_branch_home_with_its_charts(
 
 def test_the_member_list_filters_as_you_type_and_masks_phones(desk, shots, live_server, app, org):
     enter(desk, live_server, app, org["sec"])
-    desk.get_by_role("navigation").get_by_role("link", name="党员").click()
+    desk.get_by_role("navigation").get_by_role("link", name="党员", exact=True).click()
     desk.wait_for_selector("table.members tbody tr")
     assert desk.locator("table.members tbody tr").count() == 7
     assert "139****5600" in desk.locator("table.members").inner_text()

@@ -1,0 +1,150 @@
+"""The console's development pages over HTTP (Flask test client): the branch's pipeline by
+stage with overdue steps marked, recording steps (and their refusals, shown by the form), a
+person's page, the committee's counts per branch without names, CSRF and who may see what."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from models.audit import AuditEntry
+from models.base import db
+from models.development import DevelopmentRecord
+from models.org import Member
+from tests import factories as f
+from tests.support.console import login, post
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 9, 10, 10, 0, tzinfo=SH)
+
+
+@pytest.fixture(autouse=True)
+def pinned() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def org(app: Any) -> dict[str, Any]:
+    with app.app_context(), db.connection_context():
+        committee = f.committee("测试党委")
+        a, b = f.branch("第一党支部", committee), f.branch("第二党支部", committee)
+        appl = f.member("申请人甲", a, status="applicant", phone="13800000006")
+        DevelopmentRecord.create(member=appl, applied_on=date(2026, 8, 1))  # talk due 1 Sep
+        act = f.member("积极分子乙", a, status="activist", phone="13800000007")
+        DevelopmentRecord.create(
+            member=act, activist_on=date(2025, 9, 1), contacts_on=date(2025, 9, 1)
+        )
+        return {
+            "a": a,
+            "b": b,
+            "appl": appl,
+            "act": act,
+            "sec": f.member("王书记", a, roles="secretary", phone="13800000001"),
+            "org": f.member("李组织", a, roles="organizer", phone="13800000002"),
+            "m1": f.member("张党员", a, phone="13800000003"),
+            "secb": f.member("赵书记", b, roles="secretary", phone="13800000004"),
+            "admin": f.member("钱管理员", b, roles="committee_admin", phone="13800000005"),
+            "candb": f.member("发展对象丙", b, status="candidate", phone="13800000008"),
+        }
+
+
+def base(org: dict[str, Any]) -> str:
+    return f"/console/branch/{org['a'].id}/development"
+
+
+def read(app: Any, fn: Any) -> Any:
+    with app.app_context(), db.connection_context():
+        return fn()
+
+
+def test_the_pipeline_is_listed_by_stage_from_the_branch_menu(app, org):
+    client = login(app, org["sec"])
+    home = client.get(f"/console/branch/{org['a'].id}").text
+    assert f'href="{base(org)}">发展党员</a>' in home
+    page = client.get(base(org)).text
+    overdue = re.search(r'<tr class="rect-overdue">(.*?)</tr>', page, re.S).group(1)
+    assert "申请人甲" in overdue and "入党谈话" in overdue and "逾期 9 天" in overdue
+    assert "入党申请人 <small" in page and "入党积极分子 <small" in page
+    assert '确定为发展对象<small class="muted">（2026-09-01 起）' in page
+    assert "发展对象丙" not in page  # another branch's
+
+
+def test_a_step_is_recorded_and_moves_the_status(app, org):
+    client = login(app, org["sec"])
+    done = post(
+        client, base(org), {"member_id": org["appl"].id, "step": "talk", "on": "2026-09-05"}
+    )
+    assert done.status_code == 303
+    person_url = f"{base(org)}/{org['appl'].id}"
+    assert done.headers["Location"].endswith(person_url)
+    form = {"step": "activist", "on": "2026-09-08"}
+    assert post(client, person_url, form).status_code == 303
+    assert read(app, lambda: Member.get_by_id(org["appl"].id).status) == "activist"
+    page = client.get(person_url).text
+    assert "入党积极分子" in page and "2026-09-05" in page and "2026-09-08" in page
+    assert read(app, lambda: [e.door for e in AuditEntry.select()]) == ["console", "console"]
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (
+            {"step": "candidate", "on": "2026-08-31"},
+            "最早 2026年9月1日 才能确定为发展对象（本次填写的是 2026年8月31日）。",
+        ),
+        ({"step": "candidate", "on": "九月"}, "请选择日期（例如 2026-09-01）。"),
+        ({"step": "contacts", "on": "2026-09-01"}, "培养联系人应为本支部的一至两名正式党员。"),
+        ({"step": "full", "on": "2026-09-01"}, "只有预备党员才能登记“转为正式党员”"),
+        ({"step": "review", "on": "2026-09-11"}, "晚于今天"),
+    ],
+)
+def test_a_refused_step_says_why_keeps_what_was_typed_and_writes_nothing(app, org, form, message):
+    client = login(app, org["sec"])
+    before = read(app, lambda: list(DevelopmentRecord.select().dicts()))
+    page = post(client, base(org), {"member_id": org["act"].id, **form})
+    assert page.status_code == 400 and message in page.text
+    assert f'value="{form["on"]}"' in page.text
+    assert read(app, lambda: list(DevelopmentRecord.select().dicts())) == before
+    assert read(app, lambda: Member.get_by_id(org["act"].id).status) == "activist"
+
+
+def test_only_the_branchs_own_managers_see_it_and_forms_need_the_csrf_token(app, org):
+    other = login(app, org["secb"])
+    assert other.get(base(org)).status_code == 403
+    assert other.get(f"{base(org)}/{org['appl'].id}").status_code == 404
+    b_url = f"/console/branch/{org['b'].id}/development/{org['appl'].id}"
+    assert other.get(b_url).status_code == 404  # A's person under B's address
+    admin = login(app, org["admin"])
+    assert admin.get(base(org)).status_code == 403
+    assert admin.get(f"/console/branch/{org['b'].id}/development").status_code == 403
+    sec = login(app, org["sec"])
+    forged = sec.post(
+        base(org), data={"member_id": org["appl"].id, "step": "talk", "on": "2026-09-05"}
+    )
+    assert forged.status_code == 400 and "页面已过期" in forged.text
+    assert read(app, lambda: DevelopmentRecord.get(member=org["appl"].id).talked_on) is None
+
+
+def test_the_committee_sees_counts_per_branch_and_no_names(app, org):
+    admin = login(app, org["admin"])
+    page = admin.get("/console/committee").text
+    table = page.split('id="development"')[1].split("</table>")[0]
+    row_a = re.search(r'<tr class="rect-overdue">(.*?)</tr>', table, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>([^<]*)", row_a)
+    assert cells == ["第一党支部", "1", "1", "0", "0", "2"]
+    assert "第二党支部" in table
+    for name in ("申请人甲", "积极分子乙", "发展对象丙"):
+        assert name not in page
+
+
+def test_an_overdue_step_on_the_branch_home_links_to_the_pipeline(app, org):
+    client = login(app, org["sec"])
+    alerts = client.get(f"/console/branch/{org['a'].id}").text.split('id="alerts-h"')[1]
+    assert "发展党员：申请人甲 于 2026年8月1日 递交入党申请，谈话已逾期 9 天" in alerts
+    assert f'href="{base(org)}">去处理' in alerts
