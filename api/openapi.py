@@ -31,6 +31,7 @@ MODULES: tuple[str, ...] = (
     "api.study",
     "api.reports",
     "api.rectification",
+    "api.pay",
 )
 
 DESCRIPTION = (

@@ -8,6 +8,7 @@ from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
+from models.pay import PayOrder
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
@@ -45,4 +46,5 @@ ALL_MODELS = [
     AuditEntry,
     RectificationItem,
     RectificationNote,
+    PayOrder,
 ]

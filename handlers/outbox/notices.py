@@ -28,6 +28,8 @@ KIND_LABELS: dict[str, str] = {
     "volunteer_prompt": "志愿服务提醒",
     "rectification_due": "整改提醒",
     "rectification_refused": "整改退回",
+    "pay_confirmed": "党费到账",
+    "pay_problem": "微信支付异常",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
 
