@@ -288,3 +288,18 @@ def test_the_close_job_books_an_order_paid_in_the_meantime(penv: Env, fake: Fake
     with time_machine.travel(utcnow() + timedelta(minutes=121)), penv.ctx():
         assert close_stale_orders(utcnow(), penv.settings) == {"booked": 1}
     assert balanced(penv) == MONTHLY
+
+
+def test_a_merchant_number_needs_every_merchant_setting(shop: Merchant, fake: FakeWeChat) -> None:
+    from core import config
+
+    with pytest.raises(config.ConfigError) as missing:
+        config.load(overrides={"pay": {"mchid": "1900000109"}}, environ={})
+    assert missing.value.key == "pay.merchant_serial"
+    short = {**shop.settings(fake), "apiv3_key": "too-short"}
+    with pytest.raises(config.ConfigError) as bad_key:
+        config.load(overrides={"pay": short}, environ={})
+    assert bad_key.value.key == "pay.apiv3_key"
+    loaded = config.load(overrides={"pay": shop.settings(fake)}, environ={})
+    assert loaded.pay.mchid == "1900000109"
+    assert shop.apiv3_key not in str(config.redacted(loaded))  # never logged
