@@ -24,3 +24,6 @@ def init_app(app: Flask) -> None:
         if endpoint.startswith(bp.name + "."):  # a locked database: run again, then 503
             app.view_functions[endpoint] = busy.retrying(view)
     errors.register(app)
+    from api.pay import notify_bp
+
+    app.register_blueprint(notify_bp)

@@ -35,6 +35,7 @@ MODULES: tuple[str, ...] = (
     "api.assessment",
     "api.volunteer",
     "api.development",
+    "api.pay",
 )
 
 DESCRIPTION = (

@@ -467,6 +467,10 @@ class SchedulerSettings(Section):
     monthly_report: Cron = "0 8 1 * *"
     # Last month's branch assessment figures, judged and stored on the 1st.
     assessment_month: Cron = "30 1 1 * *"
+    # WeChat Pay: query orders whose notification has not come (pay.query_after_minutes),
+    # and close unpaid ones (pay.close_after_minutes).
+    pay_query: Cron = "*/5 * * * *"
+    pay_close: Cron = "*/10 * * * *"
     # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).
@@ -603,6 +607,38 @@ ASSESSMENT_CRITERIA = tuple(
 STAR_BANDS = ("five_stars", "four_stars", "three_stars", "two_stars")
 
 
+class PaySettings(Section):
+    # WeChat Pay (API v3) for dues paid in the mini-program. Empty mchid: online payment is
+    # off, and members report payments for a collector to confirm, as before.
+    mchid: str = ""
+    # The mini-program's AppID bound to the merchant; empty: [wechat].app_id.
+    appid: str = ""
+    # The merchant API certificate's serial number, and the file of its private key
+    # (apiclient_key.pem).
+    merchant_serial: str = ""
+    private_key_path: str = ""
+    # The APIv3 key (32 characters) that encrypts notifications: set it in the environment,
+    # ZHIBU_PAY__APIV3_KEY, rather than in the file.
+    apiv3_key: str = ""
+    # WeChat Pay's public key (or platform certificate) as a PEM file, and its id
+    # (PUB_KEY_ID_..., or the certificate's serial) that answers and notifications carry.
+    platform_public_key_path: str = ""
+    platform_serial: str = ""
+    base_url: Annotated[str, _checked(_http_url)] = "https://api.mch.weixin.qq.com"
+    # Where WeChat Pay sends notifications: this app's /pay/notify, over https in production.
+    notify_url: str = ""
+    # The order's description shown to the payer.
+    description: NonEmpty = "党费"
+    # A notification signed further than this from our clock is refused (a replay).
+    timestamp_window: Positive = 300
+    # An order with no notification this long after it was created is queried (the
+    # notification may be lost); an unpaid order is closed this long after it was created.
+    query_after_minutes: Positive = 5
+    close_after_minutes: Positive = 120
+    connect_timeout_seconds: PositiveFloat = 4.0
+    read_timeout_seconds: PositiveFloat = 10.0
+
+
 class DemoSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: Positive = 5000
@@ -648,6 +684,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     reports: ReportsSettings = ReportsSettings()
     assessment: AssessmentSettings = AssessmentSettings()
+    pay: PaySettings = PaySettings()
     demo: DemoSettings = DemoSettings()
 
 
@@ -658,6 +695,7 @@ SECTIONS: dict[str, type[Section]] = {
 
 SECRETS = {("app", "secret_key"), ("wechat", "app_secret"), ("wechat", "encoding_aes_key")}
 SECRETS.add(("channels", "wecom_corp_secret"))
+SECRETS.add(("pay", "apiv3_key"))
 
 
 def defaults() -> Settings:
@@ -746,6 +784,7 @@ def load(
     _check_claim_outlasts_sends(settings.outbox)
     _check_calendar(settings.calendar)
     _check_assessment(settings.assessment)
+    _check_pay(settings.pay)
     _check_secret_key(settings, demo=not has_file and settings.wechat.app_id == DEMO_APPID)
     return settings
 
@@ -775,6 +814,28 @@ def _check_secret_key(settings: Settings, *, demo: bool) -> None:
 # before a send only once it is a third of claim_timeout_seconds old. So the claim timeout
 # must exceed 1.5 x 6 = 9 request timeouts: 10 leaves a margin.
 CLAIM_TIMEOUTS_PER_SEND = 10
+
+
+PAY_REQUIRED = (
+    "merchant_serial",
+    "private_key_path",
+    "apiv3_key",
+    "platform_public_key_path",
+    "platform_serial",
+    "notify_url",
+)
+
+
+def _check_pay(pay: PaySettings) -> None:
+    """With a merchant number, every other merchant setting is needed; the APIv3 key is 32
+    bytes (AES-256)."""
+    if not pay.mchid:
+        return
+    for key in PAY_REQUIRED:
+        if not getattr(pay, key):
+            raise ConfigError(f"pay.{key}", "required when pay.mchid is set")
+    if len(pay.apiv3_key.encode("utf-8")) != 32:
+        raise ConfigError("pay.apiv3_key", "expected the 32-character APIv3 key")
 
 
 def _check_calendar(calendar: CalendarSettings) -> None:

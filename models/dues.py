@@ -31,6 +31,7 @@ PAYMENT_SOURCES: dict[str, str] = {
     "report": "党员报告、收缴员确认",
     "import": "批量导入",
     "cli": "管理员命令行",
+    "wxpay": "微信支付",
 }
 REPORT_STATUSES: dict[str, str] = {
     "pending": "待确认",
@@ -106,7 +107,7 @@ class DuesPayment(BaseModel):
     member = ForeignKeyField(Member, backref="dues_payments", on_delete="RESTRICT")
     kind = CharField(max_length=10)  # dues | voluntary | reversal
     amount_fen = IntegerField()  # negative for a reversal
-    source = CharField(max_length=10)  # collector | report | import | cli
+    source = CharField(max_length=10)  # collector | report | import | cli | wxpay
     report = ForeignKeyField(DuesReport, null=True, unique=True, on_delete="RESTRICT")
     reverses = ForeignKeyField(
         "self", null=True, unique=True, on_delete="RESTRICT", backref="reversed_by"

@@ -11,6 +11,7 @@ from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
+from models.pay import PayOrder
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
@@ -57,4 +58,5 @@ ALL_MODELS = [
     TrainingRecord,
     DevelopmentRecord,
     DevelopmentReview,
+    PayOrder,
 ]

@@ -15,7 +15,7 @@ from bot.clients import (
 )
 from core.clock import utcnow
 from core.config import Settings
-from handlers import housekeeping, meetings, reminders
+from handlers import housekeeping, meetings, pay, reminders
 from handlers.assessment import store_last_month
 from handlers.outbox import Outgoing, drain, enqueue_many
 from handlers.reports.links import monthly_report_links
@@ -133,6 +133,21 @@ def assessment_month(settings: Settings, now: datetime) -> str:
     return f"{store_last_month(now, settings)} branch-months"
 
 
+def pay_query(settings: Settings, now: datetime) -> str:
+    """WeChat Pay orders whose notification has not come: paid ones booked (and confirmed to
+    the member), closed ones closed here."""
+    return _counts(pay.query_open_orders(now, settings))
+
+
+def pay_close(settings: Settings, now: datetime) -> str:
+    """WeChat Pay orders still unpaid after pay.close_after_minutes, closed."""
+    return _counts(pay.close_stale_orders(now, settings))
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing to do"
+
+
 # Job id → function. Cron strings come from [scheduler] under the same id.
 CRON_JOBS = {
     "token_refresh": token_refresh,
@@ -150,6 +165,8 @@ CRON_JOBS = {
     "branch_snapshots": branch_snapshots,
     "monthly_report": monthly_report,
     "assessment_month": assessment_month,
+    "pay_query": pay_query,
+    "pay_close": pay_close,
     "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).

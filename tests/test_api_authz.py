@@ -58,6 +58,7 @@ from models.meetings import Attendance, Meeting
 from models.org import Member
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import SubscribeCredit
+from models.pay import PayOrder
 from models.rectification import RectificationItem, RectificationNote
 from models.registry import ALL_MODELS
 from models.study import StudyCheckin, StudyTopic
@@ -66,6 +67,7 @@ from models.volunteer import VolunteerEntry
 from models.wechat import BindCode, RateEvent, WechatBinding
 from tests import factories as f
 from tests.support.api import CAST, Env
+from tests.support.pay import merchant
 
 SH = ZoneInfo("Asia/Shanghai")
 TEMPLATE = "tpl-authz"
@@ -499,6 +501,16 @@ def dues_report(w: World, _b: int) -> Call:
         json={"months": [w.month0_text], "amount_fen": MONTHLY},
         effect=lambda: DuesReport.select().count(),
         check=_mine("report", "member", "id"),
+    )
+
+
+def dues_pay_online(w: World, _b: int) -> Call:
+    return Call(
+        "POST",
+        f"{PREFIX}/dues/pay",
+        json={"months": [w.month0_text]},
+        effect=lambda: PayOrder.select().count(),
+        check=_is(MONTHLY, "order", "amount_fen"),
     )
 
 
@@ -1177,6 +1189,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     _r("GET", "/dues/me", "member_self", dues_me),
     _r("POST", "/dues/reports", "member_self", dues_report),
+    _r("POST", "/dues/pay", "member_self", dues_pay_online),
     _r("GET", "/dues/reports", "collector_of_a", dues_reports, scope="branch", gate=True),
     _r(
         "POST",
@@ -1415,10 +1428,13 @@ def unseen_names(env: Env, caller: str) -> list[str]:
 
 
 @pytest.fixture
-def env(make_env) -> Env:
+def env(make_env, fake, tmp_path) -> Env:
     # Every caller logs in inside one frozen minute: lift the per-address login limit.
+    # WeChat Pay is configured (a merchant with keys made now, known to the fake).
     return make_env(
-        api={"login_rate_per_minute": 1000}, channels={"subscribe_template_id": TEMPLATE}
+        api={"login_rate_per_minute": 1000},
+        channels={"subscribe_template_id": TEMPLATE},
+        pay=merchant(fake, tmp_path / "pay").settings(fake),
     )
 
 

@@ -4,7 +4,9 @@ One real HTTP server on 127.0.0.1 answers the official-account, mini-program and
 endpoints zhibu uses (WeCom: gettoken, app chats, app messages to members, group robots), with
 the real error codes, limits and timing rules (token grace and expiry, daily token quota,
 single-use login codes, one-time subscribe credits, ``invaliduser`` for app-message recipients
-outside the app's visible range, robot byte limits and the 20-a-minute window). Time is a
+outside the app's visible range, robot byte limits and the 20-a-minute window), and WeChat Pay
+API v3 (bot/fake/pay.py: prepay, query, close, refund, the trade bill, signed and encrypted
+notifications with their retries). Time is a
 controllable ``FakeClock``; faults (errcodes, HTTP 5xx, non-JSON bodies, latency before the
 request is handled, and a stall that handles the request and then holds its answer) can be
 injected per path.
@@ -37,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from bot.fake.pay import PayEndpoints
 from bot.fake.records import (
     JS_CODE_TTL,
     MINIPROGRAM_STATES,
@@ -75,8 +78,8 @@ __all__ = ["FakeClock", "FakeWeChat", "main"]
 logger = logging.getLogger("bot.fake")  # the package's one logger, whichever module logs
 
 
-class FakeWeChat(TokenEndpoints, WeComEndpoints):
-    """Fake the WeChat official-account, mini-program and WeCom APIs over real HTTP."""
+class FakeWeChat(TokenEndpoints, WeComEndpoints, PayEndpoints):
+    """Fake the WeChat official-account, mini-program, WeCom and WeChat Pay APIs over HTTP."""
 
     def __init__(
         self,
@@ -123,6 +126,7 @@ class FakeWeChat(TokenEndpoints, WeComEndpoints):
         self._server: FakeServer | None = None
         self._thread: threading.Thread | None = None
         self._routes = self._route_table()
+        self._init_pay()
 
     def _route_table(self) -> dict[str, Route]:
         """Map each served path to its method, endpoint and the token family it requires."""
@@ -303,7 +307,9 @@ class FakeWeChat(TokenEndpoints, WeComEndpoints):
 
     # ----- request plumbing ------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, body: bytes) -> Response:
+    def handle(
+        self, method: str, raw_path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> Response:
         """Answer one request: count it, apply a fault if one matches, then route it."""
         parts = urlsplit(raw_path)
         path = parts.path
@@ -320,7 +326,10 @@ class FakeWeChat(TokenEndpoints, WeComEndpoints):
             response = fault.response()
         if response is None:
             with self._lock:
-                response = self._dispatch(method, path, query, body)
+                if path.startswith("/v3/"):  # WeChat Pay API v3
+                    response = self._pay_handle(method, raw_path, path, query, body, headers or {})
+                else:
+                    response = self._dispatch(method, path, query, body)
         if fault is not None and fault.hold > 0:
             time.sleep(fault.hold)
         return response

@@ -187,6 +187,7 @@ class Response:
     status: int
     body: bytes
     content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] | None = None  # extra headers (WeChat Pay's signatures)
 
 
 @dataclass

@@ -73,7 +73,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             length = 0
         body = self.rfile.read(length) if length > 0 else b""
         try:
-            response = self.server.fake.handle(method, self.path, body)
+            response = self.server.fake.handle(method, self.path, body, dict(self.headers))
         except Exception:
             logger.exception("Fake WeChat failed on %s %s", method, urlsplit(self.path).path)
             response = json_response({"errcode": -1, "errmsg": "system error"}, 500)
@@ -81,6 +81,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
+            for name, value in (response.headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):

@@ -36,7 +36,10 @@ class DuplicateMonth(Conflict):
 
 def describe_entry(payment: DuesPayment, tz: ZoneInfo) -> str:
     """Name a ledger entry: 记录编号 12（30.00元，2026年2月5日 由 李四 登记，收缴员登记）."""
-    who = payment.recorded_by.name if payment.recorded_by_id else "管理员"
+    if payment.recorded_by_id:
+        who = payment.recorded_by.name
+    else:
+        who = "微信支付" if payment.source == "wxpay" else "管理员"
     day = local_day(payment.recorded_at, tz)
     source = PAYMENT_SOURCES.get(payment.source, payment.source)
     return (

@@ -29,6 +29,8 @@ KIND_LABELS: dict[str, str] = {
     "rectification_due": "整改提醒",
     "rectification_refused": "整改退回",
     "volunteer_rejected": "志愿服务退回通知",
+    "pay_confirmed": "党费到账",
+    "pay_problem": "微信支付异常",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
 

@@ -1,0 +1,94 @@
+"""The order jobs: query orders whose notification has not come, close unpaid ones."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from core import wxpay
+from core.config import Settings
+from handlers.pay.booking import Mismatch, book_transaction, mark_closed
+from handlers.pay.merchant import PayUnavailable, client, pay_enabled
+from models.base import write_tx
+from models.pay import PayOrder
+
+log = logging.getLogger(__name__)
+
+
+def _open_since(before: datetime) -> list[PayOrder]:
+    return list(
+        PayOrder.select()
+        .where(PayOrder.state == "created", PayOrder.created_at <= before)
+        .order_by(PayOrder.created_at, PayOrder.id)
+    )
+
+
+def query_open_orders(now: datetime, settings: Settings) -> Counter[str]:
+    """Ask WeChat Pay about every open order older than pay.query_after_minutes: book the
+    paid ones (their notification was lost), close the ones WeChat Pay closed."""
+    counts: Counter[str] = Counter()
+    if not pay_enabled(settings):
+        return counts
+    try:
+        pay = client(settings)
+    except PayUnavailable:
+        return counts
+    before = now - timedelta(minutes=settings.pay.query_after_minutes)
+    for order in _open_since(before):
+        if not order.prepay_id:
+            counts["not sent"] += 1
+            continue
+        try:
+            data = pay.query(order.out_trade_no)
+        except wxpay.PayApiError as exc:
+            log.warning("query of pay order %s failed: %s", order.out_trade_no, exc)
+            counts["failed"] += 1
+            continue
+        state = data.get("trade_state")
+        if state == "SUCCESS":
+            try:
+                counts[book_transaction(order.out_trade_no, data, now=now, settings=settings)
+                       .outcome] += 1  # fmt: skip
+            except Mismatch:
+                counts["mismatch"] += 1
+        elif state == "CLOSED":
+            counts["closed"] += mark_closed(order, now)
+        else:
+            with write_tx():
+                PayOrder.update(queried_at=now).where(PayOrder.id == order.id).execute()
+            counts["open"] += 1
+    return counts
+
+
+def close_stale_orders(now: datetime, settings: Settings) -> Counter[str]:
+    """Close every order still unpaid pay.close_after_minutes after it was created (a paid
+    one found so is booked instead)."""
+    counts: Counter[str] = Counter()
+    if not pay_enabled(settings):
+        return counts
+    try:
+        pay = client(settings)
+    except PayUnavailable:
+        return counts
+    before = now - timedelta(minutes=settings.pay.close_after_minutes)
+    for order in _open_since(before):
+        try:
+            if order.prepay_id:
+                pay.close(order.out_trade_no)
+        except wxpay.PayApiError as exc:
+            if exc.code == "ORDERPAID":
+                try:
+                    data = pay.query(order.out_trade_no)
+                    booked = book_transaction(order.out_trade_no, data, now=now, settings=settings)
+                    counts[booked.outcome] += 1
+                except (wxpay.PayApiError, Mismatch) as again:
+                    log.warning("paid order %s not booked: %s", order.out_trade_no, again)
+                    counts["failed"] += 1
+                continue
+            if exc.code != "ORDER_NOT_EXIST":
+                log.warning("closing pay order %s failed: %s", order.out_trade_no, exc)
+                counts["failed"] += 1
+                continue
+        counts["closed"] += mark_closed(order, now)
+    return counts

@@ -1,0 +1,70 @@
+"""WeChat Pay's notifications (POST /pay/notify): verified, decrypted, checked, booked once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from core import wxpay
+from core.config import Settings
+from handlers.errors import DomainError
+from handlers.pay.booking import Booked, Mismatch, book_transaction
+from handlers.pay.merchant import PayUnavailable, platform_key, require_pay
+
+log = logging.getLogger(__name__)
+
+
+class NotificationRefused(DomainError):
+    """A notification refused; ``status`` is the HTTP status to answer with."""
+
+    errcode = "FAIL"
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def receive_notification(
+    headers: Mapping[str, str], body: bytes, *, now: datetime, settings: Settings
+) -> Booked:
+    """A payment notification: its signature (platform key, timestamp window), its resource
+    decrypted with the APIv3 key, the transaction checked against the order and booked once.
+    A duplicate books nothing and is still a success; a mismatch raises (400)."""
+    try:
+        require_pay(settings)
+        key = platform_key(settings)
+    except (DomainError, PayUnavailable):
+        raise NotificationRefused(503, "payment is not configured") from None
+    text = body.decode("utf-8", "replace")
+    pay = settings.pay
+    try:
+        wxpay.verify_signed(
+            key, pay.platform_serial, headers, text, window=pay.timestamp_window,
+            now=now.timestamp(),
+        )  # fmt: skip
+    except wxpay.PayProtocolError as exc:
+        log.warning("pay notification refused: %s", exc)
+        raise NotificationRefused(401, "signature check failed") from None
+    data = _decrypted(text, pay.apiv3_key)
+    out_trade_no = str(data.get("out_trade_no") or "")
+    try:
+        return book_transaction(out_trade_no, data, now=now, settings=settings)
+    except Mismatch as refusal:
+        raise NotificationRefused(400, f"transaction does not match: {refusal.errcode}") from None
+
+
+def _decrypted(text: str, apiv3_key: str) -> dict[str, Any]:
+    try:
+        envelope = json.loads(text)
+    except ValueError:
+        raise NotificationRefused(400, "body is not JSON") from None
+    if not isinstance(envelope, dict) or envelope.get("event_type") != "TRANSACTION.SUCCESS":
+        raise NotificationRefused(400, "not a TRANSACTION.SUCCESS notification")
+    try:
+        return wxpay.decrypt_resource(apiv3_key, envelope.get("resource"))
+    except wxpay.PayProtocolError as exc:
+        log.warning("pay notification refused: %s", exc)
+        raise NotificationRefused(400, "resource does not decrypt") from None
