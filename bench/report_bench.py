@@ -230,6 +230,15 @@ def facts(first: date) -> dict[str, Any]:
     }
 
 
+def judge_the_month(first: date, settings: Any) -> int:
+    """The month's branch assessment, judged and stored as the assessment_month job does at
+    01:30 on the 1st, before the monthly_report job (08:00) sends the report's link: the
+    report reads the stored figures (judging them itself only when none are stored)."""
+    from handlers.assessment import store_last_month
+
+    return store_last_month(jb.local(jb.add_months(first, 1), 1, 30), settings)
+
+
 def build(db_url: str, config: Path, branches: int, members: int, first: date) -> int:
     """Child: migrate, generate, extend; print the facts as JSON."""
     settings = jb.setup(db_url, config)
@@ -243,6 +252,7 @@ def build(db_url: str, config: Path, branches: int, members: int, first: date) -
         began = time.perf_counter()
         jb.generate(branches, now, settings, SEED)
         extend_for_the_month(first, now, SEED)
+        judge_the_month(first, settings)
         seconds = time.perf_counter() - began
         found = facts(first)
     found["seconds"] = seconds
@@ -253,7 +263,7 @@ def build(db_url: str, config: Path, branches: int, members: int, first: date) -
 def cache_key(branches: int, members: int, first: date) -> str:
     """Sizes, month, seed, the generators' source and the migrations: a changed one rebuilds."""
     digest = hashlib.sha256()
-    for func in (jb.generate, jb.Bulk, extend_for_the_month, facts):
+    for func in (jb.generate, jb.Bulk, extend_for_the_month, judge_the_month, facts):
         digest.update(inspect.getsource(func).encode())
     for path in sorted((ROOT / "migrations").glob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())
@@ -426,6 +436,7 @@ def verify(path: Path, found: dict[str, Any], first: date) -> int:
     sheets = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
     wb.close()
     expected_sheets = ["汇总", "学习", "会议要求", "会议记录", "党费"]
+    expected_sheets += ["志愿服务", "学时", "星级评定"]
     if list(sheets) != expected_sheets:
         problems.append(f"sheets {list(sheets)} != {expected_sheets}")
     n = found["branches"]
