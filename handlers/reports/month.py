@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from peewee import JOIN, Case, Expression, fn
@@ -211,12 +212,14 @@ def month_report(
         side_reads() as start_read,
     ):
         study = start_read(_study_rates, scope, scope_id, first, weeks)
+        span = year_span(first.year, at, settings)
+        training = start_read(branch_totals, members, span, settings)
         _add_meetings(by_id, scope, scope_id, at, settings, meetings & _within(start, end))
         summaries, lapse = dues()
         _add_dues(by_id, summaries, members, start, end)
         _add_people(by_id, people_alerts(at, settings, lapse=lapse, **{key: scope_id}))
         _add_study(by_id, *study())
-    _add_people_figures(by_id, first, at, settings, scope, scope_id)
+        _add_people_figures(by_id, month_service(first, **{key: scope_id}), training())
     as_of = (at - timedelta(microseconds=1)).astimezone(tz).date()
     lost_days = settings.alerts.lost_contact_days
     rows = list(by_id.values())
@@ -408,20 +411,13 @@ def _add_people(by_id: dict[int, BranchMonth], found: dict[int, BranchAlerts]) -
 
 
 def _add_people_figures(
-    by_id: dict[int, BranchMonth],
-    first: date,
-    at: datetime,
-    settings: Settings,
-    scope: str,
-    scope_id: int,
+    by_id: dict[int, BranchMonth], service: dict[int, Any], training: dict[int, Any]
 ) -> None:
-    """The month's confirmed volunteer service and the year's 学时 up to ``at`` (2 queries)."""
-    members, _ = _conditions(scope, scope_id)
-    key = "branch_id" if scope == "branch" else "committee_id"
-    for branch_id, service in month_service(first, **{key: scope_id}).items():
+    """The month's confirmed volunteer service and the year's 学时 up to the report's moment,
+    per branch (the 学时 aggregate is read on the side-read worker, beside the dues')."""
+    for branch_id, found in service.items():
         if branch_id in by_id:
-            by_id[branch_id].volunteer = service
-    span = year_span(first.year, at, settings)
-    for branch_id, hours in branch_totals(members, span, settings).items():
+            by_id[branch_id].volunteer = found
+    for branch_id, hours in training.items():
         if branch_id in by_id:
             by_id[branch_id].training = hours
