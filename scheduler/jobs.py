@@ -134,9 +134,9 @@ def assessment_month(settings: Settings, now: datetime) -> str:
 
 
 def pay_query(settings: Settings, now: datetime) -> str:
-    """WeChat Pay orders whose notification has not come: paid ones booked (and confirmed to
-    the member), closed ones closed here."""
-    return _counts(pay.query_open_orders(now, settings))
+    """WeChat Pay orders and refunds whose notification has not come: paid ones booked (and
+    confirmed to the member), closed ones closed here, refunds done booked as reversals."""
+    return _counts(pay.query_open_orders(now, settings) + pay.query_open_refunds(now, settings))
 
 
 def pay_close(settings: Settings, now: datetime) -> str:
