@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from bot.channels import ADAPTERS
 from bot.clients import (
@@ -13,7 +14,7 @@ from bot.clients import (
     official_client,
     refresh_official_token,
 )
-from core.clock import utcnow
+from core.clock import local_day, utcnow
 from core.config import Settings
 from handlers import housekeeping, meetings, pay, reminders
 from handlers.assessment import store_last_month
@@ -144,6 +145,18 @@ def pay_close(settings: Settings, now: datetime) -> str:
     return _counts(pay.close_stale_orders(now, settings))
 
 
+def pay_reconcile(settings: Settings, now: datetime) -> str:
+    """Yesterday's WeChat Pay trade bill against the ledger; differences for the digests."""
+    if not pay.pay_enabled(settings):
+        return "nothing to do"
+    day = local_day(now, ZoneInfo(settings.app.timezone)) - timedelta(days=1)
+    done = pay.reconcile_day(day, now=now, settings=settings)
+    return (
+        f"{day}: {done.payments} payments, {done.refunds} refunds, {done.matched} matched, "
+        f"{len(done.new)} new differences, {done.resolved} resolved"
+    )
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing to do"
 
@@ -167,6 +180,7 @@ CRON_JOBS = {
     "assessment_month": assessment_month,
     "pay_query": pay_query,
     "pay_close": pay_close,
+    "pay_reconcile": pay_reconcile,
     "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).

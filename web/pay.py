@@ -16,6 +16,7 @@ from handlers.pay import (
     branch_orders,
     order_in_branch,
     refund_order,
+    settle_difference,
 )
 from models.pay import DIFFERENCE_KINDS
 from web.common import bp, page, settings, user
@@ -77,3 +78,18 @@ def dues_refund(branch_id: int, order_id: int) -> Any:
         errors=errors,
         months_text=months_text,
     )
+
+
+@bp.post("/branch/<int:branch_id>/dues/differences/<int:difference_id>/settle")
+def dues_settle(branch_id: int, difference_id: int) -> Any:
+    """已核对: a collector closes a difference of the bill with what was done about it."""
+    note = (request.form.get("note") or "").strip()
+    try:
+        settle_difference(user().member, branch_id, difference_id, note, now=utcnow())
+    except DomainError as exc:
+        if isinstance(exc, Forbidden | NotFound):
+            raise
+        flash(exc.message)
+    else:
+        flash("已标记为已核对，这处差异不再出现在待办中。")
+    return redirect(url_for("console.dues_orders", branch_id=branch_id))

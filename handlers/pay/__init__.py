@@ -8,7 +8,9 @@
   ``book_refund`` — WeChat Pay's word that it went through, booked as a reversal once;
 - ``jobs``: query orders and refunds whose notification has not come, close unpaid orders;
 - ``merchant``: whether pay is configured, and the merchant's API client;
-- ``views``: a branch's orders for its collectors (the console).
+- ``reconcile``: ``reconcile_day`` — the day's trade bill against the ledger, its differences
+  kept until they match (or a collector settles them: ``settle_difference``);
+- ``views``: a branch's orders and open differences for its collectors (the console).
 """
 
 from handlers.pay.booking import Booked, Mismatch, book_transaction
@@ -16,6 +18,7 @@ from handlers.pay.jobs import close_stale_orders, query_open_orders, query_open_
 from handlers.pay.merchant import PayNotConfigured, PayUnavailable, pay_enabled
 from handlers.pay.notify import NotificationRefused, receive_notification
 from handlers.pay.orders import PayRequest, request_payment
+from handlers.pay.reconcile import Reconciled, reconcile_day, settle_difference
 from handlers.pay.refunds import (
     Refunding,
     RefundRefused,
@@ -23,9 +26,19 @@ from handlers.pay.refunds import (
     refund_order,
     refund_payment,
 )
-from handlers.pay.views import BranchOrders, branch_orders, order_in_branch, wxpay_orders
+from handlers.pay.views import (
+    BranchOrders,
+    branch_orders,
+    open_differences,
+    order_in_branch,
+    wxpay_orders,
+)
 
 __all__ = [
+    "Reconciled",
+    "open_differences",
+    "reconcile_day",
+    "settle_difference",
     "BranchOrders",
     "branch_orders",
     "order_in_branch",

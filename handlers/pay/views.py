@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handlers.console.dues import dues_branch
-from handlers.dues import hidden
+from handlers.branches import branch_acted_for
+from handlers.dues import DUES_ROLES, hidden
 from models.org import Branch, Member
 from models.pay import PayDifference, PayOrder, PayRefund
 
@@ -33,7 +33,7 @@ def _latest_refunds(order_ids: list[int]) -> dict[int, PayRefund]:
 
 def branch_orders(actor: Member, branch_id: int, *, limit: int, offset: int) -> BranchOrders:
     """微信支付订单: the branch's orders for its collectors, newest first."""
-    branch = dues_branch(actor, branch_id)
+    branch = branch_acted_for(actor, branch_id, DUES_ROLES)
     query = (
         PayOrder.select(PayOrder)
         .join(Member, on=PayOrder.member == Member.id)
@@ -57,7 +57,7 @@ def branch_orders(actor: Member, branch_id: int, *, limit: int, offset: int) -> 
 
 def order_in_branch(actor: Member, branch_id: int, order_id: int) -> tuple[Branch, PayOrder]:
     """One order of the branch, for its collectors (any other is hidden)."""
-    branch = dues_branch(actor, branch_id)
+    branch = branch_acted_for(actor, branch_id, DUES_ROLES)
     order = (
         PayOrder.select(PayOrder)
         .join(Member, on=PayOrder.member == Member.id)
