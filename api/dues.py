@@ -106,7 +106,7 @@ def _body_with_months(
     return data, months
 
 
-def _collector() -> Member:
+def collector() -> Member:
     """The caller, if they hold a role that collects dues somewhere; else 403."""
     actor = member()
     if not actor.has_role(*COLLECT_ROLES):
@@ -350,7 +350,7 @@ def dues_report() -> tuple[Response, int]:
 def dues_branch() -> Response:
     """党费 情况: a month's expected and collected dues, and each member's standing."""
     args = query(shapes.DuesBranchQuery)
-    actor = _collector()
+    actor = collector()
     branch = branch_acted_for(actor, args.get("branch_id"), DUES_ROLES)
     cfg = settings()
     now = utcnow()
@@ -409,7 +409,7 @@ def dues_branch() -> Response:
 def dues_reports() -> Response:
     """Members' reports in the branch: pending ones (oldest first) by default."""
     args = query(shapes.DuesReportsQuery)
-    actor = _collector()
+    actor = collector()
     branch = branch_acted_for(actor, args.get("branch_id"), DUES_ROLES)
     limit, offset = _window(args)
     found, total = branch_reports(
@@ -428,7 +428,7 @@ def dues_reports() -> Response:
 def dues_confirm(report_id: int) -> Response:
     """确认党费: the report becomes a ledger entry."""
     body(shapes.DuesConfirmRequest)
-    actor = _collector()
+    actor = collector()
     report, payment = confirm_report_id(actor, report_id, now=utcnow(), settings=settings())
     return render_as(
         shapes.DuesConfirmed, {"report": reports(report)[0], "payment": entries(payment)[0]}
@@ -445,7 +445,7 @@ def dues_confirm(report_id: int) -> Response:
 def dues_reject(report_id: int) -> Response:
     """退回党费: send the report back with a reason; nothing is recorded."""
     reason = body(shapes.DuesReasonRequest)["reason"]
-    actor = _collector()
+    actor = collector()
     decided = reject_report_id(actor, report_id, reason, now=utcnow())
     return render_as(shapes.DuesRejected, {"report": reports(decided)[0]})
 
@@ -460,7 +460,7 @@ def dues_reject(report_id: int) -> Response:
 def dues_payments() -> Response:
     """The branch's ledger, newest first; ``member_id`` narrows it to one member."""
     args = query(shapes.DuesPaymentsQuery)
-    actor = _collector()
+    actor = collector()
     branch = branch_acted_for(actor, args.get("branch_id"), DUES_ROLES)
     limit, offset = _window(args)
     found, total = branch_entries(
@@ -486,7 +486,7 @@ def dues_pay() -> tuple[Response, int]:
     kind = args.get("kind", "dues")
     if kind == "voluntary" and months is not None:
         raise _invalid("months", "不适用于自愿交纳：自愿交纳单独记账，不对应月份，请去掉 months。")
-    actor = _collector()
+    actor = collector()
     done = collect(
         actor,
         args["member_id"],
@@ -511,6 +511,6 @@ def dues_pay() -> tuple[Response, int]:
 def dues_reverse(payment_id: int) -> tuple[Response, int]:
     """更正党费: a reversal entry cancels the payment; its months may then be paid again."""
     reason = body(shapes.DuesReasonRequest)["reason"]
-    actor = _collector()
+    actor = collector()
     shown = entries(reverse_payment_id(actor, payment_id, reason, now=utcnow()))
     return render_as(shapes.DuesReversed, {"reversal": shown[0], "original": shown[1]}), 201

@@ -16,6 +16,7 @@ from cli.assessment import assessment_cli, report_assessment
 from cli.channels import channels_cli, outbox_cli
 from cli.dues import dues_cli
 from cli.meetings import meetings_cli
+from cli.pay import pay_cli, simulate_pay
 from cli.report import report_cli
 from cli.roster import roster_cli
 from cli.scheduler import jobs_command, scheduler_command
@@ -174,6 +175,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(simulate)
     app.cli.add_command(simulate_login)
+    app.cli.add_command(simulate_pay)
     app.cli.add_command(demo_command)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(roster_cli)
@@ -181,6 +183,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(jobs_command)
     app.cli.add_command(dues_cli)
+    app.cli.add_command(pay_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(channels_cli)
     app.cli.add_command(study_cli)

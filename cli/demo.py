@@ -4,13 +4,17 @@ print what to try, then serve."""
 from __future__ import annotations
 
 import logging
+import secrets
 import shlex
+from pathlib import Path
 from typing import Any
 
 import click
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 
 from cli.connection import connection
+from core import wxpay
 from core.clock import utcnow
 from core.config import Settings
 from handlers.binding import format_code
@@ -33,6 +37,8 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     demo = settings.demo
     fake = _start_fake(demo.host, demo.fake_wechat_port, settings)
     overrides = _point_at_fake(settings, fake.base_url) if fake is not None else {}
+    if fake is not None and not settings.pay.mchid:
+        overrides.update(demo_pay(settings, fake, _instance_folder(settings) / "pay"))
     with connection():
         upgrade_schema()
         info = seed(settings)
@@ -80,6 +86,11 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         f"  {sim}-login --openid {DEMO_MINI_OPENID}        # prints a token and curl examples\n"
         f"  {sim}-login --openid {SECRETARY_MINI_OPENID}\n"
     )
+    if settings.pay.mchid:
+        click.echo(
+            "Pay dues with WeChat Pay (the fake plays the payer and sends the notification):\n"
+            f"  {sim}-pay --openid {DEMO_MINI_OPENID}   # every month 陈静 owes\n"
+        )
     if fake is not None:
         click.echo(
             f"Local fake WeChat API: {fake.base_url} — every message it accepts (group robot,"
@@ -111,6 +122,46 @@ def _point_at_fake(settings: Settings, base_url: str) -> dict[str, str]:
         setattr(getattr(settings, section), key, value)
         env[f"ZHIBU_{section.upper()}__{key.upper()}"] = value
     return env
+
+
+DEMO_MCHID = "1900000109"
+
+
+def demo_pay(settings: Settings, fake: Any, folder: Path) -> dict[str, str]:
+    """Turn WeChat Pay on against the fake: a throwaway merchant key made now, written to
+    ``folder`` (the demo's instance folder) with the fake's platform key, registered with the
+    fake; [pay] set here and returned as env overrides for the scheduler's process."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    folder.mkdir(parents=True, exist_ok=True)
+    key_path, platform_path = folder / "apiclient_key.pem", folder / "pub_key.pem"
+    key_path.write_bytes(wxpay.private_pem(key))
+    key_path.chmod(0o600)
+    platform_path.write_bytes(fake.platform_public_pem())
+    serial, apiv3_key = secrets.token_hex(20).upper(), secrets.token_hex(16)
+    appid = settings.pay.appid or settings.wechat.app_id
+    fake.add_merchant(DEMO_MCHID, appid, serial, wxpay.public_pem(key), apiv3_key)
+    demo = settings.demo
+    values = {
+        "mchid": DEMO_MCHID,
+        "merchant_serial": serial,
+        "private_key_path": str(key_path),
+        "apiv3_key": apiv3_key,
+        "platform_public_key_path": str(platform_path),
+        "platform_serial": fake.pay_serial,
+        "base_url": fake.base_url,
+        "notify_url": f"http://{demo.host}:{demo.port}/pay/notify",
+    }
+    for name, value in values.items():
+        setattr(settings.pay, name, value)
+    return {f"ZHIBU_PAY__{name.upper()}": value for name, value in values.items()}
+
+
+def _instance_folder(settings: Settings) -> Path:
+    """Where the demo's SQLite file lives (instance/ by default)."""
+    url = settings.database.url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return Path("instance")
 
 
 def _start_scheduler(overrides: dict[str, str]) -> Any:

@@ -1,4 +1,5 @@
-"""`flask --app app dues …`: import payments and categories, the monthly summary, the alerts."""
+"""`flask --app app dues …`: import payments and categories, the monthly summary, the alerts,
+refunds of payments made with WeChat Pay."""
 
 from __future__ import annotations
 
@@ -97,4 +98,41 @@ def alerts_command(committee: str | None) -> None:
         click.echo(
             f"{a.branch_name}  {a.member_name}  连续 {a.months} 个月{more}{a.reason_label}"
             f"（自{d.month_label(a.since)}起，达到 {a.level} 个月提醒）"
+        )
+
+
+@dues_cli.command("refund")
+@click.option("--payment", "payment_id", type=int, default=None, help="党费记录编号（微信支付）。")
+@click.option("--order", "out_trade_no", default=None, help="或：微信支付订单号（DF…）。")
+@click.option("--reason", required=True, help="退款原因（会显示给党员）。")
+@click.option("--amount", default=None, help="退款金额（元），默认整笔；只能整笔退款。")
+def refund_command(
+    payment_id: int | None, out_trade_no: str | None, reason: str, amount: str | None
+) -> None:
+    """Refund a payment made with WeChat Pay: the money goes back to the payer; the ledger entry
+    is reversed when WeChat Pay reports the refund done."""
+    from handlers.pay import PayUnavailable, refund_order
+
+    if (payment_id is None) == (out_trade_no is None):
+        _fail("请用 --payment 给出党费记录编号，或用 --order 给出微信支付订单号（二选一）。")
+    settings = current_app.config["ZHIBU"]
+    with connection():
+        try:
+            fen = None if amount is None else d.yuan_to_fen(amount)
+            done = refund_order(
+                None,
+                reason,
+                fen,
+                payment_id=payment_id,
+                out_trade_no=out_trade_no,
+                now=utcnow(),
+                settings=settings,
+            )
+        except (DomainError, PayUnavailable) as exc:
+            _fail(exc.message)
+        refund = done.refund
+        click.echo(
+            f"已向微信支付申请退款：{done.member.name} {d.fen_to_text(refund.amount_fen)}，"
+            f"订单 {done.order.out_trade_no}，退款单号 {refund.out_refund_no}，"
+            f"状态：{refund.state_label}。微信支付确认退款成功后，原入账记录自动作废。"
         )

@@ -471,6 +471,8 @@ class SchedulerSettings(Section):
     # and close unpaid ones (pay.close_after_minutes).
     pay_query: Cron = "*/5 * * * *"
     pay_close: Cron = "*/10 * * * *"
+    # WeChat Pay: yesterday's trade bill against the ledger (WeChat Pay has it from 10:00).
+    pay_reconcile: Cron = "0 10 * * *"
     # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).

@@ -359,6 +359,10 @@ class PayClient:
         """Ask for a refund (out_trade_no, out_refund_no, reason, notify_url, amount)."""
         return self._json("POST", "/v3/refund/domestic/refunds", payload)
 
+    def refund_query(self, out_refund_no: str) -> dict[str, Any]:
+        """A refund as WeChat Pay knows it (status: PROCESSING, SUCCESS, ABNORMAL, CLOSED)."""
+        return self._json("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
+
     def trade_bill(self, bill_date: str) -> str:
         """The day's trade bill (ALL) as WeChat Pay serves it: text lines, fields with "`"."""
         info = self._json("GET", f"/v3/bill/tradebill?bill_date={bill_date}&bill_type=ALL")

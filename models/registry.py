@@ -11,7 +11,7 @@ from models.meetings import Attendance, Meeting, MeetingAttendee
 from models.org import Branch, Committee, Member, PartyGroup
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
-from models.pay import PayOrder
+from models.pay import PayDifference, PayOrder, PayRefund
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
@@ -59,4 +59,6 @@ ALL_MODELS = [
     DevelopmentRecord,
     DevelopmentReview,
     PayOrder,
+    PayRefund,
+    PayDifference,
 ]

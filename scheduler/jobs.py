@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from bot.channels import ADAPTERS
 from bot.clients import (
@@ -13,7 +14,7 @@ from bot.clients import (
     official_client,
     refresh_official_token,
 )
-from core.clock import utcnow
+from core.clock import local_day, utcnow
 from core.config import Settings
 from handlers import housekeeping, meetings, pay, reminders
 from handlers.assessment import store_last_month
@@ -134,14 +135,26 @@ def assessment_month(settings: Settings, now: datetime) -> str:
 
 
 def pay_query(settings: Settings, now: datetime) -> str:
-    """WeChat Pay orders whose notification has not come: paid ones booked (and confirmed to
-    the member), closed ones closed here."""
-    return _counts(pay.query_open_orders(now, settings))
+    """WeChat Pay orders and refunds whose notification has not come: paid ones booked (and
+    confirmed to the member), closed ones closed here, refunds done booked as reversals."""
+    return _counts(pay.query_open_orders(now, settings) + pay.query_open_refunds(now, settings))
 
 
 def pay_close(settings: Settings, now: datetime) -> str:
     """WeChat Pay orders still unpaid after pay.close_after_minutes, closed."""
     return _counts(pay.close_stale_orders(now, settings))
+
+
+def pay_reconcile(settings: Settings, now: datetime) -> str:
+    """Yesterday's WeChat Pay trade bill against the ledger; differences for the digests."""
+    if not pay.pay_enabled(settings):
+        return "nothing to do"
+    day = local_day(now, ZoneInfo(settings.app.timezone)) - timedelta(days=1)
+    done = pay.reconcile_day(day, now=now, settings=settings)
+    return (
+        f"{day}: {done.payments} payments, {done.refunds} refunds, {done.matched} matched, "
+        f"{len(done.new)} new differences, {done.resolved} resolved"
+    )
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -167,6 +180,7 @@ CRON_JOBS = {
     "assessment_month": assessment_month,
     "pay_query": pay_query,
     "pay_close": pay_close,
+    "pay_reconcile": pay_reconcile,
     "prune": prune,
 }
 # Job id → (the [scheduler] key holding its interval in seconds, function).

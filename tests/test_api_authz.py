@@ -49,6 +49,7 @@ from handlers import meetings as h
 from handlers import rectification as r
 from handlers import volunteer as v
 from handlers.dues import add_months, record_payment, report_payment
+from handlers.pay import book_transaction, request_payment
 from handlers.sessions import revoke_member_sessions
 from handlers.study.editing import add_topic
 from models.api import ApiSession
@@ -58,7 +59,7 @@ from models.meetings import Attendance, Meeting
 from models.org import Member
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import SubscribeCredit
-from models.pay import PayOrder
+from models.pay import PayOrder, PayRefund
 from models.rectification import RectificationItem, RectificationNote
 from models.registry import ALL_MODELS
 from models.study import StudyCheckin, StudyTopic
@@ -246,6 +247,21 @@ class World:
             return record_payment(
                 self.sec, person, MONTHLY, [self.month0], now=self.now, settings=self.settings
             ).payment
+
+    def wx_payment(self, person: Member) -> DuesPayment:
+        """A payment of month0 made with WeChat Pay: paid at the fake, booked as notified."""
+        fake = self.env.fake
+        with self.env.ctx():
+            no = request_payment(
+                person, f"mini-wx-{person.id}", [self.month0], now=self.now,
+                settings=self.settings,
+            ).order.out_trade_no  # fmt: skip
+        fake.pay(no, notify=False)
+        data = fake.transaction(fake.pay_order(no))
+        with self.env.ctx():
+            booked = book_transaction(no, data, now=self.now, settings=self.settings)
+        assert booked.payment is not None
+        return booked.payment
 
     def token(self, who: str, at: datetime | None = None) -> str:
         with self.at(at):
@@ -605,6 +621,22 @@ def dues_reverse(w: World, _b: int) -> Call:
         effect=lambda: DuesPayment.select().where(DuesPayment.reverses == payment.id).count(),
         check=_is(payment.id, "original", "id"),
         ghost=Call("POST", f"{PREFIX}/dues/payments/{GHOST}/reverse", json=body),
+    )
+
+
+def dues_refund(w: World, _b: int) -> Call:
+    person, _ = w.subject()
+    payment = w.wx_payment(person)
+    body = {"reason": "重复交纳"}
+    return Call(
+        "POST",
+        f"{PREFIX}/dues/payments/{payment.id}/refund",
+        json=body,
+        effect=lambda: (
+            PayRefund.select().join(PayOrder).where(PayOrder.payment == payment.id).count()
+        ),  # fmt: skip
+        check=_is("processing", "refund", "state"),
+        ghost=Call("POST", f"{PREFIX}/dues/payments/{GHOST}/refund", json=body),
     )
 
 
@@ -1215,6 +1247,14 @@ ROUTES: tuple[Route, ...] = (
         "/dues/payments/{payment_id}/reverse",
         "collector_of_a",
         dues_reverse,
+        scope="id",
+        gate=True,
+    ),
+    _r(
+        "POST",
+        "/dues/payments/{payment_id}/refund",
+        "collector_of_a",
+        dues_refund,
         scope="id",
         gate=True,
     ),

@@ -285,3 +285,11 @@ def test_mine_shows_the_members_own_dues(wechat, org):
     assert "党费：本月应交 120.00元，待交 5 个月共 600.00元" in mine  # February to June
     assert "党费：类别和基数尚未设置" in say(wechat, org, "shan", "我的")
     assert "党费" not in say(wechat, org, "act", "我的")
+
+
+def test_with_wechat_pay_on_dues_ends_with_how_to_pay_in_the_mini_program(wechat, org, app):
+    assert "微信支付" not in say(wechat, org, "zhang", "党费")
+    app.config["ZHIBU"].pay.mchid = "1900000109"  # only the hint reads it
+    reply = say(wechat, org, "zhang", "党费")
+    assert "也可以在小程序“党费”页面用微信支付直接交纳" in reply
+    assert reply.index("微信支付") < reply.index("仅您本人可见")

@@ -37,6 +37,7 @@ from handlers.dues import (
     yuan_to_fen,
 )
 from handlers.errors import Conflict, DomainError, Forbidden, NotFound
+from handlers.pay import wxpay_orders
 from models.dues import CATEGORIES, PAYMENT_KINDS, PAYMENT_SOURCES
 from models.org import STATUSES
 from web.common import bp, nav_item, page, settings, tz, user
@@ -161,6 +162,7 @@ def _desk(
         sources=PAYMENT_SOURCES,
         months_text=months_text,
         span_text=_span_text,
+        wx_orders=wxpay_orders([p.id for p in desk.entries.rows]),
     )
 
 

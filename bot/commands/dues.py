@@ -118,8 +118,16 @@ def _mine(ctx: Context) -> str:
         )
     elif view.owed:
         lines.append(f"交纳后可发送“交党费 {d.yuan(view.owed_fen)}”报告，由收缴员确认。")
+    if ctx.settings.pay.mchid:  # WeChat Pay is on: the way that needs no collector
+        lines.append(PAY_HINT)
     lines.append("（以上信息仅您本人可见）")
     return "\n".join(lines)
+
+
+PAY_HINT = (
+    "也可以在小程序“党费”页面用微信支付直接交纳：金额由系统按您的党费计算，"
+    "支付成功后自动入账，无需再报告。"
+)
 
 
 def _on_report(ctx: Context) -> str:

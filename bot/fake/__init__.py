@@ -141,6 +141,8 @@ class FakeWeChat(TokenEndpoints, WeComEndpoints, PayEndpoints):
             # Not WeChat's: what wx.login does in the mini-program, for the demo's
             # simulate-login (a single-use code for ?openid=).
             "/fake/js_code": Route("POST", self._fake_js_code),
+            # Not WeChat's either: the payer paying an order (?out_trade_no=), for simulate-pay.
+            "/fake/pay": Route("POST", self._fake_pay),
             "/cgi-bin/gettoken": Route("GET", self._gettoken),
             "/cgi-bin/appchat/create": Route("POST", self._appchat_create, "corp"),
             "/cgi-bin/appchat/send": Route("POST", self._appchat_send, "corp"),

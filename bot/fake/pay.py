@@ -17,13 +17,15 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.fake.paybill import _beijing, bill_text
 from bot.fake.records import Response
 from core import wxpay
 
@@ -32,18 +34,9 @@ logger = logging.getLogger("bot.fake")
 # WeChat Pay's redelivery delays after the first attempt (24 h 4 min in all).
 NOTIFY_RETRY_SECONDS = (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800)
 NOTIFY_RETRY_SECONDS += (10800, 21600, 21600)
+REFUND_SUMMARIES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
 NOTIFY_TIMEOUT = 5.0  # WeChat Pay waits this long for our answer
 AUTH_WINDOW = 300  # a request's timestamp may be this far from the fake's clock
-BEIJING = timezone(timedelta(hours=8))
-BILL_HEADER = (
-    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
-    "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
-    "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
-    "费率备注"
-)
-BILL_SUMMARY = (
-    "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
-)
 
 
 @dataclass
@@ -106,16 +99,8 @@ class PayError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _beijing(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC).astimezone(BEIJING)
-
-
 def _rfc3339(epoch: float) -> str:
     return _beijing(epoch).isoformat(timespec="seconds")
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 class PayEndpoints:
@@ -184,6 +169,17 @@ class PayEndpoints:
             self.notify(out_trade_no)
         return order.transaction_id
 
+    def _fake_pay(self, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Pay an open order over HTTP (the demo's stand-in for the payer's wx.requestPayment);
+        the notification goes out from another thread a moment later, as WeChat Pay's does."""
+        try:
+            transaction_id = self.pay(query.get("out_trade_no", ""), notify=False)
+        except ValueError as exc:
+            return {"errcode": 1, "errmsg": str(exc)}
+        no = query["out_trade_no"]
+        threading.Thread(target=self.notify, args=(no,), daemon=True).start()
+        return {"errcode": 0, "errmsg": "ok", "transaction_id": transaction_id}
+
     def transaction(self, order: FakeOrder) -> dict[str, Any]:
         """The order as the query API and the notification's resource show it."""
         answer: dict[str, Any] = {
@@ -251,7 +247,8 @@ class PayEndpoints:
                     "payer_refund": refund.refund,
                 },
             }
-        return self._notice(merchant, "REFUND.SUCCESS", "退款成功", "refund", resource, None)
+        event, summary = f"REFUND.{refund.status}", REFUND_SUMMARIES.get(refund.status, "")
+        return self._notice(merchant, event, summary, "refund", resource, None)
 
     def _notice(
         self,
@@ -304,13 +301,19 @@ class PayEndpoints:
             self.deliveries.append(delivery)
         return self._deliver(delivery)
 
-    def notify_refund(self, out_refund_no: str) -> int:
-        """Finish a refund and send its notification (queued like a payment's)."""
+    def finish_refund(self, out_refund_no: str, status: str = "SUCCESS") -> None:
+        """The refund reaches the payer (SUCCESS), or fails (ABNORMAL, CLOSED); no notice."""
         with self._lock:
             refund = self.pay_refunds[out_refund_no]
-            refund.status = "SUCCESS"
-            refund.success_time = _rfc3339(self.clock.now())
-            url = refund.notify_url
+            refund.status = status
+            if status == "SUCCESS":
+                refund.success_time = _rfc3339(self.clock.now())
+
+    def notify_refund(self, out_refund_no: str, status: str = "SUCCESS") -> int:
+        """Finish a refund and send its notification (queued like a payment's)."""
+        self.finish_refund(out_refund_no, status)
+        with self._lock:
+            url = self.pay_refunds[out_refund_no].notify_url
         headers, body = self.refund_notification(out_refund_no)
         delivery = Delivery(url, headers, body)
         with self._lock:
@@ -403,6 +406,9 @@ class PayEndpoints:
             return 200, self.transaction(self._own_order(path[len(prefix) :], merchant))
         if path == "/v3/refund/domestic/refunds" and method == "POST":
             return 200, self._refund(_json(body), merchant)
+        refunds = "/v3/refund/domestic/refunds/"
+        if path.startswith(refunds) and method == "GET":
+            return 200, self._refund_answer(self._own_refund(path[len(refunds) :], merchant))
         if path == "/v3/bill/tradebill" and method == "GET":
             return 200, self._bill_info(query, merchant)
         if path == "/v3/billdownload/file" and method == "GET":
@@ -473,7 +479,9 @@ class PayEndpoints:
         existing = self.pay_refunds.get(refund_no)
         if existing is None:
             refunded = sum(
-                r.refund for r in self.pay_refunds.values() if r.out_trade_no == order.out_trade_no
+                r.refund
+                for r in self.pay_refunds.values()
+                if r.out_trade_no == order.out_trade_no and r.status in ("PROCESSING", "SUCCESS")
             )
             if not isinstance(amount.get("refund"), int) or not (
                 0 < amount["refund"] <= order.total - refunded
@@ -486,7 +494,18 @@ class PayEndpoints:
             )  # fmt: skip
             self.pay_refunds[refund_no] = existing
             order.state = "REFUND"
-        return {
+        return self._refund_answer(existing)
+
+    def _own_refund(self, out_refund_no: str, merchant: FakeMerchant) -> FakeRefund:
+        refund = self.pay_refunds.get(out_refund_no)
+        if refund is None or self.pay_orders[refund.out_trade_no].mchid != merchant.mchid:
+            raise PayError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return refund
+
+    @staticmethod
+    def _refund_answer(existing: FakeRefund) -> dict[str, Any]:
+        """A refund as the refund and the refund query APIs show it."""
+        answer = {
             "refund_id": existing.refund_id,
             "out_refund_no": existing.out_refund_no,
             "transaction_id": existing.transaction_id,
@@ -495,6 +514,9 @@ class PayEndpoints:
             "create_time": _rfc3339(existing.created_at),
             "amount": {"total": existing.total, "refund": existing.refund, "currency": "CNY"},
         }
+        if existing.success_time:
+            answer["success_time"] = existing.success_time
+        return answer
 
     def _bill_info(self, query: dict[str, str], merchant: FakeMerchant) -> dict[str, Any]:
         try:
@@ -514,40 +536,7 @@ class PayEndpoints:
 
     def trade_bill(self, mchid: str, day: str) -> str:
         """The ALL trade bill of a Beijing day: paid orders, then refunds, then the totals."""
-        lines, paid, refunded = [BILL_HEADER], 0, 0
-        for order in self.pay_orders.values():
-            if order.mchid != mchid or not order.transaction_id:
-                continue
-            if _beijing(order.paid_at).date().isoformat() != day:
-                continue
-            total = self.bill_totals.get(order.out_trade_no, order.total)
-            paid += total
-            when = _beijing(order.paid_at).strftime("%Y-%m-%d %H:%M:%S")
-            fields = [
-                when, order.appid, mchid, "0", "", order.transaction_id, order.out_trade_no,
-                order.openid, "JSAPI", "SUCCESS", "OTHERS", "CNY", _yuan(total), "0.00", "0",
-                "0", "0.00", "0.00", "", "", order.description, "", "0.00000", "0.60%",
-                _yuan(total), "0.00", "",
-            ]  # fmt: skip
-            lines.append(",".join("`" + f for f in fields))
-        for refund in self.pay_refunds.values():
-            if refund.status != "SUCCESS" or refund.success_time[:10] != day:
-                continue
-            order = self.pay_orders[refund.out_trade_no]
-            refunded += refund.refund
-            fields = [
-                refund.success_time[:19].replace("T", " "), order.appid, mchid, "0", "",
-                order.transaction_id, order.out_trade_no, order.openid, "JSAPI", "REFUND",
-                "OTHERS", "CNY", "0.00", "0.00", refund.refund_id, refund.out_refund_no,
-                _yuan(refund.refund), "0.00", "ORIGINAL", "SUCCESS", order.description, "",
-                "0.00000", "0.60%", _yuan(order.total), _yuan(refund.refund), "",
-            ]  # fmt: skip
-            lines.append(",".join("`" + f for f in fields))
-        count = len(lines) - 1
-        lines += [BILL_SUMMARY]
-        totals = [str(count), _yuan(paid), _yuan(refunded), "0.00", "0.00000", _yuan(paid)]
-        lines.append(",".join("`" + f for f in [*totals, _yuan(refunded)]))
-        return "\r\n".join(lines) + "\r\n"
+        return bill_text(self.pay_orders, self.pay_refunds, self.bill_totals, mchid, day)
 
 
 def _json(body: bytes) -> dict[str, Any]:

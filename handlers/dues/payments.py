@@ -194,9 +194,17 @@ def goes_up_whole(payment: DuesPayment, settings: Settings) -> bool:
 
 
 def reverse_payment(
-    actor: Member | None, payment_id: int, reason: str, *, now: datetime
+    actor: Member | None,
+    payment_id: int,
+    reason: str,
+    *,
+    now: datetime,
+    refund: bool = False,
 ) -> DuesPayment:
-    """更正党费: cancel an entry with a new, opposite one; its months may then be paid again."""
+    """更正党费: cancel an entry with a new, opposite one; its months may then be paid again.
+
+    An entry paid with WeChat Pay is cancelled only by its refund (``refund``: WeChat Pay
+    reported the money back with the payer), never by hand while the money stays with us."""
     original = DuesPayment.get_or_none(DuesPayment.id == payment_id)
     if original is None:
         raise NotFound(f"没有编号为 {payment_id} 的党费记录，请核对编号。", errcode="not_found")
@@ -205,6 +213,12 @@ def reverse_payment(
     if original.kind == "reversal":
         raise DomainError(
             f"记录 {payment_id} 本身就是一条更正记录，不能再更正。", errcode="not_reversible"
+        )
+    if original.source == "wxpay" and not refund:
+        raise DomainError(
+            f"记录 {payment_id} 是通过微信支付交纳的党费，不能直接更正。如交错了，请办理退款"
+            "（钱款原路退回党员），退款成功后这条记录自动作废。",
+            errcode="use_refund",
         )
     reason = reason.strip()
     if not reason:
@@ -218,7 +232,7 @@ def reverse_payment(
                 member=member.id,
                 kind="reversal",
                 amount_fen=-original.amount_fen,
-                source="collector" if actor else "cli",
+                source="wxpay" if refund else "collector" if actor else "cli",
                 reverses=original.id,
                 note=reason[:200],
                 recorded_by=actor.id if actor else None,
@@ -227,8 +241,8 @@ def reverse_payment(
             record_dues(
                 actor,
                 "dues.reverse",
-                f"冲正缴费：{member.name} 记录{payment_id} {amount_words(original.amount_fen)}，"
-                f"原因：{reason}",
+                f"{'微信支付退款' if refund else '冲正缴费'}：{member.name} 记录{payment_id} "
+                f"{amount_words(original.amount_fen)}，原因：{reason}",
                 member,
                 target=f"dues_payment:{payment_id}",
                 now=now,

@@ -31,6 +31,8 @@ KIND_LABELS: dict[str, str] = {
     "volunteer_rejected": "志愿服务退回通知",
     "pay_confirmed": "党费到账",
     "pay_problem": "微信支付异常",
+    "pay_refunded": "党费退款",
+    "collector_digest": "收缴员待办",
     DEAD_NOTICE_KIND: "消息未送达通知",
 }
 

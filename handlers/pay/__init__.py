@@ -4,17 +4,45 @@
   amount computed from the member's dues, the prepay and the signed wx.requestPayment params;
 - ``notify``: ``receive_notification`` — the signed, encrypted notification, booked once;
 - ``booking``: the one path into the ledger (notification and query job alike);
-- ``jobs``: query orders whose notification has not come, close unpaid ones;
-- ``merchant``: whether pay is configured, and the merchant's API client.
+- ``refunds``: ``refund_payment``, ``refund_order`` — a collector's refund with a reason;
+  ``book_refund`` — WeChat Pay's word that it went through, booked as a reversal once;
+- ``jobs``: query orders and refunds whose notification has not come, close unpaid orders;
+- ``merchant``: whether pay is configured, and the merchant's API client;
+- ``reconcile``: ``reconcile_day`` — the day's trade bill against the ledger, its differences
+  kept until they match (or a collector settles them: ``settle_difference``);
+- ``views``: a branch's orders and open differences for its collectors (the console).
 """
 
 from handlers.pay.booking import Booked, Mismatch, book_transaction
-from handlers.pay.jobs import close_stale_orders, query_open_orders
+from handlers.pay.jobs import close_stale_orders, query_open_orders, query_open_refunds
 from handlers.pay.merchant import PayNotConfigured, PayUnavailable, pay_enabled
 from handlers.pay.notify import NotificationRefused, receive_notification
 from handlers.pay.orders import PayRequest, request_payment
+from handlers.pay.reconcile import Reconciled, reconcile_day, settle_difference
+from handlers.pay.refunds import (
+    Refunding,
+    RefundRefused,
+    book_refund,
+    refund_order,
+    refund_payment,
+)
+from handlers.pay.views import (
+    BranchOrders,
+    branch_orders,
+    open_differences,
+    order_in_branch,
+    wxpay_orders,
+)
 
 __all__ = [
+    "Reconciled",
+    "open_differences",
+    "reconcile_day",
+    "settle_difference",
+    "BranchOrders",
+    "branch_orders",
+    "order_in_branch",
+    "wxpay_orders",
     "Booked",
     "Mismatch",
     "NotificationRefused",
@@ -25,6 +53,12 @@ __all__ = [
     "close_stale_orders",
     "pay_enabled",
     "query_open_orders",
+    "query_open_refunds",
     "receive_notification",
+    "RefundRefused",
+    "Refunding",
+    "book_refund",
+    "refund_order",
+    "refund_payment",
     "request_payment",
 ]

@@ -112,7 +112,7 @@ def _book(order: PayOrder, transaction_id: str, now: datetime, settings: Setting
     order = PayOrder.get_by_id(order.id)
     if payment is None:
         log.warning("pay order %s paid but its months are taken", order.out_trade_no)
-        _tell_collectors(
+        tell_collectors(
             order, member, f"{member.name}通过微信支付交纳的党费 {fen_to_text(order.amount_fen)}"
             f"（{months_text(m for m, _ in plan)}）已到账，但这些月份已另行登记，未能入账。"
             f"请核对后为其办理退款（订单号 {order.out_trade_no}）。", now,
@@ -161,7 +161,7 @@ def collectors(branch_id: int) -> list[Member]:
     ]
 
 
-def _tell_collectors(order: PayOrder, member: Member, text: str, now: datetime) -> None:
+def tell_collectors(order: PayOrder, member: Member, text: str, now: datetime) -> None:
     key = f"{order.out_trade_no}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"  # noqa: S324
     for person in collectors(member.branch_id):
         enqueue(
@@ -183,7 +183,7 @@ def report_problem(order: PayOrder | None, out_trade_no: str, problem: str, now:
     member = Member.get_by_id(order.member_id)
     with write_tx():
         PayOrder.update(problem=problem[:200]).where(PayOrder.id == order.id).execute()
-    _tell_collectors(
+    tell_collectors(
         order,
         member,
         f"收到一条与订单不符的微信支付通知，已拒收：{member.name} 订单 {order.out_trade_no}，"

@@ -1,4 +1,5 @@
-"""The order jobs: query orders whose notification has not come, close unpaid ones."""
+"""The order jobs: query orders (and refunds) whose notification has not come, close unpaid
+orders."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from core import wxpay
 from core.config import Settings
 from handlers.pay.booking import Mismatch, book_transaction, mark_closed
 from handlers.pay.merchant import PayUnavailable, client, pay_enabled
+from handlers.pay.refunds import book_refund, fail_refund, refund_payload
 from models.base import write_tx
-from models.pay import PayOrder
+from models.pay import PayOrder, PayRefund
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +94,53 @@ def close_stale_orders(now: datetime, settings: Settings) -> Counter[str]:
                 continue
         counts["closed"] += mark_closed(order, now)
     return counts
+
+
+def query_open_refunds(now: datetime, settings: Settings) -> Counter[str]:
+    """Ask WeChat Pay about every refund still processing pay.query_after_minutes after it was
+    asked: book the done ones (their notification was lost), fail the failed ones, and send
+    again one WeChat Pay never received."""
+    counts: Counter[str] = Counter()
+    if not pay_enabled(settings):
+        return counts
+    try:
+        pay = client(settings)
+    except PayUnavailable:
+        return counts
+    before = now - timedelta(minutes=settings.pay.query_after_minutes)
+    pending = (
+        PayRefund.select()
+        .where(PayRefund.state == "processing", PayRefund.created_at <= before)
+        .order_by(PayRefund.created_at, PayRefund.id)
+    )
+    for refund in pending:
+        try:
+            data = pay.refund_query(refund.out_refund_no)
+        except wxpay.PayApiError as exc:
+            if exc.code == "RESOURCE_NOT_EXISTS":
+                counts[_send_again(pay, refund, now, settings)] += 1
+                continue
+            log.warning("query of refund %s failed: %s", refund.out_refund_no, exc)
+            counts["refund query failed"] += 1
+            continue
+        try:
+            outcome = book_refund(refund.out_refund_no, data, now=now, settings=settings)
+            counts["refund " + outcome] += 1
+        except Mismatch:
+            counts["refund mismatch"] += 1
+        with write_tx():
+            PayRefund.update(queried_at=now).where(PayRefund.id == refund.id).execute()
+    return counts
+
+
+def _send_again(pay: wxpay.PayClient, refund: PayRefund, now: datetime, settings: Settings) -> str:
+    """A refund WeChat Pay does not know (the request was lost): the same request again."""
+    order = PayOrder.get_by_id(refund.order_id)
+    try:
+        pay.refund(refund_payload(refund, order, settings))
+    except wxpay.PayApiError as exc:
+        if 400 <= exc.status < 500:
+            fail_refund(refund, f"微信支付拒绝退款：{exc.message or exc.code}", now)
+            return "refund refused"
+        return "refund query failed"
+    return "refund sent again"

@@ -1,4 +1,5 @@
-"""WeChat Pay's notifications (POST /pay/notify): verified, decrypted, checked, booked once."""
+"""WeChat Pay's notifications (POST /pay/notify), of payments and of refunds: verified,
+decrypted, checked, booked once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 from core import wxpay
 from core.config import Settings
 from handlers.errors import DomainError
-from handlers.pay.booking import Booked, Mismatch, book_transaction
+from handlers.pay.booking import Mismatch, book_transaction
 from handlers.pay.merchant import PayUnavailable, platform_key, require_pay
+from handlers.pay.refunds import book_refund
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,11 @@ class NotificationRefused(DomainError):
 
 def receive_notification(
     headers: Mapping[str, str], body: bytes, *, now: datetime, settings: Settings
-) -> Booked:
-    """A payment notification: its signature (platform key, timestamp window), its resource
-    decrypted with the APIv3 key, the transaction checked against the order and booked once.
-    A duplicate books nothing and is still a success; a mismatch raises (400)."""
+) -> str:
+    """A payment or refund notification: its signature (platform key, timestamp window), its
+    resource decrypted with the APIv3 key, then checked against our order or refund and booked
+    once. Returns what it did (booked, duplicate, unbookable, failed, processing): a duplicate
+    books nothing and is still a success; a mismatch raises (400)."""
     try:
         require_pay(settings)
         key = platform_key(settings)
@@ -48,23 +51,31 @@ def receive_notification(
     except wxpay.PayProtocolError as exc:
         log.warning("pay notification refused: %s", exc)
         raise NotificationRefused(401, "signature check failed") from None
-    data = _decrypted(text, pay.apiv3_key)
-    out_trade_no = str(data.get("out_trade_no") or "")
+    event, data = _decrypted(text, pay.apiv3_key)
     try:
-        return book_transaction(out_trade_no, data, now=now, settings=settings)
+        if event in REFUND_EVENTS:
+            out_refund_no = str(data.get("out_refund_no") or "")
+            return book_refund(out_refund_no, data, now=now, settings=settings)
+        out_trade_no = str(data.get("out_trade_no") or "")
+        return book_transaction(out_trade_no, data, now=now, settings=settings).outcome
     except Mismatch as refusal:
-        raise NotificationRefused(400, f"transaction does not match: {refusal.errcode}") from None
+        raise NotificationRefused(400, f"{event} does not match: {refusal.errcode}") from None
 
 
-def _decrypted(text: str, apiv3_key: str) -> dict[str, Any]:
+# WeChat Pay's refund notifications: the refund went through, failed, or was closed.
+REFUND_EVENTS = ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED")
+EVENTS = ("TRANSACTION.SUCCESS", *REFUND_EVENTS)
+
+
+def _decrypted(text: str, apiv3_key: str) -> tuple[str, dict[str, Any]]:
     try:
         envelope = json.loads(text)
     except ValueError:
         raise NotificationRefused(400, "body is not JSON") from None
-    if not isinstance(envelope, dict) or envelope.get("event_type") != "TRANSACTION.SUCCESS":
-        raise NotificationRefused(400, "not a TRANSACTION.SUCCESS notification")
+    if not isinstance(envelope, dict) or envelope.get("event_type") not in EVENTS:
+        raise NotificationRefused(400, "not a payment or refund notification")
     try:
-        return wxpay.decrypt_resource(apiv3_key, envelope.get("resource"))
+        return envelope["event_type"], wxpay.decrypt_resource(apiv3_key, envelope.get("resource"))
     except wxpay.PayProtocolError as exc:
         log.warning("pay notification refused: %s", exc)
         raise NotificationRefused(400, "resource does not decrypt") from None

@@ -25,6 +25,7 @@ from handlers.reminders.contact import lost_contact_people, open_cases
 from handlers.reminders.organization import organization_lines
 from models.development import DevelopmentRecord
 from models.org import Branch, Member
+from models.pay import PayDifference
 
 if TYPE_CHECKING:  # imported when called: handlers.dues and handlers.calendar load late
     from handlers.calendar import Requirement
@@ -59,6 +60,7 @@ class BranchAlerts:
     rectification: list[Overdue] = field(default_factory=list)  # items past their deadline
     awaiting: list[Awaiting] = field(default_factory=list)  # done items to verify
     development: list[OverdueStep] = field(default_factory=list)  # talks, reviews overdue
+    pay: list[PayDifference] = field(default_factory=list)  # WeChat Pay bill differences open
 
     @property
     def count(self) -> int:
@@ -74,6 +76,7 @@ class BranchAlerts:
             + len(self.rectification)
             + len(self.awaiting)
             + len(self.development)
+            + len(self.pay)
         )
 
 
@@ -98,6 +101,7 @@ def _secretary_alerts(
     from handlers.calendar import DUE, all_branches_due, branch_calendar
     from handlers.dues import owing_and_lapse_alerts_started
     from handlers.outbox import dead_counts
+    from handlers.pay import open_differences
 
     scope, ids = _scope(committee_id, branch_id)
     day = local_day(now, local_zone(settings))
@@ -117,6 +121,7 @@ def _secretary_alerts(
         found.overdue = overdue_items(day, ids)
         found.awaiting = awaiting_verification(ids)
         found.development = overdue_steps(day, settings, ids)
+        found.pay = open_differences(ids)
         found.owing, found.lapse = dues_alerts()
     return _by_branch(found, ids, soon)
 
@@ -212,6 +217,7 @@ class _Found:
     overdue: list[Overdue] = field(default_factory=list)
     awaiting: list[Awaiting] = field(default_factory=list)
     development: list[OverdueStep] = field(default_factory=list)
+    pay: list[PayDifference] = field(default_factory=list)
 
 
 def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, BranchAlerts]:
@@ -256,6 +262,9 @@ def _by_branch(found: _Found, ids: set[int] | None, soon: date) -> dict[int, Bra
     for step in found.development:
         if (alerts := of(step.branch_id)) is not None:
             alerts.development.append(step)
+    for diff in found.pay:
+        if diff.branch_id is not None and (alerts := of(diff.branch_id)) is not None:
+            alerts.pay.append(diff)
     return out
 
 
@@ -280,6 +289,35 @@ def _secretary_digests(now: datetime, settings: Settings) -> list[Outgoing]:
                 branch_id,
             )
         )
+    return rows + _collector_digests(alerts, managers, day)
+
+
+def _collector_digests(
+    alerts: dict[int, BranchAlerts], managers: dict[int, int], day: date
+) -> list[Outgoing]:
+    """The bill's differences to each dues collector of the branch (the secretary has them in
+    the digest already)."""
+    from handlers.pay.booking import collectors
+
+    rows = []
+    for branch_id, found in alerts.items():
+        lines = pay_lines(found.pay)
+        if not lines:
+            continue
+        text = f"【收缴员待办】{day.month}月{day.day}日\n" + "\n".join(f"· {x}" for x in lines)
+        for person in collectors(branch_id):
+            if person.id == managers.get(branch_id):
+                continue
+            rows.append(
+                Outgoing(
+                    "collector_digest",
+                    "member",
+                    person.id,
+                    day.isoformat(),
+                    {"text": text, "title": "收缴员待办"},
+                    branch_id,
+                )
+            )
     return rows
 
 
@@ -329,7 +367,27 @@ def digest_lines(found: BranchAlerts, day: date, settings: Settings) -> list[str
             f"学习计划：未来 {days} 天没有学习主题，群里不会收到学习提醒，"
             "请导入学习计划或在小程序中添加主题"
         )
+    lines += pay_lines(found.pay)
     return lines + _overdue_lines(found.rectification) + _awaiting_lines(found.awaiting)
+
+
+# Bill differences the digest names one by one; the rest are counted.
+PAY_NAMED = 3
+
+
+def pay_lines(diffs: list[PayDifference]) -> list[str]:
+    """微信支付对账：2 处差异未核对（已到账未入账 1、金额不符 1）, then the first few named."""
+    if not diffs:
+        return []
+    kinds: dict[str, int] = {}
+    for d in diffs:
+        kinds[d.kind_label] = kinds.get(d.kind_label, 0) + 1
+    counts = "、".join(f"{label} {n}" for label, n in kinds.items())
+    lines = [
+        f"微信支付对账：{len(diffs)} 处差异未核对（{counts}），请在控制台“党费 › 微信支付”核对"
+    ]
+    lines += [f"对账差异：{d.day.month}月{d.day.day}日 {d.detail}" for d in diffs[:PAY_NAMED]]
+    return lines
 
 
 # Overdue rectification items the digest names one by one; the rest are counted.
