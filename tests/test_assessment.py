@@ -242,6 +242,24 @@ def test_the_secretary_sees_their_branch_its_place_and_its_trend(org, settings):
         branch_assessment(org["admin"], org["x"].id, None, now=NOW, settings=settings)
 
 
+def test_a_branch_has_the_place_the_committee_table_gives_it(org, settings):
+    """The branch view ranks from a lean read of the committee's rates, not the table: the
+    same places, ties included, and none for a branch without a score."""
+    m_c2 = f.member("丙党员二", org["c"], status="probationary")
+    record_study(m_c2, "", now=datetime(2026, 11, 3, 9, tzinfo=SH), tz=SH, max_chars=500)
+    twin = old_branch("第五党支部", org["a"].committee)  # C's twin: the same figures, 100
+    meet(twin, "theme_day", datetime(2026, 11, 5, 14, 0, tzinfo=SH))
+    for name in ("戊党员", "戊党员二"):
+        person = f.member(name, twin, status="probationary")
+        record_study(person, "", now=datetime(2026, 11, 4, 9, tzinfo=SH), tz=SH, max_chars=500)
+    table = committee_assessment(org["admin"], NOV, now=NOW, settings=settings)
+    assert [s.rank for s in table.rows] == [1, 1, 3, 4, None]
+    for row in table.rows:
+        one = branch_assessment(org["admin"], row.branch_id, NOV, now=NOW, settings=settings)
+        assert (one.score.score, one.score.rank) == (row.score, row.rank)
+        assert one.ranked_count == table.ranked_count == 4
+
+
 def test_only_complete_months_are_assessed(org, settings):
     with pytest.raises(Invalid, match="2026年12月尚未结束.*2026年11月 或更早"):
         committee_assessment(org["admin"], date(2026, 12, 1), now=NOW, settings=settings)
@@ -335,7 +353,9 @@ def test_judging_a_committee_takes_the_same_statements_at_any_size(conn, setting
             view = committee_assessment(admin, NOV, now=NOW, settings=settings)
         assert len(view.rows) == size and all(s.score == 100.0 for s in view.rows)
         assert all(p.counted for s in view.rows for p in s.parts)  # all eight criteria apply
-        counts.append(len(seen))
+        with counting_queries(monkeypatch) as mine:
+            branch_assessment(admin, None, NOV, now=NOW, settings=settings)
+        counts.append((len(seen), len(mine)))
     assert counts[0] == counts[1], counts
 
 

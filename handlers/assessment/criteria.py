@@ -76,7 +76,12 @@ class Measure:
     @property
     def rate(self) -> float | None:
         """done / due, at most 1; None when it does not apply."""
-        return min(self.done / self.due, 1.0) if self.due > 0 else None
+        return rate_of(self.done, self.due) if self.due > 0 else None
+
+
+def rate_of(done: int, due: int) -> float:
+    """done / due (due > 0), at most 1."""
+    return min(done / due, 1.0)
 
 
 @dataclass(frozen=True)
