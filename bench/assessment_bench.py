@@ -7,7 +7,8 @@ What it does, in one invocation:
 
 1. Generates two databases with bench/console_bench.py's generator and committee (2,000
    branches and 100,000 members in one committee, and one tenth of it), the records in
-   November 2026, the branches in the system since January.
+   November 2026, the branches in the system since January, plus the records the later
+   criteria read (``LATER_RECORDS``: terms, 学时, volunteer service, development records).
 2. At 2026-12-02 (November complete), in process (the server's own time): judges November for
    every branch and stores it, as the ``assessment_month`` job and ``assessment backfill`` do
    (``--repeat`` times; each replaces the last); then renders, ``--repeat`` times each, the
@@ -114,6 +115,55 @@ def since_january(db_url: str) -> None:
         conn.execute("UPDATE branch SET created_at = '2026-01-01 00:00:00'")
 
 
+# The later criteria's records, in SQL over the generated rows (every branch alike): a committee
+# term each (started over three years, so some have run out by November), 学时 recorded for
+# every party member (200 to 1,800 minutes), volunteer service in November for a third of them
+# (one in seven still waiting), and development records for the applicants (half talked),
+# activists (half reviewed) and probationary members (admitted in late 2025).
+LATER_RECORDS = (
+    """INSERT INTO branch_term (branch_id, started_on, years, note, recorded_at)
+    SELECT id, date('2023-06-01', '+' || (id % 36) || ' months'), NULL, '', '2026-01-01 00:00:00'
+    FROM branch""",
+    """INSERT INTO training_record (member_id, branch_id, title, day, minutes, created_at)
+    SELECT id, branch_id, '县委党校培训', date('2026-03-01', '+' || (id % 240) || ' days'),
+        (id % 5) * 400 + 200, '2026-01-01 00:00:00'
+    FROM member WHERE status IN ('probationary', 'full')""",
+    """INSERT INTO volunteer_entry
+        (member_id, branch_id, day, minutes, description, status, source, reason, created_at)
+    SELECT id, branch_id, date('2026-11-01', '+' || (id % 30) || ' days'), 30 + (id % 6) * 30,
+        '社区清扫', CASE WHEN id % 7 = 0 THEN 'pending' ELSE 'confirmed' END, 'bot', '',
+        '2026-11-01 00:00:00'
+    FROM member WHERE status IN ('probationary', 'full') AND id % 3 = 0""",
+    """INSERT INTO development_record
+        (member_id, applied_on, talked_on, extension_reason, created_at, updated_at)
+    SELECT id, date('2026-09-15', '+' || (id % 70) || ' days'),
+        CASE WHEN id % 2 = 0 THEN date('2026-09-15', '+' || (id % 70 + 20) || ' days') END,
+        '', '2026-01-01 00:00:00', '2026-01-01 00:00:00'
+    FROM member WHERE status = 'applicant'""",
+    """INSERT INTO development_record
+        (member_id, applied_on, talked_on, activist_on, extension_reason, created_at, updated_at)
+    SELECT id, '2025-06-01', '2025-06-20', date('2025-11-01', '+' || (id % 365) || ' days'),
+        '', '2026-01-01 00:00:00', '2026-01-01 00:00:00'
+    FROM member WHERE status = 'activist'""",
+    """INSERT INTO development_review (record_id, "on", note, created_at)
+    SELECT id, date(activist_on, '+170 days'), '', '2026-01-01 00:00:00'
+    FROM development_record WHERE activist_on IS NOT NULL AND id % 2 = 0
+        AND date(activist_on, '+170 days') <= '2026-11-26'""",
+    """INSERT INTO development_record (member_id, admitted_on, extension_reason, created_at,
+        updated_at)
+    SELECT id, date('2025-10-01', '+' || (id % 120) || ' days'), '', '2026-01-01 00:00:00',
+        '2026-01-01 00:00:00'
+    FROM member WHERE status = 'probationary'""",
+)
+
+
+def later_records(db_url: str) -> None:
+    """The training, development, term and volunteer records the later criteria read."""
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        for statement in LATER_RECORDS:
+            conn.execute(statement)
+
+
 def console_client(app: Any, admin: Any, now: datetime) -> Any:
     """A Flask test client logged in to the console as the admin (a one-time link)."""
     from handlers.console.access import issue_login_link
@@ -134,6 +184,7 @@ def run_size(folder: Path, config: Path, branches: int, repeat: int) -> dict:
     generate(db_url, config, branches, DATA_NOW)
     one_committee(db_url)
     since_january(db_url)
+    later_records(db_url)
     print(f"== {branches} branches generated in {time.perf_counter() - began:.1f} s", flush=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--database-url", db_url]
     cmd += ["--config", str(config), "--repeat", str(repeat)]

@@ -598,6 +598,9 @@ class AssessmentSettings(Section):
     two_stars: Percent = 60
     # Months of scores a branch's trend shows, ending at the month shown.
     trend_months: Annotated[int, _checked(_between(1, 24))] = 6
+    # The volunteer criterion: the confirmed service expected of each party member a month,
+    # in hours (each member counts up to it; the branch's rate is the members' average share).
+    volunteer_hours_per_member: Positive = 1
 
 
 # The assessment's criteria, in the order they are shown: the weight_<name> settings.

@@ -2,9 +2,11 @@
 
 One row per branch, month and criterion: what was done of what was due (meetings met of those
 due, members who studied of the party members, fen collected of fen expected, items done on
-time of those due), and the text the breakdown shows. ``due`` 0 means the criterion did not
-apply that month, and ``text`` says why. Weights and star bands are applied when a score is
-shown (handlers.assessment), so changing them re-scores every stored month alike.
+time of those due, minutes of 学时 or volunteer service counted of those expected, development
+deadlines met of those due, a current committee term of one), and the text the breakdown
+shows. ``due`` 0 means the criterion did not apply that month, and ``text`` says why. Weights
+and star bands are applied when a score is shown (handlers.assessment), so changing them
+re-scores every stored month alike.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from tests.support.apps import PG_URL, LiveServer, make_app, make_driver  # noqa
 FAST_MODULES = frozenset(
     {
         "test_assessment.py",
+        "test_assessment_criteria.py",
         "test_calendar.py",
         "test_config_and_cli.py",
         "test_config_example.py",

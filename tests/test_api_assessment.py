@@ -14,6 +14,7 @@ from handlers.study import record_study
 from models.org import Branch
 from tests import factories as f
 from tests.support.api import Env
+from tests.support.assessment import meets_later_criteria
 from tests.support.meetings import meet
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -23,8 +24,8 @@ pytestmark = pytest.mark.clock(NOW)
 
 @pytest.fixture
 def world(env: Env) -> Env:
-    """Branches A and B in the system since January; in November A held its 支委会 and 主题党日
-    and everyone in A studied; B held nothing and nobody studied."""
+    """Branches A and B in the system since January; in November A held its 支委会 and 主题党日,
+    everyone in A studied, trained and served, and A's term is current; B did none of it."""
     with env.ctx():
         Branch.update(created_at=datetime(2026, 1, 1, tzinfo=UTC)).execute()
         a, b = env.branches["A"], env.branches["B"]
@@ -33,6 +34,7 @@ def world(env: Env) -> Env:
         for key in ("sec", "m1", "m2", "new", "admin"):
             when = datetime(2026, 11, 20, 9, tzinfo=SH)
             record_study(env.people[key], "", now=when, tz=SH, max_chars=500)
+        meets_later_criteria(a)
         f.member("乙党员二", b)
     return env
 
@@ -47,12 +49,14 @@ def test_the_committee_sees_its_branches_ranked_with_each_breakdown(world: Env):
     assert first["branch"]["name"] == "第一党支部" and first["rank"] == 1
     assert second["branch"]["name"] == "第二党支部" and second["rank"] == 2
     parts = {p["key"]: p for p in first["criteria"]}
-    # Meetings met 2 of 2 (weight 20) and study 5 of 5 (15); no dues or items were due.
+    # Meetings met 2 of 2 (weight 20), study 5 of 5 (15), training, term and volunteer (10
+    # each); no dues, items or development steps were due.
     assert parts["meetings"]["text"] == "达标 2/2 项" and parts["meetings"]["rate"] == 1.0
     assert parts["study"]["counted"] and parts["study"]["rate"] == 1.0
-    assert parts["training"] == {
-        "key": "training",
-        "label": "培训学时",
+    assert parts["training"]["text"] == "达到进度 5/5 人，计入 146.7/146.7 学时"
+    assert parts["development"] == {
+        "key": "development",
+        "label": "发展党员",
         "weight": 10,
         "counted": False,
         "share": None,
@@ -60,7 +64,7 @@ def test_the_committee_sees_its_branches_ranked_with_each_breakdown(world: Env):
         "points": None,
         "done": 0,
         "due": 0,
-        "text": "暂无数据",
+        "text": "本月没有到期的发展党员工作",
     }
     counted = [p for p in first["criteria"] if p["counted"]]
     assert sum(p["share"] for p in counted) == pytest.approx(100, abs=0.05)

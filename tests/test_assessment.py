@@ -28,8 +28,12 @@ from handlers.assessment.views import assessment_named, backfill
 from handlers.errors import Forbidden, Invalid
 from handlers.study import record_study
 from models.assessment import AssessmentFigure
+from models.development import DevelopmentRecord, DevelopmentReview
 from models.org import Branch
+from models.organization import BranchTerm
 from models.rectification import RectificationItem
+from models.training import TrainingRecord
+from models.volunteer import VolunteerEntry
 from tests import factories as f
 from tests.support.meetings import meet
 from tests.support.queries import counting_queries
@@ -39,6 +43,8 @@ NOW = datetime(2026, 12, 5, 10, 0, tzinfo=SH)
 NOV = date(2026, 11, 1)
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 BASE_FEN = 800_000  # 8,000.00 in service: 120.00 a month
+
+LATER = ("training", "development", "term", "volunteer")
 
 pytestmark = pytest.mark.clock(NOW)
 
@@ -76,8 +82,11 @@ def only_monthly_theme_day(settings) -> None:
 @pytest.fixture
 def org(conn, settings):
     """Branch A (a full November), B (little done), C (nothing due but study), D (new in
-    November: not judged), and another committee's branch X."""
+    November: not judged), and another committee's branch X. The four criteria with their own
+    tests (tests/test_assessment_criteria.py) weigh 0 here, so the scores are the first four's."""
     only_monthly_theme_day(settings)
+    for name in LATER:
+        setattr(settings.assessment, f"weight_{name}", 0)
     committee = f.committee("示范党委")
     a, b, c = (old_branch(n, committee) for n in ("第一党支部", "第二党支部", "第三党支部"))
     d = f.branch("第四党支部", committee)
@@ -130,8 +139,10 @@ def test_each_criterion_is_judged_from_the_records(org, settings):
     assert a["study"] == ("参学 2/3 人", pytest.approx(2 / 3))
     assert a["dues"] == ("实收 120.00元/应收 360.00元", pytest.approx(1 / 3))
     assert a["rectification"] == ("按期完成 1/3 项", pytest.approx(1 / 3))
-    for pending in ("training", "development", "term", "volunteer"):
-        assert a[pending] == ("暂无数据", None)
+    assert a["training"] == ("达到进度 0/3 人，计入 0/88 学时", None)  # weight 0: not counted
+    assert a["development"] == ("本月没有到期的发展党员工作", None)
+    assert a["term"] == ("未登记换届信息", None)
+    assert a["volunteer"] == ("参加 0/3 人，计入 0/3 小时", None)
     b = parts(by_id[org["b"].id])
     assert b["meetings"] == ("达标 0/1 项", 0.0)  # a cancelled meeting counts for nothing
     assert b["study"] == ("参学 0/2 人", 0.0)  # October's check-in is not November's
@@ -150,13 +161,14 @@ def test_the_score_is_the_weighted_mean_of_what_applies(org, settings):
     assert a.score == round((20 + 10 + 5 + 10 / 3) / 60 * 100, 1) == 63.9
     shares = {p.name: p.share for p in a.parts}
     assert shares["meetings"] == pytest.approx(100 * 20 / 60)
-    assert shares["training"] is None and a.renormalised
+    assert shares["training"] is None and not a.renormalised  # weight 0: out everywhere
     assert sum(p.points for p in a.parts if p.counted) == pytest.approx(a.score, abs=0.05)
     assert (a.stars, a.stars_label) == (2, "二星")
     c = next(s for s in view.rows if s.branch_id == org["c"].id)
     # C: meetings (20) and study (15) apply, both met: 100.
     assert (c.score, c.stars, c.stars_label) == (100.0, 5, "五星")
     assert {p.name for p in c.parts if p.counted} == {"meetings", "study"}
+    assert c.renormalised  # dues and rectification were not due
 
 
 def test_branches_are_ranked_and_the_new_one_is_not_judged(org, settings):
@@ -199,7 +211,7 @@ def test_star_bands(settings, score, stars):
 
 def test_the_registry_and_the_settings_name_the_same_criteria():
     assert tuple(LABELS) == ASSESSMENT_CRITERIA
-    assert set(REGISTRY) == {"meetings", "study", "dues", "rectification"}
+    assert tuple(REGISTRY) == ASSESSMENT_CRITERIA  # every criterion is judged from records
 
 
 def test_a_quarter_requirement_counts_in_its_last_month(org, settings):
@@ -228,6 +240,24 @@ def test_the_secretary_sees_their_branch_its_place_and_its_trend(org, settings):
         committee_assessment(org["sec_a"], None, now=NOW, settings=settings)
     with pytest.raises(Forbidden):
         branch_assessment(org["admin"], org["x"].id, None, now=NOW, settings=settings)
+
+
+def test_a_branch_has_the_place_the_committee_table_gives_it(org, settings):
+    """The branch view ranks from a lean read of the committee's rates, not the table: the
+    same places, ties included, and none for a branch without a score."""
+    m_c2 = f.member("丙党员二", org["c"], status="probationary")
+    record_study(m_c2, "", now=datetime(2026, 11, 3, 9, tzinfo=SH), tz=SH, max_chars=500)
+    twin = old_branch("第五党支部", org["a"].committee)  # C's twin: the same figures, 100
+    meet(twin, "theme_day", datetime(2026, 11, 5, 14, 0, tzinfo=SH))
+    for name in ("戊党员", "戊党员二"):
+        person = f.member(name, twin, status="probationary")
+        record_study(person, "", now=datetime(2026, 11, 4, 9, tzinfo=SH), tz=SH, max_chars=500)
+    table = committee_assessment(org["admin"], NOV, now=NOW, settings=settings)
+    assert [s.rank for s in table.rows] == [1, 1, 3, 4, None]
+    for row in table.rows:
+        one = branch_assessment(org["admin"], row.branch_id, NOV, now=NOW, settings=settings)
+        assert (one.score.score, one.score.rank) == (row.score, row.rank)
+        assert one.ranked_count == table.ranked_count == 4
 
 
 def test_only_complete_months_are_assessed(org, settings):
@@ -288,6 +318,28 @@ def _committee_of(size: int, settings) -> object:
         f.group(branch)
         meet(branch, "theme_day", datetime(2026, 11, 12, 14, 0, tzinfo=SH))
         item(branch, 1, date(2026, 11, 10), date(2026, 11, 9))
+        # The later criteria met, with records each of their reads finds: 30 学时 recorded
+        # (the bar to November is 29⅓), an hour's service confirmed, a current term, a talk
+        # and a review held on time.
+        TrainingRecord.create(
+            member=person, branch=branch, title="县委党校培训", day=date(2026, 10, 9), minutes=1800
+        )
+        VolunteerEntry.create(
+            member=person,
+            branch=branch,
+            day=date(2026, 11, 7),
+            minutes=60,
+            description="社区清扫",
+            status="confirmed",
+        )
+        BranchTerm.create(branch=branch, started_on=date(2025, 3, 1))
+        applicant = f.member(br=branch, status="applicant")
+        DevelopmentRecord.create(
+            member=applicant, applied_on=date(2026, 10, 12), talked_on=date(2026, 11, 2)
+        )
+        activist = f.member(br=branch, status="activist")
+        record = DevelopmentRecord.create(member=activist, activist_on=date(2026, 5, 20))
+        DevelopmentReview.create(record=record, on=date(2026, 11, 13))
         admin = admin or person
     return admin
 
@@ -300,7 +352,10 @@ def test_judging_a_committee_takes_the_same_statements_at_any_size(conn, setting
         with counting_queries(monkeypatch) as seen:
             view = committee_assessment(admin, NOV, now=NOW, settings=settings)
         assert len(view.rows) == size and all(s.score == 100.0 for s in view.rows)
-        counts.append(len(seen))
+        assert all(p.counted for s in view.rows for p in s.parts)  # all eight criteria apply
+        with counting_queries(monkeypatch) as mine:
+            branch_assessment(admin, None, NOV, now=NOW, settings=settings)
+        counts.append((len(seen), len(mine)))
     assert counts[0] == counts[1], counts
 
 
@@ -353,7 +408,8 @@ def test_a_month_with_nothing_stored_yet_is_judged_on_the_first_view(org, settin
         org["sec_b"], None, NOV, now=NOW + timedelta(days=1), settings=settings
     )
     assert view.score.score is not None
-    assert AssessmentFigure.select().where(AssessmentFigure.month == NOV).count() == 3 * 4
+    stored = AssessmentFigure.select().where(AssessmentFigure.month == NOV).count()
+    assert stored == 3 * len(REGISTRY)
 
 
 # ---- the command line -------------------------------------------------------------------------
@@ -372,7 +428,7 @@ def test_the_cli_prints_the_committee_table_and_a_branch(app, org):
     one = runner.invoke(args=["report", "assessment", "--branch", "第一党支部"])
     assert one.exit_code == 0, one.output
     assert one.output.splitlines()[0] == "第一党支部 2026年11月：63.9 分，二星，第2名/共3个支部"
-    assert "  培训学时\t权重 10\t暂无数据\t不计分" in one.output
+    assert "  培训学时\t权重 0\t达到进度 0/3 人，计入 0/88 学时\t不计分" in one.output
     assert "近 6 个月：2026-06 " in one.output and "2026-11 63.9" in one.output
     early = runner.invoke(args=["report", "assessment", "2026-12"])
     assert early.exit_code == 1 and "2026年12月尚未结束" in early.output

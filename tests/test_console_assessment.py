@@ -17,6 +17,7 @@ from models.base import db
 from models.org import Branch
 from models.rectification import RectificationItem
 from tests import factories as f
+from tests.support.assessment import meets_later_criteria
 from tests.support.console import login
 from tests.support.meetings import meet
 
@@ -27,8 +28,9 @@ pytestmark = pytest.mark.clock(NOW)
 
 @pytest.fixture
 def org(app: Any) -> dict[str, Any]:
-    """A held November's 主题党日 and 支委会 and studied; B did neither but closed its one
-    rectification item on time; C is new this month (not judged for November)."""
+    """A held November's 主题党日 and 支委会, studied, trained, served and has a current term; B
+    did none of it but closed its one rectification item on time; C is new this month (not
+    judged for November)."""
     with app.app_context(), db.connection_context():
         committee = f.committee("测试党委")
         a, b = f.branch("第一党支部", committee), f.branch("第二党支部", committee)
@@ -46,6 +48,7 @@ def org(app: Any) -> dict[str, Any]:
         for key in ("sec", "m1", "collector"):
             when = datetime(2026, 11, 20, 9, tzinfo=SH)
             record_study(people[key], "", now=when, tz=SH, max_chars=500)
+        meets_later_criteria(a)
         RectificationItem.create(
             branch=b,
             number=1,
@@ -98,7 +101,8 @@ def test_a_branch_page_shows_the_breakdown_place_and_trend(app, org):
     assert "100.0 分" in html and "五星" in html and "第1名" in html
     assert "在本党委 2 个参加排名的支部中" in html
     assert "第二党支部" not in html  # a secretary sees their place, not the others
-    assert "暂无数据" in html and "其余指标的权重已按比例放大" in html
+    assert "本月没有到期的发展党员工作" in html and "其余指标的权重已按比例放大" in html
+    assert "任期内（2028年3月1日届满）" in html and "参加 3/3 人，计入 3/3 小时" in html
     assert html.count('class="bar"') == 6  # every month since June was judged
     assert "2026年6月" in html and "2026年11月" in html
     c_page = login(app, org["admin"]).get(f"/console/branch/{org['c'].id}/assessment").text

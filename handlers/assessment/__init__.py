@@ -1,7 +1,7 @@
 """Branch assessment (星级评定, 五好党支部): a transparent monthly score for each branch from
 what its records show, with a breakdown per criterion and a trend by month.
 
-criteria: the registry (one function per criterion; how to add the pending ones); scores:
+criteria: the registry (one function per criterion; how to add one); scores:
 weights, renormalisation, stars and ranks; store: judged once per branch and month, stored,
 read; views: the use cases (committee table, branch detail, operator's table, backfill, job).
 Branches are ranked, people never.

@@ -11,30 +11,19 @@ the whole scope at once (``scope.branches`` for ``Member.branch``-style conditio
 ``scope.committee_id`` / ``scope.branch_id`` for the feature's own bulk reads).
 
 The criteria, their labels and the order they are shown are ``LABELS``; their weights are the
-``[assessment] weight_<name>`` settings (tests check the two name the same criteria). Four have
-no records yet: ``training`` (培训学时), ``development`` (发展党员 steps on time), ``term``
-(支部委员会按期换届) and ``volunteer`` (志愿服务时长). Until a function is registered for one,
-every branch shows it as 暂无数据 and no score counts it. Adding one is a single function here,
-nothing else (no migration: the stored figures are rows per criterion)::
+``[assessment] weight_<name>`` settings (tests check the two name the same criteria). All eight
+are judged from records; the four later ones read their feature's own bulk query
+(handlers.training, handlers.development.history, handlers.organization.terms,
+handlers.volunteer). A criterion without a registered function would show as 暂无数据 and count
+in no score. Adding one is a single function here, nothing else (no migration: the stored
+figures are rows per criterion)::
 
-    @criterion("training", absent="本月没有应参加培训的党员")
-    def training(scope: Scope) -> dict[int, Measure]:
-        # One grouped query over the training records of scope.branches in the month.
-        rows = (
-            TrainingRecord.select(Member.branch, fn.SUM(TrainingRecord.hours), ...)
-            .join(Member)
-            .where(scope.members(), TrainingRecord.day.between(scope.month, scope.last_day))
-            .group_by(Member.branch)
-            .tuples()
-        )
-        return {branch: Measure(done, due, f"学时 {done}/{due}") for branch, done, due in rows}
+    @criterion("name", absent="本月没有……")   # name: a key of LABELS with a weight_<name> setting
+    def name(scope: Scope) -> dict[int, Measure]:
+        # One grouped query over scope.branches (scope.members(), scope.of_branches(field)).
+        return {branch: Measure(done, due, f"…… {done}/{due}") for branch, done, due in rows}
 
-then ``flask --app app assessment backfill`` judges the past months with it (until then they
-show it as 暂无数据). Suggested measures: training, hours taken of hours required to date
-(党员教育管理工作条例: 32 学时 a year, pro rata); development, steps done on time of steps due
-in the month (talk within a month, 积极分子 reviews, 转正 at a year); term, 1/1 while the
-branch committee's term has not run out un-renewed, 0/1 after; volunteer, hours served of the
-hours expected per member and month.
+then ``flask --app app assessment backfill`` judges the past months with it.
 """
 
 from __future__ import annotations
@@ -43,13 +32,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from peewee import Case, Expression, fn
+from peewee import Case, Expression, Field, fn
 
 from core.config import Settings
 from handlers.calendar import all_branches_calendar, branch_calendar
+from handlers.development.history import month_deadlines
 from handlers.dues import branch_month_summary, fen_to_text
+from handlers.organization.base import day_text
+from handlers.organization.terms import Term, term_of
 from handlers.reminders import study_participation
+from handlers.training import branch_progress, year_span
+from handlers.volunteer import month_share
 from models.org import Branch, Member
+from models.organization import BranchTerm
 from models.rectification import CLOSED, RectificationItem
 
 # Every criterion, in the order the breakdown shows them, with its label.
@@ -81,7 +76,12 @@ class Measure:
     @property
     def rate(self) -> float | None:
         """done / due, at most 1; None when it does not apply."""
-        return min(self.done / self.due, 1.0) if self.due > 0 else None
+        return rate_of(self.done, self.due) if self.due > 0 else None
+
+
+def rate_of(done: int, due: int) -> float:
+    """done / due (due > 0), at most 1."""
+    return min(done / due, 1.0)
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,15 @@ class Scope:
     branches: dict[int, date]
     settings: Settings
 
+    def of_branches(self, branch: Field) -> Expression:
+        """A condition on a field naming a branch: one of the scope's branches."""
+        if self.branch_id is not None:
+            return branch == self.branch_id
+        return branch.in_(Branch.select(Branch.id).where(Branch.committee == self.committee_id))
+
     def members(self) -> Expression:
         """A condition on Member.branch: the scope's branches."""
-        if self.branch_id is not None:
-            return Member.branch == self.branch_id
-        return Member.branch.in_(
-            Branch.select(Branch.id).where(Branch.committee == self.committee_id)
-        )
+        return self.of_branches(Member.branch)
 
 
 Judge = Callable[[Scope], dict[int, Measure]]
@@ -144,7 +146,7 @@ def judge_all(scope: Scope) -> dict[int, dict[str, Measure]]:
     return out
 
 
-# ---- the criteria with records today ------------------------------------------------------
+# ---- the criteria ------------------------------------------------------------------------------
 
 
 @criterion("meetings", absent="本月没有到期的会议要求")
@@ -207,16 +209,9 @@ def rectification(scope: Scope) -> dict[int, Measure]:
     on_time = fn.SUM(
         Case(None, [(item.status.in_(CLOSED) & (item.done_on <= item.deadline), 1)], 0)
     )
-    ours = (
-        item.branch == scope.branch_id
-        if scope.branch_id is not None
-        else item.branch.in_(
-            Branch.select(Branch.id).where(Branch.committee == scope.committee_id)
-        )
-    )
     rows = (
         item.select(item.branch, fn.COUNT(item.id), on_time)
-        .where(ours, item.deadline.between(scope.month, scope.last_day))
+        .where(scope.of_branches(item.branch), item.deadline.between(scope.month, scope.last_day))
         .group_by(item.branch)
         .tuples()
     )
@@ -224,3 +219,86 @@ def rectification(scope: Scope) -> dict[int, Measure]:
         b: Measure(int(done or 0), int(due), f"按期完成 {int(done or 0)}/{int(due)} 项")
         for b, due, done in rows
     }
+
+
+def hours(minutes: int) -> str:
+    """Minutes as hours with one decimal, without a trailing .0: 90 → 1.5, 120 → 2."""
+    return f"{minutes / 60:.1f}".removesuffix(".0")
+
+
+@criterion("training", absent="没有党员")
+def training(scope: Scope) -> dict[int, Measure]:
+    """Party members' 学时 from January to the month's end (the counted meetings attended and
+    the training recorded, as handlers.training counts them) against the year's required hours
+    pro rata, ``required_hours_per_year`` × months elapsed / 12: each member counts up to that
+    bar, so done / due is the members' average share of it (minutes; one statement)."""
+    bar = scope.settings.training.required_hours_per_year * 60 * scope.month.month // 12
+    span = year_span(scope.month.year, scope.end, scope.settings)
+    found = branch_progress(scope.members(), span, bar, scope.settings)
+    return {
+        b: Measure(
+            p.counted,
+            p.members * bar,
+            f"达到进度 {p.reached}/{p.members} 人，"
+            f"计入 {hours(p.counted)}/{hours(p.members * bar)} 学时",
+        )
+        for b, p in found.items()
+        if p.members
+    }
+
+
+@criterion("development", absent="本月没有到期的发展党员工作")
+def development(scope: Scope) -> dict[int, Measure]:
+    """The development deadlines that fell in the month (the talk, each review, the 转正
+    discussion; handlers.development.history) met on time, of those due (two statements)."""
+    found = month_deadlines(scope.members(), scope.month, scope.last_day, scope.settings)
+    return {
+        b: Measure(d.met, d.due, f"按期 {d.met}/{d.due} 项（{d.detail}）")
+        for b, d in found.items()
+    }
+
+
+@criterion("term", absent="未登记换届信息")
+def term(scope: Scope) -> dict[int, Measure]:
+    """1/1 when the branch committee's term in effect at the month's end has not run out and
+    did not start late in the month (after the previous one ran out); 0/1 when it ran out
+    without a new term, started late, or no term was ever recorded (one statement)."""
+    rows = (
+        BranchTerm.select()
+        .where(scope.of_branches(BranchTerm.branch), BranchTerm.started_on <= scope.last_day)
+        .order_by(BranchTerm.branch, BranchTerm.started_on)
+    )
+    terms: dict[int, list[Term]] = {}
+    for row in rows:
+        terms.setdefault(row.branch_id, []).append(term_of(row, scope.settings))
+    return {b: _term_measure(terms.get(b, []), scope) for b in scope.branches}
+
+
+def _term_measure(terms: list[Term], scope: Scope) -> Measure:
+    """A branch's terms started by the month's end, oldest first, judged at its end."""
+    if not terms:
+        return Measure(0, 1, "未登记换届信息")
+    current = terms[-1]
+    if current.ends_on <= scope.last_day:
+        return Measure(0, 1, f"任期已于{day_text(current.ends_on)}届满，未换届")
+    before = terms[-2] if len(terms) > 1 else None
+    if before and scope.month <= current.started_on and before.ends_on < current.started_on:
+        late = f"上届{day_text(before.ends_on)}届满，{day_text(current.started_on)}才换届"
+        return Measure(0, 1, late)
+    return Measure(1, 1, f"任期内（{day_text(current.ends_on)}届满）")
+
+
+@criterion("volunteer", absent="没有党员")
+def volunteer(scope: Scope) -> dict[int, Measure]:
+    """Party members' confirmed volunteer service in the month against
+    ``[assessment] volunteer_hours_per_member`` each: each member counts up to it, so done /
+    due is the members' average share of the expected hours (minutes; one statement)."""
+    expected = scope.settings.assessment.volunteer_hours_per_member * 60
+    found = month_share(scope.month, scope.members(), expected)
+    out = {}
+    for b, s in found.items():
+        if s.members:
+            due = s.members * expected
+            text = f"参加 {s.served}/{s.members} 人，计入 {hours(s.counted)}/{hours(due)} 小时"
+            out[b] = Measure(s.counted, due, text)
+    return out

@@ -12,6 +12,7 @@ score. Branches are ranked, people never.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -87,6 +88,27 @@ def stars_of(score: float | None, settings: Settings) -> int | None:
     return 1
 
 
+def shares_of(configured: dict[str, int], applicable: Iterable[str]) -> dict[str, float]:
+    """Each counted criterion's share of 100 (weight > 0 and applicable): its weight over the
+    counted weights' sum, in the order shown."""
+    found = set(applicable)
+    counted = {k: w for k, w in configured.items() if w > 0 and k in found}
+    total = sum(counted.values())
+    return {k: 100 * w / total for k, w in counted.items()}
+
+
+def score_of(shares: dict[str, float], rates: dict[str, float]) -> float | None:
+    """The score, one decimal: Σ share × rate over the counted criteria in the order shown
+    (None: nothing counts). The breakdown and the ranking's lean read both score here, so a
+    branch's place is always that of its shown score."""
+    if not shares:
+        return None
+    score = 0.0
+    for key, share in shares.items():
+        score += share * rates[key]
+    return round(score, 1)
+
+
 def score_branch(
     branch_id: int,
     name: str,
@@ -100,22 +122,24 @@ def score_branch(
     for key in configured:
         found = (figures or {}).get(key)
         measures[key] = found or Measure(0, 0, NOT_JUDGED if figures is None else NO_DATA)
-    counted = {k: w for k, w in configured.items() if w > 0 and measures[k].applies}
-    total = sum(counted.values())
+    shares = shares_of(configured, (k for k, m in measures.items() if m.applies))
+    rates = {key: measures[key].rate or 0.0 for key in shares}
     parts = []
-    score = 0.0
     for key, weight in configured.items():
-        measure = measures[key]
-        share = points = None
-        if key in counted:
-            share = 100 * weight / total
-            points = share * (measure.rate or 0.0)
-            score += points
-        parts.append(Part(key, LABELS[key], weight, measure, share, points))
-    final = round(score, 1) if counted else None
+        share = shares.get(key)
+        points = share * rates[key] if share is not None else None
+        parts.append(Part(key, LABELS[key], weight, measures[key], share, points))
+    final = score_of(shares, rates)
     return Score(
         branch_id, name, month, figures is not None, parts, final, stars_of(final, settings)
     )
+
+
+def place(mine: float | None, scores: Iterable[float]) -> int | None:
+    """A score's competition rank among the scores (its own included): 1 + those above it."""
+    if mine is None:
+        return None
+    return 1 + sum(1 for other in scores if other > mine)
 
 
 def ranked(scores: list[Score]) -> list[Score]:

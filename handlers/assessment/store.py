@@ -20,11 +20,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import Expression
+from peewee import Expression, fn
 
 from core.clock import UTC, local_day
 from core.config import Settings
-from handlers.assessment.criteria import Measure, Scope, judge_all
+from handlers.assessment.criteria import Measure, Scope, judge_all, rate_of
 from handlers.dues import add_months
 from models.assessment import AssessmentFigure
 from models.base import write_tx
@@ -148,6 +148,38 @@ def committee_month(
         save(month, found, now, replace=False)
         figures.update(found)
     return figures
+
+
+def unjudged(committee_id: int, month: date, settings: Settings) -> bool:
+    """Whether a branch of the committee judged for the month (in the system from its first
+    day, as ``judged_in``) has no stored figures for it yet: one statement."""
+    day_after = datetime.combine(month + timedelta(days=1), time(), tzinfo=zone(settings))
+    f = AssessmentFigure
+    figures = f.select(f.id).where(f.branch == Branch.id, f.month == month)
+    return (
+        Branch.select(Branch.id)
+        .where(
+            Branch.committee == committee_id,
+            Branch.created_at < day_after.astimezone(UTC),
+            ~fn.EXISTS(figures),
+        )
+        .exists()
+    )
+
+
+def applicable(committee_id: int, month: date, names: list[str]) -> dict[int, dict[str, float]]:
+    """{branch id: {criterion: rate}} of a committee's stored month, the criteria ``names``
+    that applied only (due > 0): the figures a ranking needs and nothing else (no text), in
+    one statement. Branches with none are left out."""
+    f = AssessmentFigure
+    ours = Branch.select(Branch.id).where(Branch.committee == committee_id)
+    query = f.select(f.branch, f.criterion, f.done, f.due).where(
+        f.branch.in_(ours), f.month == month, f.due > 0, f.criterion.in_(names)
+    )
+    out: dict[int, dict[str, float]] = {}
+    for branch_id, name, done, due in query.tuples():
+        out.setdefault(branch_id, {})[name] = rate_of(int(done), int(due))
+    return out
 
 
 def branch_months(

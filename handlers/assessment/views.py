@@ -10,17 +10,27 @@ over, so its figures would judge what is still due as missed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from core.clock import local_day
 from core.config import Settings
-from handlers.assessment.scores import Score, ranked, score_branch, weights
+from handlers.assessment.scores import (
+    Score,
+    place,
+    ranked,
+    score_branch,
+    score_of,
+    shares_of,
+    weights,
+)
 from handlers.assessment.store import (
+    applicable,
     branch_months,
     branch_rows,
     committee_month,
     judge_and_store,
+    unjudged,
     zone,
 )
 from handlers.branches import branch_acted_for
@@ -127,14 +137,26 @@ def branch_assessment(
 
 
 def _branch(branch_id: int, month: date, settings: Settings, now: datetime) -> BranchAssessment:
+    """The branch's months from its own stored figures; its place from the committee's scores
+    alone (a lean read of the applicable rates, no breakdowns), after judging any branch of the
+    committee whose month is not stored yet."""
     (row,) = branch_rows(branch_id=branch_id)
-    whole = _committee(row.committee_id, month, settings, now)
-    mine = next(s for s in whole.rows if s.branch_id == branch_id)
     count = settings.assessment.trend_months
     months = [add_months(month, -k) for k in range(count - 1, -1, -1)]
     found = branch_months(row, months, settings, now)
     trend = [score_branch(row.id, row.name, m, found[m], settings) for m in months]
-    return BranchAssessment(mine, whole.ranked_count, trend)
+    if unjudged(row.committee_id, month, settings):
+        committee_month(
+            row.committee_id, month, branch_rows(committee_id=row.committee_id), settings, now
+        )
+    configured = weights(settings)
+    counted = [name for name, weight in configured.items() if weight > 0]
+    scores = []
+    for rates in applicable(row.committee_id, month, counted).values():
+        scores.append(score_of(shares_of(configured, rates), rates))
+    mine = trend[-1]
+    rank = place(mine.score, scores)
+    return BranchAssessment(replace(mine, rank=rank), len(scores), trend)
 
 
 def assessment_named(

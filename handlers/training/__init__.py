@@ -5,7 +5,13 @@ secretary recorded — against ``training.required_hours_per_year``.
 The package re-exports its public names: ``from handlers import training``.
 """
 
-from handlers.training.hours import BranchTraining, branch_totals, year_span
+from handlers.training.hours import (
+    BranchProgress,
+    BranchTraining,
+    branch_progress,
+    branch_totals,
+    year_span,
+)
 from handlers.training.records import Recorded, add_training
 from handlers.training.views import (
     BranchHours,
@@ -21,6 +27,7 @@ from handlers.training.views import (
 
 __all__ = [
     "BranchHours",
+    "BranchProgress",
     "BranchTraining",
     "Counted",
     "MemberHours",
@@ -28,6 +35,7 @@ __all__ = [
     "Recorded",
     "YearHours",
     "add_training",
+    "branch_progress",
     "branch_totals",
     "branch_training",
     "committee_training",

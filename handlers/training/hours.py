@@ -150,3 +150,37 @@ def branch_totals(
         .tuples()
     )
     return {b: BranchTraining(int(n), int(m or 0), int(lo or 0)) for b, n, m, lo in query}
+
+
+@dataclass(frozen=True)
+class BranchProgress:
+    """A branch's party members against a bar of minutes: each member's 学时 counted up to the
+    bar (``counted``), and how many reached it."""
+
+    members: int
+    counted: int  # minutes, each member's capped at the bar
+    reached: int
+
+
+def branch_progress(
+    members: Expression, span: Span, bar_minutes: int, settings: Settings
+) -> dict[int, BranchProgress]:
+    """{branch id: its party members' 学时 over the span against ``bar_minutes`` each} for the
+    members matching ``members``, in one statement."""
+    meetings, records = _per_member(members, span, settings)
+    total = fn.COALESCE(meetings.c.minutes, 0) + fn.COALESCE(records.c.minutes, 0)
+    query = (
+        Member.select(
+            Member.branch,
+            fn.COUNT(Member.id),
+            fn.SUM(Case(None, [(total < bar_minutes, total)], bar_minutes)),
+            fn.SUM(Case(None, [(total >= bar_minutes, 1)], 0)),
+        )
+        .join(meetings, JOIN.LEFT_OUTER, on=(meetings.c.member_id == Member.id))
+        .switch(Member)
+        .join(records, JOIN.LEFT_OUTER, on=(records.c.member_id == Member.id))
+        .where(members, Member.status.in_(PARTY_MEMBER_STATUSES))
+        .group_by(Member.branch)
+        .tuples()
+    )
+    return {b: BranchProgress(int(n), int(c or 0), int(r or 0)) for b, n, c, r in query}

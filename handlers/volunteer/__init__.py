@@ -30,13 +30,14 @@ from handlers.volunteer.entries import (
     my_entries,
     year_confirmed_minutes,
 )
-from handlers.volunteer.totals import BranchService, month_service
+from handlers.volunteer.totals import BranchService, BranchShare, month_service, month_share
 
 __all__ = [
     "EXAMPLE",
     "REJECTED_KIND",
     "BranchEntries",
     "BranchService",
+    "BranchShare",
     "EntryView",
     "Logged",
     "MyEntries",
@@ -50,6 +51,7 @@ __all__ = [
     "log_by_message",
     "log_service",
     "month_service",
+    "month_share",
     "my_entries",
     "parse_minutes",
     "reject_entry",
