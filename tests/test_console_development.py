@@ -131,6 +131,24 @@ def test_only_the_branchs_own_managers_see_it_and_forms_need_the_csrf_token(app,
     assert read(app, lambda: DevelopmentRecord.get(member=org["appl"].id).talked_on) is None
 
 
+def test_the_menu_shows_the_page_only_to_whoever_may_open_it(app, org):
+    """The committee admin (and a branch committee member without a manager's role) would be
+    refused the pipeline: the menu does not offer it to them; its managers see it."""
+    with app.app_context(), db.connection_context():
+        propaganda = f.member("周宣传", org["a"], roles="propaganda", phone="13800000009")
+    admin = login(app, org["admin"])
+    for branch in (org["a"], org["b"]):
+        home = admin.get(f"/console/branch/{branch.id}").text
+        menu = home.split('aria-label="主导航"')[1].split("</nav>")[0]
+        assert "星级评定" in menu and "发展党员" not in menu
+        assert admin.get(f"/console/branch/{branch.id}/development").status_code == 403
+    home = login(app, propaganda).get(f"/console/branch/{org['a'].id}").text
+    assert "发展党员</a>" not in home and ">学习</a>" in home
+    for manager in ("sec", "org"):
+        home = login(app, org[manager]).get(f"/console/branch/{org['a'].id}").text
+        assert f'href="{base(org)}">发展党员</a>' in home
+
+
 def test_the_committee_sees_counts_per_branch_and_no_names(app, org):
     admin = login(app, org["admin"])
     page = admin.get("/console/committee").text

@@ -21,7 +21,9 @@ from models.development import STEPS
 from models.org import STATUSES
 from web.common import bp, nav_item, page, settings, user
 
-nav_item(47, "发展党员", "console.development")
+nav_item(
+    47, "发展党员", "console.development", lambda me, branch_id: h.manages(me.member, branch_id)
+)
 
 FIELDS = ("member_id", "step", "on", "contact_1", "contact_2", "months", "note")
 STAGE_LABELS = {s: STATUSES[s] for s in h.PIPELINE}

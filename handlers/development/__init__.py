@@ -6,6 +6,7 @@ The package re-exports its public names: ``from handlers import development`` an
 """
 
 from handlers.development.alerts import Ahead, OverdueStep, deadlines_ahead, overdue_steps
+from handlers.development.base import manages
 from handlers.development.checks import StepInput
 from handlers.development.rules import (
     PIPELINE,
@@ -53,6 +54,7 @@ __all__ = [
     "committee_development",
     "day_text",
     "deadlines_ahead",
+    "manages",
     "my_development",
     "overdue_steps",
     "overview",
