@@ -115,3 +115,34 @@ def test_a_member_reads_only_their_own_record(env: Env, person: Member):
     assert err(other, 404, "not_found")
     with env.ctx():
         assert DevelopmentRecord.get(member=person.id).applied_on == date(2025, 6, 1)
+
+
+def test_the_branch_overview_counts_overdue_steps_and_names_them_to_managers(
+    env: Env, person: Member
+):
+    step(env, person, step="apply", on="2026-07-01")  # the talk was due on 1 August
+    alerts = call(env, "GET", "/api/v1/branch/overview", "sec").json()["alerts"]
+    assert alerts["development_overdue"] == {
+        "count": 1,
+        "items": [
+            {
+                "member": {"id": person.id, "name": "申请人甲"},
+                "step": "talk",
+                "label": "入党谈话",
+                "since": "2026-07-01",
+                "due": "2026-08-01",
+                "days_overdue": 31,
+            }
+        ],
+    }
+    quiet = call(env, "GET", "/api/v1/branch/overview", "secb").json()["alerts"]
+    assert quiet["development_overdue"] == {"count": 0, "items": []}
+    # The committee admin compares branches by counts: how many, never who.
+    admin = call(
+        env, "GET", "/api/v1/branch/overview", "admin", params={"branch_id": person.branch_id}
+    )
+    assert admin.json()["alerts"]["development_overdue"] == {"count": 1, "items": []}
+    assert "申请人甲" not in admin.text
+    step(env, person, step="talk", on="2026-08-20")
+    alerts = call(env, "GET", "/api/v1/branch/overview", "sec").json()["alerts"]
+    assert alerts["development_overdue"] == {"count": 0, "items": []}

@@ -166,3 +166,11 @@ def test_an_overdue_step_on_the_branch_home_links_to_the_pipeline(app, org):
     alerts = client.get(f"/console/branch/{org['a'].id}").text.split('id="alerts-h"')[1]
     assert "发展党员：申请人甲 于 2026年8月1日 递交入党申请，谈话已逾期 9 天" in alerts
     assert f'href="{base(org)}">去处理' in alerts
+
+
+def test_the_committee_admin_sees_how_many_steps_are_overdue_on_the_branch_home_not_who(app, org):
+    admin = login(app, org["admin"])
+    alerts = admin.get(f"/console/branch/{org['a'].id}").text.split('id="alerts-h"')[1]
+    assert "发展党员：2 人的入党谈话或培养考察已逾期" in alerts  # the talk, the review
+    assert "申请人甲" not in alerts and "积极分子乙" not in alerts
+    assert f'href="{base(org)}"' not in alerts
