@@ -7,7 +7,9 @@ The package re-exports its public names: ``from handlers import development`` an
 
 from handlers.development.alerts import Ahead, OverdueStep, deadlines_ahead, overdue_steps
 from handlers.development.base import manages
+from handlers.development.changes import correct_step, remove_step
 from handlers.development.checks import StepInput
+from handlers.development.corrections import Correction
 from handlers.development.rules import (
     PIPELINE,
     Days,
@@ -39,6 +41,7 @@ __all__ = [
     "Ahead",
     "BranchCounts",
     "Contact",
+    "Correction",
     "Days",
     "Deadline",
     "Detail",
@@ -52,6 +55,7 @@ __all__ = [
     "add_months",
     "committee_counts",
     "committee_development",
+    "correct_step",
     "day_text",
     "deadlines_ahead",
     "manages",
@@ -62,4 +66,5 @@ __all__ = [
     "pipeline",
     "probation_end",
     "record_step",
+    "remove_step",
 ]
