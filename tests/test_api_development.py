@@ -146,3 +146,35 @@ def test_the_branch_overview_counts_overdue_steps_and_names_them_to_managers(
     step(env, person, step="talk", on="2026-08-20")
     alerts = call(env, "GET", "/api/v1/branch/overview", "sec").json()["alerts"]
     assert alerts["development_overdue"] == {"count": 0, "items": []}
+
+
+def test_a_manager_corrects_a_step_and_removes_the_latest(env: Env, person: Member):
+    step(env, person, step="apply", on="2025-06-01")
+    step(env, person, step="talk", on="2025-06-20")
+    step(env, person, step="activist", on="2025-07-01")
+    path = f"{PIPELINE}/{person.id}/steps"
+    fixed = call(env, "PATCH", f"{path}/talk", "sec", json={"on": "2025-06-21"})
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["steps"][1] == {"step": "talk", "label": "入党谈话", "on": "2025-06-21"}
+    with env.ctx():
+        before = list(DevelopmentRecord.select().dicts())
+    late = call(env, "PATCH", f"{path}/talk", "sec", json={"on": "2025-07-02"})
+    assert err(late, 422, "out_of_order") == (
+        "“确定为入党积极分子”的日期 2025年7月1日 早于“入党谈话”的日期 2025年7月2日，请核对。"
+    )
+    wrong = call(env, "DELETE", f"{path}/talk", "sec", json={"reason": "登记有误"})
+    assert "最近的一步是 2025年7月1日 的“确定为入党积极分子”" in err(wrong, 409, "not_latest")
+    bare = call(env, "DELETE", f"{path}/activist", "sec", json={})
+    assert "reason" in err(bare, 400, "missing_field")
+    unknown = call(env, "PATCH", f"{path}/jump", "sec", json={"on": "2025-06-21"})
+    assert unknown.status_code == 404
+    other = call(env, "DELETE", f"{path}/activist", "secb", json={"reason": "登记有误"})
+    err(other, 404, "not_found")
+    with env.ctx():
+        assert list(DevelopmentRecord.select().dicts()) == before
+        assert Member.get_by_id(person.id).status == "activist"
+    gone = call(env, "DELETE", f"{path}/activist", "sec", json={"reason": "尚未召开支委会"})
+    assert gone.status_code == 200, gone.text
+    assert (gone.json()["stage"], gone.json()["next_step"]["step"]) == ("applicant", "activist")
+    with env.ctx():
+        assert Member.get_by_id(person.id).status == "applicant"

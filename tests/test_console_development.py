@@ -174,3 +174,47 @@ def test_the_committee_admin_sees_how_many_steps_are_overdue_on_the_branch_home_
     assert "发展党员：2 人的入党谈话或培养考察已逾期" in alerts  # the talk, the review
     assert "申请人甲" not in alerts and "积极分子乙" not in alerts
     assert f'href="{base(org)}"' not in alerts
+
+
+def test_a_step_is_corrected_and_the_latest_removed_on_the_persons_page(app, org):
+    client = login(app, org["sec"])
+    person_url = f"{base(org)}/{org['appl'].id}"
+    assert post(client, person_url, {"step": "talk", "on": "2026-09-05"}).status_code == 303
+    assert post(client, person_url, {"step": "activist", "on": "2026-09-08"}).status_code == 303
+    page = client.get(person_url).text
+    assert "更正已登记的步骤" in page
+    assert "只能删除最近登记的一步：<strong>确定为入党积极分子（2026-09-08）</strong>" in page
+    late = post(client, f"{person_url}/correct", {"target": "talk", "on": "2026-09-09"},
+                page=person_url)  # fmt: skip
+    assert late.status_code == 400
+    assert "“确定为入党积极分子”的日期 2026年9月8日 早于“入党谈话”的日期 2026年9月9日" in late.text
+    assert 'value="2026-09-09"' in late.text  # what was typed stays in its form
+    fixed = post(client, f"{person_url}/correct", {"target": "talk", "on": "2026-09-06"},
+                 page=person_url)  # fmt: skip
+    assert fixed.status_code == 303
+    blank = post(client, f"{person_url}/remove", {"step": "activist", "reason": " "},
+                 page=person_url)  # fmt: skip
+    assert blank.status_code == 400 and "请写明删除这一步的原因。" in blank.text
+    assert read(app, lambda: Member.get_by_id(org["appl"].id).status) == "activist"
+    gone = post(client, f"{person_url}/remove", {"step": "activist", "reason": "支委会尚未讨论"},
+                page=person_url)  # fmt: skip
+    assert gone.status_code == 303
+    record = read(app, lambda: DevelopmentRecord.get(member=org["appl"].id))
+    assert (record.talked_on, record.activist_on) == (date(2026, 9, 6), None)
+    assert read(app, lambda: Member.get_by_id(org["appl"].id).status) == "applicant"
+    actions = read(app, lambda: [(e.door, e.action) for e in AuditEntry.select()][-2:])
+    assert actions == [
+        ("console", "development.step_correct"),
+        ("console", "development.step_remove"),
+    ]
+
+
+def test_a_person_corrected_under_another_branchs_address_is_not_found(app, org):
+    admin_a = login(app, org["sec"])
+    wrong = f"/console/branch/{org['b'].id}/development/{org['appl'].id}"
+    done = post(admin_a, f"{wrong}/remove", {"step": "apply", "reason": "登记有误"},
+                page=f"{base(org)}/{org['appl'].id}")  # fmt: skip
+    assert done.status_code == 404
+    assert read(app, lambda: DevelopmentRecord.get(member=org["appl"].id).applied_on) == date(
+        2026, 8, 1
+    )
