@@ -167,7 +167,7 @@ def test_a_manager_corrects_a_step_and_removes_the_latest(env: Env, person: Memb
     bare = call(env, "DELETE", f"{path}/activist", "sec", json={})
     assert "reason" in err(bare, 400, "missing_field")
     unknown = call(env, "PATCH", f"{path}/jump", "sec", json={"on": "2025-06-21"})
-    assert unknown.status_code == 404
+    assert "步骤应为以下之一" in err(unknown, 400, "invalid_field")
     other = call(env, "DELETE", f"{path}/activist", "secb", json={"reason": "登记有误"})
     err(other, 404, "not_found")
     with env.ctx():
