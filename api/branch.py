@@ -91,9 +91,10 @@ def _page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, An
 def branch_overview() -> Response:
     """This month at a glance: study rate, required meetings, dues, and the digest's alerts."""
     args = query(shapes.BranchQuery)
-    branch = branch_acted_for(member(), args.get("branch_id"), BRANCH_MANAGERS)
     settings = _settings()
-    view = overview.branch_overview(branch, utcnow(), settings)
+    me = member()
+    branch = branch_acted_for(me, args.get("branch_id"), BRANCH_MANAGERS)
+    view = overview.branch_overview(branch, utcnow(), settings, viewer=me)
     figures = view.figures
     return render_as(
         shapes.BranchOverview,
@@ -103,7 +104,7 @@ def branch_overview() -> Response:
             "study": study_json(figures.study, view.month, view.today),
             "meetings": meeting_kinds_json(figures.meetings),
             "dues": dues_json(figures.dues, view.month),
-            "alerts": alerts_json(figures.alerts, settings),
+            "alerts": alerts_json(figures.alerts, settings, names=view.development_names),
         },
     )
 

@@ -13,6 +13,7 @@ from handlers.calendar import DUE, Requirement
 from handlers.dues import BranchMonthSummary, LapseAlert, MemberOwing, fen_to_text
 from handlers.overview import BranchFigures, People
 from handlers.reminders import BranchAlerts, StudyRate
+from models.development import STEPS
 from models.org import ROLES, Member, mask_phone
 
 # The dues figures of the committee's list (the overview has the member counts too).
@@ -132,8 +133,11 @@ def _lapse_json(lapse: list[LapseAlert]) -> dict[str, Any]:
     }
 
 
-def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any]:
-    """The secretary digest's items for one branch, as counts and short member lists."""
+def alerts_json(
+    alerts: BranchAlerts, settings: dict[str, Any], *, names: bool = True
+) -> dict[str, Any]:
+    """The secretary digest's items for one branch, as counts and short member lists (the
+    people overdue in development only with ``names``: the branch's own managers)."""
     return {
         "count": alerts.count,
         "dues_owing": _owing_json(alerts.owing),
@@ -179,6 +183,20 @@ def alerts_json(alerts: BranchAlerts, settings: dict[str, Any]) -> dict[str, Any
                     "days_overdue": i.days,
                 }
                 for i in alerts.rectification[:ALERT_LIST_MAX]
+            ],
+        },
+        "development_overdue": {
+            "count": len(alerts.development),
+            "items": [
+                {
+                    "member": member_ref(s.member_id, s.name),
+                    "step": s.step,
+                    "label": STEPS[s.step],
+                    "since": day_text(s.since),
+                    "due": day_text(s.due),
+                    "days_overdue": s.days,
+                }
+                for s in (alerts.development[:ALERT_LIST_MAX] if names else [])
             ],
         },
     }

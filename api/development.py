@@ -17,6 +17,7 @@ from api.openapi import operation
 from api.shapes import development as shapes
 from core.clock import utcnow
 from handlers import development as h
+from models.development import STEPS
 
 MEMBER = ("400", "401", "403")
 WRITE = ("400", "401", "403", "409", "422")
@@ -130,6 +131,63 @@ def development_step(member_id: int) -> tuple[Response, int]:
         settings=settings(),
     )
     return render_as(shapes.DevelopmentDetail, _detail(found)), 201
+
+
+# A step named in the path: any text reaches the view, so a caller without a token is told 401
+# before an unknown step is refused (400, naming the steps).
+STEP_PATH = "/development/<id:member_id>/steps/<step>"
+STEP_CODES = "step: one of " + ", ".join(STEPS) + ". "
+
+
+@bp.patch(STEP_PATH)
+@operation(
+    "Correct a recorded step: its day, contacts, findings or extension (the managers of the "
+    "person's branch)",
+    {200: (shapes.DevelopmentDetail, "Corrected")},
+    errors=WRITE,
+    json=shapes.DevelopmentCorrectionRequest,
+    description=STEP_CODES
+    + "Checked as recording is: 400 future_day, 422 out_of_order and too_early (the "
+    "message names the day allowed), 409 already_recorded (another review that day), 422 "
+    "not_recorded (nothing to correct). A review is named by review_on. 入党日期 and 转正日期 "
+    "follow the day of the step that set them.",
+)
+def development_correct(member_id: int, step: str) -> Response:
+    data = body(shapes.DevelopmentCorrectionRequest)
+    review_on = data.pop("review_on", None)
+    ids = data.pop("contact_ids", None)
+    correction = h.Correction(contact_ids=tuple(ids) if ids else None, **data)
+    found = h.correct_step(
+        member(),
+        member_id,
+        step,
+        correction,
+        review_on=review_on,
+        now=utcnow(),
+        settings=settings(),
+    )
+    return render_as(shapes.DevelopmentDetail, _detail(found))
+
+
+@bp.delete(STEP_PATH)
+@operation(
+    "Remove the person's latest recorded step, with the reason (the managers of their branch)",
+    {200: (shapes.DevelopmentDetail, "Removed; the status moved back where the step moved it")},
+    errors=WRITE,
+    json=shapes.DevelopmentRemovalRequest,
+    description=STEP_CODES
+    + "Only the latest step (the latest day; of equal days the later step): 409 "
+    "not_latest names it. Removing 确定为入党积极分子, 确定为发展对象, 接收为预备党员 or "
+    "转为正式党员 moves the status back (and clears 入党日期 or 转正日期 it set); 422 "
+    "wrong_stage when the status no longer is the one the step set, not_recorded when the "
+    "step was never recorded.",
+)
+def development_remove(member_id: int, step: str) -> Response:
+    data = body(shapes.DevelopmentRemovalRequest)
+    found = h.remove_step(
+        member(), member_id, step, reason=data["reason"], now=utcnow(), settings=settings()
+    )
+    return render_as(shapes.DevelopmentDetail, _detail(found))
 
 
 @bp.get("/me/development")

@@ -8,7 +8,9 @@ What it does, in one invocation:
 1. Generates two databases with bench/jobs_bench.py's generator (the same seed and data as the
    jobs benchmark: 2,000 branches and 100,000 members, and one tenth of it), then puts every
    branch in one committee (a city's committee seeing all its branches at once) and makes one
-   member of the first branch its committee admin.
+   member of the first branch its committee admin; adds what the committee page's live parts
+   read (PEOPLE_DATA: development records and reviews, terms, lost-contact outcomes, volunteer
+   entries, county courses).
 2. Logs in to the console through a one-time link with Flask's test client (in process: the
    server's own time, no network) and renders, ``--repeat`` times each, the committee
    comparison (/console/committee: the stored branch snapshots, computed by the first, uncounted
@@ -18,8 +20,13 @@ What it does, in one invocation:
 3. Baseline, in the same invocation on the same data: the mini-program API's answers built by
    the same handlers, /api/v1/committee/branches (100 branches a page, figures computed for
    all) and /api/v1/branch/overview, so the ratio shows what the HTML costs over the JSON.
-4. Prints a Markdown table. Exit status 0: targets met (committee page < 1 s, branch home
-   < 200 ms, the same number of statements at both sizes); 2: a target missed; 1: an error.
+4. Times, in process and on their own, the committee page's live parts (the organization
+   figures: terms, staff and the out-of-touch query for every branch; the development counts;
+   the rectification counts) and the page's people table (/console/committee/people, loaded
+   in its own request: 学时, ages, volunteer month), each against 500 ms.
+5. Prints a Markdown table. Exit status 0: targets met (committee page < 1 s, branch home
+   < 200 ms, each live part < 500 ms, the same number of statements at both sizes); 2: a target
+   missed; 1: an error.
 """
 
 from __future__ import annotations
@@ -67,6 +74,41 @@ def one_committee(db_url: str) -> None:
             " '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)",
             (ADMIN_PHONE, branch),
         )
+        for statement in PEOPLE_DATA:
+            conn.execute(statement)
+        conn.execute("ANALYZE")
+
+
+# What the committee page's live parts read, besides the jobs benchmark's data: development
+# records (the generator's applicants, activists and probationary members, each activist with
+# two reviews), a term per branch, follow-up outcomes for half the members who never showed up
+# (last_active_at empty), a confirmed volunteer entry this month for every fifth party member,
+# and a county course for every tenth.
+PEOPLE_DATA = (
+    "INSERT INTO development_record (member_id, applied_on, talked_on, activist_on,"
+    " extension_reason, created_at, updated_at) SELECT id, '2025-03-01',"
+    " CASE WHEN status = 'applicant' THEN NULL ELSE '2025-03-20' END,"
+    " CASE WHEN status = 'applicant' THEN NULL ELSE '2025-05-01' END,"
+    " '', '2026-01-01 00:00:00', '2026-01-01 00:00:00' FROM member"
+    " WHERE status IN ('applicant', 'activist', 'probationary')",
+    'INSERT INTO development_review (record_id, "on", note, created_at)'
+    " SELECT r.id, d.day, '表现良好', '2026-01-01 00:00:00' FROM development_record r"
+    " JOIN member m ON m.id = r.member_id"
+    " CROSS JOIN (SELECT '2025-11-01' AS day UNION ALL SELECT '2026-05-01') d"
+    " WHERE m.status = 'activist'",
+    "INSERT INTO branch_term (branch_id, started_on, note, recorded_at)"
+    " SELECT id, '2024-06-01', '', '2026-01-01 00:00:00' FROM branch",
+    "INSERT INTO contact_outcome (member_id, outcome, happened_on, place, note, recorded_at)"
+    " SELECT id, 'lost', '2026-11-10', '', '', '2026-11-10 00:00:00' FROM member"
+    " WHERE last_active_at IS NULL AND id % 2 = 0",
+    "INSERT INTO volunteer_entry (member_id, branch_id, day, minutes, description, status,"
+    " source, reason, created_at) SELECT id, branch_id, '2026-11-21', 120, '社区清扫',"
+    " 'confirmed', 'bot', '', '2026-11-21 10:00:00' FROM member"
+    " WHERE status IN ('full', 'probationary') AND id % 5 = 0",
+    "INSERT INTO training_record (member_id, branch_id, title, day, minutes, created_at)"
+    " SELECT id, branch_id, '县委党校专题培训班', '2026-10-15', 960, '2026-10-15 10:00:00'"
+    " FROM member WHERE status IN ('full', 'probationary') AND id % 10 = 0",
+)
 
 
 class Counter:
@@ -114,6 +156,7 @@ def measure(db_url: str, config: Path, now: datetime, repeat: int) -> dict[str, 
             "committee": (web, "/console/committee", {}),
             "refresh": (web, "/console/committee/refresh", {}),
             "branch": (web, f"/console/branch/{branch_id}", {}),
+            "people": (web, "/console/committee/people", {"HX-Request": "true"}),
             "api_committee": (
                 app.test_client(),
                 "/api/v1/committee/branches?limit=100",
@@ -148,7 +191,51 @@ def measure(db_url: str, config: Path, now: datetime, repeat: int) -> dict[str, 
                 "statements": statements[-1],
                 "bytes": len(answer.data),
             }
+        with app.app_context(), db.connection_context():
+            results.update(parts(admin_id(), now, settings, counter, repeat))
     return results
+
+
+def admin_id() -> int:
+    from models.org import Member
+
+    return Member.get(Member.phone == ADMIN_PHONE).id
+
+
+def parts(member_id: int, now: datetime, settings: Any, counter: Counter, repeat: int) -> dict:
+    """The committee page's live parts on their own, in process: the organization figures
+    (terms, staff, open lost-contact cases), the development counts and the rectification
+    counts, which the page reads besides the stored snapshots."""
+    from zoneinfo import ZoneInfo
+
+    from core.clock import local_day
+    from handlers.development import committee_counts as development_counts
+    from handlers.organization import branches_health
+    from handlers.rectification import committee_counts
+    from models.org import Member
+
+    committee_id = Member.get_by_id(member_id).branch.committee_id
+    today = local_day(now, ZoneInfo(settings.app.timezone))
+    calls = {
+        "part_health": lambda: branches_health(now, settings, committee_id),
+        "part_development": lambda: development_counts(committee_id, today, settings),
+        "part_rectification": lambda: committee_counts(committee_id, today),
+    }
+    out = {}
+    for name, call in calls.items():
+        times, statements = [], []
+        for _ in range(repeat + 1):
+            before = counter.count
+            began = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - began)
+            statements.append(counter.count - before)
+        out[name] = {
+            "median": statistics.median(times[1:]),
+            "max": max(times[1:]),
+            "statements": statements[-1],
+        }
+    return out
 
 
 def api_login(app: Any, member: Any) -> dict[str, str]:
@@ -247,7 +334,25 @@ def report(full: dict, small: dict, args: argparse.Namespace) -> int:
         f"| {api['median'] * 1000:.0f} ms | {got['median'] / api['median']:.2f} "
         f"| {got['statements']} / {small['refresh']['statements']} | (every 15 min) | |"
     )
+    for name, label in PARTS:
+        got = full[name]
+        met = got["median"] < PART_TARGET and got["statements"] == small[name]["statements"]
+        missed |= not met
+        print(
+            f"| {label} | {got['median'] * 1000:.0f} / {got['max'] * 1000:.0f} ms | | "
+            f"| {got['statements']} / {small[name]['statements']} "
+            f"| < {PART_TARGET * 1000:.0f} ms, constant | {'yes' if met else '**no**'} |"
+        )
     return 2 if missed else 0
+
+
+PART_TARGET = 0.5  # seconds: each live part of the committee page
+PARTS = (
+    ("people", "/console/committee/people (学时, ages, volunteer month; its own request)"),
+    ("part_health", "committee page part: organization (terms, staff, open lost-contact cases)"),
+    ("part_development", "committee page part: development counts per branch"),
+    ("part_rectification", "committee page part: rectification counts per branch"),
+)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ ACTIONS: dict[str, str] = {
     "volunteer.reject": "退回志愿服务",
     "training.add": "登记培训学时",
     "development.step": "登记发展党员步骤",
+    "development.step_correct": "更正发展党员步骤",
+    "development.step_remove": "删除发展党员步骤",
 }
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from core.clock import local_day
 from core.config import Settings
 from handlers.calendar import Requirement, all_branches_calendar, branch_calendar
+from handlers.development import manages as manages_development
 from handlers.dues import BranchMonthSummary, branch_month_summary
 from handlers.reminders import BranchAlerts, StudyRate, secretary_alerts, study_participation
 from handlers.roster.access import require_role
@@ -39,6 +40,9 @@ class Overview:
     today: date
     month: date  # its first day
     figures: BranchFigures
+    # Whether the viewer may see who is overdue in development (the branch's own managers);
+    # others (a committee admin) get the count only (handlers.development: counts, no names).
+    development_names: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,11 @@ def _today(now: datetime, settings: Settings) -> date:
     return local_day(now, ZoneInfo(settings.app.timezone))
 
 
-def branch_overview(branch: Branch, now: datetime, settings: Settings) -> Overview:
-    """This month of one branch: study rate, required meetings, dues, and the digest's alerts."""
+def branch_overview(
+    branch: Branch, now: datetime, settings: Settings, *, viewer: Member | None = None
+) -> Overview:
+    """This month of one branch: study rate, required meetings, dues, and the digest's alerts
+    (for ``viewer``: the people overdue in development only when they manage the branch)."""
     today = _today(now, settings)
     month = today.replace(day=1)
     rates = study_participation(month, today, Member.branch == branch.id)
@@ -100,7 +107,8 @@ def branch_overview(branch: Branch, now: datetime, settings: Settings) -> Overvi
         summaries[0] if summaries else None,
         alerts.get(branch.id) or BranchAlerts(branch.id),
     )
-    return Overview(today, month, figures)
+    names = viewer is None or manages_development(viewer, branch.id)
+    return Overview(today, month, figures, names)
 
 
 def committee_figures(

@@ -45,6 +45,7 @@ FAST_MODULES = frozenset(
         "test_console_access.py",
         "test_datetext.py",
         "test_development.py",
+        "test_development_changes.py",
         "test_dispatch_order.py",
         "test_dues_amounts.py",
         "test_dues_import.py",

@@ -45,6 +45,7 @@ from openpyxl import load_workbook
 
 from api.auth import TOKEN_SALT
 from api.openapi import document
+from handlers import development as d
 from handlers import meetings as h
 from handlers import rectification as r
 from handlers import volunteer as v
@@ -1007,6 +1008,45 @@ def development_step(w: World, _b: int) -> Call:
     )
 
 
+def _applied(w: World) -> tuple[Member, date]:
+    """A fresh 入党申请人 of branch A whose application is recorded, and its day."""
+    person, applied = _applicant(w), w.now.date() - timedelta(days=10)
+    with w.env.ctx():
+        d.record_step(w.sec, person.id, "apply", on=applied, now=w.now, settings=w.settings)
+    return person, applied
+
+
+def _applied_on(person: Member) -> Callable[[], Any]:
+    rows = DevelopmentRecord.select().where(DevelopmentRecord.member == person.id)
+    return lambda: [r.applied_on for r in rows.clone()]
+
+
+def development_correct(w: World, _b: int) -> Call:
+    person, applied = _applied(w)
+    body = {"on": (applied - timedelta(days=1)).isoformat()}
+    return Call(
+        "PATCH",
+        f"{PREFIX}/development/{person.id}/steps/apply",
+        json=body,
+        effect=_applied_on(person),
+        check=_is(body["on"], "steps", 0, "on"),
+        ghost=Call("PATCH", f"{PREFIX}/development/{GHOST}/steps/apply", json=body),
+    )
+
+
+def development_remove(w: World, _b: int) -> Call:
+    person, _applied_day = _applied(w)
+    body = {"reason": "登记有误"}
+    return Call(
+        "DELETE",
+        f"{PREFIX}/development/{person.id}/steps/apply",
+        json=body,
+        effect=_applied_on(person),
+        check=_is(None, "steps", 0, "on"),
+        ghost=Call("DELETE", f"{PREFIX}/development/{GHOST}/steps/apply", json=body),
+    )
+
+
 def development_mine(w: World, _b: int) -> Call:
     return Call("GET", f"{PREFIX}/me/development", check=_mine("member", "id"))
 
@@ -1342,6 +1382,20 @@ ROUTES: tuple[Route, ...] = (
         "/development/{member_id}/steps",
         "own_managers_of_a",
         development_step,
+        scope="id",
+    ),
+    _r(
+        "PATCH",
+        "/development/{member_id}/steps/{step}",
+        "own_managers_of_a",
+        development_correct,
+        scope="id",
+    ),
+    _r(
+        "DELETE",
+        "/development/{member_id}/steps/{step}",
+        "own_managers_of_a",
+        development_remove,
         scope="id",
     ),
     _r("GET", "/me/development", "member_self", development_mine),

@@ -115,3 +115,66 @@ def test_a_member_reads_only_their_own_record(env: Env, person: Member):
     assert err(other, 404, "not_found")
     with env.ctx():
         assert DevelopmentRecord.get(member=person.id).applied_on == date(2025, 6, 1)
+
+
+def test_the_branch_overview_counts_overdue_steps_and_names_them_to_managers(
+    env: Env, person: Member
+):
+    step(env, person, step="apply", on="2026-07-01")  # the talk was due on 1 August
+    alerts = call(env, "GET", "/api/v1/branch/overview", "sec").json()["alerts"]
+    assert alerts["development_overdue"] == {
+        "count": 1,
+        "items": [
+            {
+                "member": {"id": person.id, "name": "申请人甲"},
+                "step": "talk",
+                "label": "入党谈话",
+                "since": "2026-07-01",
+                "due": "2026-08-01",
+                "days_overdue": 31,
+            }
+        ],
+    }
+    quiet = call(env, "GET", "/api/v1/branch/overview", "secb").json()["alerts"]
+    assert quiet["development_overdue"] == {"count": 0, "items": []}
+    # The committee admin compares branches by counts: how many, never who.
+    admin = call(
+        env, "GET", "/api/v1/branch/overview", "admin", params={"branch_id": person.branch_id}
+    )
+    assert admin.json()["alerts"]["development_overdue"] == {"count": 1, "items": []}
+    assert "申请人甲" not in admin.text
+    step(env, person, step="talk", on="2026-08-20")
+    alerts = call(env, "GET", "/api/v1/branch/overview", "sec").json()["alerts"]
+    assert alerts["development_overdue"] == {"count": 0, "items": []}
+
+
+def test_a_manager_corrects_a_step_and_removes_the_latest(env: Env, person: Member):
+    step(env, person, step="apply", on="2025-06-01")
+    step(env, person, step="talk", on="2025-06-20")
+    step(env, person, step="activist", on="2025-07-01")
+    path = f"{PIPELINE}/{person.id}/steps"
+    fixed = call(env, "PATCH", f"{path}/talk", "sec", json={"on": "2025-06-21"})
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["steps"][1] == {"step": "talk", "label": "入党谈话", "on": "2025-06-21"}
+    with env.ctx():
+        before = list(DevelopmentRecord.select().dicts())
+    late = call(env, "PATCH", f"{path}/talk", "sec", json={"on": "2025-07-02"})
+    assert err(late, 422, "out_of_order") == (
+        "“确定为入党积极分子”的日期 2025年7月1日 早于“入党谈话”的日期 2025年7月2日，请核对。"
+    )
+    wrong = call(env, "DELETE", f"{path}/talk", "sec", json={"reason": "登记有误"})
+    assert "最近的一步是 2025年7月1日 的“确定为入党积极分子”" in err(wrong, 409, "not_latest")
+    bare = call(env, "DELETE", f"{path}/activist", "sec", json={})
+    assert "reason" in err(bare, 400, "missing_field")
+    unknown = call(env, "PATCH", f"{path}/jump", "sec", json={"on": "2025-06-21"})
+    assert "步骤应为以下之一" in err(unknown, 400, "invalid_field")
+    other = call(env, "DELETE", f"{path}/activist", "secb", json={"reason": "登记有误"})
+    err(other, 404, "not_found")
+    with env.ctx():
+        assert list(DevelopmentRecord.select().dicts()) == before
+        assert Member.get_by_id(person.id).status == "activist"
+    gone = call(env, "DELETE", f"{path}/activist", "sec", json={"reason": "尚未召开支委会"})
+    assert gone.status_code == 200, gone.text
+    assert (gone.json()["stage"], gone.json()["next_step"]["step"]) == ("applicant", "activist")
+    with env.ctx():
+        assert Member.get_by_id(person.id).status == "applicant"

@@ -131,6 +131,24 @@ def test_only_the_branchs_own_managers_see_it_and_forms_need_the_csrf_token(app,
     assert read(app, lambda: DevelopmentRecord.get(member=org["appl"].id).talked_on) is None
 
 
+def test_the_menu_shows_the_page_only_to_whoever_may_open_it(app, org):
+    """The committee admin (and a branch committee member without a manager's role) would be
+    refused the pipeline: the menu does not offer it to them; its managers see it."""
+    with app.app_context(), db.connection_context():
+        propaganda = f.member("周宣传", org["a"], roles="propaganda", phone="13800000009")
+    admin = login(app, org["admin"])
+    for branch in (org["a"], org["b"]):
+        home = admin.get(f"/console/branch/{branch.id}").text
+        menu = home.split('aria-label="主导航"')[1].split("</nav>")[0]
+        assert "星级评定" in menu and "发展党员" not in menu
+        assert admin.get(f"/console/branch/{branch.id}/development").status_code == 403
+    home = login(app, propaganda).get(f"/console/branch/{org['a'].id}").text
+    assert "发展党员</a>" not in home and ">学习</a>" in home
+    for manager in ("sec", "org"):
+        home = login(app, org[manager]).get(f"/console/branch/{org['a'].id}").text
+        assert f'href="{base(org)}">发展党员</a>' in home
+
+
 def test_the_committee_sees_counts_per_branch_and_no_names(app, org):
     admin = login(app, org["admin"])
     page = admin.get("/console/committee").text
@@ -148,3 +166,55 @@ def test_an_overdue_step_on_the_branch_home_links_to_the_pipeline(app, org):
     alerts = client.get(f"/console/branch/{org['a'].id}").text.split('id="alerts-h"')[1]
     assert "发展党员：申请人甲 于 2026年8月1日 递交入党申请，谈话已逾期 9 天" in alerts
     assert f'href="{base(org)}">去处理' in alerts
+
+
+def test_the_committee_admin_sees_how_many_steps_are_overdue_on_the_branch_home_not_who(app, org):
+    admin = login(app, org["admin"])
+    alerts = admin.get(f"/console/branch/{org['a'].id}").text.split('id="alerts-h"')[1]
+    assert "发展党员：2 人的入党谈话或培养考察已逾期" in alerts  # the talk, the review
+    assert "申请人甲" not in alerts and "积极分子乙" not in alerts
+    assert f'href="{base(org)}"' not in alerts
+
+
+def test_a_step_is_corrected_and_the_latest_removed_on_the_persons_page(app, org):
+    client = login(app, org["sec"])
+    person_url = f"{base(org)}/{org['appl'].id}"
+    assert post(client, person_url, {"step": "talk", "on": "2026-09-05"}).status_code == 303
+    assert post(client, person_url, {"step": "activist", "on": "2026-09-08"}).status_code == 303
+    page = client.get(person_url).text
+    assert "更正已登记的步骤" in page
+    assert "只能删除最近登记的一步：<strong>确定为入党积极分子（2026-09-08）</strong>" in page
+    late = post(client, f"{person_url}/correct", {"target": "talk", "on": "2026-09-09"},
+                page=person_url)  # fmt: skip
+    assert late.status_code == 400
+    assert "“确定为入党积极分子”的日期 2026年9月8日 早于“入党谈话”的日期 2026年9月9日" in late.text
+    assert 'value="2026-09-09"' in late.text  # what was typed stays in its form
+    fixed = post(client, f"{person_url}/correct", {"target": "talk", "on": "2026-09-06"},
+                 page=person_url)  # fmt: skip
+    assert fixed.status_code == 303
+    blank = post(client, f"{person_url}/remove", {"step": "activist", "reason": " "},
+                 page=person_url)  # fmt: skip
+    assert blank.status_code == 400 and "请写明删除这一步的原因。" in blank.text
+    assert read(app, lambda: Member.get_by_id(org["appl"].id).status) == "activist"
+    gone = post(client, f"{person_url}/remove", {"step": "activist", "reason": "支委会尚未讨论"},
+                page=person_url)  # fmt: skip
+    assert gone.status_code == 303
+    record = read(app, lambda: DevelopmentRecord.get(member=org["appl"].id))
+    assert (record.talked_on, record.activist_on) == (date(2026, 9, 6), None)
+    assert read(app, lambda: Member.get_by_id(org["appl"].id).status) == "applicant"
+    actions = read(app, lambda: [(e.door, e.action) for e in AuditEntry.select()][-2:])
+    assert actions == [
+        ("console", "development.step_correct"),
+        ("console", "development.step_remove"),
+    ]
+
+
+def test_a_person_corrected_under_another_branchs_address_is_not_found(app, org):
+    admin_a = login(app, org["sec"])
+    wrong = f"/console/branch/{org['b'].id}/development/{org['appl'].id}"
+    done = post(admin_a, f"{wrong}/remove", {"step": "apply", "reason": "登记有误"},
+                page=f"{base(org)}/{org['appl'].id}")  # fmt: skip
+    assert done.status_code == 404
+    assert read(app, lambda: DevelopmentRecord.get(member=org["appl"].id).applied_on) == date(
+        2026, 8, 1
+    )

@@ -136,6 +136,25 @@ def test_members_without_a_managers_role_and_other_branches_are_refused(app, org
     assert other.get("/console/committee/people").status_code == 403
 
 
+def test_an_entry_addressed_under_another_branch_is_not_found(app, org):
+    """The committee admin manages both branches: an entry of the first branch confirmed or
+    sent back under the second branch's address is not found, and stays as it was."""
+    client = login(app, org["admin"])
+    first = org["entries"][0]
+    other = f"/console/branch/{org['b'].id}/volunteer"
+    confirm = post(client, f"{other}/{first}/confirm", page=other)
+    reject = post(client, f"{other}/{first}/reject", {"reason": "当天未组织活动"}, page=other)
+    assert confirm.status_code == 404 and reject.status_code == 404
+    assert "请求的资源不存在" in confirm.text
+    with app.app_context(), db.connection_context():
+        assert VolunteerEntry.get_by_id(first).status == "pending"
+        assert AuditEntry.select().count() == 0 and OutboxMessage.select().count() == 0
+    done = post(client, f"{base(org, 'volunteer')}/{first}/confirm", page=base(org, "volunteer"))
+    assert done.status_code == 303
+    with app.app_context(), db.connection_context():
+        assert VolunteerEntry.get_by_id(first).status == "confirmed"
+
+
 def test_the_committee_sees_figures_per_branch_never_names(app, org):
     client = login(app, org["admin"])
     page = client.get("/console/committee").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -98,8 +99,11 @@ def _door_closed(exc: BaseException | None) -> None:
         DOOR.reset(token)
 
 
-# The branch pages' menu: (order, label, endpoint taking branch_id), added by each page module.
-NAV: list[tuple[int, str, str]] = []
+# Whether a menu entry is shown to the manager for the branch viewed (its id).
+Shown = Callable[[ConsoleUser, int], bool]
+# The branch pages' menu: (order, label, endpoint taking branch_id, whom it is shown to: None
+# for every console user), added by each page module.
+NAV: list[tuple[int, str, str, Shown | None]] = []
 
 
 def _within(here: str | None, endpoint: str) -> bool:
@@ -110,10 +114,11 @@ def _within(here: str | None, endpoint: str) -> bool:
     return here == endpoint or (endpoint != "console.branch" and here.startswith(endpoint + "_"))
 
 
-def nav_item(order: int, label: str, endpoint: str) -> None:
-    """Add a page of a branch to the menu (its endpoint takes ``branch_id``)."""
-    NAV.append((order, label, endpoint))
-    NAV.sort()
+def nav_item(order: int, label: str, endpoint: str, shown: Shown | None = None) -> None:
+    """Add a page of a branch to the menu (its endpoint takes ``branch_id``); ``shown`` says
+    whom it is shown to, when the page refuses some console users (else it is shown to all)."""
+    NAV.append((order, label, endpoint, shown))
+    NAV.sort(key=lambda item: item[:3])
 
 
 @bp.app_context_processor
@@ -126,7 +131,8 @@ def _context() -> dict[str, Any]:
     here = request.endpoint
     nav = [
         (label, url_for(endpoint, branch_id=branch_id), _within(here, endpoint))
-        for _, label, endpoint in NAV
+        for _, label, endpoint, shown in NAV
+        if shown is None or shown(me, branch_id)
     ]
     return {"me": me, "nav": nav}
 

@@ -21,7 +21,9 @@ from models.development import STEPS
 from models.org import STATUSES
 from web.common import bp, nav_item, page, settings, user
 
-nav_item(47, "发展党员", "console.development")
+nav_item(
+    47, "发展党员", "console.development", lambda me, branch_id: h.manages(me.member, branch_id)
+)
 
 FIELDS = ("member_id", "step", "on", "contact_1", "contact_2", "months", "note")
 STAGE_LABELS = {s: STATUSES[s] for s in h.PIPELINE}
@@ -113,7 +115,9 @@ def development_record(branch_id: int) -> Any:
     return _to_person(branch_id, found.view.member.id)
 
 
-def _person(branch_id: int, member_id: int, *, values=None, error="", status=200) -> Any:
+def _person(
+    branch_id: int, member_id: int, *, values=None, error="", status=200, form="record"
+) -> Any:
     found = cd.person_page(user().member, branch_id, member_id, now=utcnow(), settings=settings())
     return page(
         "development_person.html",
@@ -124,6 +128,7 @@ def _person(branch_id: int, member_id: int, *, values=None, error="", status=200
         steps=STEPS,
         values=values or {},
         error=error,
+        form=form,
         note_max=settings().development.note_max_chars,
     )
 
@@ -141,4 +146,62 @@ def development_person_record(branch_id: int, member_id: int) -> Any:
         _record(values)
     except DomainError as exc:
         return _person(branch_id, member_id, values=values, error=_by_form(exc), status=400)
+    return _to_person(branch_id, member_id)
+
+
+CORRECT_FIELDS = ("target", "on", "contact_1", "contact_2", "months", "note")
+
+
+def _correct(member_id: int, values: dict[str, str]) -> None:
+    """A correction (the API's PATCH …/steps/{step}); an empty field is left as recorded."""
+    step, _, review = values["target"].partition(":")
+    contacts = [_number(values[k], "培养联系人") for k in ("contact_1", "contact_2")]
+    chosen = tuple(c for c in contacts if c is not None)
+    correction = h.Correction(
+        on=_day(values["on"]) if values["on"] else None,
+        contact_ids=chosen or None,
+        note=values["note"] or None,
+        months=_number(values["months"], "延长月数"),
+    )
+    h.correct_step(
+        user().member,
+        member_id,
+        step,
+        correction,
+        review_on=_day(review) if review else None,
+        now=utcnow(),
+        settings=settings(),
+    )
+
+
+@bp.post("/branch/<int:branch_id>/development/<int:member_id>/correct")
+def development_correct(branch_id: int, member_id: int) -> Any:
+    """Correct a recorded step's day, contacts, findings or extension."""
+    values = {k: (request.form.get(k) or "").strip() for k in CORRECT_FIELDS}
+    try:
+        cd.person_page(user().member, branch_id, member_id, now=utcnow(), settings=settings())
+        _correct(member_id, values)
+    except DomainError as exc:
+        error = _by_form(exc)
+        return _person(branch_id, member_id, values=values, error=error, status=400, form="fix")
+    return _to_person(branch_id, member_id)
+
+
+@bp.post("/branch/<int:branch_id>/development/<int:member_id>/remove")
+def development_remove(branch_id: int, member_id: int) -> Any:
+    """Remove the latest recorded step with the reason; its status moves back."""
+    values = {k: (request.form.get(k) or "").strip() for k in ("step", "reason")}
+    try:
+        cd.person_page(user().member, branch_id, member_id, now=utcnow(), settings=settings())
+        h.remove_step(
+            user().member,
+            member_id,
+            values["step"],
+            reason=values["reason"],
+            now=utcnow(),
+            settings=settings(),
+        )
+    except DomainError as exc:
+        error = _by_form(exc)
+        return _person(branch_id, member_id, values=values, error=error, status=400, form="remove")
     return _to_person(branch_id, member_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -50,6 +51,9 @@ ALERT_PAGES = {
 }
 
 
+DEVELOPMENT_COUNTED = "发展党员：{n} 人的入党谈话或培养考察已逾期，请督促支部按期办理"
+
+
 def _percent(value: Any) -> int | None:
     return None if value is None else round(float(value) * 100)
 
@@ -60,11 +64,17 @@ def branch(branch_id: int) -> Any:
     view = branch_home(user().member, branch_id, now=utcnow(), settings=config)
     figures = view.overview.figures
     trend = [{"week": f"{w.start:%m-%d}", "rate": _percent(w.rate.rate)} for w in view.trend]
+    alerts, counted = figures.alerts, []
+    if not view.overview.development_names and alerts.development:
+        # A committee admin sees how many, never who (and may not open the pipeline).
+        alerts = replace(alerts, development=[])
+        counted = [(DEVELOPMENT_COUNTED.format(n=len(figures.alerts.development)), None)]
     lines = []
-    for line in digest_lines(figures.alerts, view.overview.today, config):
+    for line in digest_lines(alerts, view.overview.today, config):
         target = ALERT_PAGES.get(line.split("：", 1)[0])
         link = url_for(f"console.{target}", branch_id=figures.branch.id) if target else None
         lines.append((line, link))
+    lines += counted
     return page(
         "branch.html",
         view=view,

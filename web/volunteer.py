@@ -66,7 +66,9 @@ def _back(branch_id: int) -> Any:
 @bp.post("/branch/<int:branch_id>/volunteer/<int:entry_id>/confirm")
 def volunteer_confirm(branch_id: int, entry_id: int) -> Any:
     try:
-        v.confirm_entry(user().member, entry_id, now=utcnow(), settings=settings())
+        v.confirm_entry(
+            user().member, entry_id, branch_id=branch_id, now=utcnow(), settings=settings()
+        )
     except DomainError as exc:
         return _entries(branch_id, errors={entry_id: _by_form(exc)}, status=400)
     return _back(branch_id)
@@ -76,7 +78,14 @@ def volunteer_confirm(branch_id: int, entry_id: int) -> Any:
 def volunteer_reject(branch_id: int, entry_id: int) -> Any:
     reason = request.form.get("reason", "")
     try:
-        v.reject_entry(user().member, entry_id, reason, now=utcnow(), settings=settings())
+        v.reject_entry(
+            user().member,
+            entry_id,
+            reason,
+            branch_id=branch_id,
+            now=utcnow(),
+            settings=settings(),
+        )
     except DomainError as exc:
         return _entries(branch_id, errors={entry_id: _by_form(exc)}, status=400)
     return _back(branch_id)

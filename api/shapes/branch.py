@@ -237,6 +237,26 @@ class RectificationOverdue(Answer):
     items: list[OverdueRectification] = Constraint(max_length=ALERT_LIST_MAX)
 
 
+class OverdueDevelopmentStep(Answer):
+    member: BranchMemberRef
+    step: Literal["talk", "review"]
+    label: str
+    since: DayText | None = Constraint(
+        description="The application (talk), or the last review or the activist decision"
+    )
+    due: DayText
+    days_overdue: Annotated[int, Constraint(ge=1)]
+
+
+class DevelopmentOverdue(Answer):
+    count: Count
+    items: list[OverdueDevelopmentStep] = Constraint(
+        max_length=ALERT_LIST_MAX,
+        description="The people, for the branch's own managers only (书记, 副书记, 组织委员); "
+        "empty for a committee admin, who gets the count",
+    )
+
+
 class BranchOverviewAlerts(Answer):
     """What the secretary's daily digest lists, as data."""
 
@@ -252,6 +272,9 @@ class BranchOverviewAlerts(Answer):
     )
     rectification_overdue: RectificationOverdue = Constraint(
         description="Rectification items past their deadline and not done"
+    )
+    development_overdue: DevelopmentOverdue = Constraint(
+        description="People in development whose talk or review is past its deadline"
     )
 
 

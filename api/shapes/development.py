@@ -62,6 +62,26 @@ class DevelopmentStepRequest(Request):
     )
 
 
+class DevelopmentCorrectionRequest(Request):
+    on: Day | None = Constraint(default=None, description="The step's corrected day")
+    review_on: Day | None = Constraint(
+        default=None, description="review: the recorded day of the review to correct (required)"
+    )
+    contact_ids: Ids(2) | None = Constraint(
+        default=None, description="contacts: one or two full members of the branch"
+    )
+    note: MultiLine(max_len_setting="development.note_max_chars") | None = Constraint(
+        default=None, description="review: the findings; extend: the reason"
+    )
+    months: Int(1, 24) | None = Constraint(default=None, description="extend: 6 to 12 months")
+
+
+class DevelopmentRemovalRequest(Request):
+    reason: MultiLine(required=True, max_len_setting="development.note_max_chars") = Constraint(
+        description="Why the step is removed (kept in the audit log)"
+    )
+
+
 # ---- answers ---------------------------------------------------------------------------------
 
 

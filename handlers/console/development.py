@@ -8,7 +8,8 @@ from datetime import datetime
 
 from core.config import Settings
 from handlers.development import Contact, Detail, PipelinePage, person_detail, pipeline
-from handlers.development.base import hidden
+from handlers.development.base import hidden, person_of
+from handlers.development.corrections import Recorded, recorded_steps
 from models.org import Member
 
 # People listed on one page of the pipeline (a branch's pipeline is short).
@@ -73,6 +74,12 @@ def list_page(
 class PersonPage:
     detail: Detail
     contacts: list[Contact]  # the branch's full members, for the form
+    recorded: list[Recorded]  # the steps recorded, oldest first (the forms to correct them)
+
+    @property
+    def latest(self) -> Recorded | None:
+        """The step the removal form offers: only the latest may be removed."""
+        return self.recorded[-1] if self.recorded else None
 
 
 def person_page(
@@ -88,4 +95,5 @@ def person_page(
         .order_by(Member.id)
         .tuples()
     )
-    return PersonPage(found, [Contact(i, name) for i, name in full])
+    recorded = recorded_steps(person_of(found.view.member))
+    return PersonPage(found, [Contact(i, name) for i, name in full], recorded)

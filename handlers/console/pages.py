@@ -56,7 +56,7 @@ def branch_home(
 ) -> BranchHome:
     """A branch's home page: this month's figures and alerts, and the study trend."""
     branch = branch_acted_for(actor, branch_id, CONSOLE_ROLES)
-    view = branch_overview(branch, now, settings)
+    view = branch_overview(branch, now, settings, viewer=actor)
     return BranchHome(
         view,
         study_trend(branch.id, view.today),

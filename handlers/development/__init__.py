@@ -6,7 +6,10 @@ The package re-exports its public names: ``from handlers import development`` an
 """
 
 from handlers.development.alerts import Ahead, OverdueStep, deadlines_ahead, overdue_steps
+from handlers.development.base import manages
+from handlers.development.changes import correct_step, remove_step
 from handlers.development.checks import StepInput
+from handlers.development.corrections import Correction
 from handlers.development.rules import (
     PIPELINE,
     Days,
@@ -38,6 +41,7 @@ __all__ = [
     "Ahead",
     "BranchCounts",
     "Contact",
+    "Correction",
     "Days",
     "Deadline",
     "Detail",
@@ -51,8 +55,10 @@ __all__ = [
     "add_months",
     "committee_counts",
     "committee_development",
+    "correct_step",
     "day_text",
     "deadlines_ahead",
+    "manages",
     "my_development",
     "overdue_steps",
     "overview",
@@ -60,4 +66,5 @@ __all__ = [
     "pipeline",
     "probation_end",
     "record_step",
+    "remove_step",
 ]

@@ -119,6 +119,61 @@ def people(where: Expression | None, *, stages: tuple[str, ...] = PIPELINE) -> l
     ]
 
 
+# The record's days the rules read (rules.Days), selected by pipeline_days.
+DAY_FIELDS = (
+    "applied_on",
+    "talked_on",
+    "activist_on",
+    "contacts_on",
+    "candidate_on",
+    "political_review_on",
+    "training_on",
+    "admitted_on",
+    "extension_months",
+)
+
+
+def _day(value: object) -> date | None:
+    return date.fromisoformat(str(value)) if value is not None and not isinstance(value, date) \
+        else value  # fmt: skip
+
+
+def pipeline_days(where: Expression) -> list[tuple[int, Days]]:
+    """(branch id, Days) of the people in the pipeline of the branches ``where`` selects (a
+    condition on Member): only the columns the rules read, each review's latest day grouped by
+    the database, in one statement — for counts over thousands of people (no models built)."""
+    latest = (
+        DevelopmentReview.select(
+            DevelopmentReview.record.alias("record_id"),
+            fn.MAX(DevelopmentReview.on).alias("last_on"),
+        )
+        .join(DevelopmentRecord, on=DevelopmentReview.record == DevelopmentRecord.id)
+        .join(Member, on=DevelopmentRecord.member == Member.id)
+        .where(where, Member.status.in_(PIPELINE))
+        .group_by(DevelopmentReview.record)
+        .alias("latest_review")
+    )
+    query = (
+        Member.select(
+            Member.branch,
+            Member.status,
+            Member.joined_on,
+            *(getattr(DevelopmentRecord, name) for name in DAY_FIELDS),
+            latest.c.last_on,
+        )
+        .join(DevelopmentRecord, JOIN.LEFT_OUTER, on=DevelopmentRecord.member == Member.id)
+        .join(latest, JOIN.LEFT_OUTER, on=latest.c.record_id == DevelopmentRecord.id)
+        .where(where, Member.status.in_(PIPELINE))
+        .tuples()
+    )
+    found = []
+    for branch_id, status, joined_on, *days, last_on in query:
+        values = dict(zip(DAY_FIELDS, days, strict=True))
+        values["admitted_on"] = values["admitted_on"] or joined_on
+        found.append((branch_id, Days(status, **values, last_review_on=_day(last_on))))
+    return found
+
+
 def _record_of(member: Member) -> DevelopmentRecord | None:
     record = getattr(member, "dev", None)
     return record if record is not None and record.id is not None else None

@@ -63,7 +63,7 @@ def _needs(person: Member, before: date | None, earlier: str, step: str) -> date
     return before
 
 
-def _not_before(on: date, before: date, earlier: str, step: str) -> None:
+def not_before(on: date, before: date, earlier: str, step: str) -> None:
     if on < before:
         raise Refused(
             f"“{STEPS[step]}”的日期 {day_text(on)} 早于“{STEPS[earlier]}”的日期 "
@@ -90,7 +90,7 @@ def check_talk(person: Member, days: Days, got: StepInput, settings: Settings) -
     _stage(person, "talk", "applicant")
     applied = _needs(person, days.applied_on, "apply", "talk")
     _once(person, days.talked_on, "talk")
-    _not_before(got.on, applied, "apply", "talk")
+    not_before(got.on, applied, "apply", "talk")
     return Change(record={"talked_on": got.on})
 
 
@@ -98,15 +98,22 @@ def check_activist(person: Member, days: Days, got: StepInput, settings: Setting
     _stage(person, "activist", "applicant")
     _needs(person, days.applied_on, "apply", "activist")
     talked = _needs(person, days.talked_on, "talk", "activist")
-    _not_before(got.on, talked, "talk", "activist")
+    not_before(got.on, talked, "talk", "activist")
     return Change(record={"activist_on": got.on}, member={"status": "activist"})
 
 
 def check_contacts(person: Member, days: Days, got: StepInput, settings: Settings) -> Change:
     _stage(person, "contacts", *REVIEWED)
     activist = _needs(person, days.activist_on, "activist", "contacts")
-    _not_before(got.on, activist, "activist", "contacts")
-    ids = list(dict.fromkeys(got.contact_ids))
+    not_before(got.on, activist, "activist", "contacts")
+    ids = checked_contacts(person, got.contact_ids)
+    second = ids[1] if len(ids) == 2 else None
+    return Change(record={"contacts_on": got.on, "contact_1": ids[0], "contact_2": second})
+
+
+def checked_contacts(person: Member, contact_ids: tuple[int, ...]) -> list[int]:
+    """One or two full members of the person's branch, not the person: their ids."""
+    ids = list(dict.fromkeys(contact_ids))
     if not 1 <= len(ids) <= 2:
         raise Invalid("培养联系人应为本支部的一至两名正式党员。", errcode="invalid_contacts")
     if person.id in ids:
@@ -125,30 +132,34 @@ def check_contacts(person: Member, days: Days, got: StepInput, settings: Setting
                 f"{who}不是本支部的正式党员，培养联系人应为本支部的正式党员。",
                 errcode="invalid_contacts",
             )
-    second = ids[1] if len(ids) == 2 else None
-    return Change(record={"contacts_on": got.on, "contact_1": ids[0], "contact_2": second})
+    return ids
 
 
 def check_review(person: Member, days: Days, got: StepInput, settings: Settings) -> Change:
     _stage(person, "review", *REVIEWED)
     activist = _needs(person, days.activist_on, "activist", "review")
-    _not_before(got.on, activist, "activist", "review")
+    not_before(got.on, activist, "activist", "review")
     return Change(review=True)
 
 
 def check_candidate(person: Member, days: Days, got: StepInput, settings: Settings) -> Change:
     _stage(person, "candidate", "activist")
     activist = _needs(person, days.activist_on, "activist", "candidate")
+    candidate_not_early(person, activist, got.on, settings)
+    return Change(record={"candidate_on": got.on}, member={"status": "candidate"})
+
+
+def candidate_not_early(person: Member, activist: date, on: date, settings: Settings) -> None:
+    """A development object at least activist_min_months after the activist decision."""
     earliest = candidate_earliest(activist, settings)
-    if got.on < earliest:
+    if on < earliest:
         months = settings.development.activist_min_months
         raise Refused(
             f"{person.name}于 {day_text(activist)} 确定为入党积极分子，须经过至少 {months} "
             f"个月的培养考察，最早 {day_text(earliest)} 才能确定为发展对象"
-            f"（本次填写的是 {day_text(got.on)}）。",
+            f"（本次填写的是 {day_text(on)}）。",
             errcode="too_early",
         )
-    return Change(record={"candidate_on": got.on}, member={"status": "candidate"})
 
 
 def _check_candidate_step(field_name: str, step: str) -> Check:
@@ -156,7 +167,7 @@ def _check_candidate_step(field_name: str, step: str) -> Check:
         _stage(person, step, "candidate")
         candidate = _needs(person, days.candidate_on, "candidate", step)
         _once(person, getattr(days, field_name), step)
-        _not_before(got.on, candidate, "candidate", step)
+        not_before(got.on, candidate, "candidate", step)
         return Change(record={field_name: got.on})
 
     return check
@@ -184,7 +195,7 @@ def check_admit(person: Member, days: Days, got: StepInput, settings: Settings) 
         ("training", days.training_on),
     ):
         assert before is not None
-        _not_before(got.on, before, step, "admit")
+        not_before(got.on, before, step, "admit")
     return Change(
         record={"admitted_on": got.on},
         member={"status": "probationary", "joined_on": got.on},
@@ -199,17 +210,8 @@ def check_extend(person: Member, days: Days, got: StepInput, settings: Settings)
             f"{person.name}的预备期已延长 {days.extension_months} 个月，预备期只能延长一次。",
             errcode="already_recorded",
         )
-    cfg = settings.development
-    low, high = cfg.extension_min_months, cfg.extension_max_months
-    if got.months is None or not low <= got.months <= high:
-        raise Invalid(
-            f"延长预备期应为 {cfg.extension_min_months} 到 {cfg.extension_max_months} 个月"
-            f"（本次填写的是 {got.months if got.months is not None else '空'}）。",
-            errcode="invalid_months",
-        )
-    if not got.note.strip():
-        raise Invalid("请写明延长预备期的原因。", errcode="missing_field")
-    _not_before(got.on, admitted, "admit", "extend")
+    checked_extension(got.months, got.note, settings)
+    not_before(got.on, admitted, "admit", "extend")
     return Change(
         record={
             "extended_on": got.on,
@@ -222,16 +224,37 @@ def check_extend(person: Member, days: Days, got: StepInput, settings: Settings)
 def check_full(person: Member, days: Days, got: StepInput, settings: Settings) -> Change:
     _stage(person, "full", "probationary")
     admitted = _needs(person, days.admitted_on, "admit", "full")
-    ends = probation_end(admitted, days.extension_months, settings)
-    if got.on < ends:
-        extended = f"，预备期延长 {days.extension_months} 个月" if days.extension_months else ""
+    full_not_early(person, admitted, days.extension_months, got.on, settings)
+    return Change(record={"full_on": got.on}, member={"status": "full", "full_on": got.on})
+
+
+def full_not_early(
+    person: Member, admitted: date, months: int | None, on: date, settings: Settings
+) -> None:
+    """转正 not before probation (and its extension of ``months``) ends."""
+    ends = probation_end(admitted, months, settings)
+    if on < ends:
+        extended = f"，预备期延长 {months} 个月" if months else ""
         raise Refused(
             f"{person.name}于 {day_text(admitted)} 接收为预备党员{extended}，预备期到 "
             f"{day_text(ends)} 才满，转正日期不能早于 {day_text(ends)}"
-            f"（本次填写的是 {day_text(got.on)}）。",
+            f"（本次填写的是 {day_text(on)}）。",
             errcode="too_early",
         )
-    return Change(record={"full_on": got.on}, member={"status": "full", "full_on": got.on})
+
+
+def checked_extension(months: int | None, reason: str, settings: Settings) -> None:
+    """An extension of probation: extension_min_months to extension_max_months, a reason."""
+    cfg = settings.development
+    low, high = cfg.extension_min_months, cfg.extension_max_months
+    if months is None or not low <= months <= high:
+        raise Invalid(
+            f"延长预备期应为 {low} 到 {high} 个月"
+            f"（本次填写的是 {months if months is not None else '空'}）。",
+            errcode="invalid_months",
+        )
+    if not reason.strip():
+        raise Invalid("请写明延长预备期的原因。", errcode="missing_field")
 
 
 CHECKS: dict[str, Check] = {

@@ -20,7 +20,7 @@ from models.development import STEPS, DevelopmentRecord, DevelopmentReview
 from models.org import Member
 
 
-def _checked_input(got: StepInput, today: date, settings: Settings) -> StepInput:
+def checked_input(got: StepInput, today: date, settings: Settings) -> StepInput:
     if got.step not in STEPS:
         raise Invalid("步骤应为以下之一：" + "、".join(STEPS.values()) + "。")
     if got.on > today:
@@ -53,7 +53,7 @@ def record_step(
     at the wrong stage or against a time rule."""
     person = managed_person(actor, member_id)
     today = local_today(now, settings)
-    got = _checked_input(StepInput(step, on, tuple(contact_ids), note, months), today, settings)
+    got = checked_input(StepInput(step, on, tuple(contact_ids), note, months), today, settings)
     found = person_of(person)
     if step == "review" and found.record is not None:
         taken = DevelopmentReview.get_or_none(
@@ -76,7 +76,7 @@ def record_step(
             record.updated_at = now
             record.save()
         if change.member:
-            _move(person, change.member, now)
+            move(person, change.member, now)
         if change.review:
             try:
                 DevelopmentReview.create(
@@ -88,7 +88,7 @@ def record_step(
     return detail_of(person_of(Member.get_by_id(person.id)), today, settings)
 
 
-def _move(person: Member, fields: dict[str, Any], now: datetime) -> None:
+def move(person: Member, fields: dict[str, Any], now: datetime) -> None:
     """The member's new status (and days), with their version moved on as any change does."""
     done = (
         Member.update(**fields, updated_at=now, version=Member.version + 1)

@@ -17,6 +17,7 @@ from handlers.development.base import (
     manages,
     people,
     person_of,
+    pipeline_days,
 )
 from handlers.development.rules import (
     PIPELINE,
@@ -243,11 +244,11 @@ def committee_counts(
     number of queries however many branches."""
     branches = Branch.select(Branch.id).where(Branch.committee == committee_id)
     found = {b: {"stages": Counter(), "overdue": 0} for (b,) in branches.tuples()}
-    for person in people(Member.branch.in_(branches)):
-        view = view_of(person, today, settings)
-        counts = found[person.member.branch_id]
-        counts["stages"][person.member.status] += 1
-        counts["overdue"] += view.overdue
+    for branch_id, days in pipeline_days(Member.branch.in_(branches)):
+        counts = found[branch_id]
+        counts["stages"][days.status] += 1
+        due = deadline(days, settings)
+        counts["overdue"] += due is not None and due.overdue(today)
     return {
         b: BranchCounts(b, {s: c["stages"].get(s, 0) for s in PIPELINE}, c["overdue"])
         for b, c in found.items()

@@ -155,9 +155,12 @@ def visible_entry(actor: Member, entry_id: int) -> VolunteerEntry:
     return entry
 
 
-def managed_entry(actor: Member, entry_id: int) -> VolunteerEntry:
-    """An entry of a branch the actor manages; a member of its branch is refused."""
+def managed_entry(actor: Member, entry_id: int, branch_id: int | None = None) -> VolunteerEntry:
+    """An entry of a branch the actor manages; a member of its branch is refused. With
+    ``branch_id`` (the console's address), an entry of another branch is not found."""
     entry = visible_entry(actor, entry_id)
+    if branch_id is not None and entry.branch_id != branch_id:
+        raise hidden()
     if not can_manage(actor, entry.branch):
         raise Forbidden(NOT_MANAGER, errcode="forbidden")
     return entry

@@ -110,9 +110,17 @@ def _member_name(entry: VolunteerEntry) -> str:
     return Member.select(Member.name).where(Member.id == entry.member_id).scalar() or ""
 
 
-def confirm_entry(actor: Member, entry_id: int, *, now: datetime, settings: Settings) -> EntryView:
-    """Confirm an entry: its hours count in the branch's totals from now on."""
-    entry = managed_entry(actor, entry_id)
+def confirm_entry(
+    actor: Member,
+    entry_id: int,
+    *,
+    branch_id: int | None = None,
+    now: datetime,
+    settings: Settings,
+) -> EntryView:
+    """Confirm an entry: its hours count in the branch's totals from now on. ``branch_id``
+    (the console's address): an entry of another branch is not found."""
+    entry = managed_entry(actor, entry_id, branch_id)
     if entry.status != "pending":
         raise _decided(entry)
     name = _member_name(entry)
@@ -132,10 +140,17 @@ def confirm_entry(actor: Member, entry_id: int, *, now: datetime, settings: Sett
 
 
 def reject_entry(
-    actor: Member, entry_id: int, reason: str, *, now: datetime, settings: Settings
+    actor: Member,
+    entry_id: int,
+    reason: str,
+    *,
+    branch_id: int | None = None,
+    now: datetime,
+    settings: Settings,
 ) -> EntryView:
-    """Send an entry back with the reason; the member is told through their own channel."""
-    entry = managed_entry(actor, entry_id)
+    """Send an entry back with the reason; the member is told through their own channel.
+    ``branch_id`` as confirm_entry's."""
+    entry = managed_entry(actor, entry_id, branch_id)
     if entry.status != "pending":
         raise _decided(entry)
     reason = checked_text("退回原因", reason, settings.volunteer.reason_max_chars)
