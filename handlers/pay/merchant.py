@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from core import wxpay
 from core.config import Settings
 from handlers.errors import DomainError, Refused
@@ -46,33 +44,25 @@ def _read(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def private_key(settings: Settings) -> rsa.RSAPrivateKey:
-    try:
-        return wxpay.load_private_key(_read(settings.pay.private_key_path))
-    except (OSError, ValueError, TypeError) as exc:
-        log.error("pay.private_key_path cannot be used: %s", type(exc).__name__)
-        raise PayUnavailable(UNAVAILABLE) from None
-
-
-def platform_key(settings: Settings) -> rsa.RSAPublicKey:
-    try:
-        return wxpay.load_public_key(_read(settings.pay.platform_public_key_path))
-    except (OSError, ValueError, TypeError) as exc:
-        log.error("pay.platform_public_key_path cannot be used: %s", type(exc).__name__)
-        raise PayUnavailable(UNAVAILABLE) from None
-
-
 def client(settings: Settings) -> wxpay.PayClient:
     """The API client of the configured merchant (keys read from their files now)."""
     require_pay(settings)
     pay = settings.pay
-    return wxpay.PayClient(
-        mchid=pay.mchid,
-        serial=pay.merchant_serial,
-        private_key=private_key(settings),
-        platform_key=platform_key(settings),
-        platform_serial=pay.platform_serial,
-        base_url=pay.base_url,
-        timeout=(pay.connect_timeout_seconds, pay.read_timeout_seconds),
-        window=pay.timestamp_window,
-    )
+    try:
+        private_pem = _read(pay.private_key_path).decode("ascii")
+        platform_pem = wxpay.public_key_text(_read(pay.platform_public_key_path))
+        return wxpay.PayClient(
+            mchid=pay.mchid,
+            appid=appid(settings),
+            serial=pay.merchant_serial,
+            private_key_pem=private_pem,
+            apiv3_key=pay.apiv3_key,
+            platform_public_pem=platform_pem,
+            platform_serial=pay.platform_serial,
+            base_url=pay.base_url,
+            timeout=(pay.connect_timeout_seconds, pay.read_timeout_seconds),
+            window=pay.timestamp_window,
+        )
+    except (OSError, ValueError, TypeError) as exc:
+        log.error("merchant %s keys cannot be used: %s", pay.mchid, type(exc).__name__)
+        raise PayUnavailable(UNAVAILABLE) from None

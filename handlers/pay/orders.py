@@ -42,9 +42,7 @@ def request_payment(
     order, reused = _open_order(member, openid, plan_text(plan), now, settings)
     if not order.prepay_id:
         _prepay(order, settings)
-    params = wxpay.request_payment_params(
-        appid(settings), client(settings).private_key, order.prepay_id
-    )
+    params = client(settings).request_payment_params(order.prepay_id)
     return PayRequest(order, params, reused)
 
 

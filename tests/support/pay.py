@@ -26,12 +26,21 @@ class Merchant:
     key_path: Path
     platform_path: Path
 
-    def client(self, fake: FakeWeChat) -> wxpay.PayClient:
+    def client(
+        self,
+        fake: FakeWeChat,
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+        platform_pem: bytes | None = None,
+    ) -> wxpay.PayClient:
+        """The app's client for this merchant (another private or platform key: a forgery)."""
         return wxpay.PayClient(
             mchid=self.mchid,
+            appid=self.appid,
             serial=self.serial,
-            private_key=self.key,
-            platform_key=wxpay.load_public_key(fake.platform_public_pem()),
+            private_key_pem=wxpay.private_pem(key or self.key).decode(),
+            apiv3_key=self.apiv3_key,
+            platform_public_pem=(platform_pem or fake.platform_public_pem()).decode(),
             platform_serial=fake.pay_serial,
             base_url=fake.base_url,
         )
