@@ -609,9 +609,24 @@ ASSESSMENT_CRITERIA = tuple(
 STAR_BANDS = ("five_stars", "four_stars", "three_stars", "two_stars")
 
 
+class MerchantSettings(Section):
+    # One committee's own WeChat Pay merchant ([pay.merchants."<committee name>"]); the keys
+    # mean what the same keys of [pay] mean. Secrets come from files: apiv3_key_file, or
+    # ZHIBU_PAY__MERCHANTS__<committee name>__APIV3_KEY in the environment.
+    mchid: NonEmpty
+    appid: str = ""
+    merchant_serial: NonEmpty
+    private_key_path: NonEmpty
+    apiv3_key: str = ""
+    apiv3_key_file: str = ""
+    platform_public_key_path: NonEmpty
+    platform_serial: NonEmpty
+
+
 class PaySettings(Section):
     # WeChat Pay (API v3) for dues paid in the mini-program. Empty mchid: online payment is
-    # off, and members report payments for a collector to confirm, as before.
+    # off, and members report payments for a collector to confirm, as before. These keys are
+    # the default merchant, for every committee without its own in ``merchants``.
     mchid: str = ""
     # The mini-program's AppID bound to the merchant; empty: [wechat].app_id.
     appid: str = ""
@@ -620,8 +635,9 @@ class PaySettings(Section):
     merchant_serial: str = ""
     private_key_path: str = ""
     # The APIv3 key (32 characters) that encrypts notifications: set it in the environment,
-    # ZHIBU_PAY__APIV3_KEY, rather than in the file.
+    # ZHIBU_PAY__APIV3_KEY, rather than in the file, or in a file: apiv3_key_file.
     apiv3_key: str = ""
+    apiv3_key_file: str = ""
     # WeChat Pay's public key (or platform certificate) as a PEM file, and its id
     # (PUB_KEY_ID_..., or the certificate's serial) that answers and notifications carry.
     platform_public_key_path: str = ""
@@ -639,6 +655,8 @@ class PaySettings(Section):
     close_after_minutes: Positive = 120
     connect_timeout_seconds: PositiveFloat = 4.0
     read_timeout_seconds: PositiveFloat = 10.0
+    # Committees with their own merchant, by the committee's name (党委名称).
+    merchants: dict[str, MerchantSettings] = {}
 
 
 class DemoSettings(Section):
@@ -884,4 +902,6 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
     out = settings.model_dump()
     for section, key in SECRETS:
         out[section][key] = "***"
+    for merchant in out["pay"]["merchants"].values():
+        merchant["apiv3_key"] = "***"
     return out

@@ -7,12 +7,13 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from core import wxpay
 from core.config import Settings
 from handlers.errors import DomainError
 from handlers.pay.booking import Mismatch, book_transaction
-from handlers.pay.merchant import PayUnavailable, client
+from handlers.pay.merchant import PayUnavailable, client, merchants, pay_enabled
 from handlers.pay.refunds import book_refund
 
 log = logging.getLogger(__name__)
@@ -35,16 +36,13 @@ def receive_notification(
     resource decrypted with the APIv3 key, then checked against our order or refund and booked
     once. Returns what it did (booked, duplicate, unbookable, failed, processing): a duplicate
     books nothing and is still a success; a mismatch raises (400)."""
-    try:
-        pay = client(settings)
-    except (DomainError, PayUnavailable):
-        raise NotificationRefused(503, "payment is not configured") from None
+    if not pay_enabled(settings):
+        raise NotificationRefused(503, "payment is not configured")
     event = _event(body)
-    try:
-        data = pay.notification(headers, body, now=now.timestamp())["resource"]
-    except wxpay.PayProtocolError as exc:
-        log.warning("pay notification refused: %s", exc)
-        raise NotificationRefused(401, "signature check failed") from None
+    mchid, data = _verified(headers, body, now.timestamp(), settings)
+    if data.get("mchid") != mchid:
+        log.warning("pay notification refused: resource of %s names another merchant", mchid)
+        raise NotificationRefused(400, "the resource names another merchant")
     try:
         if event in REFUND_EVENTS:
             out_refund_no = str(data.get("out_refund_no") or "")
@@ -69,3 +67,23 @@ def _event(body: bytes) -> str:
     if not isinstance(envelope, dict) or envelope.get("event_type") not in EVENTS:
         raise NotificationRefused(400, "not a payment or refund notification")
     return str(envelope["event_type"])
+
+
+def _verified(
+    headers: Mapping[str, str], body: bytes, now: float, settings: Settings
+) -> tuple[str, dict[str, Any]]:
+    """The merchant (mchid) whose WeChat Pay key (the serial the notification names) signed it
+    and whose APIv3 key decrypts it, and the decrypted resource; else 401."""
+    serial = str(headers.get("Wechatpay-Serial") or "")
+    named = [m for m in merchants(settings).values() if m.platform_serial == serial]
+    for merchant in named:
+        try:
+            envelope = client(settings, merchant).notification(headers, body, now=now)
+        except PayUnavailable:
+            continue
+        except wxpay.PayProtocolError as exc:
+            log.warning("pay notification not of %s: %s", merchant.mchid, exc)
+            continue
+        return merchant.mchid, envelope["resource"]
+    log.warning("pay notification refused: no merchant verifies it (serial %s)", serial[:40])
+    raise NotificationRefused(401, "signature check failed")
