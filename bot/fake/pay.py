@@ -214,12 +214,15 @@ class PayEndpoints:
         *,
         changes: dict[str, Any] | None = None,
         timestamp: float | None = None,
+        for_mchid: str = "",
     ) -> tuple[dict[str, str], bytes]:
         """A signed, encrypted TRANSACTION.SUCCESS notification of a paid order (headers,
-        body); ``changes`` alter the decrypted transaction (a forged or mismatched notice)."""
+        body); ``changes`` alter the decrypted transaction (a forged or mismatched notice);
+        ``for_mchid`` encrypts it for another merchant (one merchant's notice replayed to the
+        other's order)."""
         with self._lock:
             order = self.pay_orders[out_trade_no]
-            merchant = self.merchants[order.mchid]
+            merchant = self.merchants[for_mchid or order.mchid]
             resource = self.transaction(order)
         resource.update(changes or {})
         return self._notice(

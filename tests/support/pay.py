@@ -60,7 +60,9 @@ class Merchant:
         }
 
 
-def merchant(fake: FakeWeChat, folder: Path, appid: str | None = None) -> Merchant:
+def merchant(
+    fake: FakeWeChat, folder: Path, appid: str | None = None, mchid: str = MCHID
+) -> Merchant:
     """A new merchant with fresh keys, known to the fake, its key files in ``folder``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     serial = secrets.token_hex(20).upper()
@@ -71,5 +73,5 @@ def merchant(fake: FakeWeChat, folder: Path, appid: str | None = None) -> Mercha
     key_path.write_bytes(wxpay.private_pem(key))
     platform_path = folder / "pub_key.pem"
     platform_path.write_bytes(fake.platform_public_pem())
-    fake.add_merchant(MCHID, appid, serial, wxpay.public_pem(key), apiv3_key)
-    return Merchant(MCHID, appid, serial, key, apiv3_key, key_path, platform_path)
+    fake.add_merchant(mchid, appid, serial, wxpay.public_pem(key), apiv3_key)
+    return Merchant(mchid, appid, serial, key, apiv3_key, key_path, platform_path)
