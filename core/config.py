@@ -611,8 +611,8 @@ STAR_BANDS = ("five_stars", "four_stars", "three_stars", "two_stars")
 
 class MerchantSettings(Section):
     # One committee's own WeChat Pay merchant ([pay.merchants."<committee name>"]); the keys
-    # mean what the same keys of [pay] mean. Secrets come from files: apiv3_key_file, or
-    # ZHIBU_PAY__MERCHANTS__<committee name>__APIV3_KEY in the environment.
+    # mean what the same keys of [pay] mean. The APIv3 key comes from a file (apiv3_key_file,
+    # readable by the app alone), not from this file.
     mchid: NonEmpty
     appid: str = ""
     merchant_serial: NonEmpty
@@ -839,7 +839,6 @@ CLAIM_TIMEOUTS_PER_SEND = 10
 PAY_REQUIRED = (
     "merchant_serial",
     "private_key_path",
-    "apiv3_key",
     "platform_public_key_path",
     "platform_serial",
     "notify_url",
@@ -847,15 +846,25 @@ PAY_REQUIRED = (
 
 
 def _check_pay(pay: PaySettings) -> None:
-    """With a merchant number, every other merchant setting is needed; the APIv3 key is 32
-    bytes (AES-256)."""
+    """With a merchant number, every other merchant setting is needed; the APIv3 key (in the
+    settings or a file) is 32 bytes (AES-256). A committee's merchant alike."""
+    if pay.merchants and not pay.notify_url:
+        raise ConfigError("pay.notify_url", "required when pay.merchants is set")
+    for name, own in pay.merchants.items():
+        _check_apiv3(f"pay.merchants.{name}", own.apiv3_key, own.apiv3_key_file)
     if not pay.mchid:
         return
     for key in PAY_REQUIRED:
         if not getattr(pay, key):
             raise ConfigError(f"pay.{key}", "required when pay.mchid is set")
-    if len(pay.apiv3_key.encode("utf-8")) != 32:
-        raise ConfigError("pay.apiv3_key", "expected the 32-character APIv3 key")
+    _check_apiv3("pay", pay.apiv3_key, pay.apiv3_key_file)
+
+
+def _check_apiv3(where: str, key: str, key_file: str) -> None:
+    if not key and not key_file:
+        raise ConfigError(f"{where}.apiv3_key", "required (or apiv3_key_file) with a mchid")
+    if key and len(key.encode("utf-8")) != 32:
+        raise ConfigError(f"{where}.apiv3_key", "expected the 32-character APIv3 key")
 
 
 def _check_calendar(calendar: CalendarSettings) -> None:

@@ -47,7 +47,8 @@ def menv(make_env: Any, shops: dict[str, Merchant], fake: FakeWeChat, tmp_path: 
         OWN: committee_settings(shops[OWN], fake, None),
         OTHER: committee_settings(shops[OTHER], fake, tmp_path / "other" / "apiv3_key"),
     }
-    pay = {"base_url": fake.base_url, "merchants": merchants}
+    notify_url = "https://zhibu.example.org/pay/notify"  # the server's own, set once it runs
+    pay = {"base_url": fake.base_url, "notify_url": notify_url, "merchants": merchants}
     env = make_env(pay=pay)
     env.settings.pay.notify_url = env.server.url + "/pay/notify"
     with env.ctx():
