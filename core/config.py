@@ -612,9 +612,24 @@ ASSESSMENT_CRITERIA = tuple(
 STAR_BANDS = ("five_stars", "four_stars", "three_stars", "two_stars")
 
 
+class MerchantSettings(Section):
+    # One committee's own WeChat Pay merchant ([pay.merchants."<committee name>"]); the keys
+    # mean what the same keys of [pay] mean. The APIv3 key comes from a file (apiv3_key_file,
+    # readable by the app alone), not from this file.
+    mchid: NonEmpty
+    appid: str = ""
+    merchant_serial: NonEmpty
+    private_key_path: NonEmpty
+    apiv3_key: str = ""
+    apiv3_key_file: str = ""
+    platform_public_key_path: NonEmpty
+    platform_serial: NonEmpty
+
+
 class PaySettings(Section):
     # WeChat Pay (API v3) for dues paid in the mini-program. Empty mchid: online payment is
-    # off, and members report payments for a collector to confirm, as before.
+    # off, and members report payments for a collector to confirm, as before. These keys are
+    # the default merchant, for every committee without its own in ``merchants``.
     mchid: str = ""
     # The mini-program's AppID bound to the merchant; empty: [wechat].app_id.
     appid: str = ""
@@ -623,8 +638,9 @@ class PaySettings(Section):
     merchant_serial: str = ""
     private_key_path: str = ""
     # The APIv3 key (32 characters) that encrypts notifications: set it in the environment,
-    # ZHIBU_PAY__APIV3_KEY, rather than in the file.
+    # ZHIBU_PAY__APIV3_KEY, rather than in the file, or in a file: apiv3_key_file.
     apiv3_key: str = ""
+    apiv3_key_file: str = ""
     # WeChat Pay's public key (or platform certificate) as a PEM file, and its id
     # (PUB_KEY_ID_..., or the certificate's serial) that answers and notifications carry.
     platform_public_key_path: str = ""
@@ -642,6 +658,8 @@ class PaySettings(Section):
     close_after_minutes: Positive = 120
     connect_timeout_seconds: PositiveFloat = 4.0
     read_timeout_seconds: PositiveFloat = 10.0
+    # Committees with their own merchant, by the committee's name (党委名称).
+    merchants: dict[str, MerchantSettings] = {}
 
 
 class DemoSettings(Section):
@@ -824,7 +842,6 @@ CLAIM_TIMEOUTS_PER_SEND = 10
 PAY_REQUIRED = (
     "merchant_serial",
     "private_key_path",
-    "apiv3_key",
     "platform_public_key_path",
     "platform_serial",
     "notify_url",
@@ -832,15 +849,25 @@ PAY_REQUIRED = (
 
 
 def _check_pay(pay: PaySettings) -> None:
-    """With a merchant number, every other merchant setting is needed; the APIv3 key is 32
-    bytes (AES-256)."""
+    """With a merchant number, every other merchant setting is needed; the APIv3 key (in the
+    settings or a file) is 32 bytes (AES-256). A committee's merchant alike."""
+    if pay.merchants and not pay.notify_url:
+        raise ConfigError("pay.notify_url", "required when pay.merchants is set")
+    for name, own in pay.merchants.items():
+        _check_apiv3(f"pay.merchants.{name}", own.apiv3_key, own.apiv3_key_file)
     if not pay.mchid:
         return
     for key in PAY_REQUIRED:
         if not getattr(pay, key):
             raise ConfigError(f"pay.{key}", "required when pay.mchid is set")
-    if len(pay.apiv3_key.encode("utf-8")) != 32:
-        raise ConfigError("pay.apiv3_key", "expected the 32-character APIv3 key")
+    _check_apiv3("pay", pay.apiv3_key, pay.apiv3_key_file)
+
+
+def _check_apiv3(where: str, key: str, key_file: str) -> None:
+    if not key and not key_file:
+        raise ConfigError(f"{where}.apiv3_key", "required (or apiv3_key_file) with a mchid")
+    if key and len(key.encode("utf-8")) != 32:
+        raise ConfigError(f"{where}.apiv3_key", "expected the 32-character APIv3 key")
 
 
 def _check_calendar(calendar: CalendarSettings) -> None:
@@ -887,4 +914,6 @@ def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
     out = settings.model_dump()
     for section, key in SECRETS:
         out[section][key] = "***"
+    for merchant in out["pay"]["merchants"].values():
+        merchant["apiv3_key"] = "***"
     return out

@@ -29,6 +29,8 @@ ORDER_STATES: dict[str, str] = {
 
 class PayOrder(BaseModel):
     out_trade_no = CharField(max_length=32, unique=True)
+    # The merchant the order was made with ("": [pay]'s default merchant, orders from before).
+    mchid = CharField(max_length=32, default="")
     member = ForeignKeyField(Member, backref="pay_orders", on_delete="RESTRICT")
     months = TextField()  # the plan: "2026-06:12000,2026-07:12000" (month:fen)
     amount_fen = IntegerField()

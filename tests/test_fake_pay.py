@@ -3,7 +3,6 @@ app's client and notification checks are tested against must behave like WeChat 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,23 +58,23 @@ def test_prepay_is_idempotent_for_the_same_order_and_refuses_another(
 def test_requests_signed_with_another_key_or_too_old_are_refused(
     fake: FakeWeChat, shop: Merchant, clock: FakeClock
 ) -> None:
-    forged = shop.client(fake)
-    forged.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = shop.client(fake, key=other)
     with pytest.raises(wxpay.PayApiError) as bad:
         prepay(forged, shop)
     assert (bad.value.status, bad.value.code) == (401, "SIGN_ERROR")
-    path = f"/v3/pay/transactions/out-trade-no/DF0001?mchid={shop.mchid}"
-    old = str(int(clock.now()) - 301)
-    header = wxpay.authorization(shop.mchid, shop.serial, shop.key, "GET", path, "", timestamp=old)
-    stale = requests.get(fake.base_url + path, headers={"Authorization": header}, timeout=5)
-    assert (stale.status_code, stale.json()["code"]) == (401, "SIGN_ERROR")
+    with time_machine.travel(clock.now() - 301, tick=False):  # the merchant's clock is slow
+        with pytest.raises(wxpay.PayApiError) as stale:
+            shop.client(fake).query("DF0001")
+    assert (stale.value.status, stale.value.code) == (401, "SIGN_ERROR")
+    unsigned = requests.get(f"{fake.base_url}/v3/pay/transactions/out-trade-no/DF0001", timeout=5)
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "SIGN_ERROR")
     assert fake.pay_order("DF0001") is None
 
 
 def test_answers_are_signed_with_the_platform_key(fake: FakeWeChat, shop: Merchant) -> None:
-    client = shop.client(fake)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    client.platform_key = other.public_key()
+    client = shop.client(fake, platform_pem=wxpay.public_pem(other))
     with pytest.raises(wxpay.PayApiError) as refused:
         prepay(client, shop)
     assert refused.value.code == "BAD_SIGNATURE"
@@ -123,19 +122,23 @@ def test_a_notification_verifies_and_decrypts_with_the_merchant_keys(
     prepay(shop.client(fake), shop)
     transaction_id = fake.pay("DF0001", notify=False)
     headers, body = fake.notification("DF0001")
-    platform = wxpay.load_public_key(fake.platform_public_pem())
-    wxpay.verify_signed(platform, fake.pay_serial, headers, body.decode(), window=300)
-    resource = json.loads(body)["resource"]
-    data = wxpay.decrypt_resource(shop.apiv3_key, resource)
+    client = shop.client(fake)
+    now = fake.clock.now()
+    envelope = client.notification(headers, body, now=now)
+    assert envelope["event_type"] == "TRANSACTION.SUCCESS"
+    data = envelope["resource"]
     assert (data["transaction_id"], data["amount"]["total"]) == (transaction_id, 12000)
     assert (data["mchid"], data["appid"], data["trade_state"]) == (
         shop.mchid, shop.appid, "SUCCESS"
     )  # fmt: skip
     tampered = body.replace(b"TRANSACTION.SUCCESS", b"TRANSACTION.FAILED")
     with pytest.raises(wxpay.PayProtocolError):
-        wxpay.verify_signed(platform, fake.pay_serial, headers, tampered.decode(), window=300)
+        client.notification(headers, tampered, now=now)
     with pytest.raises(wxpay.PayProtocolError):
-        wxpay.decrypt_resource("0" * 32, resource)
+        client.notification(headers, body, now=now + 301)
+    other = Merchant(**{**shop.__dict__, "apiv3_key": "0" * 32})
+    with pytest.raises(wxpay.PayProtocolError):
+        other.client(fake).notification(headers, body, now=now)
 
 
 def test_an_unanswered_notification_is_sent_again_on_wechats_schedule(

@@ -15,6 +15,7 @@ from handlers.pay import (
     PayUnavailable,
     branch_orders,
     order_in_branch,
+    pay_enabled,
     refund_order,
     settle_difference,
 )
@@ -38,7 +39,7 @@ def dues_orders(branch_id: int) -> Any:
         per_page=ORDERS_PER_PAGE,
         kinds=DIFFERENCE_KINDS,
         months_text=months_text,
-        pay_on=bool(settings().pay.mchid),
+        pay_on=pay_enabled(settings()),
     )
 
 

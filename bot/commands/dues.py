@@ -15,6 +15,7 @@ from core.text import split_command, split_head
 from handlers import dues as d
 from handlers.dues import RELIEF_USAGE, SET_USAGE
 from handlers.errors import DomainError
+from handlers.pay import pays_online
 from models.dues import CATEGORIES
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def _mine(ctx: Context) -> str:
         )
     elif view.owed:
         lines.append(f"交纳后可发送“交党费 {d.yuan(view.owed_fen)}”报告，由收缴员确认。")
-    if ctx.settings.pay.mchid:  # WeChat Pay is on: the way that needs no collector
+    if pays_online(member, ctx.settings):  # the way that needs no collector
         lines.append(PAY_HINT)
     lines.append("（以上信息仅您本人可见）")
     return "\n".join(lines)

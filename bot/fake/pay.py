@@ -25,6 +25,7 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bot.fake import paysign
 from bot.fake.paybill import _beijing, bill_text
 from bot.fake.records import Response
 from core import wxpay
@@ -141,7 +142,7 @@ class PayEndpoints:
     ) -> None:
         """Register a merchant: its API certificate's public key and serial, its APIv3 key."""
         merchant = FakeMerchant(
-            mchid, appid, serial, wxpay.load_public_key(public_key_pem), apiv3_key
+            mchid, appid, serial, paysign.load_public_key(public_key_pem), apiv3_key
         )
         with self._lock:
             self.merchants[mchid] = merchant
@@ -213,12 +214,15 @@ class PayEndpoints:
         *,
         changes: dict[str, Any] | None = None,
         timestamp: float | None = None,
+        for_mchid: str = "",
     ) -> tuple[dict[str, str], bytes]:
         """A signed, encrypted TRANSACTION.SUCCESS notification of a paid order (headers,
-        body); ``changes`` alter the decrypted transaction (a forged or mismatched notice)."""
+        body); ``changes`` alter the decrypted transaction (a forged or mismatched notice);
+        ``for_mchid`` encrypts it for another merchant (one merchant's notice replayed to the
+        other's order)."""
         with self._lock:
             order = self.pay_orders[out_trade_no]
-            merchant = self.merchants[order.mchid]
+            merchant = self.merchants[for_mchid or order.mchid]
             resource = self.transaction(order)
         resource.update(changes or {})
         return self._notice(
@@ -271,17 +275,16 @@ class PayEndpoints:
             "summary": summary,
             "resource": {
                 "original_type": original,
-                "algorithm": wxpay.ALGORITHM,
-                "ciphertext": wxpay.aead_encrypt(merchant.apiv3_key, plain, nonce, associated),
+                "algorithm": paysign.ALGORITHM,
+                "ciphertext": paysign.aead_encrypt(merchant.apiv3_key, plain, nonce, associated),
                 "associated_data": associated,
                 "nonce": nonce,
             },
         }
         text = json.dumps(body, ensure_ascii=False)
-        headers = wxpay.signed_headers(
+        headers = paysign.signed_headers(
             self.platform_key, self.pay_serial, text, timestamp=str(int(moment))
         )
-        headers["Wechatpay-Signature-Type"] = wxpay.SCHEMA
         headers["Content-Type"] = "application/json"
         return headers, text.encode("utf-8")
 
@@ -362,7 +365,7 @@ class PayEndpoints:
         if isinstance(answer, bytes):  # the bill file: not signed, as WeChat Pay serves it
             return Response(status, answer, "text/plain; charset=utf-8")
         text = "" if answer is None else json.dumps(answer, ensure_ascii=False)
-        signed = wxpay.signed_headers(
+        signed = paysign.signed_headers(
             self.platform_key, self.pay_serial, text, timestamp=str(int(self.clock.now()))
         )
         signed["Request-ID"] = secrets.token_hex(16)
@@ -372,7 +375,7 @@ class PayEndpoints:
         self, method: str, raw_path: str, body: bytes, headers: dict[str, str]
     ) -> FakeMerchant:
         header = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        parts = wxpay.parse_authorization(header)
+        parts = paysign.parse_authorization(header)
         if parts is None:
             raise PayError(401, "SIGN_ERROR", "Authorization 不合法")
         merchant = self.merchants.get(parts["mchid"])
@@ -384,10 +387,10 @@ class PayEndpoints:
             raise PayError(401, "SIGN_ERROR", "时间戳不合法") from None
         if abs(self.clock.now() - moment) > AUTH_WINDOW:
             raise PayError(401, "SIGN_ERROR", "请求时间与系统时间相差过大")
-        message = wxpay.request_message(
+        message = paysign.request_message(
             method, raw_path, parts["timestamp"], parts["nonce_str"], body.decode("utf-8")
         )
-        if not wxpay.rsa_verify(merchant.public_key, message, parts["signature"]):
+        if not paysign.rsa_verify(merchant.public_key, message, parts["signature"]):
             raise PayError(401, "SIGN_ERROR", "签名错误")
         return merchant
 

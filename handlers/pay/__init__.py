@@ -7,7 +7,8 @@
 - ``refunds``: ``refund_payment``, ``refund_order`` — a collector's refund with a reason;
   ``book_refund`` — WeChat Pay's word that it went through, booked as a reversal once;
 - ``jobs``: query orders and refunds whose notification has not come, close unpaid orders;
-- ``merchant``: whether pay is configured, and the merchant's API client;
+- ``merchant``: the merchants (the default and each committee's), whether a member pays
+  online, and a merchant's API client;
 - ``reconcile``: ``reconcile_day`` — the day's trade bill against the ledger, its differences
   kept until they match (or a collector settles them: ``settle_difference``);
 - ``views``: a branch's orders and open differences for its collectors (the console).
@@ -15,7 +16,7 @@
 
 from handlers.pay.booking import Booked, Mismatch, book_transaction
 from handlers.pay.jobs import close_stale_orders, query_open_orders, query_open_refunds
-from handlers.pay.merchant import PayNotConfigured, PayUnavailable, pay_enabled
+from handlers.pay.merchant import PayNotConfigured, PayUnavailable, pay_enabled, pays_online
 from handlers.pay.notify import NotificationRefused, receive_notification
 from handlers.pay.orders import PayRequest, request_payment
 from handlers.pay.reconcile import Reconciled, reconcile_day, settle_difference
@@ -52,6 +53,7 @@ __all__ = [
     "book_transaction",
     "close_stale_orders",
     "pay_enabled",
+    "pays_online",
     "query_open_orders",
     "query_open_refunds",
     "receive_notification",

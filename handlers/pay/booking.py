@@ -21,7 +21,7 @@ from handlers.dues.payments import insert_payment
 from handlers.dues.trail import amount_words, record_dues
 from handlers.errors import DomainError
 from handlers.outbox import enqueue
-from handlers.pay.merchant import appid
+from handlers.pay.merchant import merchants
 from models.base import db, is_sqlite, write_tx
 from models.dues import DuesPayment
 from models.org import Member
@@ -50,9 +50,10 @@ def check_transaction(order: PayOrder | None, data: dict[str, Any], settings: Se
     """Refuse a transaction for another merchant or app, an unknown order, another sum."""
     amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
     problems = []
-    if data.get("mchid") != settings.pay.mchid:
+    merchant = merchants(settings).get((order.mchid if order else "") or settings.pay.mchid)
+    if merchant is None or data.get("mchid") != merchant.mchid:
         problems.append("商户号不符")
-    if data.get("appid") != appid(settings):
+    if merchant is None or data.get("appid") != merchant.appid:
         problems.append("AppID 不符")
     if order is None:
         problems.append("没有这笔订单")

@@ -1,5 +1,5 @@
 """The order jobs: query orders (and refunds) whose notification has not come, close unpaid
-orders."""
+orders; each order with the merchant it was made with."""
 
 from __future__ import annotations
 
@@ -10,12 +10,29 @@ from datetime import datetime, timedelta
 from core import wxpay
 from core.config import Settings
 from handlers.pay.booking import Mismatch, book_transaction, mark_closed
-from handlers.pay.merchant import PayUnavailable, client, pay_enabled
+from handlers.pay.merchant import PayUnavailable, order_client, pay_enabled
 from handlers.pay.refunds import book_refund, fail_refund, refund_payload
 from models.base import write_tx
 from models.pay import PayOrder, PayRefund
 
 log = logging.getLogger(__name__)
+
+
+class Clients:
+    """The API clients of the merchants a job's orders name, made once each (None: a merchant
+    whose keys cannot be used now; its orders wait for the next run)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.made: dict[str, wxpay.PayClient | None] = {}
+
+    def of(self, mchid: str) -> wxpay.PayClient | None:
+        if mchid not in self.made:
+            try:
+                self.made[mchid] = order_client(mchid, self.settings)
+            except PayUnavailable:
+                self.made[mchid] = None
+        return self.made[mchid]
 
 
 def _open_since(before: datetime) -> list[PayOrder]:
@@ -32,14 +49,14 @@ def query_open_orders(now: datetime, settings: Settings) -> Counter[str]:
     counts: Counter[str] = Counter()
     if not pay_enabled(settings):
         return counts
-    try:
-        pay = client(settings)
-    except PayUnavailable:
-        return counts
+    clients = Clients(settings)
     before = now - timedelta(minutes=settings.pay.query_after_minutes)
     for order in _open_since(before):
         if not order.prepay_id:
             counts["not sent"] += 1
+            continue
+        if (pay := clients.of(order.mchid)) is None:
+            counts["failed"] += 1
             continue
         try:
             data = pay.query(order.out_trade_no)
@@ -69,12 +86,12 @@ def close_stale_orders(now: datetime, settings: Settings) -> Counter[str]:
     counts: Counter[str] = Counter()
     if not pay_enabled(settings):
         return counts
-    try:
-        pay = client(settings)
-    except PayUnavailable:
-        return counts
+    clients = Clients(settings)
     before = now - timedelta(minutes=settings.pay.close_after_minutes)
     for order in _open_since(before):
+        if (pay := clients.of(order.mchid)) is None:
+            counts["failed"] += 1
+            continue
         try:
             if order.prepay_id:
                 pay.close(order.out_trade_no)
@@ -103,10 +120,7 @@ def query_open_refunds(now: datetime, settings: Settings) -> Counter[str]:
     counts: Counter[str] = Counter()
     if not pay_enabled(settings):
         return counts
-    try:
-        pay = client(settings)
-    except PayUnavailable:
-        return counts
+    clients = Clients(settings)
     before = now - timedelta(minutes=settings.pay.query_after_minutes)
     pending = (
         PayRefund.select()
@@ -114,6 +128,9 @@ def query_open_refunds(now: datetime, settings: Settings) -> Counter[str]:
         .order_by(PayRefund.created_at, PayRefund.id)
     )
     for refund in pending:
+        if (pay := clients.of(PayOrder.get_by_id(refund.order_id).mchid)) is None:
+            counts["refund query failed"] += 1
+            continue
         try:
             data = pay.refund_query(refund.out_refund_no)
         except wxpay.PayApiError as exc:

@@ -13,7 +13,7 @@ from core import wxpay
 from core.config import Settings
 from handlers.errors import DomainError
 from handlers.pay.booking import Mismatch, book_transaction
-from handlers.pay.merchant import PayUnavailable, platform_key, require_pay
+from handlers.pay.merchant import PayUnavailable, client, merchants, pay_enabled
 from handlers.pay.refunds import book_refund
 
 log = logging.getLogger(__name__)
@@ -36,22 +36,13 @@ def receive_notification(
     resource decrypted with the APIv3 key, then checked against our order or refund and booked
     once. Returns what it did (booked, duplicate, unbookable, failed, processing): a duplicate
     books nothing and is still a success; a mismatch raises (400)."""
-    try:
-        require_pay(settings)
-        key = platform_key(settings)
-    except (DomainError, PayUnavailable):
-        raise NotificationRefused(503, "payment is not configured") from None
-    text = body.decode("utf-8", "replace")
-    pay = settings.pay
-    try:
-        wxpay.verify_signed(
-            key, pay.platform_serial, headers, text, window=pay.timestamp_window,
-            now=now.timestamp(),
-        )  # fmt: skip
-    except wxpay.PayProtocolError as exc:
-        log.warning("pay notification refused: %s", exc)
-        raise NotificationRefused(401, "signature check failed") from None
-    event, data = _decrypted(text, pay.apiv3_key)
+    if not pay_enabled(settings):
+        raise NotificationRefused(503, "payment is not configured")
+    event = _event(body)
+    mchid, data = _verified(headers, body, now.timestamp(), settings)
+    if data.get("mchid") != mchid:
+        log.warning("pay notification refused: resource of %s names another merchant", mchid)
+        raise NotificationRefused(400, "the resource names another merchant")
     try:
         if event in REFUND_EVENTS:
             out_refund_no = str(data.get("out_refund_no") or "")
@@ -67,15 +58,32 @@ REFUND_EVENTS = ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED")
 EVENTS = ("TRANSACTION.SUCCESS", *REFUND_EVENTS)
 
 
-def _decrypted(text: str, apiv3_key: str) -> tuple[str, dict[str, Any]]:
+def _event(body: bytes) -> str:
+    """The notification's event type, before its signature is checked."""
     try:
-        envelope = json.loads(text)
+        envelope = json.loads(body)
     except ValueError:
         raise NotificationRefused(400, "body is not JSON") from None
     if not isinstance(envelope, dict) or envelope.get("event_type") not in EVENTS:
         raise NotificationRefused(400, "not a payment or refund notification")
-    try:
-        return envelope["event_type"], wxpay.decrypt_resource(apiv3_key, envelope.get("resource"))
-    except wxpay.PayProtocolError as exc:
-        log.warning("pay notification refused: %s", exc)
-        raise NotificationRefused(400, "resource does not decrypt") from None
+    return str(envelope["event_type"])
+
+
+def _verified(
+    headers: Mapping[str, str], body: bytes, now: float, settings: Settings
+) -> tuple[str, dict[str, Any]]:
+    """The merchant (mchid) whose WeChat Pay key (the serial the notification names) signed it
+    and whose APIv3 key decrypts it, and the decrypted resource; else 401."""
+    serial = str(headers.get("Wechatpay-Serial") or "")
+    named = [m for m in merchants(settings).values() if m.platform_serial == serial]
+    for merchant in named:
+        try:
+            envelope = client(settings, merchant).notification(headers, body, now=now)
+        except PayUnavailable:
+            continue
+        except wxpay.PayProtocolError as exc:
+            log.warning("pay notification not of %s: %s", merchant.mchid, exc)
+            continue
+        return merchant.mchid, envelope["resource"]
+    log.warning("pay notification refused: no merchant verifies it (serial %s)", serial[:40])
+    raise NotificationRefused(401, "signature check failed")

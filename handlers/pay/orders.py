@@ -15,7 +15,7 @@ from core.config import Settings
 from handlers.dues import load_book, plan_payment, this_month
 from handlers.errors import Conflict, DomainError
 from handlers.pay.booking import book_transaction, mark_closed
-from handlers.pay.merchant import UNAVAILABLE, PayUnavailable, appid, client, require_pay
+from handlers.pay.merchant import UNAVAILABLE, PayUnavailable, member_merchant, order_client
 from models.base import write_tx
 from models.org import Member
 from models.pay import PayOrder, plan_text
@@ -37,14 +37,12 @@ def request_payment(
 ) -> PayRequest:
     """交党费（微信支付）: an order for the months named, or for every month owed; the same
     open order again when asked twice for the same months."""
-    require_pay(settings)
+    mchid = member_merchant(member, settings).mchid  # PayNotConfigured without one
     plan = _plan(member, months, now, settings)
-    order, reused = _open_order(member, openid, plan_text(plan), now, settings)
+    order, reused = _open_order(member, openid, plan_text(plan), mchid, now, settings)
     if not order.prepay_id:
         _prepay(order, settings)
-    params = wxpay.request_payment_params(
-        appid(settings), client(settings).private_key, order.prepay_id
-    )
+    params = order_client(order.mchid, settings).request_payment_params(order.prepay_id)
     return PayRequest(order, params, reused)
 
 
@@ -77,12 +75,13 @@ def _new_number(now: datetime, settings: Settings) -> str:
 
 
 def _open_order(
-    member: Member, openid: str, months: str, now: datetime, settings: Settings
+    member: Member, openid: str, months: str, mchid: str, now: datetime, settings: Settings
 ) -> tuple[PayOrder, bool]:
     """The member's open order for these months, or a new one (closing an open order for
     other months first: one open order per member)."""
     existing = PayOrder.get_or_none(PayOrder.open_member == member.id)
-    if existing is not None and (existing.months, existing.openid) == (months, openid):
+    wanted = (months, openid, mchid)
+    if existing is not None and (existing.months, existing.openid, existing.mchid) == wanted:
         return existing, True
     if existing is not None:
         _close_other(existing, now, settings)
@@ -91,6 +90,7 @@ def _open_order(
         with write_tx():
             order = PayOrder.create(
                 out_trade_no=_new_number(now, settings),
+                mchid=mchid,
                 member=member.id,
                 months=months,
                 amount_fen=total,
@@ -100,7 +100,7 @@ def _open_order(
             )
     except IntegrityError:  # a second request at the same moment created it
         order = PayOrder.get_or_none(PayOrder.open_member == member.id)
-        if order is None or (order.months, order.openid) != (months, openid):
+        if order is None or (order.months, order.openid, order.mchid) != wanted:
             raise Conflict(
                 "另一笔党费支付正在创建，请稍后刷新再试。", errcode="order_pending"
             ) from None
@@ -111,7 +111,7 @@ def _open_order(
 
 def _close_other(order: PayOrder, now: datetime, settings: Settings) -> None:
     """Close the member's open order for other months at WeChat Pay, or book it if paid."""
-    pay = client(settings)
+    pay = order_client(order.mchid, settings)
     try:
         if order.prepay_id:
             pay.close(order.out_trade_no)
@@ -131,9 +131,10 @@ def _close_other(order: PayOrder, now: datetime, settings: Settings) -> None:
 def _prepay(order: PayOrder, settings: Settings) -> None:
     """Ask WeChat Pay for the order's prepay id (the same one again for the same order)."""
     pay = settings.pay
+    client = order_client(order.mchid, settings)
     try:
-        prepay_id = client(settings).jsapi(
-            appid(settings),
+        prepay_id = client.jsapi(
+            client.appid,
             order.out_trade_no,
             pay.description,
             order.amount_fen,

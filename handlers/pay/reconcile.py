@@ -22,7 +22,7 @@ from handlers.audit import record
 from handlers.branches import branch_acted_for
 from handlers.dues import DUES_ROLES, fen_to_text, hidden, yuan_to_fen
 from handlers.errors import DomainError, Invalid
-from handlers.pay.merchant import UNAVAILABLE, PayUnavailable, client, require_pay
+from handlers.pay.merchant import UNAVAILABLE, PayUnavailable, client, merchants, require_pay
 from models.base import write_tx
 from models.org import Member
 from models.pay import PayDifference, PayOrder, PayRefund
@@ -96,23 +96,31 @@ def parse_bill(text: str) -> list[BillLine]:
     return out
 
 
-def _bill(day: date, settings: Settings) -> str:
+def _lines(day: date, settings: Settings) -> list[BillLine]:
+    """The day's bill lines of every merchant (each committee's and the default)."""
     require_pay(settings)
+    lines: list[BillLine] = []
+    for merchant in merchants(settings).values():
+        lines += parse_bill(_bill(day, client(settings, merchant)))
+    return lines
+
+
+def _bill(day: date, pay: wxpay.PayClient) -> str:
     try:
-        return client(settings).trade_bill(day.isoformat())
+        return pay.trade_bill(day.isoformat())
     except wxpay.PayApiError as exc:
         if exc.code == "NO_STATEMENT_EXIST":
             raise DomainError(
                 f"微信支付尚未生成 {day.isoformat()} 的账单（次日 10 点后可下载），请稍后再对账。",
                 errcode="no_bill",
             ) from None
-        log.warning("trade bill of %s not downloaded: %s", day, exc)
+        log.warning("trade bill of %s (%s) not downloaded: %s", day, pay.mchid, exc)
         raise PayUnavailable(UNAVAILABLE) from None
 
 
 def reconcile_day(day: date, *, now: datetime, settings: Settings) -> Reconciled:
     """对账: the day's trade bill against the ledger; differences stored, matched ones resolved."""
-    lines = parse_bill(_bill(day, settings))
+    lines = _lines(day, settings)
     done = Reconciled(day)
     found: list[Found] = []
     with write_tx():

@@ -28,7 +28,7 @@ from handlers.dues.trail import record_dues
 from handlers.errors import Conflict, Invalid, NotFound, Refused
 from handlers.outbox import enqueue
 from handlers.pay.booking import Mismatch, report_problem, tell_collectors
-from handlers.pay.merchant import PayUnavailable, client, require_pay
+from handlers.pay.merchant import PayUnavailable, order_client, require_pay
 from models.base import is_sqlite, write_tx
 from models.dues import DuesPayment
 from models.org import Branch, Member
@@ -209,7 +209,9 @@ def _ask_wechat(refund: PayRefund, order: PayOrder, now: datetime, settings: Set
     """Send the refund to WeChat Pay. Refused: the row fails and the collector is told why; no
     answer: the row stays processing and the query job asks again (the same out_refund_no)."""
     try:
-        answer = client(settings).refund(refund_payload(refund, order, settings))
+        answer = order_client(order.mchid, settings).refund(
+            refund_payload(refund, order, settings)
+        )
     except wxpay.PayApiError as exc:
         if exc.status == 0 or exc.status >= 500:
             log.warning("refund %s not confirmed yet: %s", refund.out_refund_no, exc)
@@ -258,12 +260,13 @@ def check_refund(refund: PayRefund | None, data: dict[str, Any], settings: Setti
     """Refuse a refund report for another merchant, an unknown refund, another sum."""
     amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
     problems = []
-    if data.get("mchid", settings.pay.mchid) != settings.pay.mchid:
-        problems.append("商户号不符")
     if refund is None:
         problems.append("没有这笔退款")
     else:
         order = PayOrder.get_by_id(refund.order_id)
+        mchid = order.mchid or settings.pay.mchid
+        if data.get("mchid", mchid) != mchid:
+            problems.append("商户号不符")
         if data.get("out_trade_no") != order.out_trade_no:
             problems.append("订单号不符")
         if amount.get("refund") != refund.amount_fen:

@@ -26,12 +26,21 @@ class Merchant:
     key_path: Path
     platform_path: Path
 
-    def client(self, fake: FakeWeChat) -> wxpay.PayClient:
+    def client(
+        self,
+        fake: FakeWeChat,
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+        platform_pem: bytes | None = None,
+    ) -> wxpay.PayClient:
+        """The app's client for this merchant (another private or platform key: a forgery)."""
         return wxpay.PayClient(
             mchid=self.mchid,
+            appid=self.appid,
             serial=self.serial,
-            private_key=self.key,
-            platform_key=wxpay.load_public_key(fake.platform_public_pem()),
+            private_key_pem=wxpay.private_pem(key or self.key).decode(),
+            apiv3_key=self.apiv3_key,
+            platform_public_pem=(platform_pem or fake.platform_public_pem()).decode(),
             platform_serial=fake.pay_serial,
             base_url=fake.base_url,
         )
@@ -51,7 +60,9 @@ class Merchant:
         }
 
 
-def merchant(fake: FakeWeChat, folder: Path, appid: str | None = None) -> Merchant:
+def merchant(
+    fake: FakeWeChat, folder: Path, appid: str | None = None, mchid: str = MCHID
+) -> Merchant:
     """A new merchant with fresh keys, known to the fake, its key files in ``folder``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     serial = secrets.token_hex(20).upper()
@@ -62,5 +73,5 @@ def merchant(fake: FakeWeChat, folder: Path, appid: str | None = None) -> Mercha
     key_path.write_bytes(wxpay.private_pem(key))
     platform_path = folder / "pub_key.pem"
     platform_path.write_bytes(fake.platform_public_pem())
-    fake.add_merchant(MCHID, appid, serial, wxpay.public_pem(key), apiv3_key)
-    return Merchant(MCHID, appid, serial, key, apiv3_key, key_path, platform_path)
+    fake.add_merchant(mchid, appid, serial, wxpay.public_pem(key), apiv3_key)
+    return Merchant(mchid, appid, serial, key, apiv3_key, key_path, platform_path)
