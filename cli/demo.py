@@ -73,6 +73,7 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         f"  {sim} --openid {DEMO_OPENID} '签到 CODE'   # the code 开始签到 answered\n"
         f"  {sim} --openid {SECRETARY_OPENID} '会议 情况'\n"
         f"  {sim} --openid {SECRETARY_OPENID} 本月\n"
+        f"  {sim} --openid {SECRETARY_OPENID} 发展   # the branch's development pipeline\n"
         "Load a month of study topics for the committee, and show a branch's plan:\n"
         f"  {flask} study import examples/study_plan.xlsx\n"
         f"  {flask} study plan --month 2026-12 --branch 第一党支部\n"
