@@ -1,6 +1,6 @@
 """Reading imported spreadsheets, shared by the roster and dues imports.
 
-The file itself is checked and read by core.tabular (limits, hostile .xlsx); this module turns
+The file itself is checked and read by core.sheet_reader (limits, hostile .xlsx); this module turns
 its cells into text, matches headers, checks mobile numbers and words row errors the same way
 for every import.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from core.config import Settings, defaults
-from core.tabular import Limits, TableError, preview, read_rows
+from core.sheet_reader import Limits, TableError, preview, read_rows
 from handlers.errors import DomainError
 
 # Cell text quoted in a message is cut to this many characters.
@@ -138,7 +138,7 @@ def parse_date(text: str) -> date:
 
 
 def table_rows(path: str, settings: Settings | None = None) -> Iterator[list[Any]]:
-    """The rows of an .xlsx or .csv, checked against the [imports] limits (core.tabular)."""
+    """The rows of an .xlsx or .csv, checked against the [imports] limits (core.sheet_reader)."""
     try:
         yield from read_rows(path, Limits.from_settings(settings or defaults()))
     except TableError as exc:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from core.clock import local_day, utcnow
 from core.config import defaults
-from core.tabular import INVISIBLE_CATEGORIES, preview
+from core.sheet_reader import INVISIBLE_CATEGORIES, preview
 from handlers.errors import DomainError
 from handlers.roster.development import DAY_STAGES, attach_days
 from handlers.roster.rows import DEVELOPMENT_COLUMNS, LABELS, OPTIONAL, RosterRow, Settings

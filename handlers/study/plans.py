@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from peewee import Expression
 
 from core.config import Settings
-from core.tabular import preview
+from core.sheet_reader import preview
 from handlers.audit import record
 from handlers.errors import DomainError, Invalid
 from handlers.roster.lookups import committee_names, resolve_branch, resolve_committee
