@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "api.volunteer",
     "api.development",
     "api.pay",
+    "api.privacy",
 )
 
 DESCRIPTION = (

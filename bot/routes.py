@@ -9,6 +9,7 @@ from bot.commands import (
     dues,
     meetings,
     menu,
+    privacy,
     profile,
     rectification,
     study,
@@ -32,6 +33,7 @@ def build_dispatcher() -> Dispatcher:
     console.register(dispatcher)  # console login scans, 控制台, 退出控制台
     binding.register(dispatcher)  # follow event, 绑定, and the gate for unbound accounts
     study.register(dispatcher)  # 学习 / 打卡
+    privacy.register(dispatcher)  # 我的数据 (before 我的)
     profile.register(dispatcher)  # 我的
     dues.register(dispatcher)  # 党费 (own, 情况, 设置, 减免), 收/交/确认/退回/更正党费
     rectification.register(dispatcher)  # 清单, 完成

@@ -45,6 +45,7 @@ from core.settings_sections import (
     DemoSettings,
     DevelopmentSettings,
     DuesSettings,
+    ExportSettings,
     ImportsSettings,
     LostContactSettings,
     MeetingsSettings,
@@ -94,6 +95,7 @@ __all__ = [
     "PaySettings",
     "RectificationSettings",
     "ReportsSettings",
+    "ExportSettings",
     "RosterSettings",
     "SECRETS",
     "SECTIONS",
@@ -162,6 +164,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     console: ConsoleSettings = ConsoleSettings()
     reports: ReportsSettings = ReportsSettings()
+    export: ExportSettings = ExportSettings()
     assessment: AssessmentSettings = AssessmentSettings()
     pay: PaySettings = PaySettings()
     demo: DemoSettings = DemoSettings()

@@ -398,6 +398,13 @@ class ConsoleSettings(Section):
     snapshot_max_age_minutes: Positive = 30
 
 
+class ExportSettings(Section):
+    # 我的数据: a member's download link of their own data works this long, and once.
+    link_minutes: Positive = 10
+    # A member may ask for this many links an hour (bot and API together).
+    per_hour: Positive = 3
+
+
 class ReportsSettings(Section):
     # The monthly report's download link sent to committee admins on the 1st works this long.
     link_days: Positive = 7

@@ -33,12 +33,15 @@ class Login:
     member: Member | None  # the roster member the account is bound to, with the branch
 
 
-def rate_limit(bucket: str, per_minute: int, now: datetime) -> None:
-    """Count one event in ``bucket``; refuse (429) when the last minute already holds the limit."""
+def rate_limit(
+    bucket: str, per_minute: int, now: datetime, *, window: timedelta = timedelta(minutes=1)
+) -> None:
+    """Count one event in ``bucket``; refuse (429) when the last minute (or ``window``)
+    already holds the limit."""
     with write_tx():
         recent = (
             RateEvent.select()
-            .where(RateEvent.bucket == bucket, RateEvent.at > now - timedelta(minutes=1))
+            .where(RateEvent.bucket == bucket, RateEvent.at > now - window)
             .count()
         )
         if recent >= per_minute:

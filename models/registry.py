@@ -12,6 +12,7 @@ from models.org import Branch, Committee, Member, PartyGroup
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
 from models.pay import PayDifference, PayOrder, PayRefund
+from models.privacy import ExportLink
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
@@ -61,4 +62,5 @@ ALL_MODELS = [
     PayOrder,
     PayRefund,
     PayDifference,
+    ExportLink,
 ]

@@ -61,6 +61,7 @@ from models.org import Member
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import SubscribeCredit
 from models.pay import PayOrder, PayRefund
+from models.privacy import ExportLink
 from models.rectification import RectificationItem, RectificationNote
 from models.registry import ALL_MODELS
 from models.study import StudyCheckin, StudyTopic
@@ -915,6 +916,19 @@ def training_mine(w: World, _b: int) -> Call:
     return Call("GET", f"{PREFIX}/me/training")
 
 
+def _link_is_mine(body: Any, me: int | None) -> None:
+    assert f"/export/{me}/" in body["url"], (body, me)
+
+
+def export_link(w: World, _b: int) -> Call:
+    return Call(
+        "GET",
+        f"{PREFIX}/me/export",
+        effect=lambda: ExportLink.select().count(),
+        check=_link_is_mine,
+    )
+
+
 def volunteer_list(w: World, branch_id: int) -> Call:
     entry = _volunteer_entry(w)
     return Call(
@@ -1364,6 +1378,7 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/me/volunteer", "member_self", volunteer_log),
     _r("GET", "/me/volunteer", "member_self", volunteer_mine),
     _r("GET", "/me/training", "member_self", training_mine),
+    _r("GET", "/me/export", "member_self", export_link),
     _r("GET", "/volunteer", "manager_of_a", volunteer_list, scope="branch"),
     _r("POST", "/volunteer/{entry_id}/confirm", "manager_of_a", volunteer_confirm, scope="id"),
     _r("POST", "/volunteer/{entry_id}/reject", "manager_of_a", volunteer_reject, scope="id"),

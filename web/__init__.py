@@ -35,6 +35,7 @@ class CookieSessions(SecureCookieSessionInterface):
 def init_app(app: Flask) -> None:
     """Register the console blueprint, its CSRF protection and its session cookie settings."""
     from web.common import bp
+    from web.export import export_bp
 
     for module in pkgutil.iter_modules(__path__):  # every page module registers its routes
         if module.name != "common":
@@ -53,3 +54,4 @@ def init_app(app: Flask) -> None:
     app.session_interface = CookieSessions()
     csrf.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(export_bp)  # 我的数据's one-time links, outside the console's login
