@@ -69,11 +69,18 @@ class CommitteePage:
 
 
 def committee_people(
-    committee_id: int, branch_ids: list[int], now: datetime, settings: Settings
+    committee_id: int,
+    branch_ids: list[int],
+    now: datetime,
+    settings: Settings,
+    *,
+    training: dict[int, BranchTraining] | None = None,
 ) -> dict[int, People]:
-    """{branch id: People} for branches of the committee: three grouped queries."""
+    """{branch id: People} for branches of the committee: three grouped queries, two when the
+    学时 are given (``training``, as stored in the branch snapshots)."""
     today = _today(now, settings)
-    training = committee_training(committee_id, now, settings)
+    if training is None:
+        training = committee_training(committee_id, now, settings)
     makeup = committee_makeup(committee_id, today, settings)
     service = month_service(today.replace(day=1), committee_id=committee_id)
     return {

@@ -1,10 +1,12 @@
 """Branch snapshots: each branch's headline figures, stored for the committee comparison.
 
 The figures are the API's committee list's (handlers.overview.committee_figures: study rate,
-meetings against required, dues this month, the digest's count), computed for a whole
-committee at once and written in one transaction. The ``branch_snapshots`` job refreshes every
-committee; a comparison older than ``console.snapshot_max_age_minutes`` is refreshed before it
-is shown; a committee admin may refresh at once.
+meetings against required, dues this month, the digest's count) and each branch's 学时 of the
+year (handlers.training.committee_training, read by the committee's people table), computed
+for a whole committee at once and written in one transaction. The ``branch_snapshots`` job
+refreshes every committee; snapshots older than ``console.snapshot_max_age_minutes`` (or
+missing a branch, or from before 学时 were stored) are refreshed before they are shown; a
+committee admin may refresh at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from core.config import Settings
 from handlers.calendar import DUE
 from handlers.overview import BranchFigures, committee_figures
 from handlers.roster.access import require_role
+from handlers.training import BranchTraining, committee_training
 from models.base import write_tx
 from models.org import Branch, Committee, Member
 from models.snapshots import BranchSnapshot
@@ -26,7 +29,9 @@ from models.snapshots import BranchSnapshot
 log = logging.getLogger(__name__)
 
 
-def _row(figures: BranchFigures, committee_id: int, today: date, now: datetime) -> dict:
+def _row(
+    figures: BranchFigures, training: BranchTraining, committee_id: int, today: date, now: datetime
+) -> dict:
     reqs = figures.meetings
     dues = figures.dues
     return {
@@ -47,13 +52,28 @@ def _row(figures: BranchFigures, committee_id: int, today: date, now: datetime) 
         "dues_collected_fen": dues.collected_fen if dues else None,
         "alert_count": figures.alerts.count,
         "last_active_at": None,
+        "training_year": today.year,
+        "training_members": training.members,
+        "training_minutes": training.minutes,
+        "training_below": training.below,
     }
+
+
+def snapshot_training(snapshot: BranchSnapshot) -> BranchTraining:
+    """The branch's 学时 together as stored in its snapshot."""
+    return BranchTraining(
+        snapshot.training_members, snapshot.training_minutes, snapshot.training_below
+    )
 
 
 def refresh_committee(committee_id: int, now: datetime, settings: Settings) -> int:
     """Compute and store the snapshot of every branch of one committee; return how many."""
     today, figures = committee_figures(committee_id, now, settings)
-    rows = [_row(f, committee_id, today, now) for f in figures]
+    training = committee_training(committee_id, now, settings, year=today.year)
+    rows = [
+        _row(f, training.get(f.branch.id, BranchTraining()), committee_id, today, now)
+        for f in figures
+    ]
     active = dict(
         Member.select(Member.branch, fn.MAX(Member.last_active_at))
         .join(Branch)
@@ -92,18 +112,11 @@ class Comparison:
 def committee_comparison(
     actor: Member, *, now: datetime, settings: Settings, refresh: bool = False
 ) -> Comparison:
-    """The committee admin's comparison of their branches, from the stored snapshot; computed
-    first when asked to, when missing, when a branch lacks one or when older than
-    console.snapshot_max_age_minutes."""
+    """The committee admin's comparison of their branches, from the stored snapshot (computed
+    first when asked to or when stale: committee_snapshots)."""
     require_role(actor, "committee_admin")
     committee = Committee.get_by_id(actor.branch.committee_id)
-    rows = _read(committee.id)
-    branches = Branch.select().where(Branch.committee == committee.id).count()
-    oldest = min((r.computed_at for r in rows), default=None)
-    limit = timedelta(minutes=settings.console.snapshot_max_age_minutes)
-    if refresh or len(rows) != branches or oldest is None or now - oldest > limit:
-        refresh_committee(committee.id, now, settings)
-        rows = _read(committee.id)
+    rows = committee_snapshots(committee.id, now, settings, refresh=refresh)
     first = rows[0] if rows else None
     return Comparison(
         committee,
@@ -114,9 +127,33 @@ def committee_comparison(
     )
 
 
+def committee_snapshots(
+    committee_id: int, now: datetime, settings: Settings, *, refresh: bool = False
+) -> list[BranchSnapshot]:
+    """Every branch's stored snapshot, by branch id, each with .branch loaded; computed first
+    when asked to, when missing, when a branch lacks one, when one is older than
+    console.snapshot_max_age_minutes or holds no 学时 (stored before they were)."""
+    rows = _read(committee_id)
+    if refresh or _stale(rows, now, settings):
+        refresh_committee(committee_id, now, settings)
+        rows = _read(committee_id)
+    return rows
+
+
+def _stale(rows: list[BranchSnapshot], now: datetime, settings: Settings) -> bool:
+    if not rows or len(rows) != rows[0].branches:
+        return True
+    limit = timedelta(minutes=settings.console.snapshot_max_age_minutes)
+    if now - min(r.computed_at for r in rows) > limit:
+        return True
+    return any(r.training_year != r.as_of.year for r in rows)
+
+
 def _read(committee_id: int) -> list[BranchSnapshot]:
+    """The committee's snapshots, each with how many branches the committee has now."""
+    branches = Branch.select(fn.COUNT(Branch.id)).where(Branch.committee == committee_id)
     query = (
-        BranchSnapshot.select(BranchSnapshot, Branch)
+        BranchSnapshot.select(BranchSnapshot, Branch, branches.alias("branches"))
         .join(Branch)
         .where(BranchSnapshot.committee == committee_id)
         .order_by(Branch.id)

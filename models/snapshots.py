@@ -31,3 +31,8 @@ class BranchSnapshot(BaseModel):
     dues_collected_fen = IntegerField(null=True)
     alert_count = IntegerField(default=0)
     last_active_at = UTCDateTimeField(null=True)  # the latest interaction of any member
+    # 学时 of the year so far (handlers.training.committee_training): 0 = not computed yet
+    training_year = IntegerField(default=0)
+    training_members = IntegerField(default=0)  # party members counted
+    training_minutes = IntegerField(default=0)  # their minutes together
+    training_below = IntegerField(default=0)  # members under the year's required hours
