@@ -182,3 +182,22 @@ def make_env(db_url: str, fake: FakeWeChat) -> Iterator[Any]:
 @pytest.fixture
 def env(make_env: Any) -> Env:
     return make_env()
+
+
+# ----- WeChat Pay: a merchant registered at the fake, and an environment paying through it ------
+
+
+@pytest.fixture
+def shop(fake: Any, tmp_path: Path) -> Any:
+    """A merchant whose keys are made for the test and registered at the fake."""
+    from tests.support.pay import merchant
+
+    return merchant(fake, tmp_path / "keys")
+
+
+@pytest.fixture
+def penv(make_env: Any, shop: Any, fake: Any) -> Any:
+    """The pay tests' environment: the merchant's settings, dues assessed for m1 and mb."""
+    from tests.support.pay import assessed_pay_env
+
+    return assessed_pay_env(make_env, shop, fake)

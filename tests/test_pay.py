@@ -11,7 +11,6 @@ import base64
 import json
 import threading
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,24 +29,9 @@ from models.pay import PayOrder
 from scheduler import jobs
 from tests import factories as f
 from tests.support.api import Env
-from tests.support.pay import Merchant, merchant
+from tests.support.pay import Merchant
 
 MONTHLY = 12_000
-
-
-@pytest.fixture
-def shop(fake: FakeWeChat, tmp_path: Path) -> Merchant:
-    return merchant(fake, tmp_path / "keys")
-
-
-@pytest.fixture
-def penv(make_env: Any, shop: Merchant, fake: FakeWeChat) -> Env:
-    env = make_env(pay=shop.settings(fake))
-    env.settings.pay.notify_url = env.server.url + "/pay/notify"
-    with env.ctx():
-        for key in ("m1", "mb"):
-            f.assess(env.people[key], base_fen=800000, from_month=date(2026, 1, 1))
-    return env
 
 
 def order_for(env: Env, token: str, months: list[str] | None = None) -> requests.Response:

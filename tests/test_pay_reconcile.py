@@ -29,7 +29,7 @@ from scheduler import jobs
 from tests import factories as f
 from tests.support.api import Env
 from tests.support.console import login, post
-from tests.support.pay import Merchant, merchant
+from tests.support.pay import Merchant, assessed_pay_env, merchant
 
 SH = ZoneInfo("Asia/Shanghai")
 MONTHLY = 12_000
@@ -38,17 +38,9 @@ NEXT_MORNING = datetime(2026, 8, 20, 10, 0, tzinfo=SH)
 
 
 @pytest.fixture
-def shop(fake: FakeWeChat, tmp_path: Path) -> Merchant:
-    return merchant(fake, tmp_path / "keys")
-
-
-@pytest.fixture
 def penv(make_env: Any, shop: Merchant, fake: FakeWeChat) -> Env:
-    env = make_env(pay=shop.settings(fake))
-    env.settings.pay.notify_url = env.server.url + "/pay/notify"
+    env = assessed_pay_env(make_env, shop, fake)
     with env.ctx():
-        for key in ("m1", "mb"):
-            f.assess(env.people[key], base_fen=800000, from_month=date(2026, 1, 1))
         env.people["collector"] = f.member("收缴员甲", env.branches["A"], roles="dues_collector")
     return env
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,27 +25,10 @@ from models.dues import DuesPayment
 from models.outbox import OutboxMessage
 from models.pay import PayOrder, PayRefund
 from scheduler import jobs
-from tests import factories as f
 from tests.support.api import Env
 from tests.support.console import login, post
-from tests.support.pay import Merchant, merchant
 
 MONTHLY = 12_000
-
-
-@pytest.fixture
-def shop(fake: FakeWeChat, tmp_path: Path) -> Merchant:
-    return merchant(fake, tmp_path / "keys")
-
-
-@pytest.fixture
-def penv(make_env: Any, shop: Merchant, fake: FakeWeChat) -> Env:
-    env = make_env(pay=shop.settings(fake))
-    env.settings.pay.notify_url = env.server.url + "/pay/notify"
-    with env.ctx():
-        for key in ("m1", "mb"):
-            f.assess(env.people[key], base_fen=800000, from_month=date(2026, 1, 1))
-    return env
 
 
 def paid(env: Env, fake: FakeWeChat, who: str, months: list[str]) -> PayOrder:

@@ -75,3 +75,18 @@ def merchant(
     platform_path.write_bytes(fake.platform_public_pem())
     fake.add_merchant(mchid, appid, serial, wxpay.public_pem(key), apiv3_key)
     return Merchant(mchid, appid, serial, key, apiv3_key, key_path, platform_path)
+
+
+def assessed_pay_env(make_env: Any, shop: Merchant, fake: FakeWeChat) -> Any:
+    """A test environment with the merchant's pay settings, notifications to the live server,
+    and dues assessed for m1 and mb from January 2026."""
+    from datetime import date
+
+    from tests import factories as f
+
+    env = make_env(pay=shop.settings(fake))
+    env.settings.pay.notify_url = env.server.url + "/pay/notify"
+    with env.ctx():
+        for key in ("m1", "mb"):
+            f.assess(env.people[key], base_fen=800000, from_month=date(2026, 1, 1))
+    return env
