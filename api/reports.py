@@ -73,8 +73,9 @@ def _period_asked(text: str | None) -> tuple[int, int | None]:
     errors=("400", "401", "403"),
     query=shapes.MonthReportQuery,
     download=XLSX,
-    description="Sheets: 汇总, 学习 (per week and the month), 会议要求, 会议记录, 党费 and, "
-    "in a branch's report only, 人员提醒 (names). A month after the current one answers 400.",
+    description="Sheets: 汇总, 学习 (per week and the month), 会议要求, 会议记录, 党费, 志愿服务, "
+    "学时 and, in a branch's report only, 人员提醒 (names); a committee's report of a complete "
+    "month also has 星级评定. A month after the current one answers 400.",
 )
 def month_report_download() -> Response:
     """The month's report of a branch, or of the committee."""
@@ -102,7 +103,8 @@ def month_report_download() -> Response:
     query=shapes.RosterQuery,
     download=(XLSX, CSV),
     description="One row per member in the columns the roster import reads (姓名, 手机号, 支部, "
-    "党小组, 党员状态, 职务, 入党日期, 转正日期, 党费类别, 工资基数, 基数起始月), so the file "
+    "党小组, 党员状态, 职务, 入党日期, 转正日期, 党费类别, 工资基数, 基数起始月, 出生日期, "
+    "申请入党日期, 确定积极分子日期, 确定发展对象日期), so the file "
     "imports back unchanged. " + SCOPE_TEXT,
 )
 def roster_download() -> Response:
