@@ -17,8 +17,8 @@ dates or aware datetimes (bound as peewee binds them: naive UTC).
 query would (each field's ``python_value``, no field marked dirty).
 
 ``BulkInsert`` goes one step further for many rows: the one-row INSERT that peewee renders is
-bound to every row, with ``executemany`` on SQLite and multi-row ``VALUES`` pages
-(psycopg2's ``execute_values``) on PostgreSQL.
+bound to every row, with ``executemany`` on SQLite and pages of
+``INSERT … SELECT FROM unnest(…)`` (one typed array a column) on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -206,21 +206,52 @@ class BulkInsert:
         """Insert the rows (inside the caller's transaction); return how many were inserted.
 
         SQLite: ``executemany``. PostgreSQL: pages of ``page_size`` rows, each one statement
-        (keep ``page_size`` x columns under its 65,535 bound parameters).
+        binding one array a column.
         """
         cursor = db.cursor()
         if is_sqlite():
             cursor.executemany(self.sql, self.params)
             return max(cursor.rowcount, 0)
-        from psycopg2.extras import execute_values
+        return _unnest_insert(cursor, self.sql, self.params, page_size)
 
-        match = _VALUES_TUPLE.search(self.sql)
-        if match is None:
-            raise RuntimeError(f"unexpected INSERT shape for a bulk insert: {self.sql}")
-        paged = self.sql[: match.start(1)] + "%s" + self.sql[match.end(1) :]
-        if "RETURNING" not in paged.upper():
-            paged += " RETURNING 1"
-        returned = execute_values(
-            cursor, paged, self.params, template=match.group(1), page_size=page_size, fetch=True
+
+# ``INSERT INTO "table" ("a", "b", …) VALUES (%s, %s, …)`` as peewee renders a one-row INSERT.
+_INSERT_HEAD = re.compile(r'^INSERT INTO "(?P<table>[^"]+)" \((?P<columns>[^)]*)\) VALUES ')
+_PG_TYPES: dict[str, dict[str, str]] = {}
+
+
+def _pg_column_types(cursor: Any, table: str) -> dict[str, str]:
+    """The SQL type of each column of ``table`` (read once per process)."""
+    types = _PG_TYPES.get(table)
+    if types is None:
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
+            " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (table,),
         )
-        return len(returned)
+        types = _PG_TYPES[table] = dict(cursor.fetchall())
+    return types
+
+
+def _unnest_insert(cursor: Any, sql: str, params: list[tuple[Any, ...]], page_size: int) -> int:
+    """Insert ``params`` rows as one ``INSERT … SELECT FROM unnest(array, …)`` per page.
+
+    Each column travels as one typed array, so PostgreSQL parses one short statement per page
+    instead of a VALUES list of page x columns literals, and the rest of the one-row INSERT
+    (``ON CONFLICT DO NOTHING``) applies to every row.
+    """
+    head = _INSERT_HEAD.match(sql)
+    match = _VALUES_TUPLE.search(sql)
+    if head is None or match is None or match.group(1).count("%s") != len(params[0]):
+        raise RuntimeError(f"unexpected INSERT shape for a bulk insert: {sql}")
+    names = [c.strip().strip('"') for c in head.group("columns").split(",")]
+    types = _pg_column_types(cursor, head.group("table"))
+    arrays = ", ".join(f"%s::{types[n]}[]" for n in names)
+    # The SQL is peewee's own INSERT and the catalogue's type names: no outside text.
+    paged = sql[: match.start()] + f"SELECT * FROM unnest({arrays})" + sql[match.end() :]  # noqa: S608
+    inserted = 0
+    for start in range(0, len(params), page_size):
+        page = params[start : start + page_size]
+        cursor.execute(paged, [list(column) for column in zip(*page, strict=True)])
+        inserted += max(cursor.rowcount, 0)
+    return inserted

@@ -59,18 +59,27 @@ def _month_number(column: Any) -> Any:
     return (fn.date_part("year", column) * 12 + fn.date_part("month", column)).cast("INTEGER")
 
 
+def bit_union(bits: Any) -> Any:
+    """The OR of a group's bit values (each a power of two, or NULL), as an aggregate.
+
+    PostgreSQL has BIT_OR, which it can hash-aggregate; SQLite has none, and the sum of the
+    distinct bits is the same mask (PostgreSQL would sort every row for the DISTINCT).
+    """
+    return fn.SUM(bits.distinct()) if is_sqlite() else fn.BIT_OR(bits)
+
+
 def _month_bits(number: Any, count: int) -> list[Any]:
-    """SUM(DISTINCT 1 << n) over a member's rows, n being the row's month number from 0 (the
-    first month) to count - 1: the sum of distinct bits is the mask, in SQLite and PostgreSQL
-    alike. A column per 60 months (c2, c3 …) keeps the sums in 64 bits."""
+    """The OR of 1 << n over a member's rows (bit_union), n being the row's month number from 0
+    (the first month) to count - 1. A column per 60 months (c2, c3 …) keeps the masks in 64
+    bits."""
     one = SQL("CAST(1 AS BIGINT)")  # a plain 1 is 32 bits in PostgreSQL: 1 << 40 would wrap
     if count <= _MASK_BITS:  # the WHERE clause keeps n in range
-        return [fn.SUM(Expression(one, "<<", number).distinct()).alias("c2")]
+        return [bit_union(Expression(one, "<<", number)).alias("c2")]
     return [
-        fn.SUM(
+        bit_union(
             Case(
                 None, [(number.between(i, i + _MASK_BITS - 1), Expression(one, "<<", number - i))]
-            ).distinct()
+            )
         ).alias(f"c{2 + i // _MASK_BITS}")
         for i in range(0, count, _MASK_BITS)
     ]

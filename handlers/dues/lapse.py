@@ -9,13 +9,14 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import JOIN, Case, Expression, fn
+from peewee import JOIN, Case, Expression
 
 from core.clock import UTC
 from handlers.dues.bulk import (
     MATERIALIZED_CTE,
     Ledger,
     Start,
+    bit_union,
     gc_paused,
     packed_rows,
     side_reads,
@@ -85,8 +86,8 @@ def _meeting_months(
     months[k], newest first) of the months with a meeting they were expected at, attended, and
     had approved leave for.
 
-    One aggregated query: only meetings held (scheduled and ended by `at`) count. Summing the
-    distinct bits of a member's rows gives the mask in SQLite and PostgreSQL alike. Each held
+    One aggregated query: only meetings held (scheduled and ended by `at`) count; the OR of a
+    member's rows' bits (bit_union) is the mask. Each held
     meeting's bit is worked out once, in a materialized CTE, not once per attendee and mask.
     The rows come back packed in one string (packed_rows): this runs on a worker thread.
     """
@@ -107,9 +108,9 @@ def _meeting_months(
     query = (
         MeetingAttendee.select(
             MeetingAttendee.member.alias("c0"),
-            fn.SUM(bit.distinct()).alias("c1"),
-            fn.SUM(Case(None, [(present, bit)]).distinct()).alias("c2"),
-            fn.SUM(Case(None, [(excused, bit)]).distinct()).alias("c3"),
+            bit_union(bit).alias("c1"),
+            bit_union(Case(None, [(present, bit)])).alias("c2"),
+            bit_union(Case(None, [(excused, bit)])).alias("c3"),
         )
         .join(held, on=MeetingAttendee.meeting == held.c.id)
         .join(
