@@ -38,7 +38,11 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    db.initialize(open_database(settings.database.url, settings.database.lock_timeout))
+    db.initialize(
+        open_database(
+            settings.database.url, settings.database.lock_timeout, settings.database.pool_size
+        )
+    )
     # The working days of the years a check-in's streak may reach, built now: on a worker's
     # first check-in this would import the holiday tables while it holds the write lock.
     year = local_now(ZoneInfo(settings.app.timezone)).year

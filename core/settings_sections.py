@@ -50,6 +50,7 @@ class AppSettings(Section):
 class DatabaseSettings(Section):
     url: Annotated[str, checked(check_db_url)] = "sqlite:///instance/zhibu.db"
     lock_timeout: PositiveFloat = 2.0
+    pool_size: Positive = 32
 
 
 class WechatSettings(Section):

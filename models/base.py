@@ -55,7 +55,7 @@ class UTCDateTimeField(DateTimeField):
 
 # Connections are pooled: a request borrows one and gives it back. Opening a SQLite connection
 # per request costs PRAGMAs, and closing the last one checkpoints and deletes the WAL file.
-POOL_SIZE = 32
+POOL_SIZE = 32  # database.pool_size's default
 POOL_STALE_SECONDS = 300
 
 
@@ -123,13 +123,13 @@ class ZhibuSqliteDatabase(PooledSqliteDatabase):
     write_gate: WriteGate | None = None
 
 
-def open_database(url: str, lock_timeout: float = 2.0) -> Database:
+def open_database(url: str, lock_timeout: float = 2.0, pool_size: int = POOL_SIZE) -> Database:
     """Build (not connect) a peewee database from a sqlite:/// or postgresql:// URL."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         database = ZhibuSqliteDatabase(
             path,
-            max_connections=POOL_SIZE,
+            max_connections=pool_size,
             stale_timeout=POOL_STALE_SECONDS,
             timeout=lock_timeout,  # how long to wait for a pooled connection
             check_same_thread=False,  # a pooled connection serves one thread at a time
@@ -151,7 +151,7 @@ def open_database(url: str, lock_timeout: float = 2.0) -> Database:
         password=unquote(parsed.password) if parsed.password else None,
         host=parsed.hostname or None,
         port=parsed.port or 5432,
-        max_connections=POOL_SIZE,
+        max_connections=pool_size,
         stale_timeout=POOL_STALE_SECONDS,
         timeout=lock_timeout,
         # A lock held longer than the timeout fails the statement instead of
