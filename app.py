@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, request
 
 from core import config as config_mod
 from core import logs
@@ -38,7 +38,8 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    db.initialize(open_database(settings.database.url, settings.database.lock_timeout))
+    database = settings.database
+    db.initialize(open_database(database.url, database.lock_timeout, database.connect_timeout))
     # The working days of the years a check-in's streak may reach, built now: on a worker's
     # first check-in this would import the holiday tables while it holds the write lock.
     year = local_now(ZoneInfo(settings.app.timezone)).year
@@ -46,7 +47,9 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
     @app.before_request
     def _connect() -> None:
-        db.connect(reuse_if_open=True)
+        # /healthz and /metrics open their own, and answer (not fail) when it cannot be had.
+        if request.blueprint != "ops":
+            db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
@@ -67,9 +70,9 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
     init_web(app)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    from ops import init_app as init_ops
+
+    init_ops(app)
 
     from cli import register_cli
 

@@ -123,8 +123,12 @@ class ZhibuSqliteDatabase(PooledSqliteDatabase):
     write_gate: WriteGate | None = None
 
 
-def open_database(url: str, lock_timeout: float = 2.0) -> Database:
-    """Build (not connect) a peewee database from a sqlite:/// or postgresql:// URL."""
+def open_database(
+    url: str, lock_timeout: float = 2.0, connect_timeout: int | None = None
+) -> Database:
+    """Build (not connect) a peewee database from a sqlite:/// or postgresql:// URL; a new
+    PostgreSQL connection gives up after ``connect_timeout`` seconds (None: libpq's default,
+    no limit)."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         database = ZhibuSqliteDatabase(
@@ -145,6 +149,7 @@ def open_database(url: str, lock_timeout: float = 2.0) -> Database:
             database.write_gate = WriteGate(os.path.abspath(path), lock_timeout)
         return database
     parsed = urlparse(url)
+    limits = {"connect_timeout": connect_timeout} if connect_timeout else {}
     return PooledPostgresqlDatabase(
         parsed.path.lstrip("/"),
         user=unquote(parsed.username) if parsed.username else None,
@@ -157,6 +162,7 @@ def open_database(url: str, lock_timeout: float = 2.0) -> Database:
         # A lock held longer than the timeout fails the statement instead of
         # making WeChat wait past its 5 s deadline.
         options=f"-c lock_timeout={int(lock_timeout * 1000)}",
+        **limits,
     )
 
 
