@@ -21,7 +21,7 @@ log = logging.getLogger("zhibu")
 def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     """Build the app from config.toml (or ZHIBU_CONFIG), `config` overrides, and ZHIBU_* env."""
     settings = config_mod.load(overrides=config)
-    logs.setup(settings.app.log_level)
+    logs.setup(settings.app.log_level, settings.app.log_format, settings.app.timezone)
     app = Flask(__name__)
     app.config["ZHIBU"] = settings
     app.config["SECRET_KEY"] = settings.app.secret_key

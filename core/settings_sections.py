@@ -39,6 +39,8 @@ class AppSettings(Section):
     secret_key: NonEmpty = DEMO_SECRET_KEY
     timezone: Annotated[str, checked(check_timezone)] = "Asia/Shanghai"
     log_level: Annotated[str, checked(one_of("DEBUG", "INFO", "WARNING", "ERROR"))] = "INFO"
+    # "text": one readable line per record; "json": one JSON object per line, for collectors.
+    log_format: Annotated[str, checked(one_of("text", "json"))] = "text"
     max_body_bytes: Positive = 65536
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted
     # (0: none, the client address is the TCP peer).
