@@ -13,9 +13,9 @@ answers them in milliseconds.
 Metrics (README: Seeing it run): each worker counts its own requests, so they keep their
 counts in files in PROMETHEUS_MULTIPROC_DIR, which any worker answering /metrics adds up.
 prometheus_client reads the variable when it is first imported, in each worker after the fork,
-so it is set here, in the arbiter, before any worker starts: the directory given in the
-environment (zhibu-web.service gives /var/lib/zhibu/metrics, which the scheduler shares),
-else a new temporary one removed at exit.
+so on_starting sets it in the arbiter, before any worker starts: the directory given in the
+environment (zhibu-web.service gives /var/lib/zhibu/metrics, which the scheduler shares), else
+a new temporary one, removed at exit.
 """
 
 import glob
@@ -27,11 +27,6 @@ import tempfile
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # In a directory made here: the arbiter removes it when it exits (a reload keeps it).
 TEMPORARY_MARK = ".zhibu-temporary"
-
-if not os.environ.get(MULTIPROC_ENV):
-    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="zhibu-metrics-")
-    pathlib.Path(os.environ[MULTIPROC_ENV], TEMPORARY_MARK).touch()
-os.makedirs(os.environ[MULTIPROC_ENV], exist_ok=True)
 
 # Loopback only, the address nginx's `upstream zhibu_app` points at. The app trusts the
 # X-Forwarded-For of whoever connects (app.trusted_proxies = 1), so nothing but nginx may.
@@ -81,9 +76,15 @@ def _alive(pid: int) -> bool:
 
 
 def on_starting(server):
-    """Drop the metric files of processes gone before this start (workers of an earlier run);
-    a scheduler still running keeps its own."""
-    for path in glob.glob(os.path.join(os.environ[MULTIPROC_ENV], "*.db")):
+    """Before any worker exists: set PROMETHEUS_MULTIPROC_DIR (given, or a new temporary
+    directory) for the workers to inherit, and drop the metric files of processes gone before
+    this start (workers of an earlier run); a scheduler still running keeps its own."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        folder = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="zhibu-metrics-")
+        pathlib.Path(folder, TEMPORARY_MARK).touch()
+    os.makedirs(folder, exist_ok=True)
+    for path in glob.glob(os.path.join(folder, "*.db")):
         pid = os.path.basename(path)[: -len(".db")].rpartition("_")[2]
         if not pid.isdigit() or not _alive(int(pid)):
             os.remove(path)
@@ -97,7 +98,7 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the temporary metrics directory made above (never one given in the environment)."""
-    folder = os.environ[MULTIPROC_ENV]
-    if os.path.exists(os.path.join(folder, TEMPORARY_MARK)):
+    """Remove the temporary metrics directory on_starting made (never one given to it)."""
+    folder = os.environ.get(MULTIPROC_ENV, "")
+    if folder and os.path.exists(os.path.join(folder, TEMPORARY_MARK)):
         shutil.rmtree(folder, ignore_errors=True)
