@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, request
 
 from core import config as config_mod
 from core import logs
@@ -21,7 +21,7 @@ log = logging.getLogger("zhibu")
 def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
     """Build the app from config.toml (or ZHIBU_CONFIG), `config` overrides, and ZHIBU_* env."""
     settings = config_mod.load(overrides=config)
-    logs.setup(settings.app.log_level)
+    logs.setup(settings.app.log_level, settings.app.log_format, settings.app.timezone)
     app = Flask(__name__)
     app.config["ZHIBU"] = settings
     app.config["SECRET_KEY"] = settings.app.secret_key
@@ -38,9 +38,13 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
+    database = settings.database
     db.initialize(
         open_database(
-            settings.database.url, settings.database.lock_timeout, settings.database.pool_size
+            database.url,
+            database.lock_timeout,
+            connect_timeout=database.connect_timeout,
+            pool_size=database.pool_size,
         )
     )
     # The working days of the years a check-in's streak may reach, built now: on a worker's
@@ -50,7 +54,9 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
     @app.before_request
     def _connect() -> None:
-        db.connect(reuse_if_open=True)
+        # /healthz and /metrics open their own, and answer (not fail) when it cannot be had.
+        if request.blueprint != "ops":
+            db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
@@ -71,9 +77,9 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
     init_web(app)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    from ops import init_app as init_ops
+
+    init_ops(app)
 
     from cli import register_cli
 

@@ -6,10 +6,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprint and its JSON error answers."""
+    """Register the API blueprint, its JSON error answers and its request counts."""
     import importlib
 
-    from api import busy, errors, openapi, v1  # noqa: F401 - the guard and the core routes
+    from api import busy, errors, observe, openapi, v1  # noqa: F401 - the guard, core routes
     from api.common import IdConverter, bp
     from api.openapi import MODULES
 
@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         if endpoint.startswith(bp.name + "."):  # a locked database: run again, then 503
             app.view_functions[endpoint] = busy.retrying(view)
     errors.register(app)
+    observe.init_app(app)
     from api.pay import notify_bp
 
     app.register_blueprint(notify_bp)

@@ -15,6 +15,7 @@ from peewee import IntegrityError, OperationalError
 from wechatpy import create_reply
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.utils import WeChatSigner
+from werkzeug.exceptions import HTTPException
 
 from bot.context import Context
 from bot.dispatcher import BUSY_REPLY, Dispatcher, Finish
@@ -23,6 +24,7 @@ from bot.wire import message_from, parse_xml
 from core.clock import UTC, utcnow
 from core.config import Settings, WechatSettings
 from core.doors import through
+from core.metrics import CALLBACK_SECONDS, CALLBACKS
 from core.text import safe_for_reply
 from models.prepared import execute
 from models.wechat import InboundMessage, stored_reply
@@ -40,6 +42,8 @@ NONCE_RE = re.compile(r"[0-9A-Za-z]{1,64}")
 SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{40}")
 # OpenIDs and account ids are short plain tokens; these would break the reply's XML (CDATA).
 ACCOUNT_UNSAFE = re.compile(r"]]>|[\x00-\x1f\x7f<>&\ud800-\udfff\ufffe\uffff]")
+# A callback refused before it was dispatched, as core.metrics counts it (by HTTP status).
+REFUSAL_OUTCOMES = {400: "bad_request", 403: "refused", 413: "too_large"}
 
 
 def _settings() -> Settings:
@@ -108,7 +112,22 @@ def verify() -> Response:
 
 @bp.post("/wechat")
 def callback() -> Response:
-    """Handle one message or event and answer within WeChat's 5 s."""
+    """Handle one message or event and answer within WeChat's 5 s; count it by outcome."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        response, outcome = _callback()
+        return response
+    except HTTPException as exc:
+        outcome = REFUSAL_OUTCOMES.get(exc.code or 500, "error")
+        raise
+    finally:
+        CALLBACKS.labels(outcome).inc()
+        CALLBACK_SECONDS.observe(time.perf_counter() - started)
+
+
+def _callback() -> tuple[Response, str]:
+    """Verify, decrypt, dispatch and reply; return the answer and the outcome."""
     settings = _settings()  # looked up once per request
     wechat = settings.wechat
     safe = wechat.mode == "safe"
@@ -137,13 +156,13 @@ def callback() -> Response:
         incoming = to_incoming(msg)
     except Exception:  # noqa: BLE001 - malformed XML, missing fields, odd types
         abort(400)
-    text = process(incoming, settings)
+    text, outcome = process(incoming, settings)
     if not text:
-        return Response("success", mimetype="text/plain")
+        return Response("success", mimetype="text/plain"), outcome
     reply = create_reply(safe_for_reply(text), msg).render()
     if safe:
         reply = _crypto(wechat).encrypt_message(reply, nonce, timestamp)
-    return Response(reply, mimetype="application/xml")
+    return Response(reply, mimetype="application/xml"), outcome
 
 
 def _message_fields(xml: bytes | str) -> dict[str, Any]:
@@ -201,8 +220,9 @@ def to_incoming(msg: Any) -> Incoming:
     )
 
 
-def process(incoming: Incoming, settings: Settings) -> str | None:
-    """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply.
+def process(incoming: Incoming, settings: Settings) -> tuple[str | None, str]:
+    """Dispatch once per dedupe key; a retry (on any worker) gets the stored reply. Return
+    the reply and the outcome: answered, duplicate (the stored reply) or busy.
 
     Reads come first, outside the write lock (most retries end there); the write transaction
     holds only the handler and the dedupe row with its reply. A duplicate racing us (another
@@ -216,18 +236,18 @@ def process(incoming: Incoming, settings: Settings) -> str | None:
             ctx = dispatcher.context(incoming, settings, utcnow())
             prior = dispatcher.read_ahead(ctx, key)  # and the sender's member
             if prior is not None:
-                return prior[0]
+                return prior[0], "duplicate"
             with through("bot"):
-                return dispatcher.dispatch(ctx, _finisher(dispatcher, ctx, key))
+                return dispatcher.dispatch(ctx, _finisher(dispatcher, ctx, key)), "answered"
         except IntegrityError:
             # A concurrent delivery of the same message committed first: answer as it did.
             prior = stored_reply(key)
             if prior is not None:
-                return prior[0]
+                return prior[0], "duplicate"
             log.warning("dedupe insert conflicted but no row found for %s", key)
         except OperationalError as exc:
             log.warning("write attempt %d/%d failed: %s", attempt, WRITE_ATTEMPTS, exc)
-    return BUSY_REPLY
+    return BUSY_REPLY, "busy"
 
 
 def _finisher(dispatcher: Dispatcher, ctx: Context, key: str) -> Finish:

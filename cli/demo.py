@@ -39,6 +39,7 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     overrides = _point_at_fake(settings, fake.base_url) if fake is not None else {}
     if fake is not None and not settings.pay.mchid:
         overrides.update(demo_pay(settings, fake, _instance_folder(settings) / "pay"))
+    _open_metrics_to_loopback(settings)
     with connection():
         upgrade_schema()
         info = seed(settings)
@@ -86,6 +87,9 @@ def run_demo(app: Flask, *, serve: bool) -> None:
         + "The mini-program API (/api/v1; wx.login is played by the fake WeChat):\n"
         f"  {sim}-login --openid {DEMO_MINI_OPENID}        # prints a token and curl examples\n"
         f"  {sim}-login --openid {SECRETARY_MINI_OPENID}\n"
+        "Seeing it run: the health check, and the metrics Prometheus would scrape (loopback):\n"
+        f"  curl http://{demo.host}:{demo.port}/healthz\n"
+        f"  curl -s http://{demo.host}:{demo.port}/metrics | grep ^zhibu_\n"
     )
     if settings.pay.mchid:
         click.echo(
@@ -108,6 +112,14 @@ def run_demo(app: Flask, *, serve: bool) -> None:
     finally:
         scheduler.terminate()
         scheduler.wait(10)
+
+
+def _open_metrics_to_loopback(settings: Settings) -> None:
+    """Serve /metrics to this machine in the demo, unless the settings say otherwise."""
+    metrics = settings.metrics
+    if not metrics.enabled:
+        metrics.allowed_addresses = ["127.0.0.1", "::1"]
+        metrics.enabled = True
 
 
 def _point_at_fake(settings: Settings, base_url: str) -> dict[str, str]:

@@ -50,6 +50,7 @@ from core.settings_sections import (
     LostContactSettings,
     MeetingsSettings,
     MerchantSettings,
+    MetricsSettings,
     OutboxSettings,
     PaySettings,
     RectificationSettings,
@@ -91,6 +92,7 @@ __all__ = [
     "MIN_SECRET_KEY_BYTES",
     "MeetingsSettings",
     "MerchantSettings",
+    "MetricsSettings",
     "OutboxSettings",
     "PaySettings",
     "RectificationSettings",
@@ -167,6 +169,7 @@ class Settings(BaseSettings):
     export: ExportSettings = ExportSettings()
     assessment: AssessmentSettings = AssessmentSettings()
     pay: PaySettings = PaySettings()
+    metrics: MetricsSettings = MetricsSettings()
     demo: DemoSettings = DemoSettings()
 
 
@@ -178,6 +181,7 @@ SECTIONS: dict[str, type[Section]] = {
 SECRETS = {("app", "secret_key"), ("wechat", "app_secret"), ("wechat", "encoding_aes_key")}
 SECRETS.add(("channels", "wecom_corp_secret"))
 SECRETS.add(("pay", "apiv3_key"))
+SECRETS.add(("metrics", "token"))
 
 
 def defaults() -> Settings:
@@ -267,6 +271,7 @@ def load(
     _check_calendar(settings.calendar)
     _check_assessment(settings.assessment)
     _check_pay(settings.pay)
+    _check_metrics(settings.metrics)
     _check_secret_key(settings, demo=not has_file and settings.wechat.app_id == DEMO_APPID)
     return settings
 
@@ -327,6 +332,23 @@ def _check_apiv3(where: str, key: str, key_file: str) -> None:
         raise ConfigError(f"{where}.apiv3_key", "required (or apiv3_key_file) with a mchid")
     if key and len(key.encode("utf-8")) != 32:
         raise ConfigError(f"{where}.apiv3_key", "expected the 32-character APIv3 key")
+
+
+MIN_METRICS_TOKEN_CHARS = 16
+
+
+def _check_metrics(metrics: MetricsSettings) -> None:
+    """/metrics is never open to anyone: switched on, it needs a token or a list of the
+    addresses that may scrape it; a token is long enough not to be guessed."""
+    if metrics.token and len(metrics.token) < MIN_METRICS_TOKEN_CHARS:
+        raise ConfigError(
+            "metrics.token", f"expected at least {MIN_METRICS_TOKEN_CHARS} random characters"
+        )
+    if metrics.enabled and not metrics.token and not metrics.allowed_addresses:
+        raise ConfigError(
+            "metrics.token",
+            "required when metrics.enabled is true (or list metrics.allowed_addresses)",
+        )
 
 
 def _check_calendar(calendar: CalendarSettings) -> None:

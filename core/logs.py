@@ -1,9 +1,14 @@
-"""Logging set-up: one format, and mainland mobile numbers masked in every record."""
+"""Logging set-up: a readable line or a JSON object per record, and mainland mobile numbers
+masked in every record."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 # Characters that people and spreadsheets write in phone numbers, folded to ASCII one for one
 # (so a position in the folded copy is the same position in the original): full-width digits,
@@ -72,16 +77,74 @@ class MaskPhones(logging.Filter):
         return True
 
 
-def setup(level: str) -> None:
-    """Configure the root logger once; later calls only change the level."""
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# What every LogRecord has; anything else on a record came from the call's ``extra=``.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: time (ISO 8601 in the app's zone), level,
+    logger, message, then the record's extra fields, the traceback (exc) and the stack.
+
+    Runs after MaskPhones, which has masked the message and the traceback; the extra fields'
+    texts are masked here. Numbers stay numbers; other values are written as their text.
+    """
+
+    def __init__(self, timezone: str = "Asia/Shanghai") -> None:
+        super().__init__()
+        self.zone = ZoneInfo(timezone)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, self.zone).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _RECORD_FIELDS and not name.startswith("_") and name not in entry:
+                entry[name] = _plain(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask_phones(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    """An extra field as JSON: booleans, numbers and None as they are, the rest as masked text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return mask_phones(str(value))
+
+
+def _formatter(log_format: str, timezone: str) -> logging.Formatter:
+    if log_format == "json":
+        return JsonFormatter(timezone)
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def setup(level: str, log_format: str = "text", timezone: str = "Asia/Shanghai") -> None:
+    """Configure the root logger: one handler (added once), its format ("text" or "json",
+    the JSON times in ``timezone``) and the level; later calls change the format and level."""
     root = logging.getLogger()
     root.setLevel(level)
-    if any(isinstance(f, MaskPhones) for h in root.handlers for f in h.filters):
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskPhones())
-    root.addHandler(handler)
+    ours = [h for h in root.handlers if any(isinstance(f, MaskPhones) for f in h.filters)]
+    if not ours:
+        handler = logging.StreamHandler()
+        handler.addFilter(MaskPhones())
+        root.addHandler(handler)
+        ours = [handler]
+    for handler in ours:
+        handler.setFormatter(_formatter(log_format, timezone))
     # APScheduler logs every run of every job at INFO; our runner logs what matters.
     logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
 

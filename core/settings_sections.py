@@ -39,6 +39,8 @@ class AppSettings(Section):
     secret_key: NonEmpty = DEMO_SECRET_KEY
     timezone: Annotated[str, checked(check_timezone)] = "Asia/Shanghai"
     log_level: Annotated[str, checked(one_of("DEBUG", "INFO", "WARNING", "ERROR"))] = "INFO"
+    # "text": one readable line per record; "json": one JSON object per line, for collectors.
+    log_format: Annotated[str, checked(one_of("text", "json"))] = "text"
     max_body_bytes: Positive = 65536
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted
     # (0: none, the client address is the TCP peer).
@@ -51,6 +53,9 @@ class DatabaseSettings(Section):
     url: Annotated[str, checked(check_db_url)] = "sqlite:///instance/zhibu.db"
     lock_timeout: PositiveFloat = 2.0
     pool_size: Positive = 32
+    # Seconds to wait for a new PostgreSQL connection (libpq's connect_timeout, which treats
+    # 1 as 2); /healthz gives its query as long.
+    connect_timeout: Annotated[int, checked(between(1, 60))] = 3
 
 
 class WechatSettings(Section):
@@ -501,6 +506,30 @@ class PaySettings(Section):
     read_timeout_seconds: PositiveFloat = 10.0
     # Committees with their own merchant, by the committee's name (党委名称).
     merchants: dict[str, MerchantSettings] = {}
+
+
+def _addresses(value: Any) -> str | None:
+    import ipaddress
+
+    for item in value:
+        try:
+            ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            return f"expected IP addresses or networks like 127.0.0.1 or 10.0.0.0/8, got {item!r}"
+    return None
+
+
+class MetricsSettings(Section):
+    # GET /metrics in Prometheus' text format. Off: it answers 404.
+    enabled: bool = False
+    # Scrapers send it as "Authorization: Bearer <token>" (at least 16 characters); set it in
+    # the environment, ZHIBU_METRICS__TOKEN. Empty: only allowed_addresses may scrape.
+    token: str = ""
+    # Client addresses or networks that may scrape without the token, as the app sees them
+    # (behind nginx, with app.trusted_proxies set, the real client's).
+    allowed_addresses: Annotated[
+        list[str], NoDecode, BeforeValidator(comma_list), checked(_addresses)
+    ] = []
 
 
 class DemoSettings(Section):

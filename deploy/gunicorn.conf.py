@@ -9,7 +9,24 @@ gunicorn alone cannot survive slow clients: a gthread worker reads each request'
 of its threads, so a client trickling a body holds a thread for as long as it likes. nginx in
 front reads every request whole first; gunicorn then only ever sees complete requests and
 answers them in milliseconds.
+
+Metrics (README: Seeing it run): each worker counts its own requests, so they keep their
+counts in files in PROMETHEUS_MULTIPROC_DIR, which any worker answering /metrics adds up.
+prometheus_client reads the variable when it is first imported, in each worker after the fork,
+so on_starting sets it in the arbiter, before any worker starts: the directory given in the
+environment (zhibu-web.service gives /var/lib/zhibu/metrics, which the scheduler shares), else
+a new temporary one, removed at exit.
 """
+
+import glob
+import os
+import pathlib
+import shutil
+import tempfile
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# In a directory made here: the arbiter removes it when it exits (a reload keeps it).
+TEMPORARY_MARK = ".zhibu-temporary"
 
 # Loopback only, the address nginx's `upstream zhibu_app` points at. The app trusts the
 # X-Forwarded-For of whoever connects (app.trusted_proxies = 1), so nothing but nginx may.
@@ -43,3 +60,45 @@ errorlog = "-"
 loglevel = "info"
 # Load the app in each worker after the fork: each opens its own database connections.
 preload_app = False
+
+
+# ---- metrics across workers (prometheus_client's multiprocess mode) ----------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def on_starting(server):
+    """Before any worker exists: set PROMETHEUS_MULTIPROC_DIR (given, or a new temporary
+    directory) for the workers to inherit, and drop the metric files of processes gone before
+    this start (workers of an earlier run); a scheduler still running keeps its own."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if not folder:
+        folder = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="zhibu-metrics-")
+        pathlib.Path(folder, TEMPORARY_MARK).touch()
+    os.makedirs(folder, exist_ok=True)
+    for path in glob.glob(os.path.join(folder, "*.db")):
+        pid = os.path.basename(path)[: -len(".db")].rpartition("_")[2]
+        if not pid.isdigit() or not _alive(int(pid)):
+            os.remove(path)
+
+
+def child_exit(server, worker):
+    """A worker exited: its live gauges stop counting (its counters stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the temporary metrics directory on_starting made (never one given to it)."""
+    folder = os.environ.get(MULTIPROC_ENV, "")
+    if folder and os.path.exists(os.path.join(folder, TEMPORARY_MARK)):
+        shutil.rmtree(folder, ignore_errors=True)

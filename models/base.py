@@ -123,8 +123,15 @@ class ZhibuSqliteDatabase(PooledSqliteDatabase):
     write_gate: WriteGate | None = None
 
 
-def open_database(url: str, lock_timeout: float = 2.0, pool_size: int = POOL_SIZE) -> Database:
-    """Build (not connect) a peewee database from a sqlite:/// or postgresql:// URL."""
+def open_database(
+    url: str,
+    lock_timeout: float = 2.0,
+    connect_timeout: int | None = None,
+    pool_size: int = POOL_SIZE,
+) -> Database:
+    """Build (not connect) a peewee database from a sqlite:/// or postgresql:// URL; a new
+    PostgreSQL connection gives up after ``connect_timeout`` seconds (None: libpq's default,
+    no limit); each process pools up to ``pool_size`` connections."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         database = ZhibuSqliteDatabase(
@@ -145,6 +152,7 @@ def open_database(url: str, lock_timeout: float = 2.0, pool_size: int = POOL_SIZ
             database.write_gate = WriteGate(os.path.abspath(path), lock_timeout)
         return database
     parsed = urlparse(url)
+    limits = {"connect_timeout": connect_timeout} if connect_timeout else {}
     return PooledPostgresqlDatabase(
         parsed.path.lstrip("/"),
         user=unquote(parsed.username) if parsed.username else None,
@@ -157,6 +165,7 @@ def open_database(url: str, lock_timeout: float = 2.0, pool_size: int = POOL_SIZ
         # A lock held longer than the timeout fails the statement instead of
         # making WeChat wait past its 5 s deadline.
         options=f"-c lock_timeout={int(lock_timeout * 1000)}",
+        **limits,
     )
 
 

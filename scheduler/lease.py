@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 
 from peewee import IntegrityError
 
+from handlers.jobs import LEASE_KEY, current_holder
 from models.base import db, write_tx
 from models.wechat import SharedValue
 
-LEASE_KEY = "scheduler:lease"
+__all__ = ["LEASE_KEY", "acquire", "current_holder", "holder_id", "release"]
 
 
 def holder_id() -> str:
@@ -51,8 +52,3 @@ def release(holder: str) -> None:
             SharedValue.key == LEASE_KEY, SharedValue.value == holder
         ).execute()
 
-
-def current_holder(now: datetime) -> str | None:
-    """Return who holds an unexpired lease, if anyone."""
-    row = SharedValue.get_or_none(SharedValue.key == LEASE_KEY)
-    return row.value if row is not None and row.expires_at >= now else None

@@ -10,6 +10,7 @@ period, so even a run repeated by hand sends nothing twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from peewee import IntegrityError
 from core.clock import UTC, utcnow
 from core.config import Settings
 from core.doors import through
+from core.metrics import JOB_RUNS, JOB_SECONDS
 from models.base import db, write_tx
 from models.jobs import JobRun
 from scheduler import lease
@@ -129,7 +131,9 @@ class Runner:
                     )
             except IntegrityError:
                 log.info("job %s tick %s already ran; skipped", job_id, tick)
+                JOB_RUNS.labels(job_id, "skipped").inc()
                 return False
+            started = time.perf_counter()
             try:
                 with through("job"):
                     result = spec.func(self.settings, now)
@@ -137,6 +141,8 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
                 log.exception("job %s failed", job_id)
                 run.ok, run.detail = False, f"{type(exc).__name__}: {exc}"[:1000]
+            JOB_RUNS.labels(job_id, "ok" if run.ok else "failed").inc()
+            JOB_SECONDS.labels(job_id).observe(time.perf_counter() - started)
             run.finished_at = utcnow()
             with write_tx():
                 run.save()

@@ -275,8 +275,9 @@ def test_every_thread_connection_of_a_fresh_app_has_the_configured_settings(
             t.start()
         for t in threads:
             t.join(10)
-        # And the connection the app opens for a request (before_request / teardown).
-        with app.test_request_context("/healthz"):
+        # And the connection the app opens for a request (before_request / teardown; /healthz
+        # and /metrics open their own).
+        with app.test_request_context("/wechat"):
             app.preprocess_request()
             assert not db.is_closed()
             if is_sqlite():

@@ -167,6 +167,10 @@ def test_demo_seed_is_idempotent_and_its_printed_commands_work(app):
     assert first.exit_code == 0, first.output
     again = runner.invoke(args=["demo", "--no-serve"])
     assert "2 branches, 17 members" in again.output
+    # Seeing it run: the demo serves /metrics to this machine, and says how to look.
+    assert "/metrics | grep ^zhibu_" in again.output
+    scraped = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert scraped.status_code == 200 and b"zhibu_database_up 1.0" in scraped.data
     line = next(x for x in again.output.splitlines() if "绑定 " in x)
     code = line.rsplit("绑定 ", 1)[1].strip("'\" ")
     ok = runner.invoke(args=["simulate", "--local", "--openid", "newbie", f"绑定 {code}"])

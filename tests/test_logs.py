@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -118,3 +119,50 @@ def test_a_log_record_goes_out_masked_through_the_configured_handler(
     assert "row (phone)=(0086-150-****-5678) exists" in out
     for raw in ("１２３４", "139 1234", "150-1234"):
         assert raw not in out
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """The root handler in the JSON format (times in Asia/Shanghai), writing into a buffer."""
+    root = logging.getLogger()
+    level = root.level
+    logs.setup("INFO", "json", "Asia/Shanghai")
+    (handler,) = [h for h in root.handlers if any(isinstance(f, MaskPhones) for f in h.filters)]
+    buffer = io.StringIO()
+    old = handler.setStream(buffer)
+    try:
+        yield buffer
+    finally:
+        handler.setStream(old)
+        logs.setup(logging.getLevelName(level), "text")
+
+
+@pytest.mark.clock("2026-12-07T10:00:00.250+08:00")
+def test_json_lines_carry_time_level_logger_message_and_the_extra_fields(
+    json_lines: io.StringIO,
+) -> None:
+    log = logging.getLogger("zhibu.json")
+    log.info("bound %s", "13812345678", extra={"member_id": 42, "openid": "oX 139-1234-5678"})
+    try:
+        raise RuntimeError("row (phone)=(15012345678) exists")
+    except RuntimeError:
+        log.exception("insert failed")
+    first, second = (json.loads(line) for line in json_lines.getvalue().splitlines())
+    assert first == {
+        "time": "2026-12-07T10:00:00.250+08:00",
+        "level": "INFO",
+        "logger": "zhibu.json",
+        "message": "bound 138****5678",
+        "member_id": 42,
+        "openid": "oX 139-****-5678",
+    }
+    assert second["level"] == "ERROR" and second["message"] == "insert failed"
+    assert "RuntimeError: row (phone)=(150****5678) exists" in second["exc"]
+    assert "15012345678" not in json_lines.getvalue()
+
+
+def test_setup_switches_the_format_back_to_text(json_lines: io.StringIO) -> None:
+    logs.setup("INFO", "text")
+    logging.getLogger("zhibu.text").warning("plain again")
+    (line,) = json_lines.getvalue().splitlines()
+    assert line.endswith(" WARNING zhibu.text: plain again")

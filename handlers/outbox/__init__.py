@@ -43,7 +43,7 @@ The package, one module per concern:
 - ``adapters``: what the drain asks of a channel adapter, and ``ChannelError``;
 - ``drainer``: ``drain``, the loop that claims, routes, sends and records;
 - ``contacts``: subscribe credits, branch channels, WeCom userids, dead counts;
-- ``listing``: the operator's lists of messages and of branches' group channels.
+- ``listing``: the operator's lists of messages, rows by status, branches' group channels.
 
 No Flask and no wechatpy here: plain arguments in, rows and plain results out; the adapters
 that speak HTTP are handed in.
@@ -63,7 +63,7 @@ from handlers.outbox.contacts import (
 )
 from handlers.outbox.drainer import Clock, DrainReport, Hook, drain
 from handlers.outbox.intake import INSERT_CHUNK, Outgoing, enqueue, enqueue_many
-from handlers.outbox.listing import group_channels, outbox_messages
+from handlers.outbox.listing import group_channels, outbox_messages, status_counts
 from handlers.outbox.notices import KIND_LABELS, NOTICE_ROLES, notice_recipient
 from handlers.outbox.pacing import Grant, begin_part, prune_rate_events, rest_bucket
 from handlers.outbox.routing import (
@@ -133,5 +133,6 @@ __all__ = [
     "set_wecom_userid",
     "set_wecom_userid_by_phone",
     "skip",
+    "status_counts",
     "take_subscribe_credit",
 ]

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from core.clock import utcnow
 from core.config import Settings
+from core.metrics import OUTBOX_ROWS, OUTBOX_SEND_SECONDS
 from handlers.outbox.adapters import Adapter, Adapters, ChannelError, build_adapter
 from handlers.outbox.pacing import begin_part, prune_rate_events, rest_bucket
 from handlers.outbox.routing import NO_CREDIT, Address, Skip, resolve_addresses
@@ -103,6 +104,9 @@ class _Drain:
         with self._lock:
             for name, value in deltas.items():
                 setattr(self.report, name, getattr(self.report, name) + value)
+        for name, value in deltas.items():
+            if value:
+                OUTBOX_ROWS.labels(name).inc(value)
 
     def step(self, name: str, row: OutboxMessage) -> None:
         if self.hook is not None:
@@ -229,11 +233,14 @@ class _Drain:
             grant = begin_part(row, address, self.clock.now(), self.settings)
             if not grant.go:
                 return self.held(row, address, grant.lost, grant.no_credit, grant.wait)
+            started = time.perf_counter()
             try:
                 adapter.post(parts[index], address)
             except ChannelError as exc:
+                _timed(address.channel, "error", started)
                 self.step("answered", row)
                 return self.failed(row, address, exc, grant.rate_event_id)
+            _timed(address.channel, "ok", started)
             self.step("answered", row)
             self.record(row, address, index + 1, total, grant.rate_event_id)
             self.step("recorded", row)
@@ -306,6 +313,11 @@ class _Drain:
             if getattr(exc, "retryable", True):
                 return row.next_attempt_at
         return None
+
+
+def _timed(channel: str, result: str, started: float) -> None:
+    """Record how long one part's send took (for /metrics)."""
+    OUTBOX_SEND_SECONDS.labels(channel, result).observe(time.perf_counter() - started)
 
 
 def drain(

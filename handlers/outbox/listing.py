@@ -1,6 +1,11 @@
-"""What the operator lists: outbox messages, newest first, and the branches' group channels."""
+"""What the operator lists: outbox messages, newest first, the rows by status, and the
+branches' group channels."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+from peewee import fn
 
 from handlers.roster.lookups import branch_named
 from models.org import Branch
@@ -17,6 +22,21 @@ def outbox_messages(
     if branch_name:
         query = query.where(OutboxMessage.branch == branch_named(branch_name).id)
     return list(query)
+
+
+def status_counts(statuses: Sequence[str]) -> dict[str, int]:
+    """How many rows are in each of ``statuses`` (0 for none), in one grouped query on the
+    (status, next_attempt_at) index; meant for the short-lived statuses (pending, sending,
+    dead), not for the sent rows, which are kept for good."""
+    counts = dict.fromkeys(statuses, 0)
+    query = (
+        OutboxMessage.select(OutboxMessage.status, fn.COUNT(OutboxMessage.id))
+        .where(OutboxMessage.status.in_(list(statuses)))
+        .group_by(OutboxMessage.status)
+        .tuples()
+    )
+    counts.update({status: rows for status, rows in query})
+    return counts
 
 
 def group_channels(branch_name: str | None) -> list[tuple[Branch, BranchChannel | None]]:
