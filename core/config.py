@@ -54,6 +54,7 @@ from core.settings_sections import (
     PaySettings,
     RectificationSettings,
     ReportsSettings,
+    RetentionSettings,
     RosterSettings,
     SchedulerSettings,
     StudySettings,
@@ -95,6 +96,7 @@ __all__ = [
     "PaySettings",
     "RectificationSettings",
     "ReportsSettings",
+    "RetentionSettings",
     "ExportSettings",
     "RosterSettings",
     "SECRETS",
@@ -165,6 +167,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     reports: ReportsSettings = ReportsSettings()
     export: ExportSettings = ExportSettings()
+    retention: RetentionSettings = RetentionSettings()
     assessment: AssessmentSettings = AssessmentSettings()
     pay: PaySettings = PaySettings()
     demo: DemoSettings = DemoSettings()

@@ -405,6 +405,24 @@ class ExportSettings(Section):
     per_hour: Positive = 3
 
 
+class RetentionSettings(Section):
+    # How long what members and jobs leave behind is kept (the prune job, every night; README:
+    # What we keep). Callback dedupe rows and sessions are [scheduler] keep_inbound_days and
+    # keep_api_session_days.
+    # A study check-in keeps its reflection (心得) this many years after its day; then the
+    # text is blanked and only the check-in (member, day, topic, time) stays.
+    reflection_years: Positive = 3
+    # A finished outbox message (sent this many days ago; dead or skipped: created then) keeps
+    # its row but its text is cut to a fixed summary.
+    outbox_payload_days: Positive = 90
+    # Binding codes are deleted this many days after they expired (used ones included).
+    bind_code_days: Positive = 90
+    # Members' data download links (我的数据) are deleted this many days after they expired.
+    export_link_days: Positive = 7
+    # The scheduler's run records are deleted after this many days (each job's latest stays).
+    job_run_days: Positive = 30
+
+
 class ReportsSettings(Section):
     # The monthly report's download link sent to committee admins on the 1st works this long.
     link_days: Positive = 7
