@@ -306,7 +306,7 @@ class SchedulerSettings(Section):
     pay_close: Cron = "*/10 * * * *"
     # WeChat Pay: yesterday's trade bill against the ledger (WeChat Pay has it from 10:00).
     pay_reconcile: Cron = "0 10 * * *"
-    # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
+    # Housekeeping: keep only what is needed (the periods: the two keys below and [retention]).
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).
     keep_inbound_days: Positive = 7

@@ -36,7 +36,7 @@ from models.wechat import BindCode, InboundMessage, RateEvent
 
 log = logging.getLogger(__name__)
 
-CHUNK = 5000
+CHUNK = 2000
 # The longest rate window is an hour (wrong binding / sign-in codes): a day is plenty.
 RATE_EVENT_KEEP = timedelta(days=1)
 LOGIN_KEEP = timedelta(days=1)
