@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from cli.assessment import assessment_cli, report_assessment
 from cli.channels import channels_cli, outbox_cli
 from cli.dues import dues_cli
+from cli.housekeeping import prune_command
 from cli.meetings import meetings_cli
 from cli.pay import pay_cli, simulate_pay
 from cli.report import report_cli
@@ -182,6 +183,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(meetings_cli)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(jobs_command)
+    app.cli.add_command(prune_command)
     app.cli.add_command(dues_cli)
     app.cli.add_command(pay_cli)
     app.cli.add_command(outbox_cli)

@@ -55,6 +55,7 @@ from core.settings_sections import (
     PaySettings,
     RectificationSettings,
     ReportsSettings,
+    RetentionSettings,
     RosterSettings,
     SchedulerSettings,
     StudySettings,
@@ -97,6 +98,7 @@ __all__ = [
     "PaySettings",
     "RectificationSettings",
     "ReportsSettings",
+    "RetentionSettings",
     "ExportSettings",
     "RosterSettings",
     "SECRETS",
@@ -167,6 +169,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     reports: ReportsSettings = ReportsSettings()
     export: ExportSettings = ExportSettings()
+    retention: RetentionSettings = RetentionSettings()
     assessment: AssessmentSettings = AssessmentSettings()
     pay: PaySettings = PaySettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -312,7 +312,7 @@ class SchedulerSettings(Section):
     pay_close: Cron = "*/10 * * * *"
     # WeChat Pay: yesterday's trade bill against the ledger (WeChat Pay has it from 10:00).
     pay_reconcile: Cron = "0 10 * * *"
-    # Housekeeping: drop callback dedupe rows, old rate events and dead API sessions.
+    # Housekeeping: keep only what is needed (the periods: the two keys below and [retention]).
     prune: Cron = "40 3 * * *"
     # Callback dedupe rows are kept this many days (WeChat retries within seconds).
     keep_inbound_days: Positive = 7
@@ -409,6 +409,24 @@ class ExportSettings(Section):
     link_minutes: Positive = 10
     # A member may ask for this many links an hour (bot and API together).
     per_hour: Positive = 3
+
+
+class RetentionSettings(Section):
+    # How long what members and jobs leave behind is kept (the prune job, every night; README:
+    # What we keep). Callback dedupe rows and sessions are [scheduler] keep_inbound_days and
+    # keep_api_session_days.
+    # A study check-in keeps its reflection (心得) this many years after its day; then the
+    # text is blanked and only the check-in (member, day, topic, time) stays.
+    reflection_years: Positive = 3
+    # A finished outbox message (sent this many days ago; dead or skipped: created then) keeps
+    # its row but its text is cut to a fixed summary.
+    outbox_payload_days: Positive = 90
+    # Binding codes are deleted this many days after they expired (used ones included).
+    bind_code_days: Positive = 90
+    # Members' data download links (我的数据) are deleted this many days after they expired.
+    export_link_days: Positive = 7
+    # The scheduler's run records are deleted after this many days (each job's latest stays).
+    job_run_days: Positive = 30
 
 
 class ReportsSettings(Section):

@@ -26,5 +26,5 @@ class ApiSession(BaseModel):
     openid = CharField(max_length=64, index=True)
     member = ForeignKeyField(Member, null=True, backref="api_sessions", on_delete="CASCADE")
     issued_at = UTCDateTimeField(default=utcnow)
-    expires_at = UTCDateTimeField()
+    expires_at = UTCDateTimeField(index=True)
     revoked_at = UTCDateTimeField(null=True)

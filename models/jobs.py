@@ -13,7 +13,7 @@ class JobRun(BaseModel):
     # job_id, so two processes can never both run one tick.
     tick = CharField(max_length=64)
     holder = CharField(max_length=128)
-    started_at = UTCDateTimeField()
+    started_at = UTCDateTimeField(index=True)
     finished_at = UTCDateTimeField(null=True)
     ok = BooleanField(null=True)
     detail = TextField(default="")

@@ -105,6 +105,8 @@ class OutboxMessage(BaseModel):
     last_error = CharField(max_length=LAST_ERROR_MAX, default="")  # never holds a secret
     created_at = UTCDateTimeField(default=utcnow)
     sent_at = UTCDateTimeField(null=True)
+    # When the payload of this finished row was cut to PRUNED_PAYLOAD (retention), else null.
+    pruned_at = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = (
@@ -122,6 +124,19 @@ class OutboxMessage(BaseModel):
             return {}
         return value if isinstance(value, dict) else {}
 
+
+# The rows whose payload is still whole, by age: what the prune job reads (migration 0023).
+OutboxMessage.add_index(
+    OutboxMessage.index(
+        OutboxMessage.created_at,
+        name="outbox_message_unpruned_created_at",
+        where=OutboxMessage.pruned_at.is_null(),
+    )
+)
+# What a finished row's payload becomes after retention.outbox_payload_days: its kind,
+# recipient, period, status and times stay on the row.
+PRUNED_TEXT = "（内容已超过保存期限，已删除）"
+PRUNED_PAYLOAD = json.dumps({"text": PRUNED_TEXT}, ensure_ascii=False)
 
 redact_sql_params_of(BranchChannel._meta.table_name)
 

@@ -45,3 +45,11 @@ class StudyCheckin(BaseModel):
 
     class Meta:
         indexes = ((("member", "day", "topic_key"), True),)
+
+
+# The check-ins that still hold a reflection, by day: what the prune job reads (migration 0023).
+StudyCheckin.add_index(
+    StudyCheckin.index(
+        StudyCheckin.day, name="study_checkin_reflected_day", where=StudyCheckin.reflection != ""
+    )
+)

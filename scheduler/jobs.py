@@ -108,9 +108,8 @@ def volunteer_prompt(settings: Settings, now: datetime) -> str:
 
 
 def prune(settings: Settings, now: datetime) -> str:
-    """Drop rows that only matter for a while: callback dedupe, rate events, dead sessions."""
-    removed = housekeeping.prune(now, settings)
-    return ", ".join(f"{n} {table}" for table, n in removed.items()) + " deleted"
+    """Keep only what is needed: drop rows past their use, clear old reflections and texts."""
+    return str(housekeeping.prune(now, settings))
 
 
 def outbox_drain(settings: Settings, now: datetime) -> str:

@@ -58,6 +58,7 @@ FAST_MODULES = frozenset(
         "test_lost_contact.py",
         "test_rectification.py",
         "test_reminders.py",
+        "test_retention.py",
         "test_roster.py",
         "test_scheduler.py",
         "test_snapshots.py",

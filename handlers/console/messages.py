@@ -84,6 +84,11 @@ def send_again(actor: Member, branch_id: int | None, message_id: int, *, now: da
             raise NotFound("没有找到这条消息。")
         if message.status != "dead":
             raise Conflict("只有未能送达的消息可以重新发送。", errcode="not_dead")
+        if message.pruned_at is not None:
+            raise Conflict(
+                "这条消息的内容已超过保存期限被删除，不能重新发送。如仍需通知，请重新发布。",
+                errcode="message_pruned",
+            )
         OutboxMessage.update(status="pending", attempts=0, next_attempt_at=now).where(
             OutboxMessage.id == message.id
         ).execute()

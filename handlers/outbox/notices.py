@@ -29,6 +29,8 @@ KIND_LABELS: dict[str, str] = {
     "rectification_due": "整改提醒",
     "rectification_refused": "整改退回",
     "volunteer_rejected": "志愿服务退回通知",
+    "term_due": "换届提醒",
+    "development_due": "发展党员提醒",
     "pay_confirmed": "党费到账",
     "pay_problem": "微信支付异常",
     "pay_refunded": "党费退款",
