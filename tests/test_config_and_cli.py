@@ -166,7 +166,7 @@ def test_demo_seed_is_idempotent_and_its_printed_commands_work(app):
     first = runner.invoke(args=["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
     again = runner.invoke(args=["demo", "--no-serve"])
-    assert "2 branches, 17 members" in again.output
+    assert "2 branches, 19 members" in again.output
     line = next(x for x in again.output.splitlines() if "绑定 " in x)
     code = line.rsplit("绑定 ", 1)[1].strip("'\" ")
     ok = runner.invoke(args=["simulate", "--local", "--openid", "newbie", f"绑定 {code}"])
