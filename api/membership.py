@@ -20,7 +20,7 @@ from core.clock import utcnow
 from handlers.membership import leave_member, transfer_member
 from models.org import Branch, Member
 
-WRITE = ("400", "401", "403", "404", "409")
+WRITE = ("400", "401", "403", "404", "409", "422")
 
 
 def _ref(row: Member | Branch) -> dict[str, Any]:

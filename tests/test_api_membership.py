@@ -129,3 +129,12 @@ def test_a_bad_departure_is_refused_and_changes_nothing(env: Env, body, status, 
     assert (refused.status_code, refused.json()["errcode"]) == (status, errcode)
     with env.ctx():
         assert Member.get_by_id(m1.id).status == "full" and not Departure.select().exists()
+
+
+def test_the_committee_admin_cannot_record_their_own_departure(env: Env):
+    admin = env.people["admin"]
+    refused = post(env, "admin", f"/branch/members/{admin.id}/leave", LEAVE)
+    assert (refused.status_code, refused.json()["errcode"]) == (422, "cannot_leave_self")
+    assert "不能为自己办理离开" in refused.json()["errmsg"]
+    with env.ctx():
+        assert Member.get_by_id(admin.id).status == "full"

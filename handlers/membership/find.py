@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from peewee import ModelSelect
+
 from core.config import Settings
 from handlers.errors import Conflict, NotFound
 from handlers.membership.leave import Leaving, leave_member
@@ -14,7 +16,7 @@ from handlers.sheets import normalize_phone
 from models.org import LEFT, Branch, Committee, Member
 
 
-def _query(branch: str | None, committee: str | None):  # noqa: ANN202 - a peewee query
+def _query(branch: str | None, committee: str | None) -> ModelSelect:
     query = Member.select(Member, Branch).join(Branch)
     if branch is not None:
         query = query.where(Branch.name == branch.strip())

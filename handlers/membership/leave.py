@@ -23,7 +23,7 @@ from datetime import date, datetime
 
 from core.config import Settings
 from handlers.audit import record
-from handlers.errors import Conflict
+from handlers.errors import Conflict, Refused
 from handlers.membership.base import (
     checked_day,
     day_end,
@@ -131,6 +131,11 @@ def leave_member(
         member = member_of(actor, member_id, branch_id)
         if member.has_left:
             raise _already(member)
+        if actor is not None and actor.id == member.id:  # it would end this very session
+            raise Refused(
+                "不能为自己办理离开，请由其他党委管理员或服务器操作员办理。",
+                errcode="cannot_leave_self",
+            )
         checked_day(left_on, "离开日期", member, now=now, settings=settings)
         before = {"status": member.status, "roles": member.roles}
         departure = Departure.create(
