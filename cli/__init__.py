@@ -17,6 +17,7 @@ from cli.channels import channels_cli, outbox_cli
 from cli.dues import dues_cli
 from cli.housekeeping import prune_command
 from cli.meetings import meetings_cli
+from cli.member import member_cli
 from cli.pay import pay_cli, simulate_pay
 from cli.report import report_cli
 from cli.roster import roster_cli
@@ -180,6 +181,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(member_cli)
     app.cli.add_command(meetings_cli)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(jobs_command)

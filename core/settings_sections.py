@@ -228,6 +228,9 @@ class RosterSettings(Section):
         56,
         61,
     ]
+    # A departure (离开) or a transfer (转接组织关系) may be recorded for a day up to this many
+    # days ago (a later record of what happened), never for a day ahead.
+    backdate_days: Positive = 366
 
 
 class DevelopmentSettings(Section):

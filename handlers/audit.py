@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "volunteer": "志愿服务",
     "training": "学时",
     "development": "发展党员",
+    "member": "组织关系",
 }
 
 # Every action recorded, as the console names it.
@@ -77,6 +78,8 @@ ACTIONS: dict[str, str] = {
     "development.step": "登记发展党员步骤",
     "development.step_correct": "更正发展党员步骤",
     "development.step_remove": "删除发展党员步骤",
+    "member.leave": "办理离开",
+    "member.transfer": "转接组织关系",
 }
 
 

@@ -1,6 +1,7 @@
 """The demo's data: a committee, two branches, a dozen members (with birth dates), topics, a
 meeting, dues, rectification items, committee terms, lost-contact cases, volunteer service (one
-entry waiting), a training and three people in development.
+entry waiting), a training, three people in development, a transfer between the branches and a
+member who left.
 
 ``seed`` is idempotent: a second run adds nothing that is already there. `flask --app app
 demo` calls it, and so does the callback benchmark.
@@ -132,6 +133,7 @@ def _demo_records(secretary: Member, branches: list[Branch], settings: Settings)
     _demo_volunteer(secretary, settings, now)
     _demo_training(secretary, settings, now)
     _demo_development(secretary, settings, now)
+    _demo_membership(branches, settings, now)
 
 
 def _demo_meeting(secretary: Member, settings: Settings) -> None:
@@ -373,6 +375,36 @@ def _demo_development(secretary: Member, settings: Settings, now: datetime) -> N
                 note="思想积极，学习认真" if step == "review" else "",
                 now=now, settings=settings,
             )  # fmt: skip
+
+
+def _demo_membership(branches: list[Branch], settings: Settings, now: datetime) -> None:
+    """马军 moved from the second branch to the first three weeks ago (his check-in went with
+    him), and 钱进 left the second branch ten days ago (转出), both recorded by the committee
+    admin; once each."""
+    from handlers.membership import leave_member, transfer_member
+    from models.membership import Departure, Transfer
+    from models.study import StudyCheckin
+
+    today = local_now(_tz(settings)).date()
+    first, second = branches[0], branches[1]
+    admin = Member.get(Member.phone == ADMIN_PHONE)
+    if not Transfer.select().exists():
+        mover = Member.create(
+            name="马军", phone="13800000031", branch=second, joined_on=date(2016, 7, 1)
+        )
+        StudyCheckin.create(member=mover, day=today - timedelta(days=25), reflection="学习党章")
+        transfer_member(
+            admin, mover.id, to_branch_id=first.id, moved_on=today - timedelta(days=21),
+            now=now, settings=settings,
+        )  # fmt: skip
+    if not Departure.select().exists():
+        leaver = Member.create(
+            name="钱进", phone="13800000032", branch=second, joined_on=date(2014, 6, 18)
+        )
+        leave_member(
+            admin, leaver.id, reason="transfer_out", left_on=today - timedelta(days=10),
+            now=now, settings=settings,
+        )  # fmt: skip
 
 
 def _tz(settings: Settings) -> Any:

@@ -17,8 +17,15 @@ STATUSES: dict[str, str] = {
     "away": "流动党员",
     "lost": "失联党员",
     "out": "停止党籍",
+    "left": "已离开",
 }
 PARTY_MEMBER_STATUSES = ("probationary", "full")
+# No longer on the roll of this deployment (转出, 去世, 出党, 停止党籍: models.membership): set
+# only by the leave use case (handlers.membership), never by a roster import. Their records
+# stay under their name; their access, contact details and roles are gone.
+LEFT = "left"
+# The stored phone of a member who left: the number is removed, and the column is unique.
+LEFT_PHONE_PREFIX = "left-"
 
 # Roles inside a branch. committee_admin sees every branch of its committee.
 ROLES: dict[str, str] = {
@@ -87,6 +94,10 @@ class Member(BaseModel):
         return self.status in PARTY_MEMBER_STATUSES
 
     @property
+    def has_left(self) -> bool:
+        return self.status == LEFT
+
+    @property
     def status_label(self) -> str:
         return STATUSES.get(self.status, self.status)
 
@@ -133,6 +144,6 @@ def may_manage_binding(actor: Member | None, target: Member) -> bool:
 
 def mask_phone(phone: str | None) -> str:
     """Return a phone number safe for logs: 138****5678."""
-    if not phone:
+    if not phone or phone.startswith(LEFT_PHONE_PREFIX):
         return ""
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"

@@ -8,6 +8,7 @@ from models.development import DevelopmentRecord, DevelopmentReview
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
+from models.membership import Departure, Transfer
 from models.org import Branch, Committee, Member, PartyGroup
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
@@ -63,4 +64,6 @@ ALL_MODELS = [
     PayRefund,
     PayDifference,
     ExportLink,
+    Departure,
+    Transfer,
 ]

@@ -51,4 +51,3 @@ def release(holder: str) -> None:
         SharedValue.delete().where(
             SharedValue.key == LEASE_KEY, SharedValue.value == holder
         ).execute()
-

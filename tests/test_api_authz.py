@@ -698,6 +698,44 @@ def branch_unbind(w: World, _b: int) -> Call:
     )
 
 
+def member_leave(w: World, _b: int) -> Call:
+    person, openid = w.subject(bound=True)
+    assert openid is not None
+    w.token(openid)  # a live session leaving must end
+    body = {"reason": "transfer_out", "left_on": w.now.date().isoformat()}
+
+    def state() -> tuple[str, int, int]:
+        live = (
+            ApiSession.select()
+            .where(ApiSession.openid == openid, ApiSession.revoked_at.is_null())
+            .count()
+        )
+        bindings = WechatBinding.select().where(WechatBinding.member == person.id).count()
+        return Member.get_by_id(person.id).status, bindings, live
+
+    return Call(
+        "POST",
+        f"{PREFIX}/branch/members/{person.id}/leave",
+        json=body,
+        effect=state,
+        check=_is(person.id, "member", "id"),
+        ghost=Call("POST", f"{PREFIX}/branch/members/{GHOST}/leave", json=body),
+    )
+
+
+def member_transfer(w: World, _b: int) -> Call:
+    person, _ = w.subject()
+    body = {"to_branch_id": w.b.id, "moved_on": w.now.date().isoformat()}
+    return Call(
+        "POST",
+        f"{PREFIX}/branch/members/{person.id}/transfer",
+        json=body,
+        effect=lambda: Member.get_by_id(person.id).branch_id,
+        check=_is(w.b.id, "to_branch", "id"),
+        ghost=Call("POST", f"{PREFIX}/branch/members/{GHOST}/transfer", json=body),
+    )
+
+
 def branch_study_plan(w: World, branch_id: int) -> Call:
     return Call(
         "GET",
@@ -1322,6 +1360,14 @@ ROUTES: tuple[Route, ...] = (
         branch_unbind,
         scope="id",
         gate=True,
+    ),
+    _r("POST", "/branch/members/{member_id}/leave", "committee", member_leave, scope="id"),
+    _r(
+        "POST",
+        "/branch/members/{member_id}/transfer",
+        "committee",
+        member_transfer,
+        scope="id",
     ),
     _r("GET", "/branch/study-plan", "manager_of_a", branch_study_plan, scope="branch"),
     _r("POST", "/branch/study-topics", "manager_of_a", branch_study_add, scope="branch"),

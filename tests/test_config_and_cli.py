@@ -166,7 +166,7 @@ def test_demo_seed_is_idempotent_and_its_printed_commands_work(app):
     first = runner.invoke(args=["demo", "--no-serve"])
     assert first.exit_code == 0, first.output
     again = runner.invoke(args=["demo", "--no-serve"])
-    assert "2 branches, 17 members" in again.output
+    assert "2 branches, 19 members" in again.output
     # Seeing it run: the demo serves /metrics to this machine, and says how to look.
     assert "/metrics | grep ^zhibu_" in again.output
     scraped = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})

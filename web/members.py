@@ -14,6 +14,7 @@ import os
 import secrets
 import tempfile
 import time
+from datetime import date
 from typing import Any
 
 import segno
@@ -30,7 +31,8 @@ from handlers.console.members import (
     roster_preview,
 )
 from handlers.console.pages import branch_members
-from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.errors import DomainError, Forbidden, Invalid, NotFound
+from handlers.membership import REASONS, leave_member, transfer_member
 from handlers.roster import RosterError
 from handlers.roster.codes import REFUSALS
 from models.org import BRANCH_MANAGERS, STATUSES, mask_phone
@@ -82,9 +84,15 @@ def _meeting_state(item: Any, now: Any) -> str:
     return "缺席" if item.meeting.ends_at <= now else "未开始"
 
 
-@bp.get("/branch/<int:branch_id>/members/<int:member_id>")
-def member_detail(branch_id: int, member_id: int) -> Any:
-    """A member's study weeks, this year's meetings and dues, for the branch's managers."""
+def _detail_page(
+    branch_id: int,
+    member_id: int,
+    *,
+    form: str = "",
+    values: dict[str, str] | None = None,
+    error: str = "",
+) -> Any:
+    """The member's page; ``form`` names the form (leave, transfer) whose refusal it shows."""
     now = utcnow()
     record = member_record(user().member, branch_id, member_id, now=now, settings=settings())
     meetings = [(item, _meeting_state(item, now)) for item in record.meetings]
@@ -92,6 +100,7 @@ def member_detail(branch_id: int, member_id: int) -> Any:
     held = sum(1 for item in record.meetings if item.meeting.ends_at <= now)
     return page(
         "member_detail.html",
+        400 if error else 200,
         record=record,
         m=record.member,
         phone=mask_phone(record.member.phone),
@@ -99,7 +108,75 @@ def member_detail(branch_id: int, member_id: int) -> Any:
         attended=attended,
         held=held,
         tz=tz(),
+        reasons=REASONS,
+        form=form,
+        values=values or {},
+        error=error,
     )
+
+
+@bp.get("/branch/<int:branch_id>/members/<int:member_id>")
+def member_detail(branch_id: int, member_id: int) -> Any:
+    """A member's study weeks, this year's meetings and dues, transfers and departure, for the
+    branch's managers; the committee admin also records a departure or a transfer here."""
+    return _detail_page(branch_id, member_id)
+
+
+def _form_day(text: str, label: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"请选择{label}（例如 2026-12-01）。", errcode="invalid_field") from None
+
+
+@bp.post("/branch/<int:branch_id>/members/<int:member_id>/leave")
+def member_leave(branch_id: int, member_id: int) -> Any:
+    """办理离开 (the CLI's member leave, the API's POST …/leave), for the committee admin."""
+    values = {k: (request.form.get(k) or "").strip() for k in ("reason", "left_on")}
+    try:
+        leave_member(
+            user().member,
+            member_id,
+            reason=values["reason"],
+            left_on=_form_day(values["left_on"], "离开日期"),
+            now=utcnow(),
+            settings=settings(),
+            branch_id=branch_id,
+        )
+    except (Forbidden, NotFound):
+        raise
+    except DomainError as exc:
+        return _detail_page(branch_id, member_id, form="leave", values=values, error=exc.message)
+    return redirect(
+        url_for("console.member_detail", branch_id=branch_id, member_id=member_id), 303
+    )
+
+
+@bp.post("/branch/<int:branch_id>/members/<int:member_id>/transfer")
+def member_transfer(branch_id: int, member_id: int) -> Any:
+    """转接组织关系 to another branch of the committee, for the committee admin; the page
+    follows the member to their new branch."""
+    values = {k: (request.form.get(k) or "").strip() for k in ("to_branch", "moved_on")}
+    try:
+        if not values["to_branch"].isdigit() or len(values["to_branch"]) > 11:
+            raise Invalid("请选择要转入的支部。", errcode="invalid_field")
+        done = transfer_member(
+            user().member,
+            member_id,
+            to_branch_id=int(values["to_branch"]),
+            moved_on=_form_day(values["moved_on"], "转接日期"),
+            now=utcnow(),
+            settings=settings(),
+            branch_id=branch_id,
+        )
+    except (Forbidden, NotFound):
+        raise
+    except DomainError as exc:
+        return _detail_page(
+            branch_id, member_id, form="transfer", values=values, error=exc.message
+        )
+    target = url_for("console.member_detail", branch_id=done.to_branch.id, member_id=member_id)
+    return redirect(target, 303)
 
 
 # ---- binding codes ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from handlers.dues import MemberDues, member_dues
 from handlers.dues.entries import Entries, recent_entries
 from handlers.errors import Invalid
 from handlers.meetings.views import Summary, summaries
+from handlers.membership import History, membership_history, transfer_choices
 from handlers.roster.access import not_found
 from handlers.roster.codes import BranchCodes, issue_branch_codes
 from handlers.roster.members import list_members
@@ -27,7 +28,7 @@ from handlers.roster.preview import RosterPreview, import_for, preview_roster
 from handlers.roster.writing import ImportReport
 from handlers.study import MemberWeek, member_week
 from models.meetings import Meeting, MeetingAttendee
-from models.org import BRANCH_MANAGERS, Branch, Member, may_manage_binding
+from models.org import BRANCH_MANAGERS, LEFT, Branch, Member, may_manage_binding
 from models.study import StudyCheckin
 
 STUDY_WEEKS = 8
@@ -55,7 +56,10 @@ class MemberRecord:
     weeks: list[StudyWeek]  # the last STUDY_WEEKS weeks, oldest first
     meetings: list[Summary]  # this year's meetings the member is expected at, newest first
     dues: MemberDues | None  # party members only
-    payments: Entries | None
+    payments: Entries | None  # party members, and members who left (what they paid)
+    history: History  # transfers between branches, and the departure
+    transfer_to: list[Branch]  # where the viewer may move the member (committee admins)
+    may_leave: bool  # whether the viewer may record the member's departure
 
 
 def _study_weeks(member: Member, today: date) -> list[StudyWeek]:
@@ -95,7 +99,8 @@ def _meetings_this_year(member: Member, today: date, tz: ZoneInfo) -> list[Summa
 def member_record(
     actor: Member, branch_id: int, member_id: int, *, now: datetime, settings: Settings
 ) -> MemberRecord:
-    """A member of the branch as its managers see them: study, meetings and dues.
+    """A member of the branch as its managers see them: study, meetings, dues, transfers and
+    departure, and what the viewer may do (move them, record their departure).
 
     Another branch's manager is refused; a member id that is not in the branch is not found,
     whether or not it exists elsewhere.
@@ -112,6 +117,7 @@ def member_record(
     dues = payments = None
     if member.is_party_member:
         dues = member_dues(member, now=now, settings=settings)
+    if member.is_party_member or member.has_left:
         payments = recent_entries(member, RECENT_PAYMENTS)
     return MemberRecord(
         branch=branch,
@@ -122,6 +128,9 @@ def member_record(
         meetings=_meetings_this_year(member, today, tz),
         dues=dues,
         payments=payments,
+        history=membership_history(member.id),
+        transfer_to=transfer_choices(actor, member),
+        may_leave=actor.has_role("committee_admin") and not member.has_left,
     )
 
 
@@ -138,7 +147,7 @@ class ConsoleCodes:
 def _all_unbound(actor: Member, branch: Branch) -> tuple[list[int], list[Member]]:
     """The branch's unbound party-roll members the actor may issue codes for, and the others."""
     page = list_members(branch.id, bound=False, limit=MAX_CODES + 1, offset=0)
-    wanted = [m for m in page.members if m.status != "out"]
+    wanted = [m for m in page.members if m.status not in ("out", LEFT)]
     for m in wanted:
         m.branch = branch
     skipped = [m for m in wanted if not may_manage_binding(actor, m)]

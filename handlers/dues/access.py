@@ -9,7 +9,7 @@ from handlers.errors import DomainError, Forbidden
 from handlers.sheets import (
     normalize_phone,
 )
-from models.org import Branch, Member, acts_for
+from models.org import LEFT, Branch, Member, acts_for
 
 # Who records payments, bases and relief for a branch (a committee admin for its branches).
 DUES_ROLES = ("secretary", "dues_collector")
@@ -51,7 +51,11 @@ def find_member(branch: Branch, who: str, example: str) -> Member:
         if found is None:
             raise DomainError(f"{branch.name}没有手机号为 {phone} 的党员，请核对。")
         return found
-    members = list(Member.select().where(Member.branch == branch.id).order_by(Member.id))
+    members = list(
+        Member.select()
+        .where(Member.branch == branch.id, Member.status != LEFT)
+        .order_by(Member.id)
+    )
     matches = [m for m in members if m.name == who]
     if len(matches) == 1:
         return matches[0]

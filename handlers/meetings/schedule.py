@@ -24,7 +24,7 @@ from handlers.meetings.base import (
 from handlers.meetings.trail import meeting_fields, record_meeting, record_meeting_change
 from models.base import db
 from models.meetings import KINDS, Meeting, MeetingAttendee
-from models.org import PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup
+from models.org import LEFT, PARTY_MEMBER_STATUSES, Branch, Member, PartyGroup
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,11 @@ def _apply_details(
 def _branch_member(branch: Branch, name: str, what: str) -> Member:
     """The one member of the branch with this name, or a refusal naming the problem."""
     name = name.strip()
-    found = list(Member.select().where(Member.branch == branch.id, Member.name == name))
+    found = list(
+        Member.select().where(
+            Member.branch == branch.id, Member.name == name, Member.status != LEFT
+        )
+    )
     if len(found) != 1:
         problem = "没有" if not found else f"有 {len(found)} 位"
         raise DomainError(

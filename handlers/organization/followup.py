@@ -5,7 +5,8 @@ outcome, and the outcome a manager records (联系上, 流动党员 with where t
 A flagged member is a party member out of touch (handlers.organization.touch). The case is
 open until an outcome is recorded, and opens again when the member is still out of touch once
 the outcome's span ([lost_contact]) is over. Recording an outcome never changes the member's
-status: membership changes go through the roster.
+status: membership changes go through the roster and handlers.membership (leaving,
+transfers).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 from peewee import JOIN
 
 from core.config import Settings
-from models.org import Member
+from models.org import LEFT, Member
 from models.outbox import (
     BranchChannel,
     MemberContact,
@@ -105,7 +105,7 @@ def _people(person_ids: set[int]) -> dict[int, tuple[str, str | None]]:
     query = (
         Member.select(Member.id, Member.phone, MemberContact.wecom_userid)
         .join(MemberContact, JOIN.LEFT_OUTER, on=MemberContact.member == Member.id)
-        .where(Member.id.in_(person_ids))
+        .where(Member.id.in_(person_ids), Member.status != LEFT)  # who left is not mentioned
         .tuples()
     )
     return {mid: (phone, userid) for mid, phone, userid in query}

@@ -22,6 +22,7 @@ from playhouse.shortcuts import model_to_dict
 from core.clock import local_day
 from core.config import Settings
 from core.tabular import Sheet, write_workbook
+from handlers.membership import membership_history
 from models.development import DevelopmentRecord
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.meetings import Attendance, Meeting
@@ -53,6 +54,8 @@ SECTIONS: dict[str, str] = {
     "rectification": "整改事项",
     "contact": "联系记录",
     "messages": "收到的消息",
+    "transfers": "组织关系转接",
+    "departure": "离开",
 }
 
 
@@ -185,8 +188,41 @@ def member_data(member: Member, *, settings: Settings, now: datetime) -> MemberD
     mine["messages"] = _rows(
         messages.order_by(OutboxMessage.id), tz, drop=("payload",), extra=_message_row
     )
+    mine.update(_membership(mid, tz))
     sections = {key: mine[key] for key in SECTIONS}
     return MemberData(mid, member.name, local_day(now, tz), sections)
+
+
+def _membership(member_id: int, tz: ZoneInfo) -> dict[str, list[dict[str, Any]]]:
+    """The member's transfers and departure, with the branches' names (never who recorded
+    them, nor the keyed hash of their old number)."""
+    history = membership_history(member_id)
+    transfers = [
+        {
+            "from_branch_name": m.from_branch,
+            "to_branch_name": m.to_branch,
+            "moved_on": m.moved_on,
+            "source": m.source_label,
+            "recorded_at": m.recorded_at,
+        }
+        for m in history.moves
+    ]
+    gone = history.departure
+    departure = []
+    if gone is not None:
+        departure.append(
+            {
+                "reason": gone.reason,
+                "reason_label": gone.reason_label,
+                "left_on": gone.left_on,
+                "branch_name": gone.branch,
+                "recorded_at": gone.recorded_at,
+            }
+        )
+    return {
+        "transfers": [{k: _value(v, tz) for k, v in row.items()} for row in transfers],
+        "departure": [{k: _value(v, tz) for k, v in row.items()} for row in departure],
+    }
 
 
 def _sheet(title: str, rows: list[dict[str, Any]]) -> Sheet:

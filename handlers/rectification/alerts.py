@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from peewee import fn
 
-from models.org import Branch, Member
+from models.org import LEFT, Branch, Member
 from models.rectification import CLOSED, RectificationItem
 
 
@@ -43,6 +43,7 @@ def due_items(today: date, days: tuple[int, ...]) -> list[Due]:
     if role_branches:
         by_role = Member.branch.in_(list(role_branches)) & (Member.roles != "")
         cond = by_role if cond is None else cond | by_role
+    cond = cond & (Member.status != LEFT) if cond is not None else None  # no note to who left
     people = (
         list(Member.select(Member.id, Member.name, Member.branch, Member.roles).where(cond))
         if cond is not None
@@ -73,7 +74,11 @@ def item_owners(item: RectificationItem) -> list[tuple[int, str]]:
         cond = (Member.branch == item.branch_id) & (Member.roles != "")
     else:
         return []
-    found = Member.select(Member.id, Member.name, Member.roles).where(cond).order_by(Member.id)
+    found = (
+        Member.select(Member.id, Member.name, Member.roles)
+        .where(cond, Member.status != LEFT)
+        .order_by(Member.id)
+    )
     if item.owner_id is not None:
         return [(m.id, m.name) for m in found]
     return [(m.id, m.name) for m in found if item.owner_role in m.role_set]

@@ -33,6 +33,7 @@ from handlers.study.plans import plan_scope
 from models.development import RECORD_DAYS
 from models.dues import CATEGORIES
 from models.org import (
+    LEFT,
     PARTY_MEMBER_STATUSES,
     ROLES,
     STATUSES,
@@ -107,7 +108,7 @@ def _members(branch_ids: list[int]) -> list[Any]:
         .join(Branch, on=Member.branch == Branch.id)
         .switch(Member)
         .join(PartyGroup, join_type=JOIN.LEFT_OUTER, on=Member.party_group == PartyGroup.id)
-        .where(Member.branch.in_(branch_ids))
+        .where(Member.branch.in_(branch_ids), Member.status != LEFT)  # the roll: who is on it
         .order_by(Member.branch, Member.id)
         .objects()
     )

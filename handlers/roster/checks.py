@@ -14,6 +14,7 @@ from core.clock import local_day, utcnow
 from core.config import defaults
 from core.sheet_reader import INVISIBLE_CATEGORIES, preview
 from handlers.errors import DomainError
+from handlers.membership import departed_numbers
 from handlers.roster.development import DAY_STAGES, attach_days
 from handlers.roster.rows import DEVELOPMENT_COLUMNS, LABELS, OPTIONAL, RosterRow, Settings
 from handlers.sheets import (
@@ -25,7 +26,7 @@ from handlers.sheets import (
     row_error,
 )
 from handlers.sheets import parse_date as sheet_date
-from models.org import PARTY_MEMBER_STATUSES, ROLES, STATUSES, Branch, Committee, Member
+from models.org import LEFT, PARTY_MEMBER_STATUSES, ROLES, STATUSES, Branch, Committee, Member
 
 if TYPE_CHECKING:  # handlers.dues imports this module: the functions import it when called
     from handlers.dues import NewAssessment
@@ -36,9 +37,11 @@ Progress = Callable[[int, int], None]
 PROGRESS_EVERY = 500
 FIRST_PARTY_YEAR = 1921
 
+# A roster never says someone left: that is recorded by handlers.membership (member leave).
+ROSTER_STATUSES: dict[str, str] = {k: v for k, v in STATUSES.items() if k != LEFT}
 STATUS_ALIASES: dict[str, str] = {
-    **{label: code for code, label in STATUSES.items()},
-    **{code: code for code in STATUSES},
+    **{label: code for code, label in ROSTER_STATUSES.items()},
+    **{code: code for code in ROSTER_STATUSES},
     "正式": "full",
     "中共党员": "full",
     "党员": "full",
@@ -240,7 +243,7 @@ def _check_row(row: RosterRow, ctx: _DuesContext) -> tuple[Entry | None, list[Ro
         if found is None:
             errors.append(
                 f"党员状态“{preview(status_text, ECHO_CHARS)}”无法识别，可填："
-                + "、".join(STATUSES.values())
+                + "、".join(ROSTER_STATUSES.values())
             )
         else:
             status = found
@@ -323,6 +326,28 @@ def _phones_elsewhere(phones: Iterable[str], committee: Committee | None) -> set
             query = query.where(Branch.committee != committee.id)
         found.update(m.phone for m in query)
     return found
+
+
+def _departed(entries: list[Entry], secret_key: str, skip: set[str]) -> dict[str, RowError]:
+    """The refusal, by number, of rows whose number is that of a member who left (and of
+    nobody on the roll now): an import does not bring them back as a new member. ``skip``:
+    numbers refused already."""
+    phones = [e.phone for e in entries if e.phone not in skip]
+    gone = departed_numbers(phones, secret_key)
+    if not gone:
+        return {}
+    live = existing_members(sorted(gone))
+    errors = {}
+    for entry in entries:
+        found = gone.get(entry.phone)
+        if found is None or entry.phone in live:
+            continue
+        errors[entry.phone] = row_error(
+            entry.row_number,
+            f"手机号“{entry.phone}”的党员{found.name}已于{found.left_on:%Y-%m-%d}离开"
+            f"（{found.reason_label}），导入名册不能恢复，请从名册中删除这一行",
+        )
+    return errors
 
 
 def present_columns(rows: list[RosterRow]) -> frozenset[str]:
@@ -454,6 +479,8 @@ def check_rows(
         if progress and done % PROGRESS_EVERY == 0 and done < total:
             progress(done, total)
     elsewhere = _phones_elsewhere(first_row_of, committee)
+    departed = _departed(entries, ctx.settings.app.secret_key, elsewhere)
+    errors += departed.values()
     for entry in entries:
         if entry.phone in elsewhere:
             errors.append(
@@ -463,7 +490,8 @@ def check_rows(
                     "或联系原党委先办理组织关系转出",
                 )
             )
-    entries, dues_errors = _check_dues(entries, present_columns(rows), ctx, elsewhere)
+    skip = elsewhere | set(departed)
+    entries, dues_errors = _check_dues(entries, present_columns(rows), ctx, skip)
     errors.extend(dues_errors)
     errors.sort(key=lambda e: e.row_number)
     return entries, errors

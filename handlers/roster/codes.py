@@ -1,7 +1,8 @@
 """Binding codes for roster members: who may get one, and issuing them.
 
 One rule decides who may get a code (``refusal``): a member already bound to WeChat does not
-(they unbind first to change accounts), nor does one whose party membership stopped. Both the
+(they unbind first to change accounts), nor does one whose party membership stopped, nor one
+who left (handlers.membership). Both the
 secretary's ``roster invite`` and the managers' API apply it.
 """
 
@@ -21,7 +22,7 @@ from handlers.errors import Forbidden
 from handlers.roster.access import not_found
 from handlers.roster.lookups import resolve_branch, resolve_committee
 from models.base import write_tx
-from models.org import Branch, Member, may_manage_binding
+from models.org import LEFT, Branch, Member, may_manage_binding
 from models.wechat import WechatBinding
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 REFUSALS = {
     "already_bound": "已绑定微信，无需绑定码；如需更换微信，请先解除绑定。",
     "not_party_member": "已停止党籍，不发放绑定码。",
+    "left": "已离开（转出、去世、出党或停止党籍），不发放绑定码。",
 }
 
 
@@ -45,7 +47,11 @@ def refusal() -> Expression:
     """Why a member may not get a binding code (a key of REFUSALS), or NULL if they may."""
     return Case(
         None,
-        ((has_binding(), "already_bound"), (Member.status == "out", "not_party_member")),
+        (
+            (Member.status == LEFT, "left"),
+            (has_binding(), "already_bound"),
+            (Member.status == "out", "not_party_member"),
+        ),
         None,
     )
 

@@ -11,7 +11,7 @@ from handlers.binding import Unbound, unbind
 from handlers.errors import Refused
 from handlers.roster.access import forbidden, managed_member, not_found
 from handlers.roster.codes import has_binding
-from models.org import Member, PartyGroup, may_manage_binding
+from models.org import LEFT, Member, PartyGroup, may_manage_binding
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ def list_members(
     limit: int,
     offset: int,
 ) -> MemberPage:
-    """The branch's members by id, filtered by status, binding, part of the name and group.
+    """The branch's members by id, filtered by status, binding, part of the name and group;
+    without a status, those on the roll (members who left only with status ``left``).
 
     The page is cut here (``limit``, ``offset``) so that the count and the rows come from the
     same filtered query; a group of another branch is not found.
@@ -46,6 +47,8 @@ def list_members(
     )
     if status is not None:
         select = select.where(Member.status == status)
+    else:  # those who left are listed when asked for (status "left") only
+        select = select.where(Member.status != LEFT)
     if bound is not None:
         select = select.where(bound_expr if bound else ~bound_expr)
     if q.strip():

@@ -7,10 +7,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from core.clock import utcnow
+from core.clock import local_day, utcnow
+from core.config import defaults
 from handlers.audit import record
 from handlers.errors import DomainError
+from handlers.membership import Move, record_moves
 from handlers.roster.checks import (
     Entry,
     Progress,
@@ -116,10 +119,12 @@ def _upsert_members(
     group_ids: dict[tuple[int, str], int],
     present: frozenset[str],
     now: datetime,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, list[Move]]:
     """Create the new members and update the changed ones; return how many were created,
-    updated and unchanged. A member changed by someone else meanwhile refuses the import."""
+    updated and unchanged, and the members moved to another branch. A member changed by
+    someone else meanwhile refuses the import."""
     to_create: list[dict[str, Any]] = []
+    moves: list[Move] = []
     updated = unchanged = 0
     for e in entries:
         fields: dict[str, Any] = {"name": e.name, "branch": branch_ids[e.branch]}
@@ -152,10 +157,12 @@ def _upsert_members(
         )
         if done != 1:
             raise DomainError("导入期间有人修改了党员信息，未导入任何数据，请重新导入。")
+        if "branch" in changes:
+            moves.append(Move(member["id"], member["branch"], changes["branch"]))
         updated += 1
     for chunk in chunks(to_create):
         Member.insert_many(chunk).as_rowcount().execute()
-    return len(to_create), updated, unchanged
+    return len(to_create), updated, unchanged, moves
 
 
 def _write(
@@ -163,9 +170,11 @@ def _write(
     committee_name: str,
     present: frozenset[str],
     now: datetime,
+    settings: Settings,
     actor: Member | None = None,
 ) -> ImportReport:
-    """Upsert the checked entries in one short write transaction."""
+    """Upsert the checked entries in one short write transaction; members moved to another
+    branch are recorded as transfers of today (handlers.membership.record_moves)."""
     with write_tx():
         committee = Committee.get_or_none(Committee.name == committee_name)
         committee_created = committee is None
@@ -189,9 +198,11 @@ def _write(
                     for e in moved
                 ]
             )
-        created, updated, unchanged = _upsert_members(
+        created, updated, unchanged, moves = _upsert_members(
             entries, existing, branch_ids, group_ids, present, now
         )
+        today = local_day(now, ZoneInfo(settings.app.timezone))
+        record_moves(moves, actor=actor, on=today, now=now, settings=settings)
         dues_set = _write_dues(entries, existing, now)
         write_days(entries, present, now)
         report = ImportReport(
@@ -204,18 +215,23 @@ def _write(
             dues_set=dues_set,
         )
         _record_import(actor, report, committee, sorted(set(branch_ids.values())), now)
+    _log(committee, report, len(moves))
+    return report
+
+
+def _log(committee: Committee, report: ImportReport, moves: int) -> None:
     log.info(
-        "roster imported into committee id=%s: %d created, %d updated, %d unchanged, "
-        "%d branches and %d groups created, %d dues assessments added",
+        "roster imported into committee id=%s: %d created, %d updated (%d moved), "
+        "%d unchanged, %d branches and %d groups created, %d dues assessments added",
         committee.id,
         report.created,
         report.updated,
+        moves,
         report.unchanged,
         report.branches_created,
         report.groups_created,
         report.dues_set,
     )
-    return report
 
 
 def _record_import(
@@ -279,7 +295,7 @@ def import_roster(
     if errors:
         log.info("roster import refused: %d errors in %d rows", len(errors), len(rows))
         raise RosterError(errors)
-    report = _write(entries, committee_name, present, now, actor)
+    report = _write(entries, committee_name, present, now, settings or defaults(), actor)
     if progress:
         progress(len(rows), len(rows))
     return report

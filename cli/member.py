@@ -1,0 +1,109 @@
+"""Flask CLI: `member leave NAME` records that a member left (转出, 去世, 出党, 停止党籍);
+`member transfer NAME --to BRANCH` moves them to another branch (转接组织关系)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Any, NoReturn
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from cli.connection import connection
+from core.clock import utcnow
+from handlers.errors import DomainError
+from handlers.membership import REASONS, Named, leave_named, transfer_named
+
+member_cli = AppGroup("member", help="One member: leaving (离开) and transfers (转接组织关系).")
+
+# What to add when a name is ambiguous: the options that tell the members apart.
+WHICH = {
+    "ambiguous_member": "请加上 --branch 支部名称，或 --phone 手机号。",
+    "ambiguous_branch": "请加上 --committee 党委名称。",
+}
+
+
+def _fail(exc: DomainError) -> NoReturn:
+    click.echo(exc.message + WHICH.get(exc.errcode, ""), err=True)
+    sys.exit(1)
+
+
+def _day(text: str, label: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        click.echo(f"{label}“{text}”不是有效日期，请写成 YYYY-MM-DD，例如 2026-12-01。", err=True)
+        sys.exit(1)
+
+
+def _naming(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The member's name and the options telling members of one name apart."""
+    for option in (
+        click.option("--committee", default=None, help="党委名称（同名支部在多个党委时）。"),
+        click.option("--phone", default=None, help="手机号（同一支部有同名党员时）。"),
+        click.option("--branch", default=None, help="党员所在支部（多个支部有同名党员时）。"),
+        click.argument("name"),
+    ):
+        command = option(command)
+    return command
+
+
+@member_cli.command("leave")
+@_naming
+@click.option("--reason", required=True, help="离开原因：" + "、".join(REASONS.values()) + "。")
+@click.option("--date", "day", required=True, help="离开日期，YYYY-MM-DD。")
+def leave_command(
+    name: str, branch: str | None, phone: str | None, committee: str | None, reason: str, day: str
+) -> None:
+    """Record that a member left: access ends, contact data and reflections are removed, no
+    reminder names them again; dues, attendance and leave records stay."""
+    left_on = _day(day, "离开日期")
+    who = Named(name, branch, phone, committee)
+    settings = current_app.config["ZHIBU"]
+    with connection():
+        try:
+            done = leave_named(
+                who, reason=reason, left_on=left_on, now=utcnow(), settings=settings
+            )
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(
+            f"已办理离开：{done.member.name}（{done.branch.name}），"
+            f"{done.departure.reason_label}，{left_on:%Y-%m-%d}。\n"
+            f"解除微信绑定 {done.bindings} 个，结束登录 {done.sessions} 个，"
+            f"取消待发消息 {done.messages} 条，不再参加的会议 {done.meetings} 个，"
+            f"清除学习心得 {done.reflections} 条；党费、参会、请假等记录保留。"
+        )
+
+
+@member_cli.command("transfer")
+@_naming
+@click.option("--to", "to_branch", required=True, help="转入的支部名称。")
+@click.option("--date", "day", required=True, help="转接日期，YYYY-MM-DD。")
+def transfer_command(
+    name: str,
+    branch: str | None,
+    phone: str | None,
+    committee: str | None,
+    to_branch: str,
+    day: str,
+) -> None:
+    """Move a member to another branch of this deployment; the move is recorded and their
+    records go with them (out of the deployment: member leave --reason 转出)."""
+    moved_on = _day(day, "转接日期")
+    who = Named(name, branch, phone, committee)
+    settings = current_app.config["ZHIBU"]
+    with connection():
+        try:
+            done = transfer_named(
+                who, to_branch, moved_on=moved_on, now=utcnow(), settings=settings
+            )
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(
+            f"已转接组织关系：{done.member.name}，{done.from_branch.name} → "
+            f"{done.to_branch.name}（{moved_on:%Y-%m-%d}）。原支部的职务和党小组不随转。"
+        )

@@ -1,0 +1,118 @@
+"""Reading a member's moves and departure, and recognising a departed member's number."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from handlers.membership.base import phone_hash
+from models.membership import REASONS, TRANSFER_SOURCES, Departure, Transfer
+from models.org import Branch, Member
+
+
+@dataclass(frozen=True)
+class PastMove:
+    from_branch: str
+    to_branch: str
+    moved_on: date
+    source: str
+    source_label: str
+    recorded_by: str  # the manager's name, or "" for the operator or an import without one
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Left:
+    reason: str
+    reason_label: str
+    left_on: date
+    branch: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class History:
+    """A member's transfers (oldest first) and departure (None while on the roll)."""
+
+    moves: list[PastMove] = field(default_factory=list)
+    departure: Left | None = None
+
+
+def _names(model: type, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return dict(model.select(model.id, model.name).where(model.id.in_(wanted)).tuples())
+
+
+def membership_history(member_id: int) -> History:
+    """The member's transfers and departure, with branch and manager names (four queries)."""
+    moves = list(
+        Transfer.select()
+        .where(Transfer.member == member_id)
+        .order_by(Transfer.moved_on, Transfer.id)
+    )
+    gone = Departure.get_or_none(Departure.member == member_id)
+    branches = _names(
+        Branch,
+        [m.from_branch_id for m in moves]
+        + [m.to_branch_id for m in moves]
+        + ([gone.branch_id] if gone else []),
+    )
+    people = _names(
+        Member, [m.recorded_by_id for m in moves] + ([gone.recorded_by_id] if gone else [])
+    )
+    return History(
+        [
+            PastMove(
+                branches.get(m.from_branch_id, ""),
+                branches.get(m.to_branch_id, ""),
+                m.moved_on,
+                m.source,
+                TRANSFER_SOURCES.get(m.source, m.source),
+                people.get(m.recorded_by_id, ""),
+                m.recorded_at,
+            )
+            for m in moves
+        ],
+        None
+        if gone is None
+        else Left(
+            gone.reason,
+            REASONS.get(gone.reason, gone.reason),
+            gone.left_on,
+            branches.get(gone.branch_id, ""),
+            people.get(gone.recorded_by_id, ""),
+            gone.recorded_at,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Departed:
+    """A departure a roster row's number belongs to."""
+
+    name: str
+    left_on: date
+    reason_label: str
+
+
+def departed_numbers(phones: Iterable[str], secret_key: str) -> dict[str, Departed]:
+    """Of these mobile numbers, those of members who left, by number (one query a thousand)."""
+    by_hash = {phone_hash(secret_key, p): p for p in set(phones)}
+    found: dict[str, Departed] = {}
+    hashes = sorted(by_hash)
+    for start in range(0, len(hashes), 1000):
+        query = (
+            Departure.select(
+                Departure.phone_hash, Departure.left_on, Departure.reason, Member.name
+            )
+            .join(Member, on=Departure.member == Member.id)
+            .where(Departure.phone_hash.in_(hashes[start : start + 1000]))
+            .tuples()
+        )
+        for digest, left_on, reason, name in query:
+            found[by_hash[digest]] = Departed(name, left_on, REASONS.get(reason, reason))
+    return found
