@@ -37,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "api.development",
     "api.pay",
     "api.privacy",
+    "api.reads",
 )
 
 DESCRIPTION = (

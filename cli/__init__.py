@@ -17,6 +17,7 @@ from cli.channels import channels_cli, outbox_cli
 from cli.dues import dues_cli
 from cli.meetings import meetings_cli
 from cli.pay import pay_cli, simulate_pay
+from cli.reads import privacy_cli
 from cli.report import report_cli
 from cli.roster import roster_cli
 from cli.scheduler import jobs_command, scheduler_command
@@ -190,3 +191,4 @@ def register_cli(app: Flask) -> None:
     report_cli.add_command(report_assessment)
     app.cli.add_command(report_cli)
     app.cli.add_command(assessment_cli)
+    app.cli.add_command(privacy_cli)

@@ -52,6 +52,7 @@ from core.settings_sections import (
     MerchantSettings,
     OutboxSettings,
     PaySettings,
+    ReadLogSettings,
     RectificationSettings,
     ReportsSettings,
     RosterSettings,
@@ -94,6 +95,7 @@ __all__ = [
     "OutboxSettings",
     "PaySettings",
     "RectificationSettings",
+    "ReadLogSettings",
     "ReportsSettings",
     "ExportSettings",
     "RosterSettings",
@@ -165,6 +167,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     reports: ReportsSettings = ReportsSettings()
     export: ExportSettings = ExportSettings()
+    read_log: ReadLogSettings = ReadLogSettings()
     assessment: AssessmentSettings = AssessmentSettings()
     pay: PaySettings = PaySettings()
     demo: DemoSettings = DemoSettings()

@@ -94,7 +94,7 @@ def member_detail(branch_id: int, member_id: int) -> Any:
         "member_detail.html",
         record=record,
         m=record.member,
-        phone=mask_phone(record.member.phone),
+        phone=record.phone,
         meetings=meetings,
         attended=attended,
         held=held,

@@ -20,6 +20,7 @@ from handlers.dues import MemberDues, member_dues
 from handlers.dues.entries import Entries, recent_entries
 from handlers.errors import Invalid
 from handlers.meetings.views import Summary, summaries
+from handlers.privacy.reads import note_member_read
 from handlers.roster.access import not_found
 from handlers.roster.codes import BranchCodes, issue_branch_codes
 from handlers.roster.members import list_members
@@ -50,6 +51,7 @@ class StudyWeek:
 class MemberRecord:
     branch: Branch
     member: Member
+    phone: str  # in full: the page is for the managers of the member's branch
     today: date
     week: MemberWeek  # this week, the streak and the total
     weeks: list[StudyWeek]  # the last STUDY_WEEKS weeks, oldest first
@@ -95,7 +97,8 @@ def _meetings_this_year(member: Member, today: date, tz: ZoneInfo) -> list[Summa
 def member_record(
     actor: Member, branch_id: int, member_id: int, *, now: datetime, settings: Settings
 ) -> MemberRecord:
-    """A member of the branch as its managers see them: study, meetings and dues.
+    """A member of the branch as its managers see them: the full phone number, study,
+    meetings and dues; the read is noted in the read log (查阅记录).
 
     Another branch's manager is refused; a member id that is not in the branch is not found,
     whether or not it exists elsewhere.
@@ -113,9 +116,11 @@ def member_record(
     if member.is_party_member:
         dues = member_dues(member, now=now, settings=settings)
         payments = recent_entries(member, RECENT_PAYMENTS)
+    note_member_read(actor, member, "member", now=now)
     return MemberRecord(
         branch=branch,
         member=member,
+        phone=member.phone,
         today=today,
         week=week,
         weeks=_study_weeks(member, today),
