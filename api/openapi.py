@@ -38,6 +38,7 @@ MODULES: tuple[str, ...] = (
     "api.pay",
     "api.privacy",
     "api.membership",
+    "api.reads",
 )
 
 DESCRIPTION = (

@@ -19,6 +19,7 @@ from cli.housekeeping import prune_command
 from cli.meetings import meetings_cli
 from cli.member import member_cli
 from cli.pay import pay_cli, simulate_pay
+from cli.reads import privacy_cli
 from cli.report import report_cli
 from cli.roster import roster_cli
 from cli.scheduler import jobs_command, scheduler_command
@@ -194,3 +195,4 @@ def register_cli(app: Flask) -> None:
     report_cli.add_command(report_assessment)
     app.cli.add_command(report_cli)
     app.cli.add_command(assessment_cli)
+    app.cli.add_command(privacy_cli)

@@ -93,8 +93,14 @@ def month_command(month_text: str, committee: str | None, branch: str | None, ou
     type=click.Path(dir_okay=False),
     help="输出文件（.xlsx 或 .csv）。",
 )
-def roster_command(committee: str | None, branch: str | None, out: str) -> None:
-    """Write the roster (.xlsx or .csv) in the columns `roster import` reads back unchanged."""
+@click.option(
+    "--full-phones",
+    is_flag=True,
+    help="导出完整手机号（默认隐藏中间四位）：修改后要导回时使用，会记入查阅记录。",
+)
+def roster_command(committee: str | None, branch: str | None, out: str, full_phones: bool) -> None:
+    """Write the roster (.xlsx or .csv) in the columns `roster import` reads; with
+    --full-phones it reads back unchanged (phones are masked without it)."""
     if not out.lower().endswith((".xlsx", ".csv")):
         _fail(f"输出文件 {out} 应以 .xlsx 或 .csv 结尾。")
     _refuse_existing(out)
@@ -102,7 +108,11 @@ def roster_command(committee: str | None, branch: str | None, out: str) -> None:
     with connection():
         try:
             export = roster_rows_named(
-                committee_name=committee, branch_name=branch, settings=settings, now=utcnow()
+                committee_name=committee,
+                branch_name=branch,
+                settings=settings,
+                now=utcnow(),
+                full_phones=full_phones,
             )
         except DomainError as exc:
             _fail(f"未导出名册：{exc.message}")
@@ -111,9 +121,12 @@ def roster_command(committee: str | None, branch: str | None, out: str) -> None:
     except OSError as exc:
         _fail(f"无法写入文件 {out}：{exc.strerror or exc}")
     click.echo(f"{export.name}名册（{len(export.rows)} 人）已写入 {out}")
-    click.echo(
-        f"可用 flask --app app roster import {out} --committee {export.committee_name} 导回。"
-    )
+    if full_phones:
+        click.echo(
+            f"可用 flask --app app roster import {out} --committee {export.committee_name} 导回。"
+        )
+    else:
+        click.echo("手机号已隐藏中间四位；要修改后导回，请加 --full-phones 重新导出。")
 
 
 def _refuse_existing(out: str) -> None:

@@ -53,6 +53,7 @@ from core.settings_sections import (
     MetricsSettings,
     OutboxSettings,
     PaySettings,
+    ReadLogSettings,
     RectificationSettings,
     ReportsSettings,
     RetentionSettings,
@@ -97,6 +98,7 @@ __all__ = [
     "OutboxSettings",
     "PaySettings",
     "RectificationSettings",
+    "ReadLogSettings",
     "ReportsSettings",
     "RetentionSettings",
     "ExportSettings",
@@ -170,6 +172,7 @@ class Settings(BaseSettings):
     reports: ReportsSettings = ReportsSettings()
     export: ExportSettings = ExportSettings()
     retention: RetentionSettings = RetentionSettings()
+    read_log: ReadLogSettings = ReadLogSettings()
     assessment: AssessmentSettings = AssessmentSettings()
     pay: PaySettings = PaySettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -432,6 +432,14 @@ class RetentionSettings(Section):
     job_run_days: Positive = 30
 
 
+class ReadLogSettings(Section):
+    # The read log (查阅记录: who opened a member's detail or downloaded a file naming members)
+    # keeps a read this many days (three years), then the daily prune deletes it.
+    keep_days: Positive = 1096
+    # Reads shown per page in the console.
+    per_page: Positive = 50
+
+
 class ReportsSettings(Section):
     # The monthly report's download link sent to committee admins on the 1st works this long.
     link_days: Positive = 7

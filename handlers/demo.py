@@ -134,6 +134,7 @@ def _demo_records(secretary: Member, branches: list[Branch], settings: Settings)
     _demo_training(secretary, settings, now)
     _demo_development(secretary, settings, now)
     _demo_membership(branches, settings, now)
+    _demo_reads(secretary, settings, now)
 
 
 def _demo_meeting(secretary: Member, settings: Settings) -> None:
@@ -405,6 +406,23 @@ def _demo_membership(branches: list[Branch], settings: Settings, now: datetime) 
             admin, leaver.id, reason="transfer_out", left_on=today - timedelta(days=10),
             now=now, settings=settings,
         )  # fmt: skip
+
+
+def _demo_reads(secretary: Member, settings: Settings, now: datetime) -> None:
+    """The read log (查阅记录): the secretary opened the demo member's page two days ago and
+    downloaded the roster yesterday, in the console."""
+    from core.doors import through
+    from handlers.privacy.reads import note_member_read
+    from handlers.reports.roster import roster_rows
+    from models.reads import ReadEntry
+
+    if ReadEntry.select().exists():
+        return
+    with through("console"):
+        note_member_read(
+            secretary, Member.get(Member.phone == DEMO_PHONE), "member", now=now - timedelta(2)
+        )
+        roster_rows(secretary, settings=settings, now=now - timedelta(1))
 
 
 def _tz(settings: Settings) -> Any:

@@ -31,6 +31,7 @@ from models.console import ConsoleLogin, ConsoleSession
 from models.jobs import JobRun
 from models.outbox import PRUNED_PAYLOAD, OutboxMessage
 from models.privacy import ExportLink
+from models.reads import ReadEntry, ReadMember
 from models.study import StudyCheckin
 from models.wechat import BindCode, InboundMessage, RateEvent
 
@@ -126,6 +127,7 @@ def rules(now: datetime, settings: Settings) -> list[Rule]:
     today = local_day(now, ZoneInfo(settings.app.timezone))
     out = OutboxMessage
     finished = ((out.status == "sent") & (out.sent_at < texts)) | out.status.in_(GIVEN_UP)
+    old_reads = ReadEntry.at < now - timedelta(days=settings.read_log.keep_days)
     return [
         Rule(
             "inbound_message",
@@ -153,6 +155,13 @@ def rules(now: datetime, settings: Settings) -> list[Rule]:
             (JobRun.started_at < now - timedelta(days=ret.job_run_days))
             & JobRun.id.not_in(_latest_runs()),
         ),
+        # The read log (查阅记录): the members a read named first, then the read itself.
+        Rule(
+            "read_member",
+            ReadMember,
+            ReadMember.entry_id.in_(ReadEntry.select(ReadEntry.id).where(old_reads)),
+        ),
+        Rule("read_entry", ReadEntry, old_reads),
         Rule(
             "study_checkin.reflection",
             StudyCheckin,

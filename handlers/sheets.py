@@ -164,6 +164,12 @@ def phone_problem(raw: str, phone: str) -> str | None:
     if _MOBILE.fullmatch(phone):
         return None
     raw = preview(raw, ECHO_CHARS)
+    if "*" in phone:
+        return (
+            f"手机号“{raw}”是隐藏了中间四位的号码（导出时默认隐藏），不能用来匹配党员。"
+            "请重新导出含完整手机号的名册（控制台勾选“含完整手机号”，"
+            "命令行加 --full-phones，接口加 full_phones=true），修改后再导入"
+        )
     if _SCIENTIFIC.fullmatch(raw.strip()):
         return (
             f"手机号“{raw}”被Excel显示成了科学计数法，号码已不完整，"

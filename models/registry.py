@@ -14,6 +14,7 @@ from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
 from models.pay import PayDifference, PayOrder, PayRefund
 from models.privacy import ExportLink
+from models.reads import ReadEntry, ReadMember
 from models.rectification import RectificationItem, RectificationNote
 from models.snapshots import BranchSnapshot
 from models.study import StudyCheckin, StudyTopic
@@ -66,4 +67,6 @@ ALL_MODELS = [
     ExportLink,
     Departure,
     Transfer,
+    ReadEntry,
+    ReadMember,
 ]

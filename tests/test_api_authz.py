@@ -51,6 +51,7 @@ from handlers import rectification as r
 from handlers import volunteer as v
 from handlers.dues import add_months, record_payment, report_payment
 from handlers.pay import book_transaction, request_payment
+from handlers.reports.roster import roster_rows
 from handlers.sessions import revoke_member_sessions
 from handlers.study.editing import add_topic
 from models.api import ApiSession
@@ -1167,6 +1168,18 @@ def committee_organization(w: World, _b: int) -> Call:
     return Call("GET", f"{PREFIX}/committee/organization", check=check)
 
 
+def committee_reads(w: World, _b: int) -> Call:
+    with w.env.ctx():
+        roster_rows(w.sec, branch_id=w.a.id, settings=w.settings, now=w.now, full_phones=True)
+
+    def check(body: Any, _me: int | None) -> None:
+        mine = [i for i in body["items"] if i["actor_id"] == w.sec.id and i["kind"] == "roster"]
+        assert mine and mine[0]["full_phones"] and mine[0]["branch"]["id"] == w.a.id, body
+
+    params = {"manager_id": w.sec.id, "limit": 100}
+    return Call("GET", f"{PREFIX}/committee/reads", params=params, check=check)
+
+
 def committee_assessment(w: World, _b: int) -> Call:
     def check(body: Any, _me: int | None) -> None:
         assert sorted(i["branch"]["id"] for i in body["items"]) == [w.a.id, w.b.id], body
@@ -1421,6 +1434,7 @@ ROUTES: tuple[Route, ...] = (
         gate=True,
     ),
     _r("GET", "/committee/organization", "committee", committee_organization),
+    _r("GET", "/committee/reads", "committee", committee_reads),
     _r("POST", "/me/volunteer", "member_self", volunteer_log),
     _r("GET", "/me/volunteer", "member_self", volunteer_mine),
     _r("GET", "/me/training", "member_self", training_mine),

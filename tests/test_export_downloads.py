@@ -24,7 +24,7 @@ from handlers.reports.roster import ROSTER_HEADER
 from handlers.roster import import_roster
 from models.base import db
 from models.dues import DuesMonth, DuesPayment
-from models.org import Member
+from models.org import Member, mask_phone
 from tests import factories as f
 from tests.support.console import login
 
@@ -117,15 +117,33 @@ def test_api_roster_as_xlsx_and_csv_imports_back(cast, tmp_path):
     formula = next(row for row in ws.iter_rows(min_row=2) if row[0].value == "'=1+1")
     assert (formula[3].value, formula[3].data_type) == ("'+86组", "s")  # text, not a formula
 
-    as_csv = env.api.get(ROSTER, token=sec, params={"format": "csv"})
+    with env.ctx():
+        phones = {m.name: m.phone for m in Member.select()}
+    assert rows[1][1] == mask_phone(phones["书记甲"])  # masked by default
+    full = env.api.get(ROSTER, token=sec, params={"full_phones": "true"})
+    assert_download(
+        full.headers,
+        "第一党支部名册（含完整手机号）2026年9月15日.xlsx",
+        "roster-full-2026-09-15.xlsx",
+    )
+    _, full_rows = rows_of(full.content)
+    assert full_rows[1][1] == phones["书记甲"]
+    assert [r[:1] + r[2:] for r in full_rows] == [r[:1] + r[2:] for r in rows]
+
+    params = {"format": "csv", "full_phones": "true"}
+    as_csv = env.api.get(ROSTER, token=sec, params=params)
     assert as_csv.status_code == 200
     assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert_download(as_csv.headers, "第一党支部名册2026年9月15日.csv", "roster-2026-09-15.csv")
+    assert_download(
+        as_csv.headers,
+        "第一党支部名册（含完整手机号）2026年9月15日.csv",
+        "roster-full-2026-09-15.csv",
+    )
     table = csv_rows(as_csv.content)
     assert table[0] == list(ROSTER_HEADER)
-    assert [[cell or None for cell in row] for row in table[1:]] == rows[1:]
+    assert [[cell or None for cell in row] for row in table[1:]] == full_rows[1:]
 
-    for name, data in (("名册.xlsx", got.content), ("名册.csv", as_csv.content)):
+    for name, data in (("名册.xlsx", full.content), ("名册.csv", as_csv.content)):
         path = tmp_path / name
         path.write_bytes(data)
         with env.ctx():

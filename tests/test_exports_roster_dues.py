@@ -143,7 +143,9 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
 def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix):
     comm = build_roster()
-    export = roster_rows(None, committee_id=comm.id, settings=settings, now=NOW)
+    export = roster_rows(
+        None, committee_id=comm.id, settings=settings, now=NOW, full_phones=True
+    )
     path = tmp_path / f"名册{suffix}"
     write_roster(export, path, exclusive=True)
     with pytest.raises(FileExistsError):
@@ -215,8 +217,17 @@ def test_cli_exports_the_roster(app, tmp_path):
     out = tmp_path / "名册.xlsx"
     runner = app.test_cli_runner()
     with time_machine.travel(NOW, tick=False):
+        masked = tmp_path / "隐藏手机号.xlsx"
         result = runner.invoke(
-            args=["report", "roster", "--branch", "第二党支部", "--out", str(out)]
+            args=["report", "roster", "--branch", "第二党支部", "--out", str(masked)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "手机号已隐藏中间四位" in result.output and "--full-phones" in result.output
+        refused = runner.invoke(args=["roster", "import", str(masked), "--committee", "测试党委"])
+        assert refused.exit_code == 1
+        assert "是隐藏了中间四位的号码" in refused.output and "--full-phones" in refused.output
+        result = runner.invoke(
+            args=["report", "roster", "--branch", "第二党支部", "--full-phones", "--out", str(out)]
         )
         assert result.exit_code == 0, result.output
         assert f"第二党支部名册（4 人）已写入 {out}" in result.output

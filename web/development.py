@@ -142,7 +142,7 @@ def development_person(branch_id: int, member_id: int) -> Any:
 def development_person_record(branch_id: int, member_id: int) -> Any:
     values = {**_values(), "member_id": str(member_id)}
     try:
-        cd.person_page(user().member, branch_id, member_id, now=utcnow(), settings=settings())
+        cd.person_check(user().member, branch_id, member_id)
         _record(values)
     except DomainError as exc:
         return _person(branch_id, member_id, values=values, error=_by_form(exc), status=400)
@@ -179,7 +179,7 @@ def development_correct(branch_id: int, member_id: int) -> Any:
     """Correct a recorded step's day, contacts, findings or extension."""
     values = {k: (request.form.get(k) or "").strip() for k in CORRECT_FIELDS}
     try:
-        cd.person_page(user().member, branch_id, member_id, now=utcnow(), settings=settings())
+        cd.person_check(user().member, branch_id, member_id)
         _correct(member_id, values)
     except DomainError as exc:
         error = _by_form(exc)
@@ -192,7 +192,7 @@ def development_remove(branch_id: int, member_id: int) -> Any:
     """Remove the latest recorded step with the reason; its status moves back."""
     values = {k: (request.form.get(k) or "").strip() for k in ("step", "reason")}
     try:
-        cd.person_page(user().member, branch_id, member_id, now=utcnow(), settings=settings())
+        cd.person_check(user().member, branch_id, member_id)
         h.remove_step(
             user().member,
             member_id,

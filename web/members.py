@@ -103,7 +103,7 @@ def _detail_page(
         400 if error else 200,
         record=record,
         m=record.member,
-        phone=mask_phone(record.member.phone),
+        phone=record.phone,
         meetings=meetings,
         attended=attended,
         held=held,

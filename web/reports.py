@@ -73,19 +73,36 @@ def committee_report() -> Response:
     return _report(report)
 
 
+def _full_phones() -> bool:
+    """?full_phones=1: the roster with the full phone numbers (to edit and import back)."""
+    return request.args.get("full_phones") in ("1", "true")
+
+
 @bp.get("/branch/<int:branch_id>/roster/export")
 def branch_roster(branch_id: int) -> Response:
-    """One branch's roster (.xlsx), in the columns the roster import reads back."""
-    export = roster_rows(user().member, branch_id=branch_id, settings=settings(), now=utcnow())
+    """One branch's roster (.xlsx), in the columns the roster import reads back; phones
+    masked unless ?full_phones=1."""
+    export = roster_rows(
+        user().member,
+        branch_id=branch_id,
+        settings=settings(),
+        now=utcnow(),
+        full_phones=_full_phones(),
+    )
     return _roster(export)
 
 
 @bp.get("/committee/roster/export")
 def committee_roster() -> Response:
-    """The roster of every branch of the committee admin's committee (.xlsx)."""
+    """The roster of every branch of the committee admin's committee (.xlsx); phones masked
+    unless ?full_phones=1."""
     me = user()
     export = roster_rows(
-        me.member, committee_id=me.branch.committee_id, settings=settings(), now=utcnow()
+        me.member,
+        committee_id=me.branch.committee_id,
+        settings=settings(),
+        now=utcnow(),
+        full_phones=_full_phones(),
     )
     return _roster(export)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field as Constraint
 
-from api.shapes import Id, Int, OneLine, Request
+from api.shapes import Bool, Id, Int, OneLine, Request
 from api.shapes.branch import BRANCH_ID
 from api.shapes.study import MONTH_TEXT_MAX
 
@@ -35,6 +35,11 @@ class RosterQuery(Request):
     scope: Scope | None = Constraint(default=None, description=_scope("roster"))
     format: Literal["xlsx", "csv"] | None = Constraint(
         default=None, description="xlsx (default) or csv (UTF-8 with a BOM, for Excel)"
+    )
+    full_phones: Bool | None = Constraint(
+        default=None,
+        description="true: the phone numbers in full, to edit and import back (noted in the "
+        "read log); default false: masked, 138****5678",
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.config import Settings
 from handlers.development import Contact, Detail, PipelinePage, person_detail, pipeline
-from handlers.development.base import hidden, person_of
+from handlers.development.base import hidden, managed_person, person_of
 from handlers.development.corrections import Recorded, recorded_steps
 from models.org import Member
 
@@ -82,13 +82,19 @@ class PersonPage:
         return self.recorded[-1] if self.recorded else None
 
 
+def person_check(actor: Member, branch_id: int, member_id: int) -> None:
+    """Refuse a form addressed to a person the actor does not manage, or of another branch
+    than the address's (nothing is read: the read log notes only pages shown)."""
+    if managed_person(actor, member_id).branch_id != branch_id:
+        raise hidden()
+
+
 def person_page(
     actor: Member, branch_id: int, member_id: int, *, now: datetime, settings: Settings
 ) -> PersonPage:
     """One person of the branch in the address (another branch's: not found)."""
+    person_check(actor, branch_id, member_id)
     found = person_detail(actor, member_id, now=now, settings=settings)
-    if found.view.member.branch_id != branch_id:
-        raise hidden()
     full = (
         Member.select(Member.id, Member.name)
         .where(Member.branch == branch_id, Member.status == "full")

@@ -21,6 +21,7 @@ from handlers.dues.entries import Entries, recent_entries
 from handlers.errors import Invalid
 from handlers.meetings.views import Summary, summaries
 from handlers.membership import History, membership_history, transfer_choices
+from handlers.privacy.reads import note_member_read
 from handlers.roster.access import not_found
 from handlers.roster.codes import BranchCodes, issue_branch_codes
 from handlers.roster.members import list_members
@@ -51,6 +52,7 @@ class StudyWeek:
 class MemberRecord:
     branch: Branch
     member: Member
+    phone: str  # in full: the page is for the managers of the member's branch
     today: date
     week: MemberWeek  # this week, the streak and the total
     weeks: list[StudyWeek]  # the last STUDY_WEEKS weeks, oldest first
@@ -99,8 +101,9 @@ def _meetings_this_year(member: Member, today: date, tz: ZoneInfo) -> list[Summa
 def member_record(
     actor: Member, branch_id: int, member_id: int, *, now: datetime, settings: Settings
 ) -> MemberRecord:
-    """A member of the branch as its managers see them: study, meetings, dues, transfers and
-    departure, and what the viewer may do (move them, record their departure).
+    """A member of the branch as its managers see them: the full phone number, study,
+    meetings, dues, transfers and departure, and what the viewer may do (move them, record
+    their departure); the read is noted in the read log (查阅记录).
 
     Another branch's manager is refused; a member id that is not in the branch is not found,
     whether or not it exists elsewhere.
@@ -119,9 +122,11 @@ def member_record(
         dues = member_dues(member, now=now, settings=settings)
     if member.is_party_member or member.has_left:
         payments = recent_entries(member, RECENT_PAYMENTS)
+    note_member_read(actor, member, "member", now=now)
     return MemberRecord(
         branch=branch,
         member=member,
+        phone=member.phone,
         today=today,
         week=week,
         weeks=_study_weeks(member, today),

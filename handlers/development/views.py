@@ -28,6 +28,7 @@ from handlers.development.rules import (
     probation_end,
 )
 from handlers.errors import Forbidden
+from handlers.privacy.reads import note_member_read
 from models.development import STEPS, DevelopmentReview
 from models.org import STATUSES, Branch, Member
 
@@ -205,9 +206,12 @@ def pipeline(
 
 
 def person_detail(actor: Member, member_id: int, *, now: datetime, settings: Settings) -> Detail:
-    """One person's development record, for the managers of their branch."""
+    """One person's development record, for the managers of their branch (noted in the read
+    log, 查阅记录)."""
     person = managed_person(actor, member_id)
-    return detail_of(person_of(person), local_today(now, settings), settings)
+    found = detail_of(person_of(person), local_today(now, settings), settings)
+    note_member_read(actor, person, "development", now=now)
+    return found
 
 
 def my_development(member: Member, *, now: datetime, settings: Settings) -> Detail:

@@ -33,6 +33,7 @@ from handlers.calendar.counts import Counts, meeting_counts, merge
 from handlers.calendar.periods import Period, period_of
 from handlers.errors import DomainError, Invalid
 from handlers.meetings import AttendanceReport, classify_attendance
+from handlers.privacy.reads import note_file_read
 from handlers.reports.month import report_scope
 from handlers.study.plans import plan_scope
 from models.meetings import KINDS, Attendance, Meeting, MeetingAttendee
@@ -127,7 +128,8 @@ def record_book(
     now: datetime,
 ) -> RecordBook:
     """The record book of one branch (``branch_id``, default the actor's) for a year not after
-    the current one: up to the year's end, or up to now in the current year."""
+    the current one: up to the year's end, or up to now in the current year. Noted in the read
+    log with the members it names (attendees, hosts, recorders)."""
     tz = ZoneInfo(settings.app.timezone)
     start, end = _moment(date(year, 1, 1), tz), _moment(date(year + 1, 1, 1), tz)
     if start > now:
@@ -138,7 +140,11 @@ def record_book(
     at = min(now, end)
     as_of = (at - timedelta(microseconds=1)).astimezone(tz).date()
     requirements = _requirements(branch, as_of, at, settings, tz)
-    meetings = _meetings(branch.id, start, at, now, tz)
+    meetings, named = _meetings(branch.id, start, at, now, tz)
+    subject = f"{branch.name}{year}年组织生活记录本"
+    note_file_read(
+        actor, "book", subject=subject, scope="branch", scope_id=branch.id, named=named, now=now
+    )
     return RecordBook(branch.name, committee.name, year, as_of, at == end, requirements, meetings)
 
 
@@ -249,8 +255,9 @@ def _names(ids: Iterable[int]) -> dict[int, str]:
 
 def _meetings(
     branch_id: int, start: datetime, at: datetime, now: datetime, tz: ZoneInfo
-) -> list[BookMeeting]:
-    """The year's meetings begun by ``at``, with attendance: three queries in all."""
+) -> tuple[list[BookMeeting], set[int]]:
+    """The year's meetings begun by ``at``, with attendance, and the ids of the members they
+    name: three queries in all."""
     in_book: Expression = (
         (Meeting.branch == branch_id)
         & (Meeting.status == "scheduled")
@@ -275,7 +282,8 @@ def _meetings(
     for number, meeting in enumerate(meetings, start=1):
         report = classify_attendance(meeting, expected[meeting.id], rows[meeting.id], now=now)
         book.append(_book_meeting(number, meeting, report, people, tz))
-    return book
+    named = {m.id for members in expected.values() for m in members} | set(people)
+    return book, named
 
 
 def _absent(report: AttendanceReport) -> list[str]:

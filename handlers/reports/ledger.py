@@ -23,6 +23,7 @@ from core.tabular import Sheet, write_workbook
 from handlers.dues import BASED_CATEGORIES, assessment_histories
 from handlers.dues.book import assessment_in_effect
 from handlers.errors import Invalid
+from handlers.privacy.reads import note_file_read
 from handlers.reports.month import report_scope
 from handlers.reports.xlsx import MONEY, yuan
 from handlers.study.plans import plan_scope
@@ -190,15 +191,23 @@ def ledger(
     now: datetime,
 ) -> Ledger:
     """The ledger of one branch (``branch_id``, default the actor's) or of a committee
-    (``committee_id``) for a month, or for a year when ``month`` is None."""
+    (``committee_id``) for a month, or for a year when ``month`` is None; noted in the read
+    log with the members it names (payers and collectors)."""
     tz = ZoneInfo(settings.app.timezone)
     start, end = _bounds(year, month, tz)
     if start > now:
         what = f"{year}年{month}月" if month else f"{year}年"
         raise Invalid(f"{what}还没有到，没有党费收缴明细。", errcode="invalid_period")
-    scope, name, _, branches = report_scope(actor, branch_id, committee_id)
+    scope, name, scope_id, branches = report_scope(actor, branch_id, committee_id)
     payments = _payments([b.id for b in branches], start, end)
-    return Ledger(scope, name, year, month, _entries(payments, tz))
+    report = Ledger(scope, name, year, month, _entries(payments, tz))
+    named = {p.member_id for p in payments} | {p.recorded_by_id for p in payments}
+    named.discard(None)
+    subject = f"{name}{report.period}党费收缴明细"
+    note_file_read(
+        actor, "ledger", subject=subject, scope=scope, scope_id=scope_id, named=named, now=now
+    )
+    return report
 
 
 def ledger_named(

@@ -20,8 +20,10 @@ What it holds, per branch (rules decided here where DOMAIN.md and issue 14 are s
   names them; a committee's report counts them per branch only.
 
 Access: the operator (None) any branch or committee; a branch manager their branch; a committee
-admin their committee and each of its branches. Every read covers all branches of the scope at
-once: a constant number of queries, whatever the number of branches.
+admin their committee and each of its branches. A branch's report, which names people, is noted
+in the read log (查阅记录) with whom it names; a committee's names no one and is not. Every
+read covers all branches of the scope at once: a constant number of queries, whatever the
+number of branches.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from handlers.dues import (
     side_reads,
 )
 from handlers.errors import Invalid, NotFound
+from handlers.privacy.reads import note_file_read
 from handlers.reminders import BranchAlerts, StudyRate, people_alerts, study_participation
 from handlers.roster.access import forbidden, require_role
 from handlers.study.plans import plan_scope
@@ -228,8 +231,24 @@ def month_report(
     if scope == "committee" and complete:
         rated = committee_scores(scope_id, first, settings=settings, now=now)
     required = settings.training.required_hours_per_year
-    return Report(
+    report = Report(
         scope, name, year, month, as_of, weeks, rows, lost_days, complete, required, rated
+    )
+    if report.named:
+        _note_named(actor, report, scope_id, now)
+    return report
+
+
+def _note_named(actor: Member | None, report: Report, branch_id: int, now: datetime) -> None:
+    """A branch's report names people (人员提醒): note the read and whom it names."""
+    named = set()
+    for row in report.branches:
+        named |= {a.member_id for a in row.lapse}
+        named |= {member_id for member_id, *_ in row.lost}
+        named |= {member_id for member_id, *_ in row.probation}
+    subject = f"{report.name}{report.year}年{report.month}月月报"
+    note_file_read(
+        actor, "report", subject=subject, scope="branch", scope_id=branch_id, named=named, now=now
     )
 
 

@@ -7,6 +7,12 @@ decimals) and 基数起始月 (YYYY-MM), and a person's development days (申请
 确定积极分子日期, 确定发展对象日期) from their development record. Every cell is text, written
 through core.tabular: an .xlsx, or a CSV in UTF-8 with a BOM (Excel then reads the Chinese),
 to a file or to bytes.
+
+Phone numbers are masked (138****5678) unless the export is asked for with the full numbers
+(``full_phones``: the console's checkbox, the API's full_phones=true, the command line's
+--full-phones), which a file meant to be edited and imported back needs: the import matches
+members by their phone and refuses a masked one. Every export is noted in the read log
+(查阅记录) with the members it names and whether it held the full numbers.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from core.config import Settings, defaults
 from core.tabular import csv_writer, write_xlsx
 from handlers.dues import BASED_CATEGORIES, assessment_histories, this_month
 from handlers.dues import yuan as yuan_text
+from handlers.privacy.reads import note_file_read
 from handlers.reports.month import report_scope
 from handlers.roster.development import stored_days
 from handlers.roster.rows import COLUMNS, LABELS
@@ -41,6 +48,7 @@ from models.org import (
     Committee,
     Member,
     PartyGroup,
+    mask_phone,
 )
 
 ROSTER_HEADER = tuple(LABELS[key] for key in COLUMNS)
@@ -56,15 +64,18 @@ class RosterExport:
     committee_name: str  # what `roster import` is given to read the file back
     rows: list[list[str]]
     day: date  # the local day it was taken
+    full_phones: bool = False  # the phone numbers in full (else masked: 138****5678)
 
     def filename(self, fmt: str) -> str:
-        """第一党支部名册2026年8月19日.xlsx"""
+        """第一党支部名册2026年8月19日.xlsx (名册（含完整手机号）… with the full numbers)"""
         d = self.day
-        return f"{self.name}名册{d.year}年{d.month}月{d.day}日.{fmt}"
+        full = "（含完整手机号）" if self.full_phones else ""
+        return f"{self.name}名册{full}{d.year}年{d.month}月{d.day}日.{fmt}"
 
     def ascii_filename(self, fmt: str) -> str:
         """roster-2026-08-19.xlsx, for clients that cannot read a UTF-8 file name."""
-        return f"roster-{self.day.isoformat()}.{fmt}"
+        full = "full-" if self.full_phones else ""
+        return f"roster-{full}{self.day.isoformat()}.{fmt}"
 
 
 def _roles(codes: str) -> str:
@@ -121,9 +132,11 @@ def roster_rows(
     branch_id: int | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
+    full_phones: bool = False,
 ) -> RosterExport:
     """The roster of one branch (``branch_id``, default the actor's) or of a committee
-    (``committee_id``), one row per member in the import's columns."""
+    (``committee_id``), one row per member in the import's columns; phones masked unless
+    ``full_phones``. Noted in the read log."""
     settings = settings or defaults()
     now = now or utcnow()
     tz = ZoneInfo(settings.app.timezone)
@@ -135,7 +148,7 @@ def roster_rows(
     rows = [
         [
             m.name,
-            m.phone,
+            m.phone if full_phones else mask_phone(m.phone),
             m.branch_name,
             m.group_name or "",
             STATUSES.get(m.status, m.status),
@@ -151,11 +164,26 @@ def roster_rows(
     committee_name = name
     if scope == "branch":
         committee_name = Committee.get_by_id(Branch.get_by_id(scope_id).committee_id).name
-    return RosterExport(scope, name, committee_name, rows, local_day(now, tz))
+    note_file_read(
+        actor,
+        "roster",
+        subject=f"{name}名册" + ("（含完整手机号）" if full_phones else ""),
+        scope=scope,
+        scope_id=scope_id,
+        named=[m.id for m in members],
+        now=now,
+        full_phones=full_phones,
+    )
+    return RosterExport(scope, name, committee_name, rows, local_day(now, tz), full_phones)
 
 
 def roster_rows_named(
-    *, committee_name: str | None, branch_name: str | None, settings: Settings, now: datetime
+    *,
+    committee_name: str | None,
+    branch_name: str | None,
+    settings: Settings,
+    now: datetime,
+    full_phones: bool = False,
 ) -> RosterExport:
     """The operator's roster by name: a branch (within --committee if given), a committee, or
     the only committee there is."""
@@ -166,6 +194,7 @@ def roster_rows_named(
         branch_id=scope.branch_id,
         settings=settings,
         now=now,
+        full_phones=full_phones,
     )
 
 
