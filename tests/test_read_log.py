@@ -342,7 +342,8 @@ def test_reads_older_than_the_retention_are_pruned_with_the_members_they_named(w
     with w.ctx():
         roster_rows(w.people["sec"], settings=settings, now=NOW - timedelta(days=1095))
         first = prune(NOW, settings)
-        assert (first.counts["read_entry"], first.counts["read_member"]) == (1, 6)  # the roster named six members
+        # One read deleted: the roster of six members.
+        assert (first.counts["read_entry"], first.counts["read_member"]) == (1, 6)
         again = prune(NOW, settings)
         assert (again.counts["read_entry"], again.counts["read_member"]) == (0, 0)
         (kept,) = list(ReadEntry.select())
