@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -27,14 +29,29 @@ def _fail(message: str) -> NoReturn:
 
 @outbox_cli.command("drain")
 @click.option("--max-seconds", type=float, default=None, help="Default: outbox.drain_max_seconds.")
-def drain_command(max_seconds: float | None) -> None:
+@click.option(
+    "--forever",
+    is_flag=True,
+    help="Drain again every scheduler.outbox_drain_seconds until SIGTERM or SIGINT "
+    "(a drain process of its own, beside the scheduler's).",
+)
+def drain_command(max_seconds: float | None, forever: bool) -> None:
     """Send due messages now (the scheduler does this every few seconds)."""
     from bot.channels import ADAPTERS
 
     settings = current_app.config["ZHIBU"]
-    with connection():
-        report = outbox.drain(settings, ADAPTERS, max_seconds=max_seconds)
-    click.echo(str(report))
+    stop = threading.Event()
+    if forever:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    while True:
+        with connection():
+            report = outbox.drain(settings, ADAPTERS, max_seconds=max_seconds)
+        busy = report.sent + report.failed + report.dead > 0  # more may be waiting: go on
+        if busy or report.deferred or report.skipped or not forever:
+            click.echo(str(report))
+        if not forever or stop.wait(0 if busy else settings.scheduler.outbox_drain_seconds):
+            return
 
 
 @outbox_cli.command("list")
