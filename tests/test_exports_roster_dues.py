@@ -143,9 +143,7 @@ def test_roster_rows_are_the_imports_columns(conn, settings):
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
 def test_exported_roster_imports_back_unchanged(conn, settings, tmp_path, suffix):
     comm = build_roster()
-    export = roster_rows(
-        None, committee_id=comm.id, settings=settings, now=NOW, full_phones=True
-    )
+    export = roster_rows(None, committee_id=comm.id, settings=settings, now=NOW, full_phones=True)
     path = tmp_path / f"名册{suffix}"
     write_roster(export, path, exclusive=True)
     with pytest.raises(FileExistsError):
