@@ -219,8 +219,8 @@ def test_work_goes_in_chunks_of_short_transactions(conn, settings, monkeypatch):
     m = f.member()
     for i in range(10):
         checkin(m, date(2022, 1, 3) + timedelta(days=i), f"心得{i}")
-    for i in range(7):
-        message("sent", 100 + i, 100 + i)
+    for i in range(7):  # sent in one moment: chunks going along created_at meet a tie
+        message("sent", 100, 100, target_id=i)
     rules = len(housekeeping.rules(now, settings))
     before = commits()
     result = housekeeping.prune(now, settings)
