@@ -128,6 +128,21 @@ def _timed_transactions(housekeeping: Any) -> list[float]:
     return held
 
 
+def _vacuum(pg: bool) -> None:
+    """VACUUM ANALYZE (PostgreSQL: outside a transaction), as autovacuum would."""
+    from models.base import db
+
+    if not pg:
+        db.execute_sql("ANALYZE")
+        return
+    connection = db.connection()
+    connection.autocommit = True
+    try:
+        connection.cursor().execute("VACUUM ANALYZE")
+    finally:
+        connection.autocommit = False
+
+
 def _plans(rules: list[Any], pg: bool) -> None:
     """Print the plan of each rule's chunk query."""
     from handlers import housekeeping
@@ -135,6 +150,8 @@ def _plans(rules: list[Any], pg: bool) -> None:
 
     for rule in rules:
         query = rule.model.select(rule.model.id).where(rule.cond).limit(housekeeping.CHUNK)
+        if rule.order is not None:  # as the first chunk reads
+            query = query.order_by(rule.order)
         sql, params = query.sql()
         plan = db.execute_sql(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + sql, params)
         lines = [row[0] if pg else row[-1] for row in plan.fetchall()]
@@ -177,7 +194,7 @@ def main() -> int:
             held = _timed_transactions(housekeeping)
             for label, at in (("backlog", now), ("next night", now + timedelta(days=1))):
                 if label == "next night":  # as autovacuum would, after the backlog's changes
-                    db.execute_sql("ANALYZE")
+                    _vacuum(pg)
                     _plans(housekeeping.rules(at, settings)[-2:], pg)
                 held.clear()
                 start = time.perf_counter()

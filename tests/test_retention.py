@@ -219,8 +219,8 @@ def test_work_goes_in_chunks_of_short_transactions(conn, settings, monkeypatch):
     m = f.member()
     for i in range(10):
         checkin(m, date(2022, 1, 3) + timedelta(days=i), f"心得{i}")
-    for i in range(7):
-        message("sent", 100 + i, 100 + i)
+    for i in range(7):  # sent in one moment: chunks going along created_at meet a tie
+        message("sent", 100, 100, target_id=i)
     rules = len(housekeeping.rules(now, settings))
     before = commits()
     result = housekeeping.prune(now, settings)
@@ -271,6 +271,6 @@ def test_the_scheduler_job_prunes_and_records_the_counts_of_each_kind(conn, sett
     run = JobRun.get(JobRun.job_id == "prune")
     assert run.ok, run.detail
     assert run.detail.startswith("deleted 0 inbound_message, 0 rate_event, 0 api_session,")
-    assert "2 bind_code, 2 export_link, 2 job_run;" in run.detail
+    assert "2 bind_code, 2 export_link, 2 job_run, 0 read_member, 0 read_entry;" in run.detail
     assert run.detail.endswith("cleared 1 study_checkin.reflection, 1 outbox_message.payload")
     assert StudyCheckin.get().reflection == ""
