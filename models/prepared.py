@@ -234,11 +234,12 @@ def _pg_column_types(cursor: Any, table: str) -> dict[str, str]:
 
 
 def _unnest_insert(cursor: Any, sql: str, params: list[tuple[Any, ...]], page_size: int) -> int:
-    """Insert ``params`` rows as one ``INSERT … SELECT FROM unnest(array, …)`` per page.
+    """Insert ``params`` rows as one ``INSERT … SELECT … FROM unnest(array, …)`` per page.
 
-    Each column travels as one typed array, so PostgreSQL parses one short statement per page
-    instead of a VALUES list of page x columns literals, and the rest of the one-row INSERT
-    (``ON CONFLICT DO NOTHING``) applies to every row.
+    A column whose value varies travels as one typed array, a column with the same value in
+    every row of the page (a status, a time, a counter's start) as one value: PostgreSQL parses
+    one short statement per page instead of a VALUES list of page x columns literals, and the
+    rest of the one-row INSERT (``ON CONFLICT DO NOTHING``) applies to every row.
     """
     head = _INSERT_HEAD.match(sql)
     match = _VALUES_TUPLE.search(sql)
@@ -246,12 +247,22 @@ def _unnest_insert(cursor: Any, sql: str, params: list[tuple[Any, ...]], page_si
         raise RuntimeError(f"unexpected INSERT shape for a bulk insert: {sql}")
     names = [c.strip().strip('"') for c in head.group("columns").split(",")]
     types = _pg_column_types(cursor, head.group("table"))
-    arrays = ", ".join(f"%s::{types[n]}[]" for n in names)
-    # The SQL is peewee's own INSERT and the catalogue's type names: no outside text.
-    paged = sql[: match.start()] + f"SELECT * FROM unnest({arrays})" + sql[match.end() :]  # noqa: S608
     inserted = 0
     for start in range(0, len(params), page_size):
-        page = params[start : start + page_size]
-        cursor.execute(paged, [list(column) for column in zip(*page, strict=True)])
+        columns = list(zip(*params[start : start + page_size], strict=True))
+        # The first column always travels as an array: it gives the page its rows.
+        same = [k > 0 and c.count(c[0]) == len(c) for k, c in enumerate(columns)]
+        picks = [f"%s::{types[n]}" if same[k] else f'"u"."{n}"' for k, n in enumerate(names)]
+        arrays = [f"%s::{types[n]}[]" for k, n in enumerate(names) if not same[k]]
+        aliases = [f'"{n}"' for k, n in enumerate(names) if not same[k]]
+        # The SQL is peewee's own INSERT and the catalogue's type names: no outside text.
+        select = (
+            f"SELECT {', '.join(picks)} FROM unnest({', '.join(arrays)})"  # noqa: S608
+            f' AS "u"({", ".join(aliases)})'
+        )
+        paged = sql[: match.start()] + select + sql[match.end() :]
+        values = [c[0] for k, c in enumerate(columns) if same[k]]
+        values += [list(c) for k, c in enumerate(columns) if not same[k]]
+        cursor.execute(paged, values)
         inserted += max(cursor.rowcount, 0)
     return inserted
