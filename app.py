@@ -38,15 +38,7 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    database = settings.database
-    db.initialize(
-        open_database(
-            database.url,
-            database.lock_timeout,
-            connect_timeout=database.connect_timeout,
-            pool_size=database.pool_size,
-        )
-    )
+    _bind_database(settings.database)
     # The working days of the years a check-in's streak may reach, built now: on a worker's
     # first check-in this would import the holiday tables while it holds the write lock.
     year = local_now(ZoneInfo(settings.app.timezone)).year
@@ -85,3 +77,15 @@ def create_app(config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _bind_database(database: Any) -> None:
+    """Bind the models to the configured database (a pool; nothing connects yet)."""
+    db.initialize(
+        open_database(
+            database.url,
+            database.lock_timeout,
+            connect_timeout=database.connect_timeout,
+            pool_size=database.pool_size,
+        )
+    )
