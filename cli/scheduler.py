@@ -35,7 +35,8 @@ def scheduler_command() -> None:
     sched = runner.build()
 
     def stop(signum: int, frame: Any) -> None:
-        sched.shutdown(wait=False)
+        if sched.running:  # a second SIGTERM while it stops is not an error
+            sched.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"scheduler {runner.holder}: {len(runner.specs)} jobs; Ctrl-C to stop")
