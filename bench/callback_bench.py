@@ -88,13 +88,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks (0 if it is gone)."""
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    """(utime, stime) of one process, in clock ticks ((0, 0) if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
+        return 0, 0
+    return int(fields[11]), int(fields[12])
 
 
 def children(pid: int) -> list[int]:
@@ -198,8 +198,10 @@ class Server:
             time.sleep(0.1)
         raise SystemExit(f"{self.name}: not ready after {timeout}s; log:\n{self.log.read_text()}")
 
-    def worker_cpu(self) -> int:
-        return sum(cpu_ticks(p) for p in children(self.proc.pid)) + cpu_ticks(self.proc.pid)
+    def worker_cpu(self) -> tuple[int, int]:
+        """(user, system) ticks of the master and its workers."""
+        ticks = [cpu_ticks(p) for p in [*children(self.proc.pid), self.proc.pid]]
+        return sum(u for u, _ in ticks), sum(s for _, s in ticks)
 
     def stop(self) -> None:
         """Graceful stop: workers finish the requests in flight before they exit."""
@@ -234,6 +236,7 @@ class Phase:
     wrk_cpu_s: float
     server_cpu_s: float
     machine_util: float  # 0..1 of all cores
+    server_sys_s: float = 0.0  # the part of server_cpu_s spent in the kernel
     other_cpu_s: float = 0.0  # busy CPU not used by wrk or the server: noise from elsewhere
 
     @property
@@ -313,11 +316,13 @@ def run_wrk(wrk: str, server: Server, requests_file: Path, seconds: float, args:
     wrk_cpu = (after_children.ru_utime - before_children.ru_utime) + (
         after_children.ru_stime - before_children.ru_stime
     )
-    server_cpu = (server_after - server_before) / ticks
+    server_sys = (server_after[1] - server_before[1]) / ticks
+    server_cpu = (sum(server_after) - sum(server_before)) / ticks
     return Phase(
         data=json.loads(line[len("BENCHJSON ") :]),
         wrk_cpu_s=wrk_cpu,
         server_cpu_s=server_cpu,
+        server_sys_s=server_sys,
         machine_util=(busy1 - busy0) / max(1, total1 - total0),
         other_cpu_s=max(0.0, (busy1 - busy0) / ticks - wrk_cpu - server_cpu),
     )
@@ -715,7 +720,8 @@ def report(bare: Side, minimal: Side, app: Side, args: Any, env_note: str) -> in
         )
         print(f"         errors: {phase_errors(p)}")
         print(
-            f"         server CPU {p.cpu_ms_per_request:.2f} ms/request, wrk CPU "
+            f"         server CPU {p.cpu_ms_per_request:.2f} ms/request "
+            f"({100 * p.server_sys_s / max(p.server_cpu_s, 1e-9):.0f}% in the kernel), wrk CPU "
             f"{p.wrk_cpu_s:.1f}s, machine busy {100 * p.machine_util:.0f}% of "
             f"{os.cpu_count()} cores, other processes "
             f"{100 * p.other_cpu_s / (p.data['duration_us'] / 1e6):.0f}% of a core"

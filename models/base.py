@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,12 +16,12 @@ from peewee import (
     DatabaseProxy,
     DateTimeField,
     Model,
-    OperationalError,
     SqliteDatabase,
 )
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from core.clock import UTC
+from models.writegate import WriteGate
 
 log = logging.getLogger(__name__)
 
@@ -57,64 +55,6 @@ class UTCDateTimeField(DateTimeField):
 # per request costs PRAGMAs, and closing the last one checkpoints and deletes the WAL file.
 POOL_SIZE = 32  # database.pool_size's default
 POOL_STALE_SECONDS = 300
-
-
-class WriteGate:
-    """Queue SQLite writers so each wakes the moment the one before it commits.
-
-    SQLite's own busy handler makes a waiting writer sleep in steps of up to 100 ms even after
-    the lock is free; under load that, not the work, sets the tail latency. Threads of this
-    process queue on a lock; processes queue on an advisory lock on a file beside the database.
-    Only the outermost write transaction of a thread passes the gate.
-    """
-
-    def __init__(self, path: str, timeout: float) -> None:
-        self.path = path + ".writelock"
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._fd: int | None = None
-        self._pid = 0
-
-    def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():  # reopen after a fork
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._pid = os.getpid()
-        return self._fd
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        depth = getattr(self._local, "depth", 0)
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._local.depth = depth
-            return
-        deadline = time.monotonic() + self.timeout
-        if not self._lock.acquire(timeout=self.timeout):
-            raise OperationalError("database is locked (write queue timeout)")
-        try:
-            fd = self._file()
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise OperationalError(
-                            "database is locked (write queue timeout)"
-                        ) from None
-                    time.sleep(0.0005)
-            self._local.depth = 1
-            try:
-                yield
-            finally:
-                self._local.depth = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            self._lock.release()
 
 
 class ZhibuSqliteDatabase(PooledSqliteDatabase):
