@@ -65,6 +65,8 @@ CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
 # Generous, so requests built before a slow (valgrind) run are still inside the window; the
 # check itself costs the same whatever the window.
 WINDOW = 86_400
+PAGE_SIZE = 4096  # SQLite's default page size, as the app's databases use
+WAL_FRAME_HEADER = 24
 
 
 def write_config(folder: Path, db_path: Path) -> dict[str, str]:
@@ -148,29 +150,52 @@ def add_history(settings: Any, days: int) -> None:
 
 
 class Statements:
-    """Counts what SQLite runs on every pooled connection (its trace callback)."""
+    """Counts what SQLite runs on every pooled connection (its trace callback), and the pages
+    the commits write to the WAL (with automatic checkpoints off while it counts)."""
 
     def __init__(self) -> None:
         self.verbs: Counter[str] = Counter()
         self.on = False
+        self.wal_start = 0
 
     def trace(self, sql: str) -> None:
         if self.on:
             self.verbs[sql.lstrip().split(None, 1)[0].upper()] += 1
 
-    def install(self) -> None:
+    def install(self, db_path: Path) -> None:
         from models.base import db
 
         db.close_all()
         database = db.obj
-        connect = database._connect
+        connect = self.connect = database._connect
+
+        seen: set[int] = set()
 
         def traced() -> sqlite3.Connection:
-            conn = connect()
-            conn.set_trace_callback(self.trace)
+            conn = connect()  # the pool's: a pooled connection or a new one
+            if id(conn) not in seen:
+                seen.add(id(conn))  # pooled connections live until uninstall()
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                conn.set_trace_callback(self.trace)
             return conn
 
         database._connect = traced
+        with sqlite3.connect(db_path) as conn:  # an empty WAL to count from
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.wal = db_path.with_name(db_path.name + "-wal")
+        self.wal_start = self.wal.stat().st_size if self.wal.exists() else 0
+
+    def wal_frames(self) -> int:
+        """Frames (pages) appended to the WAL since install()."""
+        size = self.wal.stat().st_size if self.wal.exists() else 0
+        return (size - self.wal_start) // (WAL_FRAME_HEADER + PAGE_SIZE)
+
+    def uninstall(self) -> None:
+        """Untraced connections with the usual checkpoints again."""
+        from models.base import db
+
+        db.close_all()
+        db.obj._connect = self.connect
 
 
 def loop(app: Any, requests: list[list[Any]], check: bool = True) -> None:
@@ -388,10 +413,12 @@ def run(folder: Path, args: Any) -> int:
     reply = first_reply(app, creds, take(1)[0])
     loop(app, take(args.warmup))
     counter = Statements()
-    counter.install()
+    counter.install(folder / "app.db")
     counter.on = True
     figures, top = profiled(app, take(n), args.top)
     counter.on = False
+    figures["WAL pages written"] = counter.wal_frames() / n
+    counter.uninstall()
     per = {verb: count / n for verb, count in sorted(counter.verbs.items())}
     data = sum(v for k, v in per.items() if k not in CONTROL)
     cpu = cpu_ms(app, [take(n) for _ in range(args.rounds)])

@@ -33,7 +33,8 @@ class StudyTopic(BaseModel):
 
 
 class StudyCheckin(BaseModel):
-    member = ForeignKeyField(Member, backref="checkins", on_delete="CASCADE")
+    # Found through the unique (member, day, topic_key) index below: no index of its own.
+    member = ForeignKeyField(Member, backref="checkins", on_delete="CASCADE", index=False)
     day = DateField()  # the member's local calendar day
     topic = ForeignKeyField(StudyTopic, null=True, on_delete="SET NULL")
     # topic id, or 0 for a general study record; NULLs would defeat the unique index.

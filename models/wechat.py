@@ -39,7 +39,7 @@ class InboundMessage(BaseModel):
     """One row per callback message or event: a retry finds it and gets the same reply."""
 
     dedupe_key = CharField(max_length=128, unique=True)
-    openid = CharField(max_length=64, index=True)
+    openid = CharField(max_length=64)  # never looked up by: no index (see migration 0026)
     reply = TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow, index=True)
 
