@@ -1,5 +1,6 @@
 """Flask CLI: `member leave NAME` records that a member left (转出, 去世, 出党, 停止党籍);
-`member transfer NAME --to BRANCH` moves them to another branch (转接组织关系)."""
+`member transfer NAME --to BRANCH` moves them to another branch (转接组织关系); `member return
+NAME --phone … --date …` brings back one who transferred out (转回)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from flask.cli import AppGroup
 from cli.connection import connection
 from core.clock import utcnow
 from handlers.errors import DomainError
-from handlers.membership import REASONS, Named, leave_named, transfer_named
+from handlers.membership import REASONS, Named, leave_named, return_named, transfer_named
 
-member_cli = AppGroup("member", help="One member: leaving (离开) and transfers (转接组织关系).")
+member_cli = AppGroup(
+    "member", help="One member: leaving (离开), transfers (转接组织关系) and returns (转回)."
+)
 
 # What to add when a name is ambiguous: the options that tell the members apart.
 WHICH = {
@@ -106,4 +109,48 @@ def transfer_command(
         click.echo(
             f"已转接组织关系：{done.member.name}，{done.from_branch.name} → "
             f"{done.to_branch.name}（{moved_on:%Y-%m-%d}）。原支部的职务和党小组不随转。"
+        )
+
+
+@member_cli.command("return")
+@click.argument("name")
+@click.option("--branch", default=None, help="离开时所在支部（多个支部有同名党员时）。")
+@click.option("--committee", default=None, help="党委名称（同名支部在多个党委时）。")
+@click.option("--phone", required=True, help="转回党员现在使用的手机号。")
+@click.option("--date", "day", required=True, help="转回日期，YYYY-MM-DD。")
+@click.option("--status", default="正式党员", show_default=True, help="正式党员或预备党员。")
+@click.option("--to", "to_branch", default=None, help="转回的支部（默认：离开时所在支部）。")
+def return_command(
+    name: str,
+    branch: str | None,
+    committee: str | None,
+    phone: str,
+    day: str,
+    status: str,
+    to_branch: str | None,
+) -> None:
+    """Bring back a member who transferred out (离开, 转出): on the roll again under their own
+    name and records, with the number given; they bind WeChat again with a new code."""
+    returned_on = _day(day, "转回日期")
+    who = Named(name, branch, None, committee)
+    settings = current_app.config["ZHIBU"]
+    with connection():
+        try:
+            done = return_named(
+                who,
+                phone=phone,
+                returned_on=returned_on,
+                now=utcnow(),
+                settings=settings,
+                status=status,
+                to_branch=to_branch,
+            )
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(
+            f"已办理转回：{done.member.name}（{done.member.status_label}），转回"
+            f"{done.to_branch.name}（{returned_on:%Y-%m-%d}；"
+            f"{done.returned.left_on:%Y-%m-%d}从{done.left_branch.name}转出）。\n"
+            f"以后的会议将通知其参加 {done.meetings} 个。请为其发放绑定码重新绑定微信；"
+            "职务、党小组和出生日期请在名册中重新填写。"
         )

@@ -57,3 +57,21 @@ class Transfer(BaseModel):
     @property
     def source_label(self) -> str:
         return TRANSFER_SOURCES.get(self.source, self.source)
+
+
+class MemberReturn(BaseModel):
+    """A member who had transferred out (转出) and came back (转回): the departure it undid,
+    kept here when its row goes, and the day and branch they came back to."""
+
+    member = ForeignKeyField(Member, backref="+", on_delete="CASCADE")
+    left_reason = CharField(max_length=16)  # a key of REASONS (only transfer_out comes back)
+    left_on = DateField()
+    left_branch = ForeignKeyField(Branch, backref="+", on_delete="RESTRICT")
+    returned_on = DateField()
+    to_branch = ForeignKeyField(Branch, backref="+", on_delete="RESTRICT")
+    recorded_by = ForeignKeyField(Member, null=True, on_delete="SET NULL", backref="+")
+    recorded_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "member_return"
+        indexes = ((("member", "returned_on"), False),)

@@ -8,7 +8,7 @@ from models.development import DevelopmentRecord, DevelopmentReview
 from models.dues import DuesAssessment, DuesMonth, DuesPayment, DuesRelief, DuesReport
 from models.jobs import JobRun
 from models.meetings import Attendance, Meeting, MeetingAttendee
-from models.membership import Departure, Transfer
+from models.membership import Departure, MemberReturn, Transfer
 from models.org import Branch, Committee, Member, PartyGroup
 from models.organization import BranchTerm, ContactOutcome
 from models.outbox import BranchChannel, MemberContact, OutboxMessage, SubscribeCredit
@@ -67,6 +67,7 @@ ALL_MODELS = [
     ExportLink,
     Departure,
     Transfer,
+    MemberReturn,
     ReadEntry,
     ReadMember,
 ]

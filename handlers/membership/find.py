@@ -11,6 +11,7 @@ from peewee import ModelSelect
 from core.config import Settings
 from handlers.errors import Conflict, NotFound
 from handlers.membership.leave import Leaving, leave_member
+from handlers.membership.returning import Returned, return_member
 from handlers.membership.transfer import Transferred, transfer_member
 from handlers.sheets import normalize_phone
 from models.org import LEFT, Branch, Committee, Member
@@ -36,14 +37,18 @@ def find_member(
     branch: str | None = None,
     phone: str | None = None,
     committee: str | None = None,
+    left: bool = False,
 ) -> Member:
     """The one member of that name (and branch, committee, mobile number when given), with
     their branch. Members on the roll come before those who left; several on the roll of one
-    name are refused (ambiguous_member), naming their branches."""
+    name are refused (ambiguous_member), naming their branches. ``left``: only those who left
+    (their branch is the one they left)."""
     name = name.strip()
     query = _query(branch, committee).where(Member.name == name)
     if phone is not None:
         query = query.where(Member.phone == normalize_phone(phone))
+    if left:
+        query = query.where(Member.status == LEFT)
     found = list(query)
     on_roll = [m for m in found if m.status != LEFT]
     if len(found) > 1 and on_roll:
@@ -53,8 +58,9 @@ def find_member(
     where = _where(branch, committee)
     if not found:
         number = "和这个手机号" if phone is not None else ""
+        who = "已离开的党员" if left else "党员"
         raise NotFound(
-            f"{where}中没有名为“{name}”{number}的党员，请核对姓名。", errcode="not_found"
+            f"{where}中没有名为“{name}”{number}的{who}，请核对姓名。", errcode="not_found"
         )
     branches = "、".join(dict.fromkeys(m.branch.name for m in found))
     raise Conflict(
@@ -113,4 +119,30 @@ def transfer_named(
     target = _branch_named(to_branch, who.committee)
     return transfer_member(
         None, member.id, to_branch_id=target.id, moved_on=moved_on, now=now, settings=settings
+    )
+
+
+def return_named(
+    who: Named,
+    *,
+    phone: str,
+    returned_on: date,
+    now: datetime,
+    settings: Settings,
+    status: str = "full",
+    to_branch: str | None = None,
+) -> Returned:
+    """The operator's ``member return``: the member named among those who left (by name,
+    the branch they left and the committee), then return_member."""
+    member = find_member(who.name, branch=who.branch, committee=who.committee, left=True)
+    target = _branch_named(to_branch, who.committee) if to_branch else None
+    return return_member(
+        None,
+        member.id,
+        phone=phone,
+        returned_on=returned_on,
+        now=now,
+        settings=settings,
+        status=status,
+        to_branch_id=target.id if target is not None else None,
     )

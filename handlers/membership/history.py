@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from handlers.membership.base import phone_hash
-from models.membership import REASONS, TRANSFER_SOURCES, Departure, Transfer
+from models.membership import REASONS, TRANSFER_SOURCES, Departure, MemberReturn, Transfer
 from models.org import Branch, Member
 
 
@@ -33,11 +33,26 @@ class Left:
 
 
 @dataclass(frozen=True)
+class CameBack:
+    """A return (转回) after a transfer out: the departure it undid and the day back."""
+
+    left_on: date
+    left_reason_label: str
+    left_branch: str
+    returned_on: date
+    to_branch: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class History:
-    """A member's transfers (oldest first) and departure (None while on the roll)."""
+    """A member's transfers and returns (oldest first) and departure (None while on the
+    roll)."""
 
     moves: list[PastMove] = field(default_factory=list)
     departure: Left | None = None
+    returns: list[CameBack] = field(default_factory=list)
 
 
 def _names(model: type, ids: Iterable[int | None]) -> dict[int, str]:
@@ -48,21 +63,32 @@ def _names(model: type, ids: Iterable[int | None]) -> dict[int, str]:
 
 
 def membership_history(member_id: int) -> History:
-    """The member's transfers and departure, with branch and manager names (four queries)."""
+    """The member's transfers, returns and departure, with branch and manager names (five
+    queries)."""
     moves = list(
         Transfer.select()
         .where(Transfer.member == member_id)
         .order_by(Transfer.moved_on, Transfer.id)
+    )
+    backs = list(
+        MemberReturn.select()
+        .where(MemberReturn.member == member_id)
+        .order_by(MemberReturn.returned_on, MemberReturn.id)
     )
     gone = Departure.get_or_none(Departure.member == member_id)
     branches = _names(
         Branch,
         [m.from_branch_id for m in moves]
         + [m.to_branch_id for m in moves]
+        + [b.left_branch_id for b in backs]
+        + [b.to_branch_id for b in backs]
         + ([gone.branch_id] if gone else []),
     )
     people = _names(
-        Member, [m.recorded_by_id for m in moves] + ([gone.recorded_by_id] if gone else [])
+        Member,
+        [m.recorded_by_id for m in moves]
+        + [b.recorded_by_id for b in backs]
+        + ([gone.recorded_by_id] if gone else []),
     )
     return History(
         [
@@ -87,6 +113,18 @@ def membership_history(member_id: int) -> History:
             people.get(gone.recorded_by_id, ""),
             gone.recorded_at,
         ),
+        [
+            CameBack(
+                b.left_on,
+                REASONS.get(b.left_reason, b.left_reason),
+                branches.get(b.left_branch_id, ""),
+                b.returned_on,
+                branches.get(b.to_branch_id, ""),
+                people.get(b.recorded_by_id, ""),
+                b.recorded_at,
+            )
+            for b in backs
+        ],
     )
 
 

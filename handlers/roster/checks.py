@@ -14,7 +14,7 @@ from core.clock import local_day, utcnow
 from core.config import defaults
 from core.sheet_reader import INVISIBLE_CATEGORIES, preview
 from handlers.errors import DomainError
-from handlers.membership import departed_numbers
+from handlers.membership import REASONS, departed_numbers
 from handlers.roster.development import DAY_STAGES, attach_days
 from handlers.roster.rows import DEVELOPMENT_COLUMNS, LABELS, OPTIONAL, RosterRow, Settings
 from handlers.sheets import (
@@ -342,10 +342,16 @@ def _departed(entries: list[Entry], secret_key: str, skip: set[str]) -> dict[str
         found = gone.get(entry.phone)
         if found is None or entry.phone in live:
             continue
+        advice = (
+            "如其组织关系已转回本支部，请先办理转回（控制台党员页“办理转回”，或命令行 "
+            "member return），否则请从名册中删除这一行"
+            if found.reason_label == REASONS["transfer_out"]
+            else "请从名册中删除这一行"
+        )
         errors[entry.phone] = row_error(
             entry.row_number,
             f"手机号“{entry.phone}”的党员{found.name}已于{found.left_on:%Y-%m-%d}离开"
-            f"（{found.reason_label}），导入名册不能恢复，请从名册中删除这一行",
+            f"（{found.reason_label}），导入名册不能恢复。{advice}",
         )
     return errors
 
