@@ -1,9 +1,11 @@
 """/api/v1 routes for committee admins: a member of the committee leaves (离开: 转出, 去世,
-出党, 停止党籍), or moves to another branch of the committee (转接组织关系).
+出党, 停止党籍), moves to another branch of the committee (转接组织关系), or comes back after a
+transfer out (转回).
 
-Both call the use cases the command line (``member leave``, ``member transfer``) and the
-console call (handlers.membership). Anyone but a committee admin gets 403; a member of another
-committee, or a branch outside it, 404; a member who left already, 409 already_left.
+Each calls the use case the command line (``member leave``, ``member transfer``, ``member
+return``) and the console call (handlers.membership). Anyone but a committee admin gets
+403; a member of another committee, or a branch outside it, 404; a member who left already,
+409 already_left.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from api.common import body, bp, day_text, iso, member, render_as, settings
 from api.openapi import operation
 from api.shapes import membership as shapes
 from core.clock import utcnow
-from handlers.membership import leave_member, transfer_member
+from handlers.membership import leave_member, return_member, transfer_member
 from models.org import Branch, Member
 
 WRITE = ("400", "401", "403", "404", "409", "422")
@@ -95,5 +97,45 @@ def member_transfer(member_id: int) -> Response:
             "moved_on": day_text(move.moved_on),
             "recorded_at": iso(move.recorded_at),
             "source": "manual",
+        },
+    )
+
+
+@bp.post("/branch/members/<id:member_id>/return")
+@operation(
+    "Committee admins: bring back a member who transferred out (转回)",
+    {200: (shapes.ReturnResponse, "On the roll again; the return recorded")},
+    errors=WRITE,
+    json=shapes.ReturnRequest,
+    description="Only a departure with the reason transfer_out comes back (422 cannot_return "
+    "otherwise); a member on the roll answers 409 not_left, a number someone has 409 "
+    "phone_taken. The member keeps their records; the departure is kept in their history. "
+    "What leaving removed (reflections, birth date, WeChat binding) stays removed.",
+)
+def member_return(member_id: int) -> Response:
+    data = body(shapes.ReturnRequest)
+    done = return_member(
+        member(),
+        member_id,
+        phone=data["phone"],
+        returned_on=data["returned_on"],
+        status=data.get("status") or "full",
+        to_branch_id=data.get("to_branch_id"),
+        now=utcnow(),
+        settings=settings(),
+    )
+    back = done.returned
+    return render_as(
+        shapes.ReturnResponse,
+        {
+            "member": _ref(done.member),
+            "status": done.member.status,
+            "status_label": done.member.status_label,
+            "left_branch": _ref(done.left_branch),
+            "left_on": day_text(back.left_on),
+            "to_branch": _ref(done.to_branch),
+            "returned_on": day_text(back.returned_on),
+            "recorded_at": iso(back.recorded_at),
+            "meetings_joined": done.meetings,
         },
     )

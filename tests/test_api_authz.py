@@ -50,6 +50,7 @@ from handlers import meetings as h
 from handlers import rectification as r
 from handlers import volunteer as v
 from handlers.dues import add_months, record_payment, report_payment
+from handlers.membership import leave_member
 from handlers.pay import book_transaction, request_payment
 from handlers.reports.roster import roster_rows
 from handlers.sessions import revoke_member_sessions
@@ -737,6 +738,29 @@ def member_transfer(w: World, _b: int) -> Call:
     )
 
 
+def member_return(w: World, _b: int) -> Call:
+    person, _ = w.subject()
+    with w.env.ctx(), w.at():
+        leave_member(
+            None,
+            person.id,
+            reason="transfer_out",
+            left_on=w.now.date(),
+            now=w.now,
+            settings=w.settings,
+        )
+    phone = f"139{person.id:08d}"
+    body = {"phone": phone, "returned_on": w.now.date().isoformat()}
+    return Call(
+        "POST",
+        f"{PREFIX}/branch/members/{person.id}/return",
+        json=body,
+        effect=lambda: Member.get_by_id(person.id).status,
+        check=_is(person.id, "member", "id"),
+        ghost=Call("POST", f"{PREFIX}/branch/members/{GHOST}/return", json=body),
+    )
+
+
 def branch_study_plan(w: World, branch_id: int) -> Call:
     return Call(
         "GET",
@@ -1382,6 +1406,7 @@ ROUTES: tuple[Route, ...] = (
         member_transfer,
         scope="id",
     ),
+    _r("POST", "/branch/members/{member_id}/return", "committee", member_return, scope="id"),
     _r("GET", "/branch/study-plan", "manager_of_a", branch_study_plan, scope="branch"),
     _r("POST", "/branch/study-topics", "manager_of_a", branch_study_add, scope="branch"),
     _r(

@@ -138,3 +138,60 @@ def test_the_committee_admin_cannot_record_their_own_departure(env: Env):
     assert "不能为自己办理离开" in refused.json()["errmsg"]
     with env.ctx():
         assert Member.get_by_id(admin.id).status == "full"
+
+
+def test_the_committee_admin_brings_back_a_member_who_transferred_out(env: Env):
+    m1, a, b = env.people["m1"], env.branches["A"], env.branches["B"]
+    left = {"reason": "transfer_out", "left_on": "2026-12-05"}
+    assert post(env, "admin", f"/branch/members/{m1.id}/leave", left).status_code == 200
+    back = {"phone": "13800009999", "returned_on": "2026-12-07", "to_branch_id": b.id,
+            "status": "probationary"}  # fmt: skip
+    done = post(env, "admin", f"/branch/members/{m1.id}/return", back)
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert answer["member"] == {"id": m1.id, "name": "党员丙"}
+    assert (answer["status"], answer["status_label"]) == ("probationary", "预备党员")
+    assert (answer["left_branch"]["id"], answer["left_on"]) == (a.id, "2026-12-05")
+    assert (answer["to_branch"]["id"], answer["returned_on"]) == (b.id, "2026-12-07")
+    with time_machine.travel(NOW, tick=False):
+        in_b = env.api.get("/api/v1/branch/members", token=env.token("secb")).json()
+    assert m1.id in [i["id"] for i in in_b["items"]]
+    again = post(env, "admin", f"/branch/members/{m1.id}/return", back)
+    assert (again.status_code, again.json()["errcode"]) == (409, "not_left")
+    with env.ctx():
+        member = Member.get_by_id(m1.id)
+        assert (member.status, member.branch_id) == ("probationary", b.id)
+        assert not Departure.select().exists()
+
+
+@pytest.mark.parametrize(
+    ("leave", "body", "status", "errcode"),
+    [
+        ("died", {}, 422, "cannot_return"),
+        ("transfer_out", {"phone": "12345"}, 400, "invalid_phone"),
+        ("transfer_out", {"returned_on": "2026-12-01"}, 400, "day_before_leaving"),
+        ("transfer_out", {"status": "applicant"}, 400, "invalid_field"),
+        ("transfer_out", {"phone": None}, 400, "missing_field"),
+    ],
+)
+def test_a_bad_return_is_refused_and_changes_nothing(env: Env, leave, body, status, errcode):
+    m1 = env.people["m1"]
+    left = {"reason": leave, "left_on": "2026-12-05"}
+    assert post(env, "admin", f"/branch/members/{m1.id}/leave", left).status_code == 200
+    back = {"phone": "13800009999", "returned_on": "2026-12-07", **body}
+    back = {k: v for k, v in back.items() if v is not None}
+    refused = post(env, "admin", f"/branch/members/{m1.id}/return", back)
+    assert (refused.status_code, refused.json()["errcode"]) == (status, errcode), refused.text
+    with env.ctx():
+        assert Member.get_by_id(m1.id).status == "left" and Departure.select().exists()
+
+
+@pytest.mark.parametrize("who", ["sec", "secx"])
+def test_only_the_committee_admin_of_the_member_may_bring_them_back(env: Env, who: str):
+    m1 = env.people["m1"]
+    assert post(env, "admin", f"/branch/members/{m1.id}/leave", LEAVE).status_code == 200
+    back = {"phone": "13800009999", "returned_on": "2026-12-07"}
+    refused = post(env, who, f"/branch/members/{m1.id}/return", back)
+    assert refused.status_code == 403
+    with env.ctx():
+        assert Member.get_by_id(m1.id).status == "left"

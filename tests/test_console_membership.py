@@ -127,3 +127,54 @@ def test_forms_without_the_csrf_token_are_refused(app, org):
     assert refused.status_code == 400 and "页面已过期" in refused.text
     with app.app_context(), db.connection_context():
         assert not Departure.select().exists()
+
+
+def test_the_committee_admin_brings_back_a_member_who_transferred_out(app, org):
+    admin = login(app, org["admin"])
+    left = {"reason": "transfer_out", "left_on": "2026-12-05"}
+    assert post(admin, f"{_page(org)}/leave", left, _page(org)).status_code == 303
+    page = admin.get(_page(org)).text
+    assert "办理转回" in page and 'id="return-to"' in page
+    # the branch they left is offered first
+    assert page.index(">第一党支部</option>") < page.index(">第二党支部</option>")
+    body = {"phone": "13812345678", "status": "probationary", "to_branch": str(org["b"].id)}
+    refused = post(
+        admin, f"{_page(org)}/return", {**body, "returned_on": "2026-12-04"}, _page(org)
+    )
+    assert refused.status_code == 400 and 'id="return-error"' in refused.text
+    assert "转回日期 2026年12月4日 早于离开日期 2026年12月5日" in refused.text
+    assert 'value="13812345678"' in refused.text  # what was typed stays in the form
+    done = post(admin, f"{_page(org)}/return", {**body, "returned_on": "2026-12-07"}, _page(org))
+    assert done.status_code == 303 and done.headers["Location"].endswith(_page(org, "b"))
+    shown = login(app, org["secb"]).get(_page(org, "b")).text
+    assert "已于" not in shown.split('id="moves-h"')[1].split("</table>")[0]  # no departure
+    assert (
+        "2026-12-07</td><td>第二党支部</td><td>2026-12-05从第一党支部转出</td><td>赵管理员"
+        in shown
+    )
+    assert "累计打卡</th><td>1 次" in shown  # their records came back with them
+    with app.app_context(), db.connection_context():
+        back = Member.get_by_id(org["zhang"].id)
+        assert (back.status, back.branch_id, back.phone) == (
+            "probationary", org["b"].id, "13812345678"
+        )  # fmt: skip
+        assert not Departure.select().exists()
+
+
+def test_no_return_form_for_a_death_and_a_secretary_s_post_is_refused(app, org):
+    admin = login(app, org["admin"])
+    assert (
+        post(
+            admin, f"{_page(org)}/leave", {"reason": "died", "left_on": "2026-12-05"}, _page(org)
+        ).status_code
+        == 303
+    )
+    assert "办理转回" not in admin.get(_page(org)).text
+    body = {"phone": "13812345679", "status": "full", "to_branch": str(org["a"].id),
+            "returned_on": "2026-12-07"}  # fmt: skip
+    refused = post(admin, f"{_page(org)}/return", body, _page(org))
+    assert refused.status_code == 400 and "已于2026年12月5日去世，不能办理转回" in refused.text
+    sec = login(app, org["sec"])
+    assert post(sec, f"{_page(org)}/return", body, _page(org)).status_code == 403
+    with app.app_context(), db.connection_context():
+        assert Member.get_by_id(org["zhang"].id).status == "left"

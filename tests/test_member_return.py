@@ -15,6 +15,7 @@ import time_machine
 
 from handlers.dues import record_payment
 from handlers.membership import membership_history, return_member
+from handlers.privacy import member_data
 from handlers.roster import RosterError, import_roster
 from handlers.study import record_study
 from models.audit import AuditEntry
@@ -97,6 +98,11 @@ def test_a_member_who_transferred_out_comes_back_under_their_own_name(app, setti
             date(2026, 12, 3), "转出", "第一党支部"
         )  # fmt: skip
         assert (came.returned_on, came.to_branch) == (date(2026, 12, 7), "第二党支部")
+        data = member_data(back, settings=settings, now=LATER).as_json()  # 我的数据
+        assert data["departure"] == []
+        assert [
+            (r["left_on"], r["returned_on"], r["to_branch_name"]) for r in data["returns"]
+        ] == [("2026-12-03", "2026-12-07", "第二党支部")]
         entry = AuditEntry.get(AuditEntry.action == "member.return")
         assert "办理转回：李四（预备党员），转回第二党支部" in entry.summary
     again = run(app, "member", "leave", "李四", "--reason", "转出", "--date", "2026-12-08")

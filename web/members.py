@@ -32,7 +32,7 @@ from handlers.console.members import (
 )
 from handlers.console.pages import branch_members
 from handlers.errors import DomainError, Forbidden, Invalid, NotFound
-from handlers.membership import REASONS, leave_member, transfer_member
+from handlers.membership import REASONS, leave_member, return_member, transfer_member
 from handlers.roster import RosterError
 from handlers.roster.codes import REFUSALS
 from models.org import BRANCH_MANAGERS, STATUSES, mask_phone
@@ -92,7 +92,8 @@ def _detail_page(
     values: dict[str, str] | None = None,
     error: str = "",
 ) -> Any:
-    """The member's page; ``form`` names the form (leave, transfer) whose refusal it shows."""
+    """The member's page; ``form`` names the form (leave, transfer, return) whose refusal it
+    shows."""
     now = utcnow()
     record = member_record(user().member, branch_id, member_id, now=now, settings=settings())
     meetings = [(item, _meeting_state(item, now)) for item in record.meetings]
@@ -175,6 +176,34 @@ def member_transfer(branch_id: int, member_id: int) -> Any:
         return _detail_page(
             branch_id, member_id, form="transfer", values=values, error=exc.message
         )
+    target = url_for("console.member_detail", branch_id=done.to_branch.id, member_id=member_id)
+    return redirect(target, 303)
+
+
+@bp.post("/branch/<int:branch_id>/members/<int:member_id>/return")
+def member_return(branch_id: int, member_id: int) -> Any:
+    """办理转回 of a member who transferred out (the CLI's member return, the API's POST
+    …/return), for the committee admin; the page follows the member to their branch."""
+    fields = ("phone", "status", "to_branch", "returned_on")
+    values = {k: (request.form.get(k) or "").strip() for k in fields}
+    try:
+        if not values["to_branch"].isdigit() or len(values["to_branch"]) > 11:
+            raise Invalid("请选择转回的支部。", errcode="invalid_field")
+        done = return_member(
+            user().member,
+            member_id,
+            phone=values["phone"],
+            status=values["status"] or "full",
+            to_branch_id=int(values["to_branch"]),
+            returned_on=_form_day(values["returned_on"], "转回日期"),
+            now=utcnow(),
+            settings=settings(),
+            branch_id=branch_id,
+        )
+    except (Forbidden, NotFound):
+        raise
+    except DomainError as exc:
+        return _detail_page(branch_id, member_id, form="return", values=values, error=exc.message)
     target = url_for("console.member_detail", branch_id=done.to_branch.id, member_id=member_id)
     return redirect(target, 303)
 

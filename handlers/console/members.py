@@ -20,7 +20,12 @@ from handlers.dues import MemberDues, member_dues
 from handlers.dues.entries import Entries, recent_entries
 from handlers.errors import Invalid
 from handlers.meetings.views import Summary, summaries
-from handlers.membership import History, membership_history, transfer_choices
+from handlers.membership import (
+    History,
+    membership_history,
+    return_choices,
+    transfer_choices,
+)
 from handlers.privacy.reads import note_member_read
 from handlers.roster.access import not_found
 from handlers.roster.codes import BranchCodes, issue_branch_codes
@@ -62,6 +67,7 @@ class MemberRecord:
     history: History  # transfers between branches, and the departure
     transfer_to: list[Branch]  # where the viewer may move the member (committee admins)
     may_leave: bool  # whether the viewer may record the member's departure
+    return_to: list[Branch]  # where the viewer may bring back a member who transferred out
 
 
 def _study_weeks(member: Member, today: date) -> list[StudyWeek]:
@@ -136,6 +142,7 @@ def member_record(
         history=membership_history(member.id),
         transfer_to=transfer_choices(actor, member),
         may_leave=actor.has_role("committee_admin") and not member.has_left,
+        return_to=return_choices(actor, member),
     )
 
 

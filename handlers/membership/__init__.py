@@ -28,7 +28,12 @@ from handlers.membership.history import (
     membership_history,
 )
 from handlers.membership.leave import Leaving, leave_member
-from handlers.membership.returning import Returned, return_member, return_status
+from handlers.membership.returning import (
+    Returned,
+    return_choices,
+    return_member,
+    return_status,
+)
 from handlers.membership.transfer import (
     Move,
     Transferred,
@@ -58,6 +63,7 @@ __all__ = [
     "membership_history",
     "reason_code",
     "record_moves",
+    "return_choices",
     "return_member",
     "return_named",
     "return_status",

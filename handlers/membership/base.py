@@ -14,7 +14,7 @@ from handlers.errors import Forbidden, Invalid, NotFound
 from models.membership import REASONS, Transfer
 from models.org import Branch, Member
 
-ONLY_ADMINS = "只有党委管理员可以办理党员离开和组织关系转接。"
+ONLY_ADMINS = "只有党委管理员可以办理党员离开、转回和组织关系转接。"
 NOT_FOUND = "请求的资源不存在，或您无权查看。"
 # What the reason words people type mean (the labels and the codes themselves, too).
 REASON_WORDS: dict[str, str] = {

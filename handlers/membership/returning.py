@@ -179,3 +179,22 @@ def return_member(
         )
     log.info("member id=%s returned to branch %s", member.id, branch.id)
     return Returned(Member.get_by_id(member.id), returned, left_branch, branch, meetings)
+
+
+def return_choices(actor: Member | None, member: Member) -> list[Branch]:
+    """The branches the actor may bring the member back to, the one they left first (none
+    unless the member transferred out and the actor is a committee admin of theirs)."""
+    if not member.has_left or (actor is not None and not actor.has_role("committee_admin")):
+        return []
+    gone = Departure.get_or_none(Departure.member == member.id)
+    if gone is None or gone.reason != "transfer_out":
+        return []
+    left = Branch.get_by_id(gone.branch_id)
+    if not admin_reaches(actor, left):
+        return []
+    others = (
+        Branch.select()
+        .where(Branch.committee == left.committee_id, Branch.id != left.id)
+        .order_by(Branch.name)
+    )
+    return [left, *others]

@@ -56,6 +56,7 @@ SECTIONS: dict[str, str] = {
     "messages": "收到的消息",
     "transfers": "组织关系转接",
     "departure": "离开",
+    "returns": "转回",
 }
 
 
@@ -194,8 +195,8 @@ def member_data(member: Member, *, settings: Settings, now: datetime) -> MemberD
 
 
 def _membership(member_id: int, tz: ZoneInfo) -> dict[str, list[dict[str, Any]]]:
-    """The member's transfers and departure, with the branches' names (never who recorded
-    them, nor the keyed hash of their old number)."""
+    """The member's transfers, departure and returns, with the branches' names (never who
+    recorded them, nor the keyed hash of their old number)."""
     history = membership_history(member_id)
     transfers = [
         {
@@ -219,9 +220,21 @@ def _membership(member_id: int, tz: ZoneInfo) -> dict[str, list[dict[str, Any]]]
                 "recorded_at": gone.recorded_at,
             }
         )
+    returns = [
+        {
+            "left_on": b.left_on,
+            "left_reason_label": b.left_reason_label,
+            "left_branch_name": b.left_branch,
+            "returned_on": b.returned_on,
+            "to_branch_name": b.to_branch,
+            "recorded_at": b.recorded_at,
+        }
+        for b in history.returns
+    ]
     return {
         "transfers": [{k: _value(v, tz) for k, v in row.items()} for row in transfers],
         "departure": [{k: _value(v, tz) for k, v in row.items()} for row in departure],
+        "returns": [{k: _value(v, tz) for k, v in row.items()} for row in returns],
     }
 
 
