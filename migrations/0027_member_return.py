@@ -23,6 +23,7 @@ def up(migrator, db):
         left_reason = CharField(max_length=16)
         left_on = DateField()
         left_branch = ForeignKeyField(Branch, backref="+", on_delete="RESTRICT")
+        phone_hash = CharField(max_length=64, index=True)
         returned_on = DateField()
         to_branch = ForeignKeyField(Branch, backref="+", on_delete="RESTRICT")
         recorded_by = ForeignKeyField(Member, null=True, on_delete="SET NULL", backref="+")

@@ -67,6 +67,9 @@ class MemberReturn(BaseModel):
     left_reason = CharField(max_length=16)  # a key of REASONS (only transfer_out comes back)
     left_on = DateField()
     left_branch = ForeignKeyField(Branch, backref="+", on_delete="RESTRICT")
+    # The departure's keyed hash of the number they had: a roster row with that old number is
+    # refused while they are on the roll under another one.
+    phone_hash = CharField(max_length=64, index=True)
     returned_on = DateField()
     to_branch = ForeignKeyField(Branch, backref="+", on_delete="RESTRICT")
     recorded_by = ForeignKeyField(Member, null=True, on_delete="SET NULL", backref="+")

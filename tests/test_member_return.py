@@ -193,3 +193,31 @@ def test_the_roster_import_points_a_returning_member_to_member_return(
         import_roster(roster, "测试党委", settings=settings)
         assert Member.select().where(Member.name == "李四").count() == 1
         assert Member.get(Member.name == "李四").status == "full"
+
+
+def test_the_number_they_had_before_is_refused_while_they_use_another(
+    app, settings, world, tmp_path
+):
+    done = run(app, "member", "return", "李四", "--phone", "13900000012", "--date", "2026-12-07")
+    assert done.exit_code == 0, done.output
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "姓名,手机号,支部,党员状态\n李四,13900000002,第一党支部,正式党员\n", encoding="utf-8"
+    )
+    with at(app, LATER), pytest.raises(RosterError) as refused:
+        import_roster(roster, "测试党委", settings=settings)
+    (error,) = refused.value.errors
+    assert "手机号“13900000002”是党员李四转出前的号码；李四已于2026-12-07转回，现用其他号码" in (
+        error.message
+    )
+    with at(app, LATER):
+        assert Member.select().where(Member.name == "李四").count() == 1
+    # after leaving again, the old number is refused as a departed member's
+    again = run(app, "member", "leave", "李四", "--reason", "去世", "--date", "2026-12-08")
+    assert again.exit_code == 0, again.output
+    with at(app, LATER + timedelta(hours=1)), pytest.raises(RosterError) as refused:
+        import_roster(roster, "测试党委", settings=settings)
+    (error,) = refused.value.errors
+    assert "李四已于2026-12-08离开（去世），导入名册不能恢复。请从名册中删除这一行" in (
+        error.message
+    )

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from peewee import JOIN
+
 from handlers.membership.base import phone_hash
 from models.membership import REASONS, TRANSFER_SOURCES, Departure, MemberReturn, Transfer
 from models.org import Branch, Member
@@ -130,11 +132,13 @@ def membership_history(member_id: int) -> History:
 
 @dataclass(frozen=True)
 class Departed:
-    """A departure a roster row's number belongs to."""
+    """A departure a roster row's number belongs to (``returned_on``: they came back since,
+    under another number)."""
 
     name: str
     left_on: date
     reason_label: str
+    returned_on: date | None = None
 
 
 def departed_numbers(phones: Iterable[str], secret_key: str) -> dict[str, Departed]:
@@ -153,4 +157,30 @@ def departed_numbers(phones: Iterable[str], secret_key: str) -> dict[str, Depart
         )
         for digest, left_on, reason, name in query:
             found[by_hash[digest]] = Departed(name, left_on, REASONS.get(reason, reason))
+        # Numbers they had before a transfer out and a return: refused too, saying so (or,
+        # when they have left again since, saying that).
+        came_back = (
+            MemberReturn.select(
+                MemberReturn.phone_hash,
+                MemberReturn.left_on,
+                MemberReturn.left_reason,
+                Member.name,
+                MemberReturn.returned_on,
+                Departure.left_on,
+                Departure.reason,
+            )
+            .join(Member, on=MemberReturn.member == Member.id)
+            .join(Departure, JOIN.LEFT_OUTER, on=Departure.member == Member.id)
+            .where(MemberReturn.phone_hash.in_(hashes[start : start + 1000]))
+            .order_by(MemberReturn.returned_on)
+            .tuples()
+        )
+        for digest, left_on, reason, name, back, again_on, again_reason in came_back:
+            phone = by_hash[digest]
+            if phone in found:
+                continue
+            if again_on is not None:  # they left again after coming back
+                found[phone] = Departed(name, again_on, REASONS.get(again_reason, again_reason))
+            else:
+                found[phone] = Departed(name, left_on, REASONS.get(reason, reason), back)
     return found

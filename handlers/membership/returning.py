@@ -148,6 +148,7 @@ def return_member(
             left_reason=gone.reason,
             left_on=gone.left_on,
             left_branch=gone.branch_id,
+            phone_hash=gone.phone_hash,
             returned_on=returned_on,
             to_branch=branch.id,
             recorded_by=actor.id if actor is not None else None,

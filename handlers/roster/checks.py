@@ -342,6 +342,13 @@ def _departed(entries: list[Entry], secret_key: str, skip: set[str]) -> dict[str
         found = gone.get(entry.phone)
         if found is None or entry.phone in live:
             continue
+        if found.returned_on is not None:
+            errors[entry.phone] = row_error(
+                entry.row_number,
+                f"手机号“{entry.phone}”是党员{found.name}转出前的号码；{found.name}已于"
+                f"{found.returned_on:%Y-%m-%d}转回，现用其他号码，请在名册中改为现用号码",
+            )
+            continue
         advice = (
             "如其组织关系已转回本支部，请先办理转回（控制台党员页“办理转回”，或命令行 "
             "member return），否则请从名册中删除这一行"
