@@ -554,9 +554,9 @@ def main(argv: list[str] | None = None) -> int:
         token_quota=args.token_quota,
     )
     fake.start()
-    sys.stdout.write(fake.base_url + "\n")
-    sys.stdout.flush()
-    try:
+    try:  # a Ctrl-C as soon as the address is out (a script reading it) still stops cleanly
+        sys.stdout.write(fake.base_url + "\n")
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         logger.info("Interrupted, stopping")
