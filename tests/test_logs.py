@@ -7,8 +7,10 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
+import time_machine
 
 from core import logs
 from core.logs import MaskPhones, mask_phones
@@ -142,11 +144,14 @@ def test_json_lines_carry_time_level_logger_message_and_the_extra_fields(
     json_lines: io.StringIO,
 ) -> None:
     log = logging.getLogger("zhibu.json")
-    log.info("bound %s", "13812345678", extra={"member_id": 42, "openid": "oX 139-1234-5678"})
-    try:
-        raise RuntimeError("row (phone)=(15012345678) exists")
-    except RuntimeError:
-        log.exception("insert failed")
+    # The marker's clock ticks: held still here, so the milliseconds are exactly the pinned ones
+    # however long the set-up took.
+    with time_machine.travel(datetime.fromisoformat("2026-12-07T10:00:00.250+08:00"), tick=False):
+        log.info("bound %s", "13812345678", extra={"member_id": 42, "openid": "oX 139-1234-5678"})
+        try:
+            raise RuntimeError("row (phone)=(15012345678) exists")
+        except RuntimeError:
+            log.exception("insert failed")
     first, second = (json.loads(line) for line in json_lines.getvalue().splitlines())
     assert first == {
         "time": "2026-12-07T10:00:00.250+08:00",
